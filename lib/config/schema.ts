@@ -1,0 +1,236 @@
+/**
+ * The configuration schema. Every field has a default that makes the embedded
+ * profile (one machine, local NATS/Postgres/Temporal/MinIO started by
+ * `scripts/infra`) work with no file at all.
+ *
+ * Secrets are never literal values: a `SecretRef` is `env:NAME` or
+ * `file:/path`, resolved at the point of use by `resolveSecret`.
+ */
+import * as v from "valibot";
+
+/** `env:NAME` or `file:/absolute/or/relative/path`. */
+export const SecretRefSchema = v.pipe(
+  v.string(),
+  v.regex(
+    /^(env:[A-Za-z_][A-Za-z0-9_]*|file:.+)$/,
+    "must be a secret reference, not a literal secret: write `env:VAR_NAME` or `file:/path/to/secret`",
+  ),
+);
+export type SecretRef = v.InferOutput<typeof SecretRefSchema>;
+
+const port = v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(65535));
+const positiveInt = v.pipe(v.number(), v.integer(), v.minValue(1));
+const url = v.pipe(v.string(), v.url("must be an absolute URL such as http://127.0.0.1:4222"));
+
+export const RoleSchema = v.picklist(["viewer", "operator", "approver", "admin"]);
+export type Role = v.InferOutput<typeof RoleSchema>;
+
+export const GatewayConfigSchema = v.strictObject({
+  host: v.optional(v.string(), "127.0.0.1"),
+  port: v.optional(port, 8320),
+  /** Largest request body accepted, in bytes; larger bodies get 413. */
+  body_limit_bytes: v.optional(positiveInt, 1_048_576),
+  /** Commands per actor per minute before 429. */
+  rate_limit_per_minute: v.optional(positiveInt, 600),
+  /** How long `Prefer: wait=N` may hold a command for read-your-writes, at most. */
+  max_wait_ms: v.optional(positiveInt, 10_000),
+  auth: v.optional(
+    v.strictObject({
+      /** `oidc` verifies JWTs from `issuer`; `dev` also serves the local development issuer. */
+      mode: v.optional(v.picklist(["oidc", "dev"]), "oidc"),
+      issuer: v.optional(v.string(), "http://127.0.0.1:8320/dev-issuer"),
+      audience: v.optional(v.string(), "wheelhouse"),
+      jwks_url: v.optional(v.string()),
+      algorithms: v.optional(v.array(v.picklist(["RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA"])), [
+        "RS256",
+        "ES256",
+        "EdDSA",
+      ]),
+      clock_skew_seconds: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(300)), 30),
+      roles_claim: v.optional(v.string(), "groups"),
+      /** Claim value → Wheelhouse role. */
+      role_map: v.optional(v.record(v.string(), RoleSchema), {
+        "wheelhouse-viewers": "viewer",
+        "wheelhouse-operators": "operator",
+        "wheelhouse-approvers": "approver",
+        "wheelhouse-admins": "admin",
+      }),
+    }),
+    {},
+  ),
+  webhooks: v.optional(
+    v.strictObject({
+      alertmanager_token: v.optional(SecretRefSchema),
+      argocd_secret: v.optional(SecretRefSchema),
+      github_secret: v.optional(SecretRefSchema),
+      gitlab_token: v.optional(SecretRefSchema),
+    }),
+    {},
+  ),
+});
+
+export const NatsConfigSchema = v.strictObject({
+  url: v.optional(url, "nats://127.0.0.1:4322"),
+  /** Prefix of every stream and subject; tests use their own to isolate themselves. */
+  prefix: v.optional(
+    v.pipe(v.string(), v.regex(/^[a-z][a-z0-9_]*$/, "must be lower-case letters, digits and _")),
+    "wh",
+  ),
+  /**
+   * Durability of the audit-critical event stream. `always` fsyncs every write
+   * before the ack; `interval` uses the server's sync interval (faster, can
+   * lose acknowledged writes on power loss). See docs/architecture.md.
+   */
+  events_sync: v.optional(v.picklist(["always", "interval"]), "always"),
+  replicas: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(5)), 1),
+  duplicate_window_ms: v.optional(positiveInt, 24 * 60 * 60 * 1000),
+  credentials: v.optional(SecretRefSchema),
+});
+
+export const StorageConfigSchema = v.strictObject({
+  postgres_url: v.optional(v.string(), "postgres://postgres@127.0.0.1:5432/wheelhouse"),
+  /** Postgres schema holding the read models; tests use their own. */
+  postgres_schema: v.optional(v.pipe(v.string(), v.regex(/^[a-z_][a-z0-9_]*$/)), "public"),
+  evidence: v.optional(
+    v.strictObject({
+      kind: v.optional(v.picklist(["local", "s3"]), "local"),
+      path: v.optional(v.string(), ".data/evidence"),
+      endpoint: v.optional(url, "http://127.0.0.1:9322"),
+      bucket: v.optional(v.string(), "wheelhouse-evidence"),
+      region: v.optional(v.string(), "us-east-1"),
+      access_key: v.optional(SecretRefSchema, "env:WHEELHOUSE_S3_ACCESS_KEY"),
+      secret_key: v.optional(SecretRefSchema, "env:WHEELHOUSE_S3_SECRET_KEY"),
+      /** Object lock retention for evidence, in days (0 turns it off). */
+      retention_days: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0)), 30),
+    }),
+    {},
+  ),
+});
+
+export const PolicyConfigSchema = v.strictObject({
+  /** Compiled wasm bundle (`opa build -t wasm`), built by `scripts/setup`. */
+  bundle_path: v.optional(v.string(), "policies/build/bundle.tar.gz"),
+  /** Data document: stages, environments, protected resources, bounds. */
+  data_path: v.optional(v.string(), "policies/data.json"),
+  /** Rollout stage 0–3; overrides the data document's stage. */
+  stage: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(3))),
+  eval_timeout_ms: v.optional(positiveInt, 50),
+  /** Watch the bundle file and reload it without a restart. */
+  watch: v.optional(v.boolean(), true),
+});
+
+export const LLMProviderSchema = v.picklist(["none", "openai", "anthropic", "codex"]);
+
+const LLMProviderConfigSchema = v.strictObject({
+  provider: v.optional(LLMProviderSchema, "none"),
+  api_base: v.optional(v.string()),
+  model: v.optional(v.string()),
+  api_key: v.optional(SecretRefSchema),
+  timeout_ms: v.optional(positiveInt, 30_000),
+  max_output_tokens: v.optional(positiveInt, 4096),
+  /** Codex: auth profile file written by the Codex CLI, and the profile in it. */
+  auth_path: v.optional(v.string()),
+  auth_profile: v.optional(v.string()),
+});
+
+export const LLMConfigSchema = v.strictObject({
+  ...LLMProviderConfigSchema.entries,
+  max_retries: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(10)), 2),
+  /** Extra regular expressions whose matches are redacted before anything leaves the process. */
+  redact_patterns: v.optional(v.array(v.string()), []),
+  /** Tried in order when the primary provider fails; the template planner is always last. */
+  fallback: v.optional(v.array(LLMProviderConfigSchema), []),
+});
+
+export const OrchestratorConfigSchema = v.strictObject({
+  temporal_address: v.optional(v.string(), "127.0.0.1:7322"),
+  namespace: v.optional(v.string(), "default"),
+  task_queue: v.optional(v.string(), "wheelhouse-executions"),
+  tool_router_url: v.optional(url, "http://127.0.0.1:8324"),
+  verification_timeout_ms: v.optional(positiveInt, 300_000),
+});
+
+export const ToolsConfigSchema = v.strictObject({
+  router_host: v.optional(v.string(), "127.0.0.1"),
+  router_port: v.optional(port, 8324),
+  default_timeout_ms: v.optional(positiveInt, 120_000),
+  max_output_bytes: v.optional(positiveInt, 8 * 1024 * 1024),
+  /** Environment variables passed through to tool processes (besides per-tool credentials). */
+  env_allow: v.optional(v.array(v.string()), ["PATH", "HOME", "LANG", "TZ", "KUBECONFIG"]),
+  /** Per-CLI credentials: environment variable name → secret reference. */
+  credentials: v.optional(v.record(v.string(), v.record(v.string(), SecretRefSchema)), {}),
+  /** Folders a tool input may name as a file (Helm values, manifests). */
+  allowed_paths: v.optional(v.array(v.string()), []),
+});
+
+export const ConnectorsConfigSchema = v.strictObject({
+  linear: v.optional(
+    v.strictObject({
+      enabled: v.optional(v.boolean(), false),
+      api_base: v.optional(url, "https://api.linear.app/graphql"),
+      api_key: v.optional(SecretRefSchema, "env:LINEAR_API_KEY"),
+      team_id: v.optional(v.string()),
+    }),
+    {},
+  ),
+  github: v.optional(
+    v.strictObject({
+      api_base: v.optional(url, "https://api.github.com"),
+      token: v.optional(SecretRefSchema, "env:GITHUB_TOKEN"),
+    }),
+    {},
+  ),
+  prometheus: v.optional(v.strictObject({ url: v.optional(url) }), {}),
+  tempo: v.optional(v.strictObject({ url: v.optional(url) }), {}),
+  grafana: v.optional(v.strictObject({ url: v.optional(url), token: v.optional(SecretRefSchema) }), {}),
+  pagerduty: v.optional(v.strictObject({ api_base: v.optional(url), token: v.optional(SecretRefSchema) }), {}),
+});
+
+export const ChatOpsConfigSchema = v.strictObject({
+  slack: v.optional(
+    v.strictObject({
+      enabled: v.optional(v.boolean(), false),
+      api_base: v.optional(url, "https://slack.com/api/"),
+      bot_token: v.optional(SecretRefSchema, "env:SLACK_BOT_TOKEN"),
+      signing_secret: v.optional(SecretRefSchema, "env:SLACK_SIGNING_SECRET"),
+      approvals_channel: v.optional(v.string()),
+      port: v.optional(port, 8325),
+    }),
+    {},
+  ),
+});
+
+export const LogConfigSchema = v.strictObject({
+  level: v.optional(v.picklist(["trace", "debug", "info", "warn", "error", "fatal", "silent"]), "info"),
+  format: v.optional(v.picklist(["json", "pretty", "auto"]), "auto"),
+});
+
+export const ConfigSchema = v.strictObject({
+  /** `embedded` runs every service in one process against the local stack. */
+  profile: v.optional(v.picklist(["embedded", "production"]), "embedded"),
+  /** Directory for local state (NATS, Temporal, MinIO, evidence). */
+  data_dir: v.optional(v.string(), ".data"),
+  gateway: v.optional(GatewayConfigSchema, {}),
+  nats: v.optional(NatsConfigSchema, {}),
+  storage: v.optional(StorageConfigSchema, {}),
+  policy: v.optional(PolicyConfigSchema, {}),
+  llm: v.optional(LLMConfigSchema, {}),
+  orchestrator: v.optional(OrchestratorConfigSchema, {}),
+  tools: v.optional(ToolsConfigSchema, {}),
+  connectors: v.optional(ConnectorsConfigSchema, {}),
+  chatops: v.optional(ChatOpsConfigSchema, {}),
+  log: v.optional(LogConfigSchema, {}),
+});
+
+export type Config = v.InferOutput<typeof ConfigSchema>;
+export type GatewayConfig = Config["gateway"];
+export type NatsConfig = Config["nats"];
+export type StorageConfig = Config["storage"];
+export type PolicyConfig = Config["policy"];
+export type LLMConfig = Config["llm"];
+export type LLMProviderConfig = LLMConfig["fallback"][number];
+export type OrchestratorConfig = Config["orchestrator"];
+export type ToolsConfig = Config["tools"];
+export type ConnectorsConfig = Config["connectors"];
+export type ChatOpsConfig = Config["chatops"];
+export type LogConfig = Config["log"];

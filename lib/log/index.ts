@@ -1,0 +1,96 @@
+/**
+ * Structured logging on pino: JSON lines in production, readable lines in a
+ * terminal, secrets redacted by field name, correlation and request ids
+ * carried through child loggers.
+ */
+import { type Logger, type LoggerOptions, pino } from "pino";
+
+export type { Logger } from "pino";
+
+export interface LogOptions {
+  /** Component name, e.g. `gateway`; becomes the `service` field. */
+  readonly service: string;
+  readonly level?: string | undefined;
+  /** `json` for machines, `pretty` for a terminal; `auto` picks pretty on a TTY. */
+  readonly format?: "json" | "pretty" | "auto" | undefined;
+  /** Extra text scrubber applied to every message string (e.g. the LLM redactor). */
+  readonly scrub?: ((text: string) => string) | undefined;
+  /** Write here instead of stdout (tests capture logs this way). */
+  readonly destination?: NodeJS.WritableStream | undefined;
+}
+
+/**
+ * Field paths whose values are never written, whatever the level. pino's
+ * fast-redact replaces them with `[redacted]` without cloning the object.
+ */
+export const REDACTED_PATHS: readonly string[] = [
+  "password",
+  "*.password",
+  "token",
+  "*.token",
+  "secret",
+  "*.secret",
+  "api_key",
+  "*.api_key",
+  "apiKey",
+  "*.apiKey",
+  "authorization",
+  "*.authorization",
+  "headers.authorization",
+  "req.headers.authorization",
+  "req.headers.cookie",
+  'req.headers["x-hub-signature-256"]',
+  'req.headers["x-gitlab-token"]',
+  "access_token",
+  "*.access_token",
+  "refresh_token",
+  "*.refresh_token",
+  "client_secret",
+  "*.client_secret",
+  "private_key",
+  "*.private_key",
+];
+
+export function createLogger(options: LogOptions): Logger {
+  const format = options.format ?? "auto";
+  const pretty = format === "pretty" || (format === "auto" && process.stdout.isTTY === true);
+  const scrub = options.scrub;
+  const config: LoggerOptions = {
+    level: options.level ?? "info",
+    base: { service: options.service },
+    redact: { paths: [...REDACTED_PATHS], censor: "[redacted]" },
+    timestamp: pino.stdTimeFunctions.isoTime,
+    formatters: { level: (label) => ({ level: label }) },
+    ...(scrub
+      ? {
+          hooks: {
+            logMethod(args, method) {
+              const scrubbed = args.map((a) => (typeof a === "string" ? scrub(a) : a));
+              method.apply(this, scrubbed as Parameters<typeof method>);
+            },
+          },
+        }
+      : {}),
+  };
+  if (options.destination) return pino(config, options.destination);
+  if (pretty) {
+    return pino({
+      ...config,
+      transport: {
+        target: "pino-pretty",
+        options: { colorize: true, translateTime: "SYS:HH:MM:ss.l", ignore: "pid,hostname" },
+      },
+    });
+  }
+  return pino(config);
+}
+
+/** A child logger that stamps every line with the ids that tie a request to its events. */
+export function withContext(
+  logger: Logger,
+  ids: { correlation_id?: string | undefined; request_id?: string | undefined; [key: string]: unknown },
+): Logger {
+  const bindings: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(ids)) if (v !== undefined) bindings[k] = v;
+  return logger.child(bindings);
+}
