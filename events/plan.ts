@@ -1,0 +1,71 @@
+/** Plan aggregate: a request in plain words and the typed plan proposed for it. */
+import * as v from "valibot";
+import { IdSchema } from "./envelope.ts";
+
+export const PlanSourceSchema = v.picklist(["api", "slack", "alert", "webhook", "cli"]);
+
+export const StepTargetSchema = v.object({
+  environment: v.pipe(v.string(), v.minLength(1)),
+  service: v.optional(v.string()),
+  namespace: v.optional(v.string()),
+  cluster: v.optional(v.string()),
+  account: v.optional(v.string()),
+});
+
+/** One tool call the plan proposes. `input` is valid against the catalog's schema for `action_id`. */
+export const PlanStepSchema = v.object({
+  step_id: v.pipe(v.string(), v.regex(/^[a-z0-9_-]{1,32}$/)),
+  action_id: v.pipe(v.string(), v.regex(/^[a-z0-9_]+\.[a-z0-9_]+$/)),
+  input: v.record(v.string(), v.unknown()),
+  target: StepTargetSchema,
+  rationale: v.string(),
+  expected_effect: v.optional(v.string()),
+  verification: v.optional(
+    v.object({
+      description: v.string(),
+      action_id: v.optional(v.string()),
+      input: v.optional(v.record(v.string(), v.unknown())),
+      promql: v.optional(v.string()),
+    }),
+  ),
+  rollback: v.optional(v.nullable(v.object({ action_id: v.string(), input: v.record(v.string(), v.unknown()) }))),
+});
+export type PlanStep = v.InferOutput<typeof PlanStepSchema>;
+
+export const PlannerInfoSchema = v.object({
+  kind: v.picklist(["template", "llm"]),
+  provider: v.optional(v.string()),
+  model: v.optional(v.string()),
+});
+
+/** `plan.requested` v2. v1 (see plan.v1.ts) carried `text` and no `source`. */
+export const PlanRequestedSchema = v.object({
+  plan_id: IdSchema,
+  intent: v.pipe(v.string(), v.minLength(1), v.maxLength(4000)),
+  source: PlanSourceSchema,
+  environment: v.optional(v.string()),
+  service: v.optional(v.string()),
+  signal_id: v.optional(v.string()),
+});
+
+export const PlanProposedSchema = v.object({
+  plan_id: IdSchema,
+  revision: v.pipe(v.number(), v.integer(), v.minValue(1)),
+  summary: v.string(),
+  steps: v.array(PlanStepSchema),
+  planner: PlannerInfoSchema,
+  /** Prompt and model answer as stored evidence (redacted), for the audit trail. */
+  evidence_ids: v.optional(v.array(v.string()), []),
+});
+
+export const PlanFailedSchema = v.object({
+  plan_id: IdSchema,
+  reasons: v.array(v.string()),
+  planner: v.optional(PlannerInfoSchema),
+});
+
+export const planEvents = {
+  "plan.requested": { aggregate: "plan", version: 2, schema: PlanRequestedSchema },
+  "plan.proposed": { aggregate: "plan", version: 1, schema: PlanProposedSchema },
+  "plan.failed": { aggregate: "plan", version: 1, schema: PlanFailedSchema },
+} as const;
