@@ -1,0 +1,34 @@
+# Shared settings for the project's scripts. Every value can be overridden from the environment.
+# shellcheck shell=bash
+WH_ROOT=${WH_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
+WH_DATA=${WH_DATA:-$WH_ROOT/.data}
+WH_RUN=$WH_DATA/run
+WH_LOGS=$WH_DATA/logs
+WH_TOOLS_BIN=$WH_ROOT/.tools/bin
+# Versioned Go builds live outside the clone so that a fresh clone (CI) reuses them.
+WH_TOOLS_CACHE=${WH_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/wheelhouse/tools}
+
+NATS_VERSION=v2.14.5
+TEMPORAL_VERSION=v1.5.1
+OPA_VERSION=v1.22.2
+HELM_VERSION=v3.22.0
+MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c
+
+WH_NATS_PORT=${WH_NATS_PORT:-4322}
+WH_NATS_MONITOR_PORT=${WH_NATS_MONITOR_PORT:-8322}
+# JetStream fsync: "always" (safe, the default: no acknowledged write lost on power loss) or a duration like 2m.
+WH_NATS_SYNC=${WH_NATS_SYNC:-always}
+WH_TEMPORAL_PORT=${WH_TEMPORAL_PORT:-7322}
+WH_TEMPORAL_UI_PORT=${WH_TEMPORAL_UI_PORT:-8323}
+WH_MINIO_PORT=${WH_MINIO_PORT:-9322}
+WH_MINIO_CONSOLE_PORT=${WH_MINIO_CONSOLE_PORT:-9323}
+WH_MINIO_USER=${WH_MINIO_USER:-wheelhouse}
+WH_MINIO_PASSWORD=${WH_MINIO_PASSWORD:-wheelhouse-dev-only}
+WH_PG_URL=${WH_PG_URL:-postgres://postgres@127.0.0.1:5432}
+WH_PG_DB=${WH_PG_DB:-wheelhouse}
+
+export PATH="$WH_ROOT/node_modules/.bin:$WH_TOOLS_BIN:$PATH"
+
+say() { printf '\033[1m%s\033[0m\n' "$*" >&2; }
+warn() { printf '\033[33mwarning:\033[0m %s\n' "$*" >&2; }
+die() { printf '\033[31merror:\033[0m %s\n' "$*" >&2; exit 1; }
