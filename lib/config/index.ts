@@ -130,9 +130,20 @@ function describeIssue(issue: v.BaseIssue<unknown>): FieldIssue {
       fix: guess ? `did you mean "${guess}"?` : `remove it; known fields here: ${known.join(", ")}`,
     };
   }
-  const received = issue.received === undefined ? "" : ` (got ${issue.received})`;
-  const message = `${issue.message.replace(/^Invalid \w+: /, "")}${received}`;
-  const fix = issue.expected ? `set ${field} to a value matching ${issue.expected}` : undefined;
+  // Never echo what was given for a field that may hold a secret.
+  const sensitive = /key|secret|token|password|credential/i.test(field);
+  const got = issue.received === undefined || sensitive ? "" : `, got ${issue.received}`;
+  if (issue.type === "regex" || issue.type === "url" || !issue.expected) {
+    // Custom messages (regex, url) already say what to write.
+    return { field, message: `invalid value${got}`, fix: `${field} ${issue.message}` };
+  }
+  const message = `expected ${issue.expected}${got}`;
+  const expected = issue.expected;
+  const fix = /^[a-z]+$/.test(expected)
+    ? `set ${field} to a ${expected}`
+    : /^[<>=!]/.test(expected)
+      ? `set ${field} to a value ${expected}`
+      : `set ${field} to one of ${expected}`;
   return { field, message, fix };
 }
 
