@@ -1,0 +1,2 @@
+/** Aggregate deciders: the pure rules commands are checked against before anything is appended. */
+export * from "./plan.ts";
