@@ -1,0 +1,27 @@
+/**
+ * Policy: every plan step gets a risk tier and a decision (allow,
+ * require_approval, deny) from the Rego in `policies/`, compiled to wasm and
+ * evaluated in-process. Fails closed; reloads bundles without a restart.
+ */
+export { type BundleManifest, type PolicyBundle, parseBundle } from "./bundle.ts";
+export {
+  buildPolicyInput,
+  type PolicyApproval,
+  type PolicyInput,
+  type PolicyInputContext,
+  type RiskTier,
+} from "./input.ts";
+export {
+  createPolicyService,
+  type Decision,
+  DecisionSchema,
+  type PlanDecision,
+  POLICY_ENTRYPOINT,
+  type PolicyDecision,
+  PolicyOutputSchema,
+  type PolicyService,
+  type PolicyServiceOptions,
+  type ReloadResult,
+  type Tier,
+  TierSchema,
+} from "./service.ts";
