@@ -1,0 +1,196 @@
+/**
+ * Authentication and authorization for the API: OIDC JWT verification with
+ * `jose`, mapping of an identity provider's groups to Wheelhouse roles, and
+ * the role each endpoint needs.
+ *
+ * Verification refuses what JWT libraries have historically let through:
+ * `alg: none`, HMAC signed with a public key (only the configured asymmetric
+ * algorithms are accepted, and remote key sets hold public keys only),
+ * tokens from another issuer or for another audience, and expired or
+ * not-yet-valid tokens beyond a bounded clock skew.
+ */
+import {
+  createLocalJWKSet,
+  createRemoteJWKSet,
+  type JSONWebKeySet,
+  type JWTPayload,
+  type JWTVerifyGetKey,
+  errors as joseErrors,
+  jwtVerify,
+} from "jose";
+import type { Actor, Role } from "../../events/index.ts";
+import type { GatewayConfig } from "../config/index.ts";
+import { ForbiddenError, UnauthenticatedError } from "../errors/index.ts";
+
+export * from "./dev-issuer.ts";
+
+export type AuthConfig = GatewayConfig["auth"];
+
+/** A verified caller: the actor recorded on every event it causes, plus the token's claims. */
+export interface Principal {
+  readonly actor: Actor & { kind: "user" };
+  readonly claims: JWTPayload;
+}
+
+export interface Authenticator {
+  /** Verifies a bearer token; throws `UnauthenticatedError` naming what is wrong. */
+  verify(token: string): Promise<Principal>;
+  /** Reads `Authorization: Bearer …` and verifies it. */
+  authenticate(authorization: string | undefined): Promise<Principal>;
+}
+
+export interface AuthenticatorDeps {
+  readonly config: AuthConfig;
+  /** A fixed key set (the dev issuer's, a test's); otherwise the issuer's remote JWKS is used. */
+  readonly jwks?: JSONWebKeySet | undefined;
+  /** Clock for expiry checks (tests). */
+  readonly now?: (() => Date) | undefined;
+  /** Remote JWKS cache tuning; defaults: 10 minutes max age, 30 s cooldown between refetches on an unknown kid. */
+  readonly cacheMaxAgeMs?: number | undefined;
+  readonly cooldownMs?: number | undefined;
+}
+
+/** Roles that satisfy a requirement: admin can do anything; everyone with a role can read. */
+const SATISFIES: Record<Role, readonly Role[]> = {
+  viewer: ["viewer", "operator", "approver", "admin"],
+  operator: ["operator", "admin"],
+  approver: ["approver", "admin"],
+  admin: ["admin"],
+};
+
+export function hasRole(actor: Pick<Actor, "roles">, required: Role): boolean {
+  return actor.roles.some((r) => SATISFIES[required].includes(r));
+}
+
+/** Throws `ForbiddenError` unless the actor holds the role (or one that implies it). */
+export function requireRole(actor: Actor, required: Role): void {
+  if (!hasRole(actor, required)) {
+    throw new ForbiddenError(`${actor.id} needs the ${required} role for this`, {
+      fix: `ask an administrator for a group that maps to "${required}" (gateway.auth.role_map)`,
+      extra: { required_role: required, roles: actor.roles },
+    });
+  }
+}
+
+/** Reads a claim by a dotted path (`realm_access.roles`). */
+function claimAt(claims: JWTPayload, path: string): unknown {
+  if (Object.hasOwn(claims, path)) return claims[path];
+  let node: unknown = claims;
+  for (const part of path.split(".")) {
+    if (typeof node !== "object" || node === null) return undefined;
+    node = (node as Record<string, unknown>)[part];
+  }
+  return node;
+}
+
+/** Maps the roles claim through `role_map`; values without a mapping give no role. */
+export function rolesFromClaims(claims: JWTPayload, config: Pick<AuthConfig, "roles_claim" | "role_map">): Role[] {
+  const raw = claimAt(claims, config.roles_claim);
+  const values = Array.isArray(raw) ? raw : typeof raw === "string" ? raw.split(/[\s,]+/) : [];
+  const roles = new Set<Role>();
+  for (const value of values) {
+    if (typeof value !== "string") continue;
+    const role = config.role_map[value];
+    if (role) roles.add(role);
+  }
+  return [...roles].sort();
+}
+
+function describeJoseError(error: unknown): UnauthenticatedError {
+  const fix = "sign in again to get a fresh token from the configured issuer";
+  if (error instanceof joseErrors.JWTExpired) return new UnauthenticatedError("the token has expired", { fix });
+  if (error instanceof joseErrors.JWTClaimValidationFailed) {
+    return new UnauthenticatedError(`the token's "${error.claim}" claim is not acceptable: ${error.reason}`, {
+      field: error.claim,
+      fix,
+    });
+  }
+  if (error instanceof joseErrors.JOSEAlgNotAllowed) {
+    return new UnauthenticatedError("the token's signing algorithm is not allowed", {
+      field: "alg",
+      fix: "use a token signed with one of gateway.auth.algorithms",
+    });
+  }
+  if (error instanceof joseErrors.JWKSNoMatchingKey) {
+    return new UnauthenticatedError("no key of the issuer matches the token's kid", { field: "kid", fix });
+  }
+  if (error instanceof joseErrors.JWSSignatureVerificationFailed) {
+    return new UnauthenticatedError("the token's signature does not verify", { fix });
+  }
+  if (error instanceof joseErrors.JWKSTimeout || error instanceof joseErrors.JWKSInvalid) {
+    return new UnauthenticatedError("the issuer's keys could not be fetched", {
+      fix: "retry shortly; if it persists, check gateway.auth.jwks_url",
+      cause: error,
+    });
+  }
+  return new UnauthenticatedError("the token is not a valid JWT", { fix, cause: error });
+}
+
+export function createAuthenticator(deps: AuthenticatorDeps): Authenticator {
+  const { config } = deps;
+  const keys: JWTVerifyGetKey = deps.jwks
+    ? createLocalJWKSet(deps.jwks)
+    : createRemoteJWKSet(new URL(config.jwks_url ?? `${config.issuer.replace(/\/$/, "")}/.well-known/jwks.json`), {
+        cacheMaxAge: deps.cacheMaxAgeMs ?? 600_000,
+        cooldownDuration: deps.cooldownMs ?? 30_000,
+        timeoutDuration: 5_000,
+      });
+  // Only asymmetric algorithms are configurable (schema), so an HS256 token
+  // "signed" with the public key is refused before any key is looked at.
+  const algorithms = [...config.algorithms];
+
+  async function verify(token: string): Promise<Principal> {
+    let claims: JWTPayload;
+    try {
+      const result = await jwtVerify(token, keys, {
+        issuer: config.issuer,
+        audience: config.audience,
+        algorithms,
+        clockTolerance: config.clock_skew_seconds,
+        requiredClaims: ["exp", "iat"],
+        ...(deps.now ? { currentDate: deps.now() } : {}),
+      });
+      claims = result.payload;
+    } catch (error) {
+      throw describeJoseError(error);
+    }
+    const email = typeof claims.email === "string" ? claims.email : undefined;
+    const id = claims.sub ?? email;
+    if (!id) {
+      throw new UnauthenticatedError("the token names no subject", {
+        field: "sub",
+        fix: "configure the issuer to put sub or email in access tokens",
+      });
+    }
+    const name = typeof claims.name === "string" ? claims.name : email;
+    return {
+      actor: {
+        kind: "user",
+        id,
+        roles: rolesFromClaims(claims, config),
+        ...(name === undefined || name === id ? {} : { display_name: name }),
+      },
+      claims,
+    };
+  }
+
+  return {
+    verify,
+    async authenticate(authorization) {
+      if (!authorization) {
+        throw new UnauthenticatedError("no credentials were sent", {
+          field: "Authorization",
+          fix: "send Authorization: Bearer <token> (a JWT from the configured issuer)",
+        });
+      }
+      const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
+      if (!match?.[1]) {
+        throw new UnauthenticatedError("the Authorization header is not a bearer token", {
+          field: "Authorization",
+          fix: "send Authorization: Bearer <token>",
+        });
+      }
+      return verify(match[1]);
+    },
+  };
+}
