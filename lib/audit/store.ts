@@ -1,0 +1,340 @@
+/**
+ * The audit table: append (inside the projector's transaction) and verify.
+ *
+ * Both take a `SqlClient`, the smallest interface node-postgres' `Pool`,
+ * `PoolClient` and `Client` share, so the projector can pass its
+ * transaction's client and tests a pool. Table names are unqualified: the
+ * connection's `search_path` selects the schema (tests use their own).
+ */
+import type { AnyRecordedEvent } from "../../events/index.ts";
+import { type AuditRecord, type AuditRecordBody, chainHash, chainRecords, GENESIS_HASH } from "./record.ts";
+
+/** What lib/audit needs from a Postgres connection (node-postgres shape). */
+export interface SqlClient {
+  query<R extends object = Record<string, unknown>>(text: string, values?: unknown[]): Promise<{ rows: R[] }>;
+}
+
+/** Columns of `audit_events`, in insert order. */
+const COLUMNS = [
+  "seq",
+  "event_id",
+  "event_seq",
+  "action",
+  "schema_version",
+  "aggregate_type",
+  "aggregate_id",
+  "occurred_at",
+  "actor",
+  "actor_kind",
+  "actor_id",
+  "outcome",
+  "service",
+  "correlation_id",
+  "causation_id",
+  "payload",
+  "prev_hash",
+  "hash",
+] as const;
+const TYPES = [
+  "bigint",
+  "text",
+  "bigint",
+  "text",
+  "int",
+  "text",
+  "text",
+  "timestamptz",
+  "jsonb",
+  "text",
+  "text",
+  "text",
+  "text",
+  "text",
+  "text",
+  "jsonb",
+  "text",
+  "text",
+];
+
+// jsonb travels as text[] (node-postgres has no jsonb[] encoding) and is cast back per column.
+const INSERT_SQL = `INSERT INTO audit_events (${COLUMNS.join(", ")})
+  SELECT ${COLUMNS.map((c, i) => (TYPES[i] === "jsonb" ? `${c}::jsonb` : c)).join(", ")} FROM unnest(${TYPES.map((t, i) => `$${i + 1}::${t === "jsonb" ? "text" : t}[]`).join(", ")})
+  AS t(${COLUMNS.join(", ")})`;
+
+// Every appender takes this transaction-scoped lock first, so two projector instances cannot fork the chain.
+const LOCK_SQL = "SELECT pg_advisory_xact_lock(hashtext(current_schema() || '.audit_events'))";
+
+export interface AppendResult {
+  /** Records written (events already in the chain are skipped). */
+  readonly appended: number;
+  readonly head: { readonly seq: number; readonly hash: string } | null;
+}
+
+/**
+ * Appends audit records for `events`, in the given order, to the chain.
+ * Runs inside the caller's transaction (`tx`): the chain head is read under
+ * a transaction-scoped advisory lock, the batch is hashed in memory from it
+ * and written with one INSERT. Events already audited (a redelivery) are
+ * skipped, so the projection is idempotent.
+ */
+export async function appendAuditEvents(tx: SqlClient, events: readonly AnyRecordedEvent[]): Promise<AppendResult> {
+  await tx.query(LOCK_SQL);
+  const head = await readHead(tx);
+  if (events.length === 0) return { appended: 0, head };
+  const seen = await tx.query<{ event_id: string }>(
+    "SELECT event_id FROM audit_events WHERE event_id = ANY($1::text[])",
+    [events.map((e) => e.id)],
+  );
+  const skip = new Set(seen.rows.map((r) => r.event_id));
+  const fresh: AnyRecordedEvent[] = [];
+  for (const e of events) {
+    if (skip.has(e.id)) continue;
+    skip.add(e.id); // the same event twice in one batch is recorded once
+    fresh.push(e);
+  }
+  if (fresh.length === 0) return { appended: 0, head };
+  const records = chainRecords(fresh, head);
+  await tx.query(INSERT_SQL, toColumns(records));
+  const last = records[records.length - 1] as AuditRecord;
+  return { appended: records.length, head: { seq: last.seq, hash: last.hash } };
+}
+
+/** Appends one event; see `appendAuditEvents`. */
+export async function appendAuditEvent(tx: SqlClient, event: AnyRecordedEvent): Promise<AppendResult> {
+  return appendAuditEvents(tx, [event]);
+}
+
+/** The last record of the chain, or null when it is empty. */
+export async function readHead(db: SqlClient): Promise<{ seq: number; hash: string } | null> {
+  const { rows } = await db.query<{ seq: string; hash: string }>(
+    "SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1",
+  );
+  const row = rows[0];
+  return row ? { seq: Number(row.seq), hash: row.hash } : null;
+}
+
+function toColumns(records: readonly AuditRecord[]): unknown[][] {
+  const cols: unknown[][] = COLUMNS.map(() => []);
+  for (const r of records) {
+    const values: unknown[] = [
+      r.seq,
+      r.event_id,
+      r.event_seq,
+      r.action,
+      r.schema_version,
+      r.aggregate_type,
+      r.aggregate_id,
+      r.occurred_at,
+      JSON.stringify(r.actor),
+      r.actor.kind,
+      r.actor.id,
+      r.outcome,
+      r.service,
+      r.correlation_id,
+      r.causation_id,
+      JSON.stringify(r.payload),
+      r.prev_hash,
+      r.hash,
+    ];
+    values.forEach((v, i) => {
+      (cols[i] as unknown[]).push(v);
+    });
+  }
+  return cols;
+}
+
+/** A row of `audit_events` as node-postgres returns it. */
+export interface AuditRow {
+  seq: string;
+  event_id: string;
+  event_seq: string;
+  action: string;
+  schema_version: number;
+  aggregate_type: string;
+  aggregate_id: string;
+  occurred_at: Date;
+  actor: AuditRecord["actor"];
+  outcome: string | null;
+  service: string | null;
+  correlation_id: string;
+  causation_id: string | null;
+  payload: unknown;
+  prev_hash: string;
+  hash: string;
+}
+
+export const SELECT_RECORD = `seq, event_id, event_seq, action, schema_version, aggregate_type, aggregate_id,
+  occurred_at, actor, outcome, service, correlation_id, causation_id, payload, prev_hash, hash`;
+
+/** Rebuilds the record from its row, exactly as it was hashed. */
+export function rowToRecord(row: AuditRow): AuditRecord {
+  return {
+    seq: Number(row.seq),
+    event_id: row.event_id,
+    event_seq: Number(row.event_seq),
+    action: row.action,
+    schema_version: row.schema_version,
+    aggregate_type: row.aggregate_type,
+    aggregate_id: row.aggregate_id,
+    occurred_at: row.occurred_at.toISOString(),
+    actor: row.actor,
+    outcome: row.outcome,
+    service: row.service,
+    correlation_id: row.correlation_id,
+    causation_id: row.causation_id,
+    payload: row.payload,
+    prev_hash: row.prev_hash,
+    hash: row.hash,
+  };
+}
+
+/** The part of a record its hash covers (everything but the chain position and the chain columns). */
+export function hashedBody(record: AuditRecord): AuditRecordBody {
+  const { seq: _s, prev_hash: _p, hash: _h, ...body } = record;
+  return body;
+}
+
+export type ChainFailureKind = "altered" | "deleted" | "reordered";
+
+/** The first record at which the chain stops proving itself. */
+export interface ChainFailure {
+  readonly kind: ChainFailureKind;
+  /** Chain position of the record at fault (for `deleted`: the first missing position, or the record after the hole). */
+  readonly seq: number;
+  readonly event_id: string | null;
+  readonly message: string;
+  readonly expected?: string | number | undefined;
+  readonly found?: string | number | undefined;
+}
+
+export interface ChainVerification {
+  readonly ok: boolean;
+  /** Records checked. */
+  readonly checked: number;
+  /** The last record checked (the head when the chain is intact). */
+  readonly head: { readonly seq: number; readonly hash: string } | null;
+  readonly failure: ChainFailure | null;
+}
+
+export interface VerifyOptions {
+  /** Start at this chain position, trusting the record before it as the anchor. Default 1. */
+  readonly from?: number | undefined;
+  /** Rows per page. Default 5000. */
+  readonly pageSize?: number | undefined;
+  /** Called with every record checked, in chain order, before it is judged (export streams through this). */
+  readonly onRecord?: ((record: AuditRecord) => void | Promise<void>) | undefined;
+}
+
+/**
+ * Walks the audit chain in pages, in chain order, and checks for every
+ * record that its position follows the previous one (a gap means deleted
+ * rows), that its `prev_hash` is the previous record's `hash` (otherwise it
+ * was moved, or the rows before it were deleted and the rest renumbered),
+ * and that its `hash` recomputes from its columns (otherwise it was
+ * altered). Stops at the first record that fails and names it.
+ */
+export async function verifyAuditChain(db: SqlClient, options: VerifyOptions = {}): Promise<ChainVerification> {
+  const from = options.from ?? 1;
+  const pageSize = options.pageSize ?? 5000;
+  let prevHash = GENESIS_HASH;
+  let expectedSeq = from;
+  let checked = 0;
+  let head: { seq: number; hash: string } | null = null;
+  if (from > 1) {
+    const anchor = await db.query<{ seq: string; hash: string }>("SELECT seq, hash FROM audit_events WHERE seq = $1", [
+      from - 1,
+    ]);
+    const row = anchor.rows[0];
+    if (!row) {
+      return {
+        ok: false,
+        checked,
+        head,
+        failure: {
+          kind: "deleted",
+          seq: from - 1,
+          event_id: null,
+          message: `record ${from - 1}, the anchor before position ${from}, is missing`,
+        },
+      };
+    }
+    prevHash = row.hash;
+    head = { seq: Number(row.seq), hash: row.hash };
+  }
+  let after = from - 1;
+  for (;;) {
+    const { rows } = await db.query<AuditRow>(
+      `SELECT ${SELECT_RECORD} FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2`,
+      [after, pageSize],
+    );
+    for (const row of rows) {
+      const record = rowToRecord(row);
+      await options.onRecord?.(record);
+      const failure = await judge(db, record, expectedSeq, prevHash);
+      if (failure) return { ok: false, checked, head, failure };
+      checked++;
+      prevHash = record.hash;
+      expectedSeq = record.seq + 1;
+      head = { seq: record.seq, hash: record.hash };
+    }
+    if (rows.length < pageSize) break;
+    after = Number((rows[rows.length - 1] as AuditRow).seq);
+  }
+  return { ok: true, checked, head, failure: null };
+}
+
+async function judge(
+  db: SqlClient,
+  record: AuditRecord,
+  expectedSeq: number,
+  prevHash: string,
+): Promise<ChainFailure | null> {
+  if (record.seq !== expectedSeq) {
+    return {
+      kind: "deleted",
+      seq: expectedSeq,
+      event_id: null,
+      message: `audit records ${expectedSeq}..${record.seq - 1} are missing (the chain jumps from ${expectedSeq - 1} to ${record.seq})`,
+      expected: expectedSeq,
+      found: record.seq,
+    };
+  }
+  const recomputed = chainHash(record.prev_hash, hashedBody(record));
+  if (recomputed !== record.hash) {
+    return {
+      kind: "altered",
+      seq: record.seq,
+      event_id: record.event_id,
+      message: `audit record ${record.seq} (event ${record.event_id}, ${record.action}) was altered: its content no longer matches its hash`,
+      expected: record.hash,
+      found: recomputed,
+    };
+  }
+  if (record.prev_hash !== prevHash) {
+    // Intact record in the wrong place: find where its real predecessor sits, if anywhere.
+    const { rows } = await db.query<{ seq: string; event_id: string }>(
+      "SELECT seq, event_id FROM audit_events WHERE hash = $1 LIMIT 1",
+      [record.prev_hash],
+    );
+    const predecessor = rows[0];
+    if (predecessor) {
+      return {
+        kind: "reordered",
+        seq: record.seq,
+        event_id: record.event_id,
+        message: `audit record ${record.seq} (event ${record.event_id}, ${record.action}) is out of order: it was chained after record ${predecessor.seq} (event ${predecessor.event_id}), not after record ${record.seq - 1}`,
+        expected: prevHash,
+        found: record.prev_hash,
+      };
+    }
+    return {
+      kind: "deleted",
+      seq: record.seq,
+      event_id: record.event_id,
+      message: `the record chained before audit record ${record.seq} (event ${record.event_id}) is missing: its predecessor's hash ${record.prev_hash.slice(0, 12)}… is nowhere in the chain`,
+      expected: prevHash,
+      found: record.prev_hash,
+    };
+  }
+  return null;
+}
