@@ -41,40 +41,48 @@ decision := {
 
 # ---------------------------------------------------------------------------
 # Input checks. Each issue is a deny reason, so a malformed input never allows.
+# Checks read through object.get: under `not`, a builtin whose argument is an
+# undefined reference makes the whole expression undefined, not false.
 
-input_issues contains "actor.id" if not is_string(input.actor.id)
+inp := input if is_object(input)
 
-input_issues contains "actor.kind" if not is_string(input.actor.kind)
+else := {}
 
-input_issues contains "actor.roles" if not is_array(input.actor.roles)
+field(path) := object.get(inp, path, null)
+
+input_issues contains "actor.id" if not is_string(field(["actor", "id"]))
+
+input_issues contains "actor.kind" if not is_string(field(["actor", "kind"]))
+
+input_issues contains "actor.roles" if not is_array(field(["actor", "roles"]))
 
 input_issues contains "actor.roles" if {
 	some role in input.actor.roles
 	not is_string(role)
 }
 
-input_issues contains "action.id" if not is_string(input.action.id)
+input_issues contains "action.id" if not is_string(field(["action", "id"]))
 
-input_issues contains "action.name" if not is_string(input.action.name)
+input_issues contains "action.name" if not is_string(field(["action", "name"]))
 
-input_issues contains "action.kind" if not input.action.kind in action_kinds
+input_issues contains "action.kind" if not field(["action", "kind"]) in action_kinds
 
-input_issues contains "action.reversible" if not is_boolean(input.action.reversible)
+input_issues contains "action.reversible" if not is_boolean(field(["action", "reversible"]))
 
-input_issues contains "action.in_catalog" if not is_boolean(input.action.in_catalog)
+input_issues contains "action.in_catalog" if not is_boolean(field(["action", "in_catalog"]))
 
-input_issues contains "context.plan_id" if not is_string(input.context.plan_id)
+input_issues contains "context.plan_id" if not is_string(field(["context", "plan_id"]))
 
-input_issues contains "resources.environment" if not is_string(input.resources.environment)
+input_issues contains "resources.environment" if not is_string(field(["resources", "environment"]))
 
-input_issues contains "resources.names" if not is_array(object.get(input, ["resources", "names"], []))
+input_issues contains "resources.names" if not is_array(object.get(inp, ["resources", "names"], []))
 
 input_issues contains "resources.names" if {
 	some name in input.resources.names
 	not is_string(name)
 }
 
-input_issues contains "context.approvals" if not is_array(object.get(input, ["context", "approvals"], []))
+input_issues contains "context.approvals" if not is_array(object.get(inp, ["context", "approvals"], []))
 
 # ---------------------------------------------------------------------------
 # Rollout stage: the data's stage, narrowed (never widened) by context.stage.
@@ -125,7 +133,7 @@ is_wildcard if {
 # A delete that names nothing deletes whatever a selector matches.
 is_wildcard if {
 	is_delete
-	count(object.get(input, ["resources", "names"], [])) == 0
+	count(object.get(inp, ["resources", "names"], [])) == 0
 }
 
 # ---------------------------------------------------------------------------
@@ -142,7 +150,7 @@ tier_floors contains 1 if is_write
 
 tier_floors contains tier_rank[cfg.irreversible_write_min_tier] if {
 	is_write
-	input.action.reversible != true
+	field(["action", "reversible"]) != true
 }
 
 tier_floors contains tier_rank[cfg.production_write_min_tier] if {
@@ -189,7 +197,7 @@ tier_reasons contains concat("", [
 
 tier_reasons contains concat("", ["irreversible write: at least ", cfg.irreversible_write_min_tier]) if {
 	is_write
-	input.action.reversible != true
+	field(["action", "reversible"]) != true
 }
 
 tier_reasons contains concat("", ["delete: ", cfg.delete_tier]) if is_delete
@@ -205,7 +213,9 @@ tier_reasons contains concat("", ["risk override: ", input.risk.tier]) if tier_r
 # ---------------------------------------------------------------------------
 # Deny rules.
 
-deny_reasons contains "policy data (data.wheelhouse.config) is missing" if not cfg
+has_config if is_object(cfg)
+
+deny_reasons contains "policy data (data.wheelhouse.config) is missing" if not has_config
 
 deny_reasons contains concat("", ["input.", field, " is missing or malformed"]) if some field in input_issues
 
@@ -213,7 +223,7 @@ deny_reasons contains "input.time is missing or not an RFC 3339 timestamp" if no
 
 deny_reasons contains concat("", ["rollout stage ", format_int(stage, 10), " is not configured"]) if not stage_cfg
 
-deny_reasons contains concat("", [input.action.id, " is not in the tool catalog"]) if input.action.in_catalog != true
+deny_reasons contains concat("", [input.action.id, " is not in the tool catalog"]) if field(["action", "in_catalog"]) != true
 
 deny_reasons contains concat("", ["stage ", format_int(stage, 10), " is read-only: every write is denied"]) if {
 	is_write
@@ -476,7 +486,7 @@ allowed_namespaces := [input.resources.namespace] if {
 dry_run_first if {
 	is_write
 	tier in cfg.dry_run_first_tiers
-	object.get(input.action, "dry_run", true) != false
+	object.get(inp, ["action", "dry_run"], true) != false
 }
 
 default dry_run_first := false
