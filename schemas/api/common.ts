@@ -1,0 +1,78 @@
+/** Shapes shared by every endpoint: ids, pagination, problems, command acknowledgements. */
+import * as v from "valibot";
+import { IdSchema } from "../../events/index.ts";
+
+export { IdSchema };
+
+/** Query strings arrive as text; this reads a bounded page size from one. */
+export const LimitSchema = v.optional(
+  v.pipe(
+    v.string(),
+    v.regex(/^\d{1,4}$/, "must be a whole number"),
+    v.transform(Number),
+    v.minValue(1, "must be at least 1"),
+    v.maxValue(500, "must be at most 500"),
+  ),
+  "50",
+);
+
+/** Opaque continuation token from the previous page's `next_cursor`. */
+export const CursorSchema = v.optional(
+  v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{1,200}$/, "must be a next_cursor value returned by a previous page")),
+);
+
+export const WaitSchema = v.optional(
+  v.pipe(v.string(), v.regex(/^\d{1,3}$/, "must be whole seconds, e.g. 5"), v.transform(Number)),
+);
+
+export const ActorViewSchema = v.object({
+  kind: v.picklist(["user", "service", "system"]),
+  id: v.string(),
+  roles: v.optional(v.array(v.string())),
+  display_name: v.optional(v.string()),
+});
+
+/** 202 answer to a command: what was created, where to read it, and the stream position of the append. */
+export const AcceptedSchema = v.object({
+  id: v.string(),
+  kind: v.picklist(["plan", "execution", "approval", "signal"]),
+  location: v.string(),
+  /** Stream sequence of the append: pass it as a WebSocket cursor to see what follows. */
+  seq: v.number(),
+  duplicate: v.boolean(),
+  /** Whether the read model had caught up when the answer was sent (only with `Prefer: wait`). */
+  projected: v.optional(v.boolean()),
+});
+export type Accepted = v.InferOutput<typeof AcceptedSchema>;
+
+export const ProblemSchema = v.object({
+  type: v.string(),
+  title: v.string(),
+  status: v.number(),
+  detail: v.string(),
+  code: v.string(),
+  instance: v.optional(v.string()),
+  field: v.optional(v.string()),
+  fix: v.optional(v.string()),
+  errors: v.optional(v.array(v.object({ field: v.string(), message: v.string(), fix: v.optional(v.string()) }))),
+});
+
+export function pageSchema<T extends v.GenericSchema>(item: T) {
+  return v.object({ items: v.array(item), next_cursor: v.nullable(v.string()) });
+}
+
+/** Cursors are base64url JSON of the last row's sort key; opaque to clients. */
+export function encodeCursor(key: readonly (string | number)[]): string {
+  return Buffer.from(JSON.stringify(key)).toString("base64url");
+}
+
+export function decodeCursor(cursor: string | undefined): (string | number)[] | null {
+  if (cursor === undefined) return null;
+  try {
+    const parsed = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")) as unknown;
+    if (Array.isArray(parsed) && parsed.every((x) => typeof x === "string" || typeof x === "number")) return parsed;
+  } catch {
+    // fall through: reported as a field error by the caller
+  }
+  return null;
+}

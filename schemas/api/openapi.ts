@@ -1,0 +1,99 @@
+/**
+ * Builds the OpenAPI 3.1 document from the same valibot schemas that
+ * validate requests, so the document cannot drift from what is enforced.
+ */
+import { toJsonSchema } from "@valibot/to-json-schema";
+import type * as v from "valibot";
+import { ProblemSchema } from "./common.ts";
+
+/** What the document needs to know about one endpoint. */
+export interface OperationSpec {
+  readonly method: "GET" | "POST";
+  /** OpenAPI path template: `/v1/plans/{id}`. */
+  readonly path: string;
+  readonly operationId: string;
+  readonly summary: string;
+  readonly tags: readonly string[];
+  /** Role needed, `webhook` (provider credentials) or `public`. */
+  readonly access: string;
+  readonly params?: v.GenericSchema | undefined;
+  readonly query?: v.GenericSchema | undefined;
+  readonly body?: v.GenericSchema | undefined;
+  readonly responses: Readonly<Record<number, { description: string; schema?: v.GenericSchema; contentType?: string }>>;
+}
+
+type Json = Record<string, unknown>;
+
+function jsonSchema(schema: v.GenericSchema, typeMode: "input" | "output"): Json {
+  const out = toJsonSchema(schema, { target: "draft-2020-12", typeMode, errorMode: "ignore" }) as Json;
+  delete out.$schema;
+  return out;
+}
+
+function parameters(schema: v.GenericSchema | undefined, where: "path" | "query"): Json[] {
+  if (!schema) return [];
+  const js = jsonSchema(schema, "input");
+  const props = (js.properties ?? {}) as Record<string, Json>;
+  const required = new Set((js.required ?? []) as string[]);
+  return Object.entries(props).map(([name, s]) => ({
+    name,
+    in: where,
+    required: where === "path" || required.has(name),
+    schema: s,
+  }));
+}
+
+export function buildOpenApi(
+  operations: readonly OperationSpec[],
+  info: { version: string; serverUrl?: string },
+): Json {
+  const paths: Record<string, Record<string, Json>> = {};
+  for (const op of operations) {
+    const responses: Record<string, Json> = {};
+    for (const [status, r] of Object.entries(op.responses)) {
+      responses[status] = {
+        description: r.description,
+        ...(r.schema
+          ? { content: { [r.contentType ?? "application/json"]: { schema: jsonSchema(r.schema, "output") } } }
+          : {}),
+      };
+    }
+    responses.default = {
+      description: "RFC 9457 problem details naming the field at fault and the fix",
+      content: { "application/problem+json": { schema: { $ref: "#/components/schemas/Problem" } } },
+    };
+    const operation: Json = {
+      operationId: op.operationId,
+      summary: op.summary,
+      tags: op.tags,
+      "x-wheelhouse-access": op.access,
+      parameters: [...parameters(op.params, "path"), ...parameters(op.query, "query")],
+      responses,
+      ...(op.access === "public" || op.access === "webhook" ? { security: [] } : {}),
+    };
+    if (op.body) {
+      operation.requestBody = {
+        required: true,
+        content: { "application/json": { schema: jsonSchema(op.body, "input") } },
+      };
+    }
+    paths[op.path] ??= {};
+    (paths[op.path] as Record<string, Json>)[op.method.toLowerCase()] = operation;
+  }
+  return {
+    openapi: "3.1.0",
+    info: {
+      title: "Wheelhouse API",
+      version: info.version,
+      description: "Infrastructure-change control plane: plans, approvals, executions, audit, webhooks.",
+    },
+    ...(info.serverUrl ? { servers: [{ url: info.serverUrl }] } : {}),
+    jsonSchemaDialect: "https://json-schema.org/draft/2020-12/schema",
+    security: [{ bearer: [] }],
+    components: {
+      securitySchemes: { bearer: { type: "http", scheme: "bearer", bearerFormat: "JWT" } },
+      schemas: { Problem: jsonSchema(ProblemSchema, "output") },
+    },
+    paths,
+  };
+}

@@ -1,0 +1,73 @@
+/** `/v1/plans`: request a change, read plans, execute an approved revision. */
+import * as v from "valibot";
+import { ActorViewSchema, CursorSchema, LimitSchema, pageSchema, WaitSchema } from "./common.ts";
+
+const name = v.pipe(v.string(), v.minLength(1), v.maxLength(128), v.regex(/^[A-Za-z0-9_.-]+$/, "must be a plain name"));
+
+export const CreatePlanRequestSchema = v.strictObject({
+  /** The change, in plain words. */
+  intent: v.pipe(
+    v.string("must be text"),
+    v.trim(),
+    v.minLength(1, "must not be empty"),
+    v.maxLength(4000, "must be at most 4000 characters"),
+  ),
+  environment: v.optional(name),
+  service: v.optional(name),
+});
+export type CreatePlanRequest = v.InferOutput<typeof CreatePlanRequestSchema>;
+
+export const PlanStatusSchema = v.picklist([
+  "requested",
+  "proposed",
+  "failed",
+  "awaiting_approval",
+  "approved",
+  "denied",
+  "rejected",
+  "executing",
+  "succeeded",
+  "rolled_back",
+  "cancelled",
+  "expired",
+]);
+
+export const ListPlansQuerySchema = v.strictObject({
+  status: v.optional(v.string()),
+  service: v.optional(name),
+  environment: v.optional(name),
+  cursor: CursorSchema,
+  limit: LimitSchema,
+});
+
+export const PlanIdParamsSchema = v.strictObject({ id: v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{1,128}$/)) });
+
+export const PlanViewSchema = v.object({
+  plan_id: v.string(),
+  status: v.string(),
+  intent: v.string(),
+  source: v.string(),
+  environment: v.nullable(v.string()),
+  service: v.nullable(v.string()),
+  revision: v.nullable(v.number()),
+  requested_by: v.nullable(ActorViewSchema),
+  summary: v.nullable(v.string()),
+  decision: v.nullable(v.string()),
+  tier: v.nullable(v.string()),
+  approvers_required: v.nullable(v.number()),
+  steps: v.array(v.record(v.string(), v.unknown())),
+  approvals: v.array(v.record(v.string(), v.unknown())),
+  created_at: v.string(),
+  updated_at: v.string(),
+});
+export type PlanView = v.InferOutput<typeof PlanViewSchema>;
+
+export const PlanPageSchema = pageSchema(PlanViewSchema);
+
+export const ExecutePlanRequestSchema = v.strictObject({
+  revision: v.pipe(v.number("must be a number"), v.integer("must be a whole number"), v.minValue(1, "must be >= 1")),
+  dry_run: v.optional(v.boolean("must be true or false")),
+});
+
+/** `?wait=N` is the query form of `Prefer: wait=N`. */
+export const CommandQuerySchema = v.strictObject({ wait: WaitSchema });
