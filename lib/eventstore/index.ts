@@ -1,0 +1,41 @@
+/**
+ * The event backbone: JetStream streams, appends with deduplication,
+ * optimistic concurrency and atomic batches, aggregate reads, consumers.
+ *
+ * ```ts
+ * const store = createEventStore({ nc, prefix: "wh", logger });
+ * await store.provision();
+ * const { version } = await store.append([event], { expectedVersion: "none", idempotencyKey });
+ * const history = await store.readAggregate("plan", planId, { upTo: { time } });
+ * const c = await store.consume({ durable: "planner", filterTypes: ["plan.requested"], handler });
+ * await c.stop();
+ * ```
+ */
+import type { NatsConfig } from "../config/index.ts";
+import type { StreamSettings } from "./streams.ts";
+
+export { PoisonMessageError } from "./codec.ts";
+export type {
+  ConsumeOptions,
+  Consumption,
+  DeadLetter,
+  DeadLetterReason,
+  LiveOptions,
+  RawStreamMessage,
+  ReadStreamOptions,
+} from "./consumer.ts";
+export { publishDeadLetter, readRawBatches } from "./consumer.ts";
+export type { AppendOptions, AppendResult, EventStore, EventStoreDeps, ReadOptions } from "./store.ts";
+export { createEventStore, MAX_BATCH, OUTPUT_EVENT_TYPES } from "./store.ts";
+export type { Durability, StreamNames, StreamSettings } from "./streams.ts";
+export { provisionStreams, streamConfigs, streamNames } from "./streams.ts";
+
+/** Stream settings from the `nats` config section (`events_sync: always` = safe, `interval` = fast). */
+export function streamSettingsFromConfig(nats: NatsConfig): StreamSettings {
+  return {
+    events: nats.events_sync === "always" ? "safe" : "fast",
+    output: "fast",
+    replicas: nats.replicas,
+    duplicateWindowMs: nats.duplicate_window_ms,
+  };
+}
