@@ -2,8 +2,10 @@
 -- projection (lib/audit appendAuditEvents) inside the projector's transaction.
 -- See lib/audit/record.ts for the exact hash definition.
 --
--- Idempotent on top of 0001: creates the table when 0001 did not, and adds
--- the columns the chain needs when 0001 declared a smaller table.
+-- 0001 declares the table; this adds what the chain also hashes (the stream
+-- sequence, the schema version, the actor kind, the service the change is
+-- about). Written to be idempotent so that it also works on a database where
+-- 0001 declared a smaller table.
 CREATE TABLE IF NOT EXISTS audit_events (
   seq bigint PRIMARY KEY
 );
@@ -11,30 +13,29 @@ CREATE TABLE IF NOT EXISTS audit_events (
 ALTER TABLE audit_events
   ADD COLUMN IF NOT EXISTS event_id text,
   ADD COLUMN IF NOT EXISTS event_seq bigint,
+  ADD COLUMN IF NOT EXISTS type text,
   ADD COLUMN IF NOT EXISTS action text,
   ADD COLUMN IF NOT EXISTS schema_version int,
   ADD COLUMN IF NOT EXISTS aggregate_type text,
   ADD COLUMN IF NOT EXISTS aggregate_id text,
+  ADD COLUMN IF NOT EXISTS subject text,
   ADD COLUMN IF NOT EXISTS occurred_at timestamptz,
   ADD COLUMN IF NOT EXISTS actor jsonb,
-  ADD COLUMN IF NOT EXISTS actor_kind text,
   ADD COLUMN IF NOT EXISTS actor_id text,
+  ADD COLUMN IF NOT EXISTS actor_kind text,
   ADD COLUMN IF NOT EXISTS outcome text,
   ADD COLUMN IF NOT EXISTS service text,
   ADD COLUMN IF NOT EXISTS correlation_id text,
   ADD COLUMN IF NOT EXISTS causation_id text,
   ADD COLUMN IF NOT EXISTS payload jsonb,
   ADD COLUMN IF NOT EXISTS prev_hash text,
-  ADD COLUMN IF NOT EXISTS hash text,
-  ADD COLUMN IF NOT EXISTS recorded_at timestamptz NOT NULL DEFAULT now();
+  ADD COLUMN IF NOT EXISTS hash text;
 
-CREATE UNIQUE INDEX IF NOT EXISTS audit_events_event_id ON audit_events (event_id);
-CREATE INDEX IF NOT EXISTS audit_events_occurred_at ON audit_events (occurred_at, seq);
-CREATE INDEX IF NOT EXISTS audit_events_aggregate ON audit_events (aggregate_type, aggregate_id, seq);
-CREATE INDEX IF NOT EXISTS audit_events_correlation ON audit_events (correlation_id, seq);
-CREATE INDEX IF NOT EXISTS audit_events_actor ON audit_events (actor_id, seq);
-CREATE INDEX IF NOT EXISTS audit_events_action ON audit_events (action, seq);
-CREATE INDEX IF NOT EXISTS audit_events_service ON audit_events (service) WHERE service IS NOT NULL;
+CREATE UNIQUE INDEX IF NOT EXISTS audit_events_event_id_key ON audit_events (event_id);
+CREATE INDEX IF NOT EXISTS audit_events_service_idx ON audit_events (service) WHERE service IS NOT NULL;
+-- explain and the evidence check look up evidence and executions by payload fields.
+CREATE INDEX IF NOT EXISTS audit_events_plan_ref_idx ON audit_events ((payload ->> 'plan_id'))
+  WHERE aggregate_type = 'execution' AND action = 'execution.requested';
 
 -- Append-only for everyone who goes through the application: no API updates
 -- or deletes audit rows, and this makes a bug that tried fail loudly. A

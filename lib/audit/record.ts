@@ -6,7 +6,7 @@
  * record), `+` is string concatenation of the lower-case hex digest and the
  * RFC 8785 canonical JSON of the record (UTF-8), and `record` is
  * `AuditRecordBody` below: every column of the row except the chain columns
- * (`seq`, `prev_hash`, `hash`). The position is deliberately outside the
+ * (`seq`, `prev_hash`, `hash`), so changing any other column breaks it. The position is deliberately outside the
  * hash: order is proven by the links, so a record moved elsewhere still
  * hashes correctly and the verifier can say "moved" rather than "altered".
  * An auditor can recompute the chain with any JCS implementation.
@@ -23,14 +23,19 @@ export interface AuditRecordBody {
   readonly event_id: string;
   /** Stream sequence of the event in the events stream. */
   readonly event_seq: number;
-  /** The event type, e.g. `approval.granted`. */
+  /** The event type, e.g. `approval.granted` (`type` and `action` both hold it: 0001 declares both columns). */
+  readonly type: string;
   readonly action: string;
   readonly schema_version: number;
   readonly aggregate_type: string;
   readonly aggregate_id: string;
+  /** `aggregate_type/aggregate_id`: what the event is about. */
+  readonly subject: string;
   /** `occurred_at` normalized to `Date#toISOString()` (UTC, milliseconds), so it survives a timestamptz round trip. */
   readonly occurred_at: string;
   readonly actor: Actor;
+  readonly actor_id: string;
+  readonly actor_kind: string;
   readonly outcome: string | null;
   /** The infrastructure service the event names, when it names one (intent, step target, signal). */
   readonly service: string | null;
@@ -56,12 +61,16 @@ export function auditBody(event: AnyRecordedEvent): AuditRecordBody {
   return {
     event_id: event.id,
     event_seq: event.seq,
+    type: event.type,
     action: event.type,
     schema_version: event.schema_version,
     aggregate_type: event.aggregate_type,
     aggregate_id: event.aggregate_id,
+    subject: `${event.aggregate_type}/${event.aggregate_id}`,
     occurred_at: new Date(event.occurred_at).toISOString(),
     actor: normalizeActor(event.actor),
+    actor_id: event.actor.id,
+    actor_kind: event.actor.kind,
     outcome: deriveOutcome(event),
     service: deriveService(event),
     correlation_id: event.correlation_id,

@@ -14,47 +14,31 @@ export interface SqlClient {
   query<R extends object = Record<string, unknown>>(text: string, values?: unknown[]): Promise<{ rows: R[] }>;
 }
 
-/** Columns of `audit_events`, in insert order. */
-const COLUMNS = [
-  "seq",
-  "event_id",
-  "event_seq",
-  "action",
-  "schema_version",
-  "aggregate_type",
-  "aggregate_id",
-  "occurred_at",
-  "actor",
-  "actor_kind",
-  "actor_id",
-  "outcome",
-  "service",
-  "correlation_id",
-  "causation_id",
-  "payload",
-  "prev_hash",
-  "hash",
-] as const;
-const TYPES = [
-  "bigint",
-  "text",
-  "bigint",
-  "text",
-  "int",
-  "text",
-  "text",
-  "timestamptz",
-  "jsonb",
-  "text",
-  "text",
-  "text",
-  "text",
-  "text",
-  "text",
-  "jsonb",
-  "text",
-  "text",
-];
+/** Columns of `audit_events` and their Postgres types, in insert order. */
+const COLUMN_TYPES = {
+  seq: "bigint",
+  event_id: "text",
+  event_seq: "bigint",
+  type: "text",
+  action: "text",
+  schema_version: "int",
+  aggregate_type: "text",
+  aggregate_id: "text",
+  subject: "text",
+  occurred_at: "timestamptz",
+  actor: "jsonb",
+  actor_id: "text",
+  actor_kind: "text",
+  outcome: "text",
+  service: "text",
+  correlation_id: "text",
+  causation_id: "text",
+  payload: "jsonb",
+  prev_hash: "text",
+  hash: "text",
+} as const satisfies Record<keyof AuditRecord, string>;
+const COLUMNS = Object.keys(COLUMN_TYPES) as (keyof AuditRecord)[];
+const TYPES: string[] = Object.values(COLUMN_TYPES);
 
 // jsonb travels as text[] (node-postgres has no jsonb[] encoding) and is cast back per column.
 const INSERT_SQL = `INSERT INTO audit_events (${COLUMNS.join(", ")})
@@ -114,78 +98,28 @@ export async function readHead(db: SqlClient): Promise<{ seq: number; hash: stri
 }
 
 function toColumns(records: readonly AuditRecord[]): unknown[][] {
-  const cols: unknown[][] = COLUMNS.map(() => []);
-  for (const r of records) {
-    const values: unknown[] = [
-      r.seq,
-      r.event_id,
-      r.event_seq,
-      r.action,
-      r.schema_version,
-      r.aggregate_type,
-      r.aggregate_id,
-      r.occurred_at,
-      JSON.stringify(r.actor),
-      r.actor.kind,
-      r.actor.id,
-      r.outcome,
-      r.service,
-      r.correlation_id,
-      r.causation_id,
-      JSON.stringify(r.payload),
-      r.prev_hash,
-      r.hash,
-    ];
-    values.forEach((v, i) => {
-      (cols[i] as unknown[]).push(v);
-    });
-  }
-  return cols;
+  return COLUMNS.map((column) =>
+    records.map((r) => (COLUMN_TYPES[column] === "jsonb" ? JSON.stringify(r[column]) : r[column])),
+  );
 }
 
-/** A row of `audit_events` as node-postgres returns it. */
-export interface AuditRow {
+/** A row of `audit_events` as node-postgres returns it (bigints as strings, timestamps as dates). */
+export type AuditRow = Omit<AuditRecord, "seq" | "event_seq" | "occurred_at"> & {
   seq: string;
-  event_id: string;
   event_seq: string;
-  action: string;
-  schema_version: number;
-  aggregate_type: string;
-  aggregate_id: string;
   occurred_at: Date;
-  actor: AuditRecord["actor"];
-  outcome: string | null;
-  service: string | null;
-  correlation_id: string;
-  causation_id: string | null;
-  payload: unknown;
-  prev_hash: string;
-  hash: string;
-}
+};
 
-export const SELECT_RECORD = `seq, event_id, event_seq, action, schema_version, aggregate_type, aggregate_id,
-  occurred_at, actor, outcome, service, correlation_id, causation_id, payload, prev_hash, hash`;
+export const SELECT_RECORD = COLUMNS.join(", ");
 
 /** Rebuilds the record from its row, exactly as it was hashed. */
 export function rowToRecord(row: AuditRow): AuditRecord {
-  return {
-    seq: Number(row.seq),
-    event_id: row.event_id,
-    event_seq: Number(row.event_seq),
-    action: row.action,
-    schema_version: row.schema_version,
-    aggregate_type: row.aggregate_type,
-    aggregate_id: row.aggregate_id,
-    occurred_at: row.occurred_at.toISOString(),
-    actor: row.actor,
-    outcome: row.outcome,
-    service: row.service,
-    correlation_id: row.correlation_id,
-    causation_id: row.causation_id,
-    payload: row.payload,
-    prev_hash: row.prev_hash,
-    hash: row.hash,
-  };
+  const record: Record<string, unknown> = {};
+  for (const column of COLUMNS) record[column] = row[column];
+  record.seq = Number(row.seq);
+  record.event_seq = Number(row.event_seq);
+  record.occurred_at = row.occurred_at.toISOString();
+  return record as unknown as AuditRecord;
 }
 
 /** The part of a record its hash covers (everything but the chain position and the chain columns). */
