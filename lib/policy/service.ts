@@ -222,7 +222,8 @@ export async function createPolicyService(options: PolicyServiceOptions): Promis
   function evaluatePlan(inputs: readonly PolicyInput[]): PlanDecision {
     const loaded = current;
     const steps = inputs.map((input, index) => ({
-      step_id: input.context?.step_id ?? `step-${index + 1}`,
+      // Inputs come from callers that may not be typed; a bad one must deny, not throw.
+      step_id: (input as PolicyInput | undefined)?.context?.step_id ?? `step-${index + 1}`,
       ...(loaded === null ? deny(lastError, NO_REVISION) : decide(loaded, input)),
     }));
     return combine(steps, loaded?.revision ?? NO_REVISION);
