@@ -1,0 +1,161 @@
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { type AnyRecordedEvent, newEvent, type PlanStep } from "../../events/index.ts";
+import { createEventStore, type EventStore } from "../../lib/eventstore/index.ts";
+import { createLogger } from "../../lib/log/index.ts";
+import { buildPolicyBundle, POLICIES_DIR, resolveOpaBinary } from "../../lib/policy/build.ts";
+import { createPolicyService, type PolicyService } from "../../lib/policy/index.ts";
+import { loadCatalog } from "../../lib/tools/index.ts";
+import { testEnv, uniqueName, waitFor } from "../../test/support/env.ts";
+import { createPolicyDecider } from "./service.ts";
+
+const logger = createLogger({ service: "policy-test", level: "silent" });
+/** The service graph as the context service would report it: checkout runs 2 replicas. */
+const lookupContext = async () => ({ current_replicas: 2, blast_radius: 1 });
+const operator = { kind: "user" as const, id: "olivia@example.com", roles: ["operator" as const] };
+
+function scaleStep(namespace: string, replicas: number): PlanStep {
+  return {
+    step_id: "s1",
+    action_id: "kubectl.scale",
+    input: { kind: "deployment", name: "checkout", namespace, replicas },
+    target: { environment: "staging", service: "checkout", namespace },
+    rationale: "more capacity for the sale",
+  };
+}
+
+describe("policy service (real NATS, compiled wasm)", () => {
+  let nc: NatsConnection;
+  let store: EventStore;
+  let policy: PolicyService;
+  let dir: string;
+  const catalog = loadCatalog();
+
+  before(async () => {
+    const opa = resolveOpaBinary(process.env);
+    assert.ok(opa, "opa is not installed: run scripts/setup");
+    dir = mkdtempSync(join(tmpdir(), "wh-policy-svc-"));
+    const bundlePath = join(dir, "bundle.tar.gz");
+    await buildPolicyBundle({
+      opa,
+      sources: [join(POLICIES_DIR, "authz.rego"), join(POLICIES_DIR, "data.json")],
+      outPath: bundlePath,
+    });
+    policy = await createPolicyService({ bundlePath, timeoutMs: 50, logger, watch: false });
+    nc = await connect({ servers: testEnv.natsUrl });
+    store = createEventStore({ nc, prefix: uniqueName("polsvc"), logger });
+    await store.provision();
+  });
+
+  after(async () => {
+    const jsm = await store.manager();
+    for (const name of Object.values(store.streams)) await jsm.streams.delete(name).catch(() => {});
+    await nc.close();
+    await policy.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function proposePlan(steps: PlanStep[]): Promise<{ planId: string; proposed: AnyRecordedEvent }> {
+    const planId = uniqueName("plan");
+    const meta = { actor: operator, correlation_id: planId };
+    await store.append(
+      [newEvent("plan.requested", planId, { plan_id: planId, intent: "scale checkout", source: "api" }, meta)],
+      { expectedVersion: "none" },
+    );
+    await store.append([
+      newEvent(
+        "plan.proposed",
+        planId,
+        { plan_id: planId, revision: 1, summary: "scale", steps, planner: { kind: "template" } },
+        { actor: { kind: "service", id: "planner", roles: [] }, correlation_id: planId },
+      ),
+    ]);
+    const history = await store.readAggregate("plan", planId);
+    const proposed = history.find((e) => e.type === "plan.proposed");
+    assert.ok(proposed);
+    return { planId, proposed };
+  }
+
+  const decisions = async (planId: string) =>
+    (await store.readAggregate("plan", planId)).filter((e) => e.type === "policy.decided");
+
+  it("decides a proposed plan from the stream, with the policy revision and the requester's rights", async () => {
+    const decider = createPolicyDecider({ store, policy, catalog, logger, lookupContext });
+    await decider.start();
+    try {
+      const { planId, proposed } = await proposePlan([scaleStep("shop", 4)]);
+      const [decided] = await waitFor("policy.decided", async () => {
+        const d = await decisions(planId);
+        return d.length > 0 ? d : undefined;
+      });
+      assert.ok(decided?.type === "policy.decided");
+      assert.equal(decided.payload.revision, 1);
+      assert.equal(decided.payload.tier, "T1");
+      assert.equal(decided.payload.decision, "require_approval", "stage 1: every write needs approval");
+      assert.equal(decided.payload.policy_revision, policy.revision);
+      assert.equal(decided.causation_id, proposed.id);
+      assert.equal(decided.correlation_id, planId);
+      assert.deepEqual(
+        decided.payload.steps.map((s) => s.step_id),
+        ["s1"],
+      );
+    } finally {
+      await decider.stop();
+    }
+  });
+
+  it("denies a step in a protected namespace, and the plan with it", async () => {
+    const decider = createPolicyDecider({ store, policy, catalog, logger, lookupContext });
+    const { planId, proposed } = await proposePlan([scaleStep("kube-system", 2)]);
+    assert.equal(proposed.type, "plan.proposed");
+    if (proposed.type !== "plan.proposed") return;
+    await decider.decide(proposed);
+    const [decided] = await decisions(planId);
+    assert.ok(decided?.type === "policy.decided");
+    assert.equal(decided.payload.decision, "deny");
+    assert.ok(
+      decided.payload.reasons.some((r) => /kube-system/.test(r)),
+      decided.payload.reasons.join("; "),
+    );
+  });
+
+  it("yields exactly one policy.decided when plan.proposed is delivered again, or to racing replicas", async () => {
+    const { planId, proposed } = await proposePlan([scaleStep("shop", 3)]);
+    if (proposed.type !== "plan.proposed") return assert.fail("expected plan.proposed");
+    const a = createPolicyDecider({ store, policy, catalog, logger, lookupContext });
+    const b = createPolicyDecider({ store, policy, catalog, logger, lookupContext });
+    // Two replicas racing on the same delivery, then a plain redelivery.
+    const outcomes = await Promise.allSettled([a.decide(proposed), b.decide(proposed)]);
+    assert.ok(outcomes.some((o) => o.status === "fulfilled" && o.value === "decided"));
+    assert.equal(await a.decide(proposed), "already_decided");
+
+    // A redelivery through JetStream: a second durable consumer reads the same event again.
+    let seen = 0;
+    const counting: EventStore = {
+      ...store,
+      readAggregate: async (...args) => {
+        if (args[1] === planId) seen++;
+        return store.readAggregate(...args);
+      },
+    };
+    const replay = createPolicyDecider({
+      store: counting,
+      policy,
+      catalog,
+      logger,
+      lookupContext,
+      durable: "policy_replay",
+    });
+    await replay.start();
+    try {
+      await waitFor("the redelivered plan.proposed to be handled", () => seen > 0);
+    } finally {
+      await replay.stop();
+    }
+    assert.equal((await decisions(planId)).length, 1);
+  });
+});

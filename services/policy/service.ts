@@ -1,0 +1,143 @@
+/**
+ * The policy service: decides every proposed plan revision with the compiled
+ * Rego and records `policy.decided` on the plan. Exactly one decision per
+ * revision, however often `plan.proposed` is delivered.
+ */
+
+import type { InferOutput } from "valibot";
+import type { Actor, AnyRecordedEvent, PlanStep, RecordedEvent } from "../../events/index.ts";
+import { newEvent, type PlanProposedSchema } from "../../events/index.ts";
+import type { EventStore } from "../../lib/eventstore/index.ts";
+import type { Logger } from "../../lib/log/index.ts";
+import { buildPolicyInput, type PolicyService } from "../../lib/policy/index.ts";
+import type { Catalog } from "../../lib/tools/index.ts";
+
+export const POLICY_SERVICE_ACTOR: Actor = { kind: "service", id: "policy", roles: [] };
+
+export interface PolicyDeciderDeps {
+  readonly store: EventStore;
+  readonly policy: PolicyService;
+  readonly catalog: Catalog;
+  readonly logger: Logger;
+  /** Rollout stage from config; narrows the data document's stage. */
+  readonly stage?: number | undefined;
+  readonly now?: () => Date;
+  /** Durable consumer name; several processes with one name share the work. */
+  readonly durable?: string | undefined;
+  /**
+   * Live facts about a step's target from the service graph (current replica count, blast radius).
+   * Without it, bounds that need live state cannot be checked and policy denies those steps.
+   */
+  readonly lookupContext?: ((step: PlanStep) => Promise<StepContext>) | undefined;
+}
+
+/** What the service graph knows about a step's target. */
+export interface StepContext {
+  readonly current_replicas?: number | null | undefined;
+  readonly blast_radius?: number | undefined;
+}
+
+type PlanProposed = RecordedEvent<"plan.proposed", InferOutput<typeof PlanProposedSchema>>;
+
+export interface PolicyDecider {
+  /** Decides one `plan.proposed` event; a no-op when that revision is already decided. */
+  decide(event: PlanProposed): Promise<"decided" | "already_decided">;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export function createPolicyDecider(deps: PolicyDeciderDeps): PolicyDecider {
+  const { store, policy, catalog, logger } = deps;
+  const now = deps.now ?? (() => new Date());
+  let consumption: { stop(): Promise<void> } | null = null;
+
+  async function decide(event: PlanProposed): Promise<"decided" | "already_decided"> {
+    const { plan_id, revision, steps } = event.payload;
+    const history = await store.readAggregate("plan", plan_id);
+    if (history.some((e) => e.type === "policy.decided" && e.payload.revision === revision)) return "already_decided";
+    const requested = history.find((e) => e.type === "plan.requested");
+    // The actor whose rights are checked is whoever asked for the change, not the planner that wrote it down.
+    const requester = requested?.actor ?? event.actor;
+    const source = requested?.type === "plan.requested" ? requested.payload.source : "api";
+    const at = now();
+    const facts: StepContext[] = await Promise.all(
+      steps.map((step) => deps.lookupContext?.(step) ?? Promise.resolve({})),
+    );
+    const inputs = steps.map((step, i) =>
+      buildPolicyInput(step, catalog.get(step.action_id), requester, {
+        plan_id,
+        source,
+        stage: deps.stage,
+        now: at,
+        current_replicas: facts[i]?.current_replicas,
+        blast_radius: facts[i]?.blast_radius,
+      }),
+    );
+    const decision = policy.evaluatePlan(inputs);
+    const decided = newEvent(
+      "policy.decided",
+      plan_id,
+      {
+        plan_id,
+        revision,
+        decision: decision.decision,
+        tier: decision.tier,
+        reasons: decision.reasons,
+        approvers_required: decision.approvers_required,
+        constraints: mergeConstraints(decision.steps),
+        ttl_seconds: decision.ttl,
+        expires_at: new Date(at.getTime() + decision.ttl * 1000).toISOString(),
+        policy_revision: decision.policy_revision,
+        steps: decision.steps.map((s) => ({
+          step_id: s.step_id,
+          decision: s.decision,
+          tier: s.tier,
+          reasons: s.reasons,
+          approvers_required: s.approvers_required,
+          constraints: s.constraints,
+        })),
+      },
+      { actor: POLICY_SERVICE_ACTOR, correlation_id: event.correlation_id, causation_id: event.id },
+    );
+    const last = history[history.length - 1];
+    // The idempotency key makes a redelivery (or a second replica racing this one) a no-op; the
+    // expected version makes a decision taken on a stale read impossible.
+    const result = await store.append([decided], {
+      idempotencyKey: `policy.decided:${plan_id}:${revision}`,
+      expectedVersion: last?.seq ?? 0,
+    });
+    logger.info(
+      { plan_id, revision, decision: decision.decision, tier: decision.tier, duplicate: result.duplicate },
+      "plan decided",
+    );
+    return result.duplicate ? "already_decided" : "decided";
+  }
+
+  return {
+    decide,
+    async start() {
+      consumption = await store.consume({
+        durable: deps.durable ?? "policy",
+        filterTypes: ["plan.proposed"],
+        handler: async (event: AnyRecordedEvent) => {
+          if (event.type === "plan.proposed") await decide(event);
+        },
+      });
+    },
+    async stop() {
+      await consumption?.stop();
+      consumption = null;
+    },
+  };
+}
+
+/** Per-step constraints keyed by step id, so the executor can honour each one. */
+function mergeConstraints(
+  steps: ReadonlyArray<{ readonly step_id: string; readonly constraints: Record<string, unknown> }>,
+): Record<string, unknown> {
+  const byStep: Record<string, unknown> = {};
+  for (const step of steps) byStep[step.step_id] = step.constraints;
+  // Self-approval holds for the plan only when policy allows it for every step.
+  const selfApproval = steps.length > 0 && steps.every((s) => s.constraints.self_approval === true);
+  return { steps: byStep, ...(selfApproval ? { self_approval: true } : {}) };
+}
