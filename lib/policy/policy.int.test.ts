@@ -899,6 +899,22 @@ describe("fail closed", () => {
   });
 });
 
+describe("data override", () => {
+  test("a data document passed in replaces the bundle's and shows in the revision", async () => {
+    const data = JSON.parse(await readFile(DATA, "utf8"));
+    data.wheelhouse.config.stage = 2;
+    data.wheelhouse.config.environments.staging.max_replicas = 4;
+    const policy = await createPolicyService({ bundlePath, data, timeoutMs: 50, logger, watch: false });
+    services.push(policy);
+    assert.match(policy.revision ?? "", /^[0-9a-f]{64}\+data\.[0-9a-f]{12}$/);
+    const five = { ...(CASES[3] as Case), input: scale(5) };
+    const got = policy.evaluatePolicy(inputFor(five));
+    assert.equal(got.decision, "deny");
+    assert.ok(got.reasons.some((r) => r.includes("exceed the maximum of 4")));
+    assert.equal(policy.evaluatePolicy(inputFor(CASES[3] as Case)).decision, "allow");
+  });
+});
+
 // --- Plans ----------------------------------------------------------------------
 
 describe("evaluatePlan", () => {
