@@ -155,66 +155,111 @@ export interface VerifyOptions {
   readonly from?: number | undefined;
   /** Rows per page. Default 5000. */
   readonly pageSize?: number | undefined;
-  /** Called with every record checked, in chain order, before it is judged (export streams through this). */
-  readonly onRecord?: ((record: AuditRecord) => void | Promise<void>) | undefined;
 }
 
-/**
- * Walks the audit chain in pages, in chain order, and checks for every
- * record that its position follows the previous one (a gap means deleted
- * rows), that its `prev_hash` is the previous record's `hash` (otherwise it
- * was moved, or the rows before it were deleted and the rest renumbered),
- * and that its `hash` recomputes from its columns (otherwise it was
- * altered). Stops at the first record that fails and names it.
- */
-export async function verifyAuditChain(db: SqlClient, options: VerifyOptions = {}): Promise<ChainVerification> {
-  const from = options.from ?? 1;
+/** The audit table in chain order, a page at a time, from after `afterSeq`. */
+export async function* readAuditPages(
+  db: SqlClient,
+  options: { readonly afterSeq?: number | undefined; readonly pageSize?: number | undefined } = {},
+): AsyncGenerator<AuditRecord[]> {
   const pageSize = options.pageSize ?? 5000;
-  let prevHash = GENESIS_HASH;
-  let expectedSeq = from;
-  let checked = 0;
-  let head: { seq: number; hash: string } | null = null;
-  if (from > 1) {
-    const anchor = await db.query<{ seq: string; hash: string }>("SELECT seq, hash FROM audit_events WHERE seq = $1", [
-      from - 1,
-    ]);
-    const row = anchor.rows[0];
-    if (!row) {
-      return {
-        ok: false,
-        checked,
-        head,
-        failure: {
-          kind: "deleted",
-          seq: from - 1,
-          event_id: null,
-          message: `record ${from - 1}, the anchor before position ${from}, is missing`,
-        },
-      };
-    }
-    prevHash = row.hash;
-    head = { seq: Number(row.seq), hash: row.hash };
-  }
-  let after = from - 1;
+  let after = options.afterSeq ?? 0;
   for (;;) {
     const { rows } = await db.query<AuditRow>(
       `SELECT ${SELECT_RECORD} FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2`,
       [after, pageSize],
     );
-    for (const row of rows) {
-      const record = rowToRecord(row);
-      await options.onRecord?.(record);
-      const failure = await judge(db, record, expectedSeq, prevHash);
-      if (failure) return { ok: false, checked, head, failure };
-      checked++;
-      prevHash = record.hash;
-      expectedSeq = record.seq + 1;
-      head = { seq: record.seq, hash: record.hash };
-    }
-    if (rows.length < pageSize) break;
+    if (rows.length > 0) yield rows.map(rowToRecord);
+    if (rows.length < pageSize) return;
     after = Number((rows[rows.length - 1] as AuditRow).seq);
   }
-  return { ok: true, checked, head, failure: null };
+}
+
+/**
+ * Checks records one by one in chain order. After the first failure it
+ * checks nothing more (every later link would be judged against a broken
+ * one) and keeps that failure as the result.
+ */
+export class ChainChecker {
+  #prevHash: string;
+  #expectedSeq: number;
+  #checked = 0;
+  #head: { seq: number; hash: string } | null;
+  #failure: ChainFailure | null = null;
+
+  constructor(
+    private readonly db: SqlClient,
+    anchor: { readonly seq: number; readonly hash: string } | null,
+  ) {
+    this.#prevHash = anchor?.hash ?? GENESIS_HASH;
+    this.#expectedSeq = (anchor?.seq ?? 0) + 1;
+    this.#head = anchor ? { seq: anchor.seq, hash: anchor.hash } : null;
+  }
+
+  get failed(): boolean {
+    return this.#failure !== null;
+  }
+
+  async check(record: AuditRecord): Promise<ChainFailure | null> {
+    if (this.#failure) return this.#failure;
+    const failure = await judge(this.db, record, this.#expectedSeq, this.#prevHash);
+    if (failure) {
+      this.#failure = failure;
+      return failure;
+    }
+    this.#checked++;
+    this.#prevHash = record.hash;
+    this.#expectedSeq = record.seq + 1;
+    this.#head = { seq: record.seq, hash: record.hash };
+    return null;
+  }
+
+  /** Fails the walk from outside (e.g. a missing anchor). */
+  fail(failure: ChainFailure): void {
+    this.#failure ??= failure;
+  }
+
+  result(): ChainVerification {
+    return { ok: this.#failure === null, checked: this.#checked, head: this.#head, failure: this.#failure };
+  }
+}
+
+/** The checker for a walk starting at chain position `from` (its anchor is the record before). */
+export async function chainCheckerFrom(db: SqlClient, from = 1): Promise<ChainChecker> {
+  if (from <= 1) return new ChainChecker(db, null);
+  const { rows } = await db.query<{ seq: string; hash: string }>("SELECT seq, hash FROM audit_events WHERE seq = $1", [
+    from - 1,
+  ]);
+  const row = rows[0];
+  if (row) return new ChainChecker(db, { seq: Number(row.seq), hash: row.hash });
+  const checker = new ChainChecker(db, null);
+  checker.fail({
+    kind: "deleted",
+    seq: from - 1,
+    event_id: null,
+    message: `audit record ${from - 1}, the anchor before position ${from}, is missing`,
+  });
+  return checker;
+}
+
+/**
+ * Walks the audit chain in pages, in chain order, and checks for every
+ * record that its position follows the previous one (a gap means deleted
+ * rows), that its hash recomputes from its columns (otherwise it was
+ * altered), and that its `prev_hash` is the previous record's `hash`
+ * (otherwise it was moved, or the rows before it were deleted and the rest
+ * renumbered). Stops at the first record that fails and names it.
+ */
+export async function verifyAuditChain(db: SqlClient, options: VerifyOptions = {}): Promise<ChainVerification> {
+  const from = options.from ?? 1;
+  const checker = await chainCheckerFrom(db, from);
+  if (checker.failed) return checker.result();
+  for await (const page of readAuditPages(db, { afterSeq: from - 1, pageSize: options.pageSize })) {
+    for (const record of page) {
+      if (await checker.check(record)) return checker.result();
+    }
+  }
+  return checker.result();
 }
 
 async function judge(
