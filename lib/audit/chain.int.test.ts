@@ -6,8 +6,10 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type pg from "pg";
+import { createPool, sql } from "slonik";
 import type { AnyRecordedEvent } from "../../events/index.ts";
 import { newEvent } from "../../events/index.ts";
+import { slonikSqlClient } from "./slonik.ts";
 import { appendAuditEvents, readHead, verifyAuditChain } from "./store.ts";
 import { createTestSchema, type TestSchema } from "./testing.ts";
 
@@ -139,5 +141,29 @@ describe("audit chain (Postgres)", () => {
     assert.equal(result.failure?.seq, 7);
     assert.equal(result.failure?.event_id, events[7]?.id);
     assert.match(result.failure?.message ?? "", /chained after record 8/);
+  });
+
+  it("appends inside a slonik transaction (the projector's) and verifies through slonik too", async () => {
+    const db = await schema.subSchema("slonik");
+    const slonik = await createPool(`${schema.url}?options=-c%20search_path%3D${schema.name}_slonik`);
+    try {
+      const events = scenario(12);
+      await slonik.transaction(async (tx) => {
+        await appendAuditEvents(slonikSqlClient(tx), events.slice(0, 5));
+        await appendAuditEvents(slonikSqlClient(tx), events.slice(5));
+      });
+      const viaSlonik = await verifyAuditChain(slonikSqlClient(slonik), { pageSize: 5 });
+      assert.equal(viaSlonik.ok, true, JSON.stringify(viaSlonik.failure));
+      assert.equal(viaSlonik.checked, 12);
+      assert.deepEqual(await verifyAuditChain(db), viaSlonik);
+      const rolledBack = slonik.transaction(async (tx) => {
+        await appendAuditEvents(slonikSqlClient(tx), scenario(2, 100));
+        await tx.query(sql.unsafe`SELECT 1/0`);
+      });
+      await assert.rejects(rolledBack, /division by zero/);
+      assert.equal((await verifyAuditChain(db)).checked, 12, "a failed projector transaction leaves no record behind");
+    } finally {
+      await slonik.end();
+    }
   });
 });

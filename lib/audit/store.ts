@@ -103,11 +103,12 @@ function toColumns(records: readonly AuditRecord[]): unknown[][] {
   );
 }
 
-/** A row of `audit_events` as node-postgres returns it (bigints as strings, timestamps as dates). */
+/** A row of `audit_events` as a driver returns it. */
 export type AuditRow = Omit<AuditRecord, "seq" | "event_seq" | "occurred_at"> & {
-  seq: string;
-  event_seq: string;
-  occurred_at: Date;
+  seq: string | number;
+  event_seq: string | number;
+  /** node-postgres gives a Date; slonik's default parser gives epoch milliseconds. */
+  occurred_at: Date | number | string;
 };
 
 export const SELECT_RECORD = COLUMNS.join(", ");
@@ -118,7 +119,7 @@ export function rowToRecord(row: AuditRow): AuditRecord {
   for (const column of COLUMNS) record[column] = row[column];
   record.seq = Number(row.seq);
   record.event_seq = Number(row.event_seq);
-  record.occurred_at = row.occurred_at.toISOString();
+  record.occurred_at = new Date(row.occurred_at).toISOString();
   return record as unknown as AuditRecord;
 }
 

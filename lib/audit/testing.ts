@@ -11,6 +11,7 @@ const MIGRATIONS = join(import.meta.dirname, "..", "..", "migrations");
 
 export interface TestSchema {
   readonly name: string;
+  readonly url: string;
   /** A pool whose connections use this schema. */
   readonly pool: pg.Pool;
   /** Another isolated schema (own pool), dropped with this one. */
@@ -37,6 +38,7 @@ export async function createTestSchema(label: string, url = process.env.WH_PG_UR
   const pool = await make(name);
   return {
     name,
+    url: connectionString,
     pool,
     subSchema: (suffix) => make(`${name}_${suffix}`),
     async drop() {
