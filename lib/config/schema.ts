@@ -110,8 +110,11 @@ export const StorageConfigSchema = v.strictObject({
 export const PolicyConfigSchema = v.strictObject({
   /** Compiled wasm bundle (`opa build -t wasm`), built by `scripts/setup`. */
   bundle_path: v.optional(v.string(), "policies/build/bundle.tar.gz"),
-  /** Data document: stages, environments, protected resources, bounds. */
-  data_path: v.optional(v.string(), "policies/data.json"),
+  /**
+   * A data document (stages, environments, protected resources, bounds) that replaces the one
+   * compiled into the bundle, for tuning without a rebuild; decisions then name its hash too.
+   */
+  data_path: v.optional(v.string()),
   /** Rollout stage 0–3; overrides the data document's stage. */
   stage: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(3))),
   eval_timeout_ms: v.optional(positiveInt, 50),

@@ -1,4 +1,5 @@
 /** Process entry for the policy service: `node --import tsx services/policy/main.ts`. */
+import { readFileSync } from "node:fs";
 import { connect } from "@nats-io/transport-node";
 import { loadConfig } from "../../lib/config/index.ts";
 import { createEventStore, streamSettingsFromConfig } from "../../lib/eventstore/index.ts";
@@ -17,8 +18,13 @@ const store = createEventStore({
   streams: streamSettingsFromConfig(config.nats),
 });
 await store.provision();
+const data =
+  config.policy.data_path === undefined
+    ? undefined
+    : (JSON.parse(readFileSync(config.policy.data_path, "utf8")) as Record<string, unknown>);
 const policy = await createPolicyService({
   bundlePath: config.policy.bundle_path,
+  data,
   stage: config.policy.stage,
   timeoutMs: config.policy.eval_timeout_ms,
   watch: config.policy.watch,
