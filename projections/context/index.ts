@@ -1,0 +1,66 @@
+/** Read model `context_nodes` + `context_edges`: the service graph the planner reads. */
+import type { AnyRecordedEvent } from "../../events/index.ts";
+import { type Queryable, sql, type TableSpec, upsertRows } from "../../lib/db/sql.ts";
+import type { ContextEdgeRow, ContextNodeRow } from "../../lib/db/types.ts";
+import type { Projection, Tx } from "../types.ts";
+import { CONTEXT_EVENT_TYPES, emptyChanges, evolveGraph } from "./fold.ts";
+
+export { CONTEXT_EVENT_TYPES, emptyChanges, evolveGraph, type GraphChanges } from "./fold.ts";
+
+export const contextNodesTable: TableSpec<ContextNodeRow> = {
+  table: "context_nodes",
+  key: ["node_id"],
+  columns: {
+    node_id: "text",
+    kind: "text",
+    name: "text",
+    environment: "text",
+    attributes: "jsonb",
+    updated_at: "timestamptz",
+    last_seq: "int8",
+  },
+};
+
+export const contextEdgesTable: TableSpec<ContextEdgeRow> = {
+  table: "context_edges",
+  key: ["from_node", "to_node", "kind"],
+  columns: { from_node: "text", to_node: "text", kind: "text", updated_at: "timestamptz", last_seq: "int8" },
+};
+
+export interface ContextService {
+  node_id: string;
+  name: string;
+  environment: string | null;
+  attributes: Record<string, unknown>;
+  /** Outgoing edges: `{ kind, to }`, e.g. depends_on, runs_in. */
+  edges: { kind: string; to: string }[];
+  updated_at: string;
+}
+
+export async function listContextServices(db: Queryable): Promise<ContextService[]> {
+  return (await db.any(
+    sql.unsafe`SELECT n.node_id, n.name, n.environment, n.attributes, n.updated_at,
+        COALESCE((SELECT jsonb_agg(jsonb_build_object('kind', e.kind, 'to', e.to_node) ORDER BY e.kind, e.to_node)
+                  FROM context_edges e WHERE e.from_node = n.node_id), '[]'::jsonb) AS edges
+      FROM context_nodes n WHERE n.kind = 'service' ORDER BY n.name, n.environment NULLS FIRST, n.node_id`,
+  )) as unknown as ContextService[];
+}
+
+export const contextProjection: Projection = {
+  name: "context",
+  tables: ["context_edges", "context_nodes"],
+  handles: CONTEXT_EVENT_TYPES,
+  async applyBatch(tx: Tx, events: readonly AnyRecordedEvent[]) {
+    const changes = emptyChanges();
+    for (const e of events) evolveGraph(changes, e);
+    if (changes.removed.size > 0) {
+      const ids = sql.array([...changes.removed], "text");
+      await tx.query(sql.unsafe`DELETE FROM context_edges WHERE from_node = ANY(${ids}) OR to_node = ANY(${ids})`);
+      await tx.query(sql.unsafe`DELETE FROM context_nodes WHERE node_id = ANY(${ids})`);
+    }
+    const nodes = [...changes.nodes.values()].filter((n) => n !== null);
+    const edges = [...changes.edges.values()].filter((e) => e !== null);
+    await upsertRows(tx, contextNodesTable, nodes);
+    await upsertRows(tx, contextEdgesTable, edges);
+  },
+};

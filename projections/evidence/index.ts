@@ -1,0 +1,76 @@
+/** Read model `evidence`: where each stored blob is, its digest and what it belongs to. Insert-only. */
+import type { AnyRecordedEvent, EventType } from "../../events/index.ts";
+import { type Queryable, sql, type TableSpec, upsertRows } from "../../lib/db/sql.ts";
+import type { EvidenceRow } from "../../lib/db/types.ts";
+import type { Projection, Tx } from "../types.ts";
+
+export const EVIDENCE_EVENT_TYPES: ReadonlySet<EventType> = new Set<EventType>(["evidence.stored"]);
+
+export const evidenceTable: TableSpec<EvidenceRow> = {
+  table: "evidence",
+  key: ["evidence_id"],
+  columns: {
+    evidence_id: "text",
+    owner_type: "text",
+    owner_id: "text",
+    kind: "text",
+    uri: "text",
+    sha256: "text",
+    size_bytes: "int8",
+    content_type: "text",
+    redacted: "bool",
+    created_at: "timestamptz",
+    last_seq: "int8",
+  },
+};
+
+/** Pure fold: an event → the evidence row it records, or null. */
+export function evidenceRow(event: AnyRecordedEvent): EvidenceRow | null {
+  if (event.type !== "evidence.stored") return null;
+  const p = event.payload;
+  return {
+    evidence_id: p.evidence_id,
+    owner_type: p.owner_type,
+    owner_id: p.owner_id,
+    kind: p.kind,
+    uri: p.uri,
+    sha256: p.sha256,
+    size_bytes: p.size_bytes,
+    content_type: p.content_type,
+    redacted: p.redacted,
+    created_at: event.occurred_at,
+    last_seq: event.seq,
+  };
+}
+
+/** Inserts evidence rows (design name `insertEvidence`); an id seen before keeps its first record. */
+export async function insertEvidence(db: Queryable, rows: readonly EvidenceRow[]): Promise<void> {
+  await upsertRows(db, evidenceTable, rows, "nothing");
+}
+
+export async function listEvidence(db: Queryable, ownerType: string, ownerId: string): Promise<EvidenceRow[]> {
+  return (await db.any(
+    sql.unsafe`SELECT * FROM evidence WHERE owner_type = ${ownerType} AND owner_id = ${ownerId}
+               ORDER BY created_at, evidence_id`,
+  )) as unknown as EvidenceRow[];
+}
+
+export async function getEvidence(db: Queryable, evidenceId: string): Promise<EvidenceRow | null> {
+  return (await db.maybeOne(
+    sql.unsafe`SELECT * FROM evidence WHERE evidence_id = ${evidenceId}`,
+  )) as EvidenceRow | null;
+}
+
+export const evidenceProjection: Projection = {
+  name: "evidence",
+  tables: ["evidence"],
+  handles: EVIDENCE_EVENT_TYPES,
+  async applyBatch(tx: Tx, events: readonly AnyRecordedEvent[]) {
+    const rows = new Map<string, EvidenceRow>();
+    for (const e of events) {
+      const row = evidenceRow(e);
+      if (row && !rows.has(row.evidence_id)) rows.set(row.evidence_id, row);
+    }
+    await insertEvidence(tx, [...rows.values()]);
+  },
+};

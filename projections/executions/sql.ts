@@ -1,0 +1,93 @@
+import { type Queryable, sql, type TableSpec, upsertRows } from "../../lib/db/sql.ts";
+import type { ExecutionRow, ToolCallRow } from "../../lib/db/types.ts";
+import type { ExecutionView } from "./fold.ts";
+
+export const executionsTable: TableSpec<ExecutionRow> = {
+  table: "executions",
+  key: ["execution_id"],
+  columns: {
+    execution_id: "text",
+    plan_id: "text",
+    revision: "int4",
+    status: "text",
+    dry_run: "bool",
+    workflow_id: "text",
+    run_id: "text",
+    reason: "text",
+    steps: "jsonb",
+    verification: "jsonb",
+    actor_id: "text",
+    correlation_id: "text",
+    created_at: "timestamptz",
+    started_at: "timestamptz",
+    finished_at: "timestamptz",
+    updated_at: "timestamptz",
+    last_seq: "int8",
+  },
+};
+
+export const toolCallsTable: TableSpec<ToolCallRow> = {
+  table: "tool_calls",
+  key: ["tool_call_id"],
+  columns: {
+    tool_call_id: "text",
+    execution_id: "text",
+    step_id: "text",
+    action_id: "text",
+    binary_name: "text",
+    argv: "jsonb",
+    via: "text",
+    dry_run: "bool",
+    status: "text",
+    exit_code: "int4",
+    duration_ms: "float8",
+    truncated: "bool",
+    stdout_sha256: "text",
+    stderr_sha256: "text",
+    evidence_id: "text",
+    error: "text",
+    started_at: "timestamptz",
+    completed_at: "timestamptz",
+    last_seq: "int8",
+  },
+};
+
+/** Upserts executions (design names `createExecution`, `updateExecutionStatus`). */
+export const upsertExecutions = (db: Queryable, rows: readonly ExecutionRow[]) => upsertRows(db, executionsTable, rows);
+/** Upserts tool calls (design name `insertToolCall`). */
+export const upsertToolCalls = (db: Queryable, rows: readonly ToolCallRow[]) => upsertRows(db, toolCallsTable, rows);
+
+export async function loadExecutionViews(db: Queryable, ids: readonly string[]): Promise<Map<string, ExecutionView>> {
+  const out = new Map<string, ExecutionView>();
+  if (ids.length === 0) return out;
+  const arr = sql.array(ids, "text");
+  const [executions, calls] = await Promise.all([
+    db.any(sql.unsafe`SELECT * FROM executions WHERE execution_id = ANY(${arr})`),
+    db.any(sql.unsafe`SELECT * FROM tool_calls WHERE execution_id = ANY(${arr})`),
+  ]);
+  const callsBy = new Map<string, Record<string, ToolCallRow>>();
+  for (const c of calls as unknown as ToolCallRow[]) {
+    const m = callsBy.get(c.execution_id) ?? {};
+    m[c.tool_call_id] = c;
+    callsBy.set(c.execution_id, m);
+  }
+  for (const e of executions as unknown as ExecutionRow[]) {
+    out.set(e.execution_id, { execution: e, toolCalls: callsBy.get(e.execution_id) ?? {} });
+  }
+  // Tool calls recorded before their execution row (should not happen, but a rebuild must not lose them).
+  for (const [id, toolCalls] of callsBy) {
+    if (!out.has(id)) out.set(id, { execution: undefined as unknown as ExecutionRow, toolCalls });
+  }
+  return out;
+}
+
+export async function saveExecutionViews(db: Queryable, views: Iterable<ExecutionView>): Promise<void> {
+  const executions: ExecutionRow[] = [];
+  const calls: ToolCallRow[] = [];
+  for (const v of views) {
+    if (v.execution) executions.push(v.execution);
+    calls.push(...Object.values(v.toolCalls));
+  }
+  await upsertExecutions(db, executions);
+  await upsertToolCalls(db, calls);
+}

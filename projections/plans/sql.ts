@@ -1,0 +1,124 @@
+/** Loading and saving plan views: three multi-row statements per batch. */
+import { type Queryable, sql, type TableSpec, upsertRows } from "../../lib/db/sql.ts";
+import type { ApprovalRow, PlanRow, PlanStepRow } from "../../lib/db/types.ts";
+import { type PlanView, stepKey } from "./fold.ts";
+
+export const plansTable: TableSpec<PlanRow> = {
+  table: "plans",
+  key: ["plan_id"],
+  columns: {
+    plan_id: "text",
+    revision: "int4",
+    status: "text",
+    intent: "text",
+    source: "text",
+    environment: "text",
+    service: "text",
+    signal_id: "text",
+    summary: "text",
+    planner: "jsonb",
+    failure_reasons: "jsonb",
+    decision: "text",
+    tier: "text",
+    policy: "jsonb",
+    approvals_required: "int4",
+    approvals_granted: "int4",
+    actor_id: "text",
+    correlation_id: "text",
+    created_at: "timestamptz",
+    updated_at: "timestamptz",
+    last_seq: "int8",
+  },
+};
+
+export const planStepsTable: TableSpec<PlanStepRow> = {
+  table: "plan_steps",
+  key: ["plan_id", "revision", "step_id"],
+  columns: {
+    plan_id: "text",
+    revision: "int4",
+    step_id: "text",
+    position: "int4",
+    action_id: "text",
+    input: "jsonb",
+    target: "jsonb",
+    environment: "text",
+    service: "text",
+    rationale: "text",
+    expected_effect: "text",
+    verification: "jsonb",
+    rollback: "jsonb",
+    decision: "text",
+    tier: "text",
+    reasons: "jsonb",
+    approvers_required: "int4",
+    constraints: "jsonb",
+  },
+};
+
+export const approvalsTable: TableSpec<ApprovalRow> = {
+  table: "approvals",
+  key: ["approval_id"],
+  columns: {
+    approval_id: "text",
+    plan_id: "text",
+    revision: "int4",
+    status: "text",
+    approvers_required: "int4",
+    approvers: "jsonb",
+    channels: "jsonb",
+    links: "jsonb",
+    expires_at: "timestamptz",
+    reason: "text",
+    requested_at: "timestamptz",
+    decided_at: "timestamptz",
+    last_seq: "int8",
+  },
+};
+
+export async function loadPlanViews(db: Queryable, planIds: readonly string[]): Promise<Map<string, PlanView>> {
+  const out = new Map<string, PlanView>();
+  if (planIds.length === 0) return out;
+  const ids = sql.array(planIds, "text");
+  const [plans, steps, approvals] = await Promise.all([
+    db.any(sql.unsafe`SELECT * FROM plans WHERE plan_id = ANY(${ids})`),
+    db.any(sql.unsafe`SELECT * FROM plan_steps WHERE plan_id = ANY(${ids})`),
+    db.any(sql.unsafe`SELECT * FROM approvals WHERE plan_id = ANY(${ids})`),
+  ]);
+  const stepsBy = new Map<string, Record<string, PlanStepRow>>();
+  for (const s of steps as unknown as PlanStepRow[]) {
+    const m = stepsBy.get(s.plan_id) ?? {};
+    m[stepKey(s.revision, s.step_id)] = s;
+    stepsBy.set(s.plan_id, m);
+  }
+  const apprBy = new Map<string, Record<string, ApprovalRow>>();
+  for (const a of approvals as unknown as ApprovalRow[]) {
+    const m = apprBy.get(a.plan_id) ?? {};
+    m[a.approval_id] = a;
+    apprBy.set(a.plan_id, m);
+  }
+  for (const p of plans as unknown as PlanRow[]) {
+    out.set(p.plan_id, { plan: p, steps: stepsBy.get(p.plan_id) ?? {}, approvals: apprBy.get(p.plan_id) ?? {} });
+  }
+  return out;
+}
+
+/** Upserts plans (design name `createPlan`): every column of each row. */
+export const upsertPlans = (db: Queryable, rows: readonly PlanRow[]) => upsertRows(db, plansTable, rows);
+export const upsertPlanSteps = (db: Queryable, rows: readonly PlanStepRow[]) => upsertRows(db, planStepsTable, rows);
+/** Upserts approvals (design names `createApproval`, `updateApprovalStatus`). */
+export const upsertApprovals = (db: Queryable, rows: readonly ApprovalRow[]) => upsertRows(db, approvalsTable, rows);
+
+export async function savePlanViews(db: Queryable, views: Iterable<PlanView>): Promise<void> {
+  const plans: PlanRow[] = [];
+  const steps: PlanStepRow[] = [];
+  const approvals: ApprovalRow[] = [];
+  for (const v of views) {
+    plans.push(v.plan);
+    steps.push(...Object.values(v.steps));
+    approvals.push(...Object.values(v.approvals));
+  }
+  await upsertPlans(db, plans);
+  await upsertPlanSteps(db, steps);
+  await upsertApprovals(db, approvals);
+}
