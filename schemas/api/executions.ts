@@ -18,9 +18,21 @@ export type ExecutionView = v.InferOutput<typeof ExecutionViewSchema>;
 
 export const ExecutionPageSchema = pageSchema(ExecutionViewSchema);
 
+/** As in the executions read model (lib/db ExecutionStatus). */
+export const ExecutionStatusSchema = v.picklist([
+  "requested",
+  "running",
+  "verification_failed",
+  "rolling_back",
+  "rolled_back",
+  "succeeded",
+  "failed",
+  "cancelled",
+]);
+
 export const ListExecutionsQuerySchema = v.strictObject({
   plan_id: v.optional(v.string()),
-  status: v.optional(v.string()),
+  status: v.optional(ExecutionStatusSchema),
   cursor: CursorSchema,
   limit: LimitSchema,
 });

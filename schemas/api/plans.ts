@@ -17,23 +17,20 @@ export const CreatePlanRequestSchema = v.strictObject({
 });
 export type CreatePlanRequest = v.InferOutput<typeof CreatePlanRequestSchema>;
 
+/** As in the plans read model (lib/db PlanStatus). */
 export const PlanStatusSchema = v.picklist([
   "requested",
   "proposed",
   "failed",
-  "awaiting_approval",
+  "pending_approval",
   "approved",
-  "denied",
   "rejected",
-  "executing",
-  "succeeded",
-  "rolled_back",
-  "cancelled",
+  "denied",
   "expired",
 ]);
 
 export const ListPlansQuerySchema = v.strictObject({
-  status: v.optional(v.string()),
+  status: v.optional(PlanStatusSchema),
   service: v.optional(name),
   environment: v.optional(name),
   cursor: CursorSchema,

@@ -1,0 +1,245 @@
+/**
+ * Command handlers: validate, fold the aggregate, ask the decider, append,
+ * answer 202 once JetStream has acknowledged. With `Prefer: wait=N` (or
+ * `?wait=N`) the answer is held until the projector has caught up with the
+ * append, so the caller's next read sees its own write.
+ */
+import { createHash } from "node:crypto";
+import { v5 as uuidv5, v7 as uuidv7 } from "uuid";
+import type { Actor, AnyEvent } from "../../events/index.ts";
+import { newEvent } from "../../events/index.ts";
+import { decide, foldPlan, type PlanCommand, type PlanEventDraft } from "../../lib/domain/index.ts";
+import { ConflictError, UnauthenticatedError } from "../../lib/errors/index.ts";
+import type { AppendResult, EventStore } from "../../lib/eventstore/index.ts";
+import {
+  type Accepted,
+  ApprovalRequestSchema,
+  CommandQuerySchema,
+  CreatePlanRequestSchema,
+  ExecutePlanRequestSchema,
+  PlanIdParamsSchema,
+} from "../../schemas/api/index.ts";
+import { type ApiRequest, type ApiResponse, parseInput } from "./api.ts";
+
+/** Namespace for ids derived from idempotency keys (so a retry names the same plan). */
+const ID_NAMESPACE = "6f1d8f0e-3a51-4c1e-9d2b-5b7f0c8e2a10";
+
+export interface CommandDeps {
+  readonly store: EventStore;
+  readonly now: () => Date;
+  /** Resolves true once the read models include `seq`, false at the deadline. */
+  readonly waitForProjection: (
+    seq: number,
+    target: { kind: "plan" | "execution" | "signal"; id: string },
+    timeoutMs: number,
+  ) => Promise<boolean>;
+  readonly maxWaitMs: number;
+}
+
+function actorOf(request: ApiRequest): Actor {
+  if (!request.actor) throw new UnauthenticatedError("this endpoint needs a signed-in caller");
+  return request.actor;
+}
+
+/** The key the store deduplicates on: the client's Idempotency-Key scoped to the caller and the operation. */
+export function scopedIdempotencyKey(request: ApiRequest, operation: string): string | undefined {
+  const key = request.headers["idempotency-key"];
+  if (key === undefined || key === "") return undefined;
+  return createHash("sha256")
+    .update(`${request.actor?.id ?? "anonymous"}\n${operation}\n${key}`)
+    .digest("hex")
+    .slice(0, 40);
+}
+
+/** Requested read-your-writes wait in ms: `Prefer: wait=N` or `?wait=N`, capped by config. */
+export function requestedWaitMs(request: ApiRequest, maxWaitMs: number): number {
+  const query = parseInput(CommandQuerySchema, request.query, "query");
+  const prefer = request.headers.prefer;
+  const fromHeader = prefer ? /(?:^|[\s,;])wait=(\d+)/.exec(prefer)?.[1] : undefined;
+  const seconds = query.wait ?? (fromHeader === undefined ? 0 : Number(fromHeader));
+  return Math.min(seconds * 1000, maxWaitMs);
+}
+
+function meta(request: ApiRequest, actor: Actor, now: Date) {
+  const correlation = request.headers["x-correlation-id"];
+  return {
+    actor,
+    correlation_id: correlation && /^[\w.:-]{1,128}$/.test(correlation) ? correlation : request.requestId,
+    occurred_at: now.toISOString(),
+  };
+}
+
+function envelope(drafts: readonly PlanEventDraft[], aggregateId: string, m: ReturnType<typeof meta>): AnyEvent[] {
+  return drafts.map(
+    (d) => newEvent(d.type, aggregateId, d.payload as never, { ...m, aggregate_type: d.aggregateType }) as AnyEvent,
+  );
+}
+
+/** `If-Match: "<version>"` lets a client say which version of the plan it decided on. */
+function expectedFromIfMatch(request: ApiRequest, current: number): void {
+  const ifMatch = request.headers["if-match"];
+  if (ifMatch === undefined) return;
+  const wanted = Number(ifMatch.replace(/^W\//, "").replaceAll('"', ""));
+  if (!Number.isInteger(wanted) || wanted !== current) {
+    throw new ConflictError(`the plan changed: it is at version ${current}, not ${ifMatch}`, {
+      field: "If-Match",
+      fix: "read the plan again (GET /v1/plans/{id}), review it, and retry with its current version",
+      extra: { current_version: current },
+    });
+  }
+}
+
+export function createCommandHandlers(deps: CommandDeps) {
+  const { store } = deps;
+
+  async function accepted(
+    request: ApiRequest,
+    result: AppendResult,
+    body: Omit<Accepted, "seq" | "duplicate" | "projected">,
+    target: { kind: "plan" | "execution"; id: string },
+  ): Promise<ApiResponse> {
+    const seq = result.seqs[result.seqs.length - 1] ?? result.version;
+    const waitMs = requestedWaitMs(request, deps.maxWaitMs);
+    let projected: boolean | undefined;
+    if (waitMs > 0) projected = await deps.waitForProjection(seq, target, waitMs);
+    const headers: Record<string, string> = { location: body.location };
+    if (projected) headers["preference-applied"] = `wait=${Math.ceil(waitMs / 1000)}`;
+    return {
+      status: 202,
+      headers,
+      body: { ...body, seq, duplicate: result.duplicate, ...(projected === undefined ? {} : { projected }) },
+    };
+  }
+
+  return {
+    /** POST /v1/plans */
+    async createPlan(request: ApiRequest): Promise<ApiResponse> {
+      const actor = actorOf(request);
+      const input = parseInput(CreatePlanRequestSchema, request.body, "body");
+      const idempotencyKey = scopedIdempotencyKey(request, "create-plan");
+      const planId = idempotencyKey ? uuidv5(idempotencyKey, ID_NAMESPACE) : uuidv7();
+      const now = deps.now();
+      const command: PlanCommand = {
+        type: "RequestPlan",
+        planId,
+        intent: input.intent,
+        source: "api",
+        environment: input.environment,
+        service: input.service,
+        actor,
+        now,
+      };
+      // A fresh id has no history: decide on the empty state and let the
+      // append's expectedVersion "none" catch the (retry) case where it exists.
+      const drafts = decide(command, foldPlan([]));
+      const m = meta(request, actor, now);
+      const result = await store.append(envelope(drafts, planId, { ...m, correlation_id: m.correlation_id }), {
+        expectedVersion: "none",
+        ...(idempotencyKey ? { idempotencyKey } : {}),
+      });
+      return accepted(
+        request,
+        result,
+        { id: planId, kind: "plan", location: `/v1/plans/${planId}` },
+        { kind: "plan", id: planId },
+      );
+    },
+
+    /** POST /v1/plans/{id}:execute */
+    async executePlan(request: ApiRequest): Promise<ApiResponse> {
+      const actor = actorOf(request);
+      const { id: planId } = parseInput(PlanIdParamsSchema, request.params, "params");
+      const input = parseInput(ExecutePlanRequestSchema, request.body, "body");
+      const history = await store.readAggregate("plan", planId);
+      const version = history[history.length - 1]?.seq ?? 0;
+      expectedFromIfMatch(request, version);
+      const now = deps.now();
+      // One execution per plan revision: the id is derived, so a retry or a
+      // second click finds the execution already there instead of starting two.
+      const executionId = `${planId}-r${input.revision}`;
+      const drafts = decide(
+        {
+          type: "RequestExecution",
+          planId,
+          revision: input.revision,
+          executionId,
+          dryRun: input.dry_run,
+          actor,
+          now,
+        },
+        foldPlan(history),
+      );
+      const idempotencyKey = scopedIdempotencyKey(request, `execute:${planId}`);
+      let result: AppendResult;
+      try {
+        result = await store.append(envelope(drafts, executionId, meta(request, actor, now)), {
+          expectedVersion: "none",
+          ...(idempotencyKey ? { idempotencyKey } : {}),
+        });
+      } catch (error) {
+        if (error instanceof ConflictError) {
+          throw new ConflictError(`plan ${planId} revision ${input.revision} was already sent for execution`, {
+            field: "revision",
+            fix: `follow /v1/executions/${executionId}; to run again, request a new revision`,
+            extra: { execution_id: executionId, location: `/v1/executions/${executionId}`, ...error.extra },
+            cause: error,
+          });
+        }
+        throw error;
+      }
+      return accepted(
+        request,
+        result,
+        {
+          id: executionId,
+          kind: "execution",
+          location: `/v1/executions/${executionId}`,
+        },
+        { kind: "execution", id: executionId },
+      );
+    },
+
+    /** POST /v1/approvals */
+    async decideApproval(request: ApiRequest): Promise<ApiResponse> {
+      const actor = actorOf(request);
+      const input = parseInput(ApprovalRequestSchema, request.body, "body");
+      const history = await store.readAggregate("plan", input.plan_id);
+      const version = history[history.length - 1]?.seq ?? 0;
+      expectedFromIfMatch(request, version);
+      const now = deps.now();
+      const approvalId = uuidv7();
+      const base = {
+        planId: input.plan_id,
+        revision: input.revision,
+        actor,
+        via: "api" as const,
+        comment: input.comment,
+        approvalId,
+        now,
+      };
+      const command: PlanCommand =
+        input.decision === "grant"
+          ? { type: "GrantApproval", ...base }
+          : { type: "DenyApproval", ...base, reason: input.comment ?? "denied via the API" };
+      const drafts = decide(command, foldPlan(history));
+      const idempotencyKey = scopedIdempotencyKey(request, `approval:${input.plan_id}`);
+      // Guarded on the version we decided on: if anything was recorded on the
+      // plan since (a new revision, another answer), the append is refused with 409.
+      const result = await store.append(envelope(drafts, input.plan_id, meta(request, actor, now)), {
+        expectedVersion: version === 0 ? "none" : version,
+        ...(idempotencyKey ? { idempotencyKey } : {}),
+      });
+      const payload = drafts[0]?.payload as { approval_id?: string } | undefined;
+      return accepted(
+        request,
+        result,
+        {
+          id: payload?.approval_id ?? approvalId,
+          kind: "approval",
+          location: `/v1/plans/${input.plan_id}`,
+        },
+        { kind: "plan", id: input.plan_id },
+      );
+    },
+  };
+}

@@ -1,0 +1,41 @@
+/** What the gateway needs from the outside, passed in by `createGateway(deps)`. */
+import type { NatsConnection } from "@nats-io/transport-node";
+import type { Registry } from "prom-client";
+import type { Authenticator, DevIssuer } from "../../lib/auth/index.ts";
+import type { GatewayConfig } from "../../lib/config/index.ts";
+import type { EventStore } from "../../lib/eventstore/index.ts";
+import type { Logger } from "../../lib/log/index.ts";
+import type { ReadModels } from "./read-models.ts";
+
+/** The webhook secrets, already resolved from their SecretRefs (`null`: that webhook is refused). */
+export interface WebhookSecrets {
+  readonly alertmanagerToken: string | null;
+  /** `user:password` when Alertmanager sends basic auth instead of a bearer token. */
+  readonly alertmanagerBasic?: string | null | undefined;
+  readonly argocdSecret: string | null;
+  readonly githubSecret: string | null;
+  readonly gitlabToken: string | null;
+}
+
+export interface GatewayDeps {
+  readonly config: GatewayConfig;
+  readonly nc: NatsConnection;
+  readonly store: EventStore;
+  readonly readModels: ReadModels;
+  readonly authenticator: Authenticator;
+  readonly webhookSecrets: WebhookSecrets;
+  readonly logger: Logger;
+  /** Served at /dev-issuer/ only when `auth.mode` is `dev`. */
+  readonly devIssuer?: DevIssuer | null | undefined;
+  /** Checks Postgres for /readyz. */
+  readonly pingDatabase: () => Promise<void>;
+  readonly now?: (() => Date) | undefined;
+  readonly metricsRegistry?: Registry | undefined;
+  /** NATS KV bucket for idempotency keys; default `<prefix>_idempotency`. */
+  readonly idempotencyBucket?: string | undefined;
+  /** How long a stored idempotent answer is replayed; default 24 h. */
+  readonly idempotencyTtlMs?: number | undefined;
+  /** Close a WebSocket whose unsent data exceeds this many bytes; default 1 MiB. */
+  readonly wsMaxBufferedBytes?: number | undefined;
+  readonly version?: string | undefined;
+}

@@ -1,0 +1,142 @@
+/**
+ * `createGateway(deps)`: the gateway assembled from its dependencies, ready
+ * to `start` and `stop`. Tests build it with real NATS and Postgres and their
+ * own stream prefix and schema; `main.ts` builds it from configuration.
+ */
+
+import { buildOpenApi } from "../../schemas/api/index.ts";
+import type { Route } from "./api.ts";
+import { createCommandHandlers } from "./commands.ts";
+import type { GatewayDeps } from "./deps.ts";
+import { createHttpTransport, type HttpTransport } from "./http.ts";
+import { createIdempotencyStore } from "./idempotency.ts";
+import { createLiveHub, followOutput } from "./live.ts";
+import { createMetrics } from "./metrics.ts";
+import { createQueryHandlers } from "./queries.ts";
+import { createRateLimiter } from "./rate-limit.ts";
+import { buildRoutes } from "./routes.ts";
+import { createWebhookHandlers } from "./webhooks.ts";
+
+export interface Gateway {
+  /** Listens; resolves to the base URL. */
+  start(options?: { host?: string; port?: number }): Promise<string>;
+  stop(): Promise<void>;
+  readonly routes: readonly Route[];
+  readonly transport: HttpTransport;
+}
+
+export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
+  const now = deps.now ?? (() => new Date());
+  const metrics = createMetrics(deps.metricsRegistry);
+  const idempotency = await createIdempotencyStore(
+    deps.nc,
+    deps.idempotencyBucket ?? `${deps.store.prefix}_idempotency`,
+    deps.idempotencyTtlMs ?? 24 * 60 * 60 * 1000,
+  );
+
+  async function waitForProjection(
+    seq: number,
+    target: { kind: "plan" | "execution" | "signal"; id: string },
+    timeoutMs: number,
+  ): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    let delay = 5;
+    for (;;) {
+      if (await deps.readModels.caughtUp(seq, target)) return true;
+      if (Date.now() + delay > deadline) return false;
+      await new Promise((resolve) => setTimeout(resolve, delay));
+      delay = Math.min(delay * 2, 50);
+    }
+  }
+
+  const commands = createCommandHandlers({
+    store: deps.store,
+    now,
+    waitForProjection,
+    maxWaitMs: deps.config.max_wait_ms,
+  });
+  const queries = createQueryHandlers(deps.readModels);
+  const webhooks = createWebhookHandlers({
+    store: deps.store,
+    secrets: deps.webhookSecrets,
+    now,
+    onSignal: (source, duplicate) => metrics.signals.inc({ source, duplicate: String(duplicate) }),
+  });
+
+  const routes = buildRoutes({
+    createPlan: idempotency.wrap("create-plan", commands.createPlan),
+    executePlan: idempotency.wrap("execute-plan", commands.executePlan),
+    decideApproval: idempotency.wrap("decide-approval", commands.decideApproval),
+    getPlan: queries.getPlan,
+    listPlans: queries.listPlans,
+    getExecution: queries.getExecution,
+    listExecutions: queries.listExecutions,
+    listAuditEvents: queries.listAuditEvents,
+    listServices: queries.listServices,
+    alertmanager: webhooks.alertmanager,
+    argocd: webhooks.argocd,
+    git: webhooks.git,
+  });
+
+  let openapi: unknown = null;
+  const hub = createLiveHub({
+    store: deps.store,
+    logger: deps.logger,
+    maxBufferedBytes: deps.wsMaxBufferedBytes ?? 1024 * 1024,
+    onDropped: () => metrics.wsDropped.inc(),
+  });
+
+  const dev = deps.config.auth.mode === "dev" ? deps.devIssuer : null;
+  const transport = createHttpTransport({
+    routes,
+    authenticator: deps.authenticator,
+    rateLimiter: createRateLimiter(deps.config.rate_limit_per_minute),
+    logger: deps.logger,
+    metrics,
+    bodyLimitBytes: deps.config.body_limit_bytes,
+    hub,
+    openapi: () => {
+      openapi ??= buildOpenApi(routes, { version: deps.version ?? "0.1.0" });
+      return openapi;
+    },
+    health: async () => {
+      const checks: Record<string, string> = {};
+      try {
+        await deps.nc.flush();
+        if (deps.nc.isClosed()) throw new Error("closed");
+        checks.nats = "ok";
+      } catch (e) {
+        checks.nats = `unreachable: ${(e as Error).message}`;
+      }
+      try {
+        await deps.pingDatabase();
+        checks.postgres = "ok";
+      } catch (e) {
+        checks.postgres = `unreachable: ${(e as Error).message}`;
+      }
+      return { ok: Object.values(checks).every((c) => c === "ok"), checks };
+    },
+    followOutput: (executionId, fromSeq, onChunk) =>
+      followOutput({
+        nc: deps.nc,
+        stream: deps.store.streams.output,
+        subject: `${deps.store.prefix}.out.execution.${executionId}`,
+        fromSeq,
+        onChunk,
+      }),
+    publicDocuments: dev
+      ? {
+          "/dev-issuer/.well-known/jwks.json": () => dev.jwks(),
+          "/dev-issuer/.well-known/openid-configuration": () => dev.openidConfiguration(),
+        }
+      : undefined,
+  });
+
+  return {
+    routes,
+    transport,
+    start: (options = {}) =>
+      transport.start({ host: options.host ?? deps.config.host, port: options.port ?? deps.config.port }),
+    stop: () => transport.stop(),
+  };
+}

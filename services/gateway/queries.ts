@@ -1,0 +1,62 @@
+/** Query handlers: read the Postgres read models, never the streams. A missing row is a 404. */
+import { NotFoundError } from "../../lib/errors/index.ts";
+import {
+  AuditQuerySchema,
+  ContextServicesQuerySchema,
+  ExecutionIdParamsSchema,
+  ListExecutionsQuerySchema,
+  ListPlansQuerySchema,
+  PlanIdParamsSchema,
+} from "../../schemas/api/index.ts";
+import { type ApiRequest, type ApiResponse, json, parseInput } from "./api.ts";
+import type { ReadModels } from "./read-models.ts";
+
+export function createQueryHandlers(readModels: ReadModels) {
+  return {
+    async getPlan(request: ApiRequest): Promise<ApiResponse> {
+      const { id } = parseInput(PlanIdParamsSchema, request.params, "params");
+      const plan = await readModels.getPlan(id);
+      if (!plan) {
+        throw new NotFoundError(`no plan ${id}`, {
+          field: "params.id",
+          fix: "check the id; a plan just requested appears once projected (send Prefer: wait=5 with the request)",
+        });
+      }
+      return json(200, plan, { etag: `"${String(plan.version)}"` });
+    },
+    async listPlans(request: ApiRequest): Promise<ApiResponse> {
+      const q = parseInput(ListPlansQuerySchema, request.query, "query");
+      return json(
+        200,
+        await readModels.listPlans(
+          { status: q.status, service: q.service, environment: q.environment },
+          { cursor: q.cursor, limit: q.limit },
+        ),
+      );
+    },
+    async getExecution(request: ApiRequest): Promise<ApiResponse> {
+      const { id } = parseInput(ExecutionIdParamsSchema, request.params, "params");
+      const execution = await readModels.getExecution(id);
+      if (!execution) throw new NotFoundError(`no execution ${id}`, { field: "params.id", fix: "check the id" });
+      return json(200, execution);
+    },
+    async listExecutions(request: ApiRequest): Promise<ApiResponse> {
+      const q = parseInput(ListExecutionsQuerySchema, request.query, "query");
+      return json(
+        200,
+        await readModels.listExecutions({ plan_id: q.plan_id, status: q.status }, { cursor: q.cursor, limit: q.limit }),
+      );
+    },
+    async listAuditEvents(request: ApiRequest): Promise<ApiResponse> {
+      const q = parseInput(AuditQuerySchema, request.query, "query");
+      return json(200, await readModels.listAuditEvents(q));
+    },
+    async listServices(request: ApiRequest): Promise<ApiResponse> {
+      const q = parseInput(ContextServicesQuerySchema, request.query, "query");
+      return json(
+        200,
+        await readModels.listServices({ environment: q.environment }, { cursor: q.cursor, limit: q.limit }),
+      );
+    },
+  };
+}

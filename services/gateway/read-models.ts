@@ -1,0 +1,213 @@
+/**
+ * Queries over the Postgres read models (migrations/0001_init.sql). Only
+ * projectors write these tables; the gateway only reads them. Pages are
+ * keyset-paginated on (created_at, id) so a page never skips or repeats a
+ * row while new ones arrive; the cursor is the last row's key.
+ */
+
+import type {
+  Db,
+  ExecutionDetail,
+  ExecutionRow,
+  ExecutionStatus,
+  PlanDetail,
+  PlanRow,
+  PlanStatus,
+} from "../../lib/db/index.ts";
+import { ValidationError } from "../../lib/errors/index.ts";
+import { type AuditQuery, decodeCursor, encodeCursor } from "../../schemas/api/index.ts";
+
+/** The node-postgres surface used (Pool, PoolClient and Client all have it). */
+export interface SqlClient {
+  query<R extends object = Record<string, unknown>>(text: string, values?: unknown[]): Promise<{ rows: R[] }>;
+}
+
+export interface Page<T> {
+  readonly items: T[];
+  readonly next_cursor: string | null;
+}
+
+export interface ReadModels {
+  getPlan(planId: string): Promise<Record<string, unknown> | null>;
+  listPlans(
+    filter: { status?: string | undefined; service?: string | undefined; environment?: string | undefined },
+    page: { cursor?: string | undefined; limit: number },
+  ): Promise<Page<Record<string, unknown>>>;
+  getExecution(executionId: string): Promise<Record<string, unknown> | null>;
+  listExecutions(
+    filter: { plan_id?: string | undefined; status?: string | undefined },
+    page: { cursor?: string | undefined; limit: number },
+  ): Promise<Page<Record<string, unknown>>>;
+  listAuditEvents(query: AuditQuery & { limit: number }): Promise<Page<Record<string, unknown>>>;
+  listServices(
+    filter: { environment?: string | undefined },
+    page: { cursor?: string | undefined; limit: number },
+  ): Promise<Page<Record<string, unknown>>>;
+  /** Whether the read models include the event at stream sequence `seq` (for `Prefer: wait`). */
+  caughtUp(seq: number, target: { kind: "plan" | "execution" | "signal"; id: string }): Promise<boolean>;
+  ping(): Promise<void>;
+}
+
+const iso = (d: unknown) => (d instanceof Date ? d.toISOString() : d === null || d === undefined ? null : String(d));
+
+function cursorKey(cursor: string | undefined): [string, string] | null {
+  if (cursor === undefined) return null;
+  const key = decodeCursor(cursor);
+  if (!key || key.length !== 2 || typeof key[0] !== "string" || typeof key[1] !== "string") {
+    throw new ValidationError("the cursor is not one this API issued", {
+      field: "query.cursor",
+      fix: "pass the next_cursor of the previous page unchanged, or omit it to start over",
+    });
+  }
+  return [key[0], key[1]];
+}
+
+/** A plan as the API shows it: the read model's row with its steps and approvals, and its version. */
+function planView(plan: PlanDetail | PlanRow) {
+  return {
+    ...plan,
+    requested_by: plan.actor_id ? { kind: "user", id: plan.actor_id } : null,
+    approvers_required: plan.approvals_required,
+    version: plan.last_seq,
+    steps: "steps" in plan ? plan.steps : [],
+    approvals: "approvals" in plan ? plan.approvals : [],
+  };
+}
+
+function executionView(execution: ExecutionDetail | ExecutionRow) {
+  return {
+    ...execution,
+    requested_by: execution.actor_id ? { kind: "user", id: execution.actor_id } : null,
+    steps: Object.entries(execution.steps ?? {}).map(([step_id, s]) => ({ step_id, ...(s as object) })),
+    tool_calls: "tool_calls" in execution ? execution.tool_calls : [],
+    version: execution.last_seq,
+  };
+}
+
+export interface ReadModelsDeps {
+  /** The read models' own queries (lib/db). */
+  readonly db: Pick<Db, "getPlan" | "listPlans" | "getExecution" | "listExecutions" | "listContextServices">;
+  /** Plain SQL on the same schema, for the checkpoint and the audit fallback. */
+  readonly sql: SqlClient;
+  /** The audit area's transport-free query (lib/audit); without it, a direct read of audit_events. */
+  readonly audit?: { listAuditEvents(query: Record<string, unknown>): Promise<Page<unknown>> } | undefined;
+}
+
+export function createReadModels(deps: ReadModelsDeps): ReadModels {
+  const { db, sql } = deps;
+  return {
+    async getPlan(planId) {
+      const plan = await db.getPlan(planId);
+      return plan ? planView(plan) : null;
+    },
+
+    async listPlans(filter, p) {
+      const page = await db.listPlans({
+        status: filter.status as PlanStatus | undefined,
+        service: filter.service,
+        environment: filter.environment,
+        limit: p.limit,
+        cursor: p.cursor,
+      });
+      return { items: page.items.map(planView), next_cursor: page.next_cursor };
+    },
+
+    async getExecution(executionId) {
+      const execution = await db.getExecution(executionId);
+      return execution ? executionView(execution) : null;
+    },
+
+    async listExecutions(filter, p) {
+      const page = await db.listExecutions({
+        planId: filter.plan_id,
+        status: filter.status as ExecutionStatus | undefined,
+        limit: p.limit,
+        cursor: p.cursor,
+      });
+      return { items: page.items.map(executionView), next_cursor: page.next_cursor };
+    },
+
+    async listServices(filter, p) {
+      // The service graph is small (one row per service); lib/db returns it whole, sorted by name.
+      const after = cursorKey(p.cursor);
+      const all = (await db.listContextServices())
+        .filter((s) => filter.environment === undefined || s.environment === filter.environment)
+        .map((s) => ({ ...s, edges: s.edges.map((e) => ({ kind: e.kind, to_node: e.to })) }))
+        .sort((x, y) => (x.name === y.name ? x.node_id.localeCompare(y.node_id) : x.name.localeCompare(y.name)));
+      const rest = after ? all.filter((s) => s.name > after[0] || (s.name === after[0] && s.node_id > after[1])) : all;
+      const items = rest.slice(0, p.limit);
+      const last = items[items.length - 1];
+      return {
+        items: items as unknown as Record<string, unknown>[],
+        next_cursor: rest.length > p.limit && last ? encodeCursor([last.name, last.node_id]) : null,
+      };
+    },
+
+    async listAuditEvents(q) {
+      if (deps.audit) return (await deps.audit.listAuditEvents({ ...q })) as Page<Record<string, unknown>>;
+      const where: string[] = [];
+      const values: unknown[] = [];
+      const add = (column: string, op: string, value: unknown) => {
+        values.push(value);
+        where.push(`${column} ${op} $${values.length}`);
+      };
+      if (q.aggregate_type) add("aggregate_type", "=", q.aggregate_type);
+      if (q.aggregate_id) add("aggregate_id", "=", q.aggregate_id);
+      if (q.actor_id) add("actor_id", "=", q.actor_id);
+      if (q.action) add("action", "=", q.action);
+      if (q.correlation_id) add("correlation_id", "=", q.correlation_id);
+      if (q.service) add("service", "=", q.service);
+      if (q.since) add("occurred_at", ">=", q.since);
+      if (q.until) add("occurred_at", "<", q.until);
+      if (q.cursor !== undefined) {
+        const key = decodeCursor(q.cursor);
+        if (!key || typeof key[0] !== "number") {
+          throw new ValidationError("the cursor is not one this API issued", {
+            field: "query.cursor",
+            fix: "pass the next_cursor of the previous page unchanged",
+          });
+        }
+        add("seq", ">", key[0]);
+      }
+      values.push(q.limit + 1);
+      const { rows } = await sql.query(
+        `SELECT seq, event_id, action, aggregate_type, aggregate_id, occurred_at, actor, outcome, service,
+                correlation_id, causation_id, payload, prev_hash, hash
+           FROM audit_events ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
+          ORDER BY seq LIMIT $${values.length}`,
+        values,
+      );
+      const more = rows.length > q.limit;
+      const items = (more ? rows.slice(0, q.limit) : rows).map((r) => ({
+        ...r,
+        seq: Number(r.seq),
+        occurred_at: iso(r.occurred_at),
+      }));
+      const last = items[items.length - 1];
+      return { items, next_cursor: more && last ? encodeCursor([last.seq]) : null };
+    },
+
+    async caughtUp(seq, target) {
+      // The row the command wrote to is the precise answer; the checkpoints
+      // cover aggregates without a row of their own (signals).
+      const table =
+        target.kind === "plan"
+          ? "SELECT last_seq FROM plans WHERE plan_id = $1"
+          : target.kind === "execution"
+            ? "SELECT last_seq FROM executions WHERE execution_id = $1"
+            : null;
+      if (table) {
+        const { rows } = await sql.query<{ last_seq: string }>(table, [target.id]);
+        if (rows[0] && Number(rows[0].last_seq) >= seq) return true;
+      }
+      const { rows } = await sql.query<{ min: string | null }>(
+        "SELECT min(last_seq) AS min FROM projection_checkpoints",
+      );
+      return rows[0]?.min !== null && rows[0]?.min !== undefined && Number(rows[0].min) >= seq;
+    },
+
+    async ping() {
+      await sql.query("SELECT 1");
+    },
+  };
+}
