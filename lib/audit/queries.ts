@@ -293,8 +293,9 @@ function parseTime(value: string, field: string): string {
 }
 
 /**
- * NDJSON export: one line per record (`kind: "audit_record"`, with its
- * `prev_hash` and `hash`), then one `kind: "chain_proof"` line with the
+ * NDJSON export: one line per record (`kind: "audit_record"`, every column
+ * including `prev_hash` and `hash`: `hash = sha256(prev_hash + JCS(line
+ * without kind, seq, prev_hash, hash))`), then one `kind: "chain_proof"` line with the
  * chain head and the verification state. Lines are RFC 8785 canonical JSON.
  * Unfiltered, the chain is verified in the same pass; filtered, the matching
  * records are streamed and the whole chain is verified afterwards.
@@ -303,7 +304,8 @@ async function* exportLines(db: SqlClient, filters: AuditFilters, pageSize: numb
   const where = whereClause(filters);
   let exported = 0;
   let verification: ChainVerification;
-  const line = (record: AuditRecord) => `${canonicalize({ kind: "audit_record", ...toView(record) })}\n`;
+  // The whole record, every hashed column: a line is enough to recompute its hash without Wheelhouse.
+  const line = (record: AuditRecord) => `${canonicalize({ kind: "audit_record", ...record })}\n`;
   if (where.empty) {
     // One pass: every record is exported; records after a failure too (they are the evidence), unchecked.
     const checker = new ChainChecker(db, null);

@@ -1,0 +1,41 @@
+/**
+ * The audit trail: every event becomes a hash-chained audit record (written
+ * by `projections/audit` in the projector's transaction), verifiable end to
+ * end, queryable, exportable with its proof, and replayable as of any time.
+ *
+ * ```ts
+ * await appendAuditEvents(tx, events);                 // projector, in its transaction
+ * const state = await verifyAuditChain(db);            // { ok, checked, head, failure }
+ * const audit = createAuditQueries({ db, eventStore, evidenceStore, folds: readModelFolds });
+ * const story = await audit.explainChange(planId);
+ * ```
+ *
+ * There is no API to update, delete or purge audit records.
+ */
+export { canonicalize } from "./canonical.ts";
+export type { ChangeExplanation, EventRef, EvidenceLink, ExecutionStory } from "./explain.ts";
+export { type ExecutionView, type PlanView, readModelFolds } from "./folds.ts";
+export type {
+  AsOf,
+  AsOfFolds,
+  AuditEventView,
+  AuditFilters,
+  AuditListQuery,
+  AuditPage,
+  AuditQueries,
+  AuditQueriesDeps,
+  AuditVerification,
+} from "./queries.ts";
+export { createAuditQueries } from "./queries.ts";
+export type { AuditRecord, AuditRecordBody } from "./record.ts";
+export { auditBody, chainHash, chainRecords, deriveOutcome, GENESIS_HASH } from "./record.ts";
+export { slonikSqlClient } from "./slonik.ts";
+export type {
+  AppendResult,
+  ChainFailure,
+  ChainFailureKind,
+  ChainVerification,
+  SqlClient,
+  VerifyOptions,
+} from "./store.ts";
+export { appendAuditEvent, appendAuditEvents, readHead, verifyAuditChain } from "./store.ts";
