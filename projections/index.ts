@@ -2,6 +2,7 @@
  * The projection registry: every read model the projector maintains, in the
  * order it applies them within a batch. Add a read model with one line.
  */
+import { auditProjection } from "./audit/index.ts";
 import { contextProjection } from "./context/index.ts";
 import { evidenceProjection } from "./evidence/index.ts";
 import { executionsProjection } from "./executions/index.ts";
@@ -15,4 +16,5 @@ export const projections: readonly Projection[] = [
   executionsProjection,
   evidenceProjection,
   contextProjection,
+  auditProjection,
 ];
