@@ -15,7 +15,6 @@ import { after, before, describe, it } from "node:test";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import * as Minio from "minio";
 import { type Actor, type AnyEvent, type AnyRecordedEvent, type EventMeta, newEvent } from "../../events/index.ts";
-import { auditProjection } from "../../projections/audit/index.ts";
 import { loadExecutionViews } from "../../projections/executions/sql.ts";
 import { projections } from "../../projections/index.ts";
 import { loadPlanViews } from "../../projections/plans/sql.ts";
@@ -69,7 +68,7 @@ async function project(): Promise<void> {
   if (last <= checkpoint) return;
   for await (const batch of store.readStream({ fromSeq: checkpoint + 1, upToSeq: last })) {
     await db.transaction(async (tx) => {
-      for (const p of [...projections, auditProjection]) {
+      for (const p of projections) {
         const mine = batch.filter((e) => p.handles.has(e.type));
         if (mine.length > 0) await p.applyBatch(tx, mine);
       }
