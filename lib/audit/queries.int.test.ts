@@ -477,21 +477,24 @@ describe("audit queries over NATS, Postgres and MinIO", () => {
   it("exports NDJSON whose lines prove the chain without Wheelhouse", async () => {
     let text = "";
     for await (const chunk of audit.exportAuditEvents()) text += chunk;
-    const lines = text
-      .trimEnd()
-      .split("\n")
-      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    const raw = text.trimEnd().split("\n");
+    assert.ok(
+      raw.every((l) => l === canonicalize(JSON.parse(l))),
+      "every line is canonical JSON",
+    );
+    const lines = raw.map((l) => JSON.parse(l) as Record<string, unknown>);
     const proof = lines.pop() as Record<string, unknown>;
     assert.equal(proof.kind, "chain_proof");
     assert.equal(proof.verified, true);
     assert.equal(proof.exported, lines.length);
     let prev = "0".repeat(64);
     for (const line of lines) {
-      const { kind: _k, seq: _s, prev_hash, hash, ...body } = line;
+      const { kind, prev_hash, hash, record } = line;
+      assert.equal(kind, "audit_record");
       assert.equal(prev_hash, prev);
       assert.equal(
         createHash("sha256")
-          .update(`${prev_hash}${canonicalize(body)}`)
+          .update(`${prev_hash}${canonicalize(record)}`)
           .digest("hex"),
         hash,
       );

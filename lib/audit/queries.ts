@@ -24,6 +24,7 @@ import {
   type AuditRow,
   ChainChecker,
   type ChainVerification,
+  canonicalBody,
   readAuditPages,
   readHead,
   rowToRecord,
@@ -293,9 +294,10 @@ function parseTime(value: string, field: string): string {
 }
 
 /**
- * NDJSON export: one line per record (`kind: "audit_record"`, every column
- * including `prev_hash` and `hash`: `hash = sha256(prev_hash + JCS(line
- * without kind, seq, prev_hash, hash))`), then one `kind: "chain_proof"` line with the
+ * NDJSON export: one line per record, `{"hash","kind":"audit_record",
+ * "prev_hash","record","seq"}` where `record` is the hashed body, so that
+ * `hash = sha256(prev_hash + JCS(record))` can be checked without Wheelhouse;
+ * then one `kind: "chain_proof"` line with the
  * chain head and the verification state. Lines are RFC 8785 canonical JSON.
  * Unfiltered, the chain is verified in the same pass; filtered, the matching
  * records are streamed and the whole chain is verified afterwards.
@@ -304,16 +306,18 @@ async function* exportLines(db: SqlClient, filters: AuditFilters, pageSize: numb
   const where = whereClause(filters);
   let exported = 0;
   let verification: ChainVerification;
-  // The whole record, every hashed column: a line is enough to recompute its hash without Wheelhouse.
-  const line = (record: AuditRecord) => `${canonicalize({ kind: "audit_record", ...record })}\n`;
+  // Canonical JSON built by hand (keys in RFC 8785 order): the body is canonicalized once, for the check and the line.
+  const line = (record: AuditRecord, body = canonicalBody(record)) =>
+    `{"hash":"${record.hash}","kind":"audit_record","prev_hash":"${record.prev_hash}","record":${body},"seq":${record.seq}}\n`;
   if (where.empty) {
     // One pass: every record is exported; records after a failure too (they are the evidence), unchecked.
     const checker = new ChainChecker(db, null);
     for await (const page of readAuditPages(db, { pageSize })) {
       let chunk = "";
       for (const record of page) {
-        await checker.check(record);
-        chunk += line(record);
+        const body = canonicalBody(record);
+        await checker.check(record, body);
+        chunk += line(record, body);
       }
       exported += page.length;
       yield chunk;

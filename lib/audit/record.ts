@@ -53,7 +53,12 @@ export interface AuditRecord extends AuditRecordBody {
 
 /** sha256 over the previous hash and this record's canonical form. */
 export function chainHash(prevHash: string, body: AuditRecordBody): string {
-  return createHash("sha256").update(prevHash).update(canonicalize(body)).digest("hex");
+  return chainHashOf(prevHash, canonicalize(body));
+}
+
+/** `chainHash` for a body already in canonical form. */
+export function chainHashOf(prevHash: string, canonicalBody: string): string {
+  return createHash("sha256").update(prevHash).update(canonicalBody).digest("hex");
 }
 
 /** Builds the hashed part of an event's audit record. */

@@ -7,7 +7,8 @@
  * connection's `search_path` selects the schema (tests use their own).
  */
 import type { AnyRecordedEvent } from "../../events/index.ts";
-import { type AuditRecord, type AuditRecordBody, chainHash, chainRecords, GENESIS_HASH } from "./record.ts";
+import { canonicalize } from "./canonical.ts";
+import { type AuditRecord, type AuditRecordBody, chainHashOf, chainRecords, GENESIS_HASH } from "./record.ts";
 
 /** What lib/audit needs from a Postgres connection (node-postgres shape). */
 export interface SqlClient {
@@ -123,6 +124,11 @@ export function rowToRecord(row: AuditRow): AuditRecord {
   return record as unknown as AuditRecord;
 }
 
+/** The RFC 8785 form of the part of a record its hash covers. */
+export function canonicalBody(record: AuditRecord): string {
+  return canonicalize(hashedBody(record));
+}
+
 /** The part of a record its hash covers (everything but the chain position and the chain columns). */
 export function hashedBody(record: AuditRecord): AuditRecordBody {
   const { seq: _s, prev_hash: _p, hash: _h, ...body } = record;
@@ -164,15 +170,19 @@ export async function* readAuditPages(
   options: { readonly afterSeq?: number | undefined; readonly pageSize?: number | undefined } = {},
 ): AsyncGenerator<AuditRecord[]> {
   const pageSize = options.pageSize ?? 5000;
-  let after = options.afterSeq ?? 0;
+  const fetch = (after: number) =>
+    db.query<AuditRow>(`SELECT ${SELECT_RECORD} FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2`, [
+      after,
+      pageSize,
+    ]);
+  let pending = fetch(options.afterSeq ?? 0);
   for (;;) {
-    const { rows } = await db.query<AuditRow>(
-      `SELECT ${SELECT_RECORD} FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2`,
-      [after, pageSize],
-    );
+    const { rows } = await pending;
+    // Ask for the next page before handing this one out, so Postgres works while the caller hashes.
+    const full = rows.length === pageSize;
+    if (full) pending = fetch(Number((rows[rows.length - 1] as AuditRow).seq));
     if (rows.length > 0) yield rows.map(rowToRecord);
-    if (rows.length < pageSize) return;
-    after = Number((rows[rows.length - 1] as AuditRow).seq);
+    if (!full) return;
   }
 }
 
@@ -201,9 +211,10 @@ export class ChainChecker {
     return this.#failure !== null;
   }
 
-  async check(record: AuditRecord): Promise<ChainFailure | null> {
+  /** `canonicalBody`: the record's `canonicalBody()`, when the caller has it already (export does). */
+  async check(record: AuditRecord, canonicalBody?: string): Promise<ChainFailure | null> {
     if (this.#failure) return this.#failure;
-    const failure = await judge(this.db, record, this.#expectedSeq, this.#prevHash);
+    const failure = await judge(this.db, record, this.#expectedSeq, this.#prevHash, canonicalBody);
     if (failure) {
       this.#failure = failure;
       return failure;
@@ -268,6 +279,7 @@ async function judge(
   record: AuditRecord,
   expectedSeq: number,
   prevHash: string,
+  canonicalBody?: string,
 ): Promise<ChainFailure | null> {
   if (record.seq !== expectedSeq) {
     return {
@@ -279,7 +291,7 @@ async function judge(
       found: record.seq,
     };
   }
-  const recomputed = chainHash(record.prev_hash, hashedBody(record));
+  const recomputed = chainHashOf(record.prev_hash, canonicalBody ?? canonicalize(hashedBody(record)));
   if (recomputed !== record.hash) {
     return {
       kind: "altered",
