@@ -1,0 +1,228 @@
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { createHash } from "node:crypto";
+import { existsSync, readdirSync } from "node:fs";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { createServer } from "node:net";
+import { homedir, tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { execa } from "execa";
+import { Client } from "minio";
+import { ArtifactIntegrityError, type ArtifactRef, createArtifactResolver } from "./artifacts.ts";
+import { buildCommand } from "./builders.ts";
+import { createSandbox } from "./sandbox.ts";
+
+const sha = (s: string | Buffer) => createHash("sha256").update(s).digest("hex");
+const VALUES = "replicaCount: 3\nimage:\n  tag: 1.2.3\n";
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === "object" && address ? address.port : 0));
+    });
+  });
+}
+async function waitFor(cond: () => Promise<boolean>, ms: number, what: string): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (await cond().catch(() => false)) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+}
+
+/** Runs a helm-shaped call through the sandbox, so "stops before anything runs" is observable. */
+async function runWithValues(ref: ArtifactRef, resolver: ReturnType<typeof createArtifactResolver>) {
+  const ran: string[][] = [];
+  const sandbox = createSandbox({ envAllow: ["PATH"] });
+  const result = await sandbox.run({
+    argv: async ({ workDir }) => {
+      const values = await resolver.resolve(ref, workDir);
+      const argv = buildCommand(
+        "helm.template",
+        { release: "web", chart: "bitnami/nginx", namespace: "shop", values_ref: ref },
+        { valuesFile: values.path },
+      );
+      // Run `cat` on the values file instead of helm: what matters is that the verified file is what the tool reads.
+      const cmd = ["cat", argv.find((a) => a.startsWith("--values="))?.slice("--values=".length) ?? "/nonexistent"];
+      ran.push(cmd);
+      return cmd;
+    },
+  });
+  return { result, ran };
+}
+
+describe("artifacts: git_path", () => {
+  let dir: string;
+  let repo: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), "wh-art-git-"));
+    repo = join(dir, "repo");
+    const git = (...args: string[]) =>
+      execa("git", args, {
+        cwd: repo,
+        env: { GIT_AUTHOR_NAME: "t", GIT_AUTHOR_EMAIL: "t@e", GIT_COMMITTER_NAME: "t", GIT_COMMITTER_EMAIL: "t@e" },
+      });
+    await execa("git", ["init", "--quiet", "--initial-branch=main", repo]);
+    await writeFile(join(repo, "values.yaml"), VALUES);
+    await git("add", "values.yaml");
+    await git("commit", "--quiet", "-m", "values");
+    await git("tag", "v1");
+    // Tamper after the plan was made: main moves on, v1 stays.
+    await writeFile(join(repo, "values.yaml"), `${VALUES}evil: true\n`);
+    await git("commit", "--quiet", "-am", "tamper");
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const resolver = createArtifactResolver({ allowFileRepos: true });
+
+  it("fetches and verifies a file at a ref, and the tool reads exactly that", async () => {
+    const ref: ArtifactRef = {
+      kind: "git_path",
+      repo: `file://${repo}`,
+      ref: "v1",
+      path: "values.yaml",
+      sha256: sha(VALUES),
+    };
+    const { result } = await runWithValues(ref, resolver);
+    assert.equal(result.exit_code, 0);
+    assert.equal(result.stdout.text, VALUES.trimEnd());
+  });
+
+  it("stops before anything runs when the content at the ref does not match", async () => {
+    const ref: ArtifactRef = {
+      kind: "git_path",
+      repo: `file://${repo}`,
+      ref: "main",
+      path: "values.yaml",
+      sha256: sha(VALUES),
+    };
+    let ran: string[][] = [];
+    await assert.rejects(
+      (async () => {
+        ran = (await runWithValues(ref, resolver)).ran;
+      })(),
+      (e: unknown) =>
+        e instanceof ArtifactIntegrityError && e.expected === sha(VALUES) && e.code === "precondition_failed",
+    );
+    assert.deepEqual(ran, [], "no command was built or run");
+  });
+
+  it("refuses file:// remotes unless allowed, and missing paths", async () => {
+    const ref: ArtifactRef = {
+      kind: "git_path",
+      repo: `file://${repo}`,
+      ref: "v1",
+      path: "values.yaml",
+      sha256: sha(VALUES),
+    };
+    const work = await mkdtemp(join(tmpdir(), "wh-art-w-"));
+    try {
+      await assert.rejects(createArtifactResolver().resolve(ref, work), /file:\/\/ repositories are not allowed/);
+      await assert.rejects(resolver.resolve({ ...ref, path: "nope.yaml" }, work), /is not in/);
+    } finally {
+      await rm(work, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("artifacts: object_store (MinIO)", () => {
+  const cache = join(homedir(), ".cache/wheelhouse/tools");
+  const minioDir = existsSync(cache)
+    ? readdirSync(cache).find((d) => d.startsWith("minio-") && !d.endsWith(".log"))
+    : undefined;
+  const minioBin = minioDir ? join(cache, minioDir, "minio") : undefined;
+  const external = process.env.MINIO_ENDPOINT;
+  const skip =
+    !external && (!minioBin || !existsSync(minioBin))
+      ? "MinIO binary not built yet (~/.cache/wheelhouse/tools/minio-*/minio)"
+      : false;
+
+  let client: Client;
+  let stop = async () => {};
+  const bucket = `wh-art-${process.pid}`;
+
+  before(async () => {
+    if (skip) return;
+    let endPoint = "127.0.0.1";
+    let port: number;
+    let accessKey = process.env.MINIO_ACCESS_KEY ?? "whtestaccess";
+    let secretKey = process.env.MINIO_SECRET_KEY ?? "whtestsecret123";
+    if (external) {
+      const url = new URL(external);
+      endPoint = url.hostname;
+      port = Number(url.port || 80);
+    } else {
+      port = await freePort();
+      const consolePort = await freePort();
+      const data = await mkdtemp(join(tmpdir(), "wh-minio-"));
+      accessKey = "whtestaccess";
+      secretKey = "whtestsecret123";
+      const child = spawn(
+        minioBin as string,
+        ["server", data, "--quiet", "--address", `127.0.0.1:${port}`, "--console-address", `127.0.0.1:${consolePort}`],
+        { env: { ...process.env, MINIO_ROOT_USER: accessKey, MINIO_ROOT_PASSWORD: secretKey }, stdio: "ignore" },
+      );
+      stop = async () => {
+        child.kill("SIGKILL");
+        await rm(data, { recursive: true, force: true });
+      };
+      await waitFor(
+        async () => (await fetch(`http://127.0.0.1:${port}/minio/health/live`)).ok,
+        20_000,
+        "MinIO to answer",
+      );
+    }
+    client = new Client({ endPoint, port, useSSL: false, accessKey, secretKey });
+    if (!(await client.bucketExists(bucket))) await client.makeBucket(bucket);
+    await client.putObject(bucket, "web/values.yaml", Buffer.from(VALUES));
+  });
+  after(async () => {
+    await stop();
+  });
+
+  it("fetches and verifies an object", { skip }, async () => {
+    const resolver = createArtifactResolver({ objectStore: client });
+    const ref: ArtifactRef = { kind: "object_store", bucket, key: "web/values.yaml", sha256: sha(VALUES) };
+    const { result } = await runWithValues(ref, resolver);
+    assert.equal(result.stdout.text, VALUES.trimEnd());
+  });
+
+  it("stops before anything runs when the object was tampered with", { skip }, async () => {
+    await client.putObject(bucket, "web/tampered.yaml", Buffer.from(`${VALUES}evil: true\n`));
+    const resolver = createArtifactResolver({ objectStore: client });
+    const ref: ArtifactRef = { kind: "object_store", bucket, key: "web/tampered.yaml", sha256: sha(VALUES) };
+    let ran: string[][] = [];
+    await assert.rejects(
+      (async () => {
+        ran = (await runWithValues(ref, resolver)).ran;
+      })(),
+      (e: unknown) => e instanceof ArtifactIntegrityError && e.actual === sha(`${VALUES}evil: true\n`),
+    );
+    assert.deepEqual(ran, []);
+  });
+
+  it("refuses an object larger than the limit", { skip }, async () => {
+    await client.putObject(bucket, "web/big.yaml", Buffer.alloc(2048, 97));
+    const resolver = createArtifactResolver({ objectStore: client, maxBytes: 1024 });
+    const work = await mkdtemp(join(tmpdir(), "wh-art-w-"));
+    try {
+      await assert.rejects(
+        resolver.resolve({ kind: "object_store", bucket, key: "web/big.yaml", sha256: "0".repeat(64) }, work),
+        /larger than 1024 bytes/,
+      );
+      assert.equal(
+        await readFile(join(work, "artifacts", "0000000000000000-object_store"), "utf8").catch(() => "gone"),
+        "gone",
+      );
+    } finally {
+      await rm(work, { recursive: true, force: true });
+    }
+  });
+});
