@@ -12,10 +12,23 @@ import { ValidationError } from "../errors/index.ts";
 
 /** Returns the RFC 8785 canonical JSON text of `value`. Throws on NaN, Infinity, bigint, functions, symbols. */
 export function canonicalize(value: unknown): string {
-  return write(value, "$");
+  try {
+    return write(value);
+  } catch (error) {
+    // The fast path carries no path; find where the offending value sits only when there is one.
+    if (error instanceof NotJson) throw notJson(locate(value, "$") ?? "$", error.what);
+    throw error;
+  }
 }
 
-function write(value: unknown, path: string): string {
+class NotJson extends Error {
+  constructor(readonly what: string) {
+    super(what);
+  }
+}
+
+// Hot path of the audit chain (every record is canonicalized on write, verify and export): no path strings, no arrays.
+function write(value: unknown): string {
   if (value === null) return "null";
   switch (typeof value) {
     case "boolean":
@@ -23,28 +36,55 @@ function write(value: unknown, path: string): string {
     case "string":
       return JSON.stringify(value);
     case "number":
-      if (!Number.isFinite(value)) throw notJson(path, String(value));
+      if (!Number.isFinite(value)) throw new NotJson(String(value));
       // JSON.stringify is ES Number::toString, which is the RFC's number form; -0 becomes 0 as the RFC requires.
       return JSON.stringify(value);
     case "object": {
       if (Array.isArray(value)) {
-        return `[${value.map((item, i) => write(item === undefined ? null : item, `${path}[${i}]`)).join(",")}]`;
+        let out = "[";
+        for (let i = 0; i < value.length; i++) {
+          if (i > 0) out += ",";
+          const item: unknown = value[i];
+          out += item === undefined ? "null" : write(item);
+        }
+        return `${out}]`;
       }
       if (value instanceof Date) return JSON.stringify(value.toISOString());
-      if (ArrayBuffer.isView(value)) throw notJson(path, "binary data");
+      if (ArrayBuffer.isView(value)) throw new NotJson("binary data");
       // Default sort compares UTF-16 code units, which is exactly the RFC's order (section 3.2.3).
       const keys = Object.keys(value).sort();
-      const parts: string[] = [];
+      let out = "{";
+      let first = true;
       for (const key of keys) {
         const item = (value as Record<string, unknown>)[key];
         if (item === undefined) continue; // as JSON.stringify: an absent optional field
-        parts.push(`${JSON.stringify(key)}:${write(item, `${path}.${key}`)}`);
+        out += `${first ? "" : ","}${JSON.stringify(key)}:${write(item)}`;
+        first = false;
       }
-      return `{${parts.join(",")}}`;
+      return `${out}}`;
     }
     default:
-      throw notJson(path, typeof value);
+      throw new NotJson(typeof value);
   }
+}
+
+function locate(value: unknown, path: string): string | null {
+  if (typeof value === "number") return Number.isFinite(value) ? null : path;
+  if (typeof value === "bigint" || typeof value === "function" || typeof value === "symbol") return path;
+  if (value === null || typeof value !== "object" || value instanceof Date) return null;
+  if (ArrayBuffer.isView(value)) return path;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const found = locate(value[i], `${path}[${i}]`);
+      if (found) return found;
+    }
+    return null;
+  }
+  for (const [key, item] of Object.entries(value)) {
+    const found = locate(item, `${path}.${key}`);
+    if (found) return found;
+  }
+  return null;
 }
 
 function notJson(path: string, what: string): ValidationError {

@@ -112,7 +112,10 @@ export type AuditRow = Omit<AuditRecord, "seq" | "event_seq" | "occurred_at"> & 
   occurred_at: Date | number | string;
 };
 
-export const SELECT_RECORD = COLUMNS.join(", ");
+// occurred_at comes back already in Date#toISOString() form: parsing a Date per row is the slowest part of a walk.
+export const SELECT_RECORD = COLUMNS.map((c) =>
+  c === "occurred_at" ? `to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS occurred_at` : c,
+).join(", ");
 
 /** Rebuilds the record from its row, exactly as it was hashed. */
 export function rowToRecord(row: AuditRow): AuditRecord {
@@ -120,7 +123,8 @@ export function rowToRecord(row: AuditRow): AuditRecord {
   for (const column of COLUMNS) record[column] = row[column];
   record.seq = Number(row.seq);
   record.event_seq = Number(row.event_seq);
-  record.occurred_at = new Date(row.occurred_at).toISOString();
+  const at = row.occurred_at;
+  record.occurred_at = typeof at === "string" && at.length === 24 && at.endsWith("Z") ? at : new Date(at).toISOString();
   return record as unknown as AuditRecord;
 }
 
