@@ -1,7 +1,32 @@
 /**
  * Tools: the catalog of CLI actions Wheelhouse may run, the argv builders that
- * turn a validated input into exactly one command, and the sandbox that runs it.
+ * turn a validated input into exactly one command, the sandbox that runs it,
+ * and artifact resolution with checksum verification.
  */
+export {
+  ArtifactIntegrityError,
+  type ArtifactRef,
+  type ArtifactResolver,
+  type ArtifactResolverDeps,
+  createArtifactResolver,
+  type ObjectStoreReader,
+  type ResolvedArtifact,
+} from "./artifacts.ts";
+export {
+  type BuildOptions,
+  buildArgoCmd,
+  buildAwsCmd,
+  buildBoundaryCmd,
+  buildCommand,
+  buildGhCmd,
+  buildHelmCmd,
+  buildKubectlCmd,
+  buildVaultCmd,
+  GH_PR_VIEW_FIELDS,
+  successExitCodes,
+  type ToolInput,
+  validateToolInput,
+} from "./builders.ts";
 export {
   type ActionKind,
   type Catalog,
@@ -14,3 +39,23 @@ export {
   type RiskTier,
   toIssues,
 } from "./catalog.ts";
+export {
+  createToolExecutor,
+  type ToolCallOutcome,
+  type ToolCallSpec,
+  type ToolExecutor,
+  type ToolExecutorDeps,
+} from "./execute.ts";
+export { createSecretScrubber, defaultRedactor, REDACTED, type Redactor } from "./redact.ts";
+export {
+  createSandbox,
+  findExecutable,
+  type OutputLine,
+  type OutputStream,
+  type Sandbox,
+  type SandboxCall,
+  type SandboxDeps,
+  type SandboxResult,
+  type StreamSummary,
+  type WorkDirContext,
+} from "./sandbox.ts";
