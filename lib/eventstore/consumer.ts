@@ -401,7 +401,8 @@ export async function* readRawBatches(nc: NatsConnection, opts: RawReadOptions):
       if (opts.endSeq !== undefined && item.seq > opts.endSeq) break;
       batch.push(item);
       const atEnd = opts.endSeq !== undefined && item.seq >= opts.endSeq;
-      if (batch.length >= opts.batchSize || messages.getPending() === 0 || atEnd) {
+      // info.pending is the server's count of stream messages after this one: 0 means caught up.
+      if (batch.length >= opts.batchSize || m.info.pending === 0 || atEnd) {
         yield batch;
         batch = [];
       }

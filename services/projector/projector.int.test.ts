@@ -1,0 +1,260 @@
+import assert from "node:assert/strict";
+import { type ChildProcess, spawn } from "node:child_process";
+import { after, before, describe, test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { connect, type NatsConnection, nuid } from "@nats-io/transport-node";
+import pg from "pg";
+import { type AnyEvent, newEvent } from "../../events/index.ts";
+import { createDb, type Db, sql } from "../../lib/db/index.ts";
+import { createEventStore, type EventStore } from "../../lib/eventstore/index.ts";
+import { changeHistory, contextHistory } from "../../projections/fixtures.ts";
+import { projections } from "../../projections/index.ts";
+import type { Projection } from "../../projections/types.ts";
+import { createProjector } from "./projector.ts";
+
+const NATS_URL = process.env.WH_NATS_URL ?? "nats://127.0.0.1:4322";
+const PG_URL = process.env.WH_PG_URL ?? "postgres://postgres@127.0.0.1:5432/wheelhouse";
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+
+const READ_MODELS: Record<string, string> = {
+  plans: "plan_id",
+  plan_steps: "plan_id, revision, step_id",
+  approvals: "approval_id",
+  executions: "execution_id",
+  tool_calls: "tool_call_id",
+  evidence: "evidence_id",
+  context_nodes: "node_id",
+  context_edges: "from_node, to_node, kind",
+};
+
+/** Every read-model row, as JSON text, in primary-key order. */
+async function snapshot(schema: string): Promise<Record<string, string[]>> {
+  const c = new pg.Client({ connectionString: PG_URL });
+  await c.connect();
+  try {
+    const out: Record<string, string[]> = {};
+    for (const [table, key] of Object.entries(READ_MODELS)) {
+      const r = await c.query(`SELECT to_jsonb(t)::text AS row FROM "${schema}"."${table}" t ORDER BY ${key}`);
+      out[table] = r.rows.map((x) => x.row as string);
+    }
+    return out;
+  } finally {
+    await c.end();
+  }
+}
+
+async function dropSchema(schema: string) {
+  const c = new pg.Client({ connectionString: PG_URL });
+  await c.connect();
+  await c.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+  await c.end();
+}
+
+async function until<T>(what: string, fn: () => Promise<T | null | undefined | false>, ms = 30_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+describe("projector (real NATS + Postgres)", () => {
+  const id = nuid.next().toLowerCase().slice(0, 8);
+  const prefix = `t_pj_${id}`;
+  const schemas = [`t_pj_${id}`, `t_pj_${id}_fresh`, `t_pj_${id}_poison`, `t_pj_${id}_kill`, `t_pj_${id}_kill_fresh`];
+  const prefixes = [prefix, `t_pj_${id}_kill`, `t_pj_${id}_poison`];
+  let nc: NatsConnection;
+  let store: EventStore;
+  const dbs: Db[] = [];
+
+  before(async () => {
+    nc = await connect({ servers: NATS_URL });
+    store = createEventStore({ nc, prefix });
+    await store.provision();
+  });
+
+  after(async () => {
+    for (const db of dbs) await db.close();
+    for (const p of prefixes) {
+      const s = createEventStore({ nc, prefix: p });
+      const jsm = await s.manager();
+      for (const name of Object.values(s.streams)) await jsm.streams.delete(name).catch(() => {});
+    }
+    for (const s of schemas) await dropSchema(s);
+    await nc.close();
+  });
+
+  async function db(schema: string) {
+    const d = await createDb({ url: PG_URL, schema });
+    dbs.push(d);
+    return d;
+  }
+
+  test("projects a history and a rebuild of every read model gives identical tables", async () => {
+    for (const a of contextHistory(20)) await store.append(a);
+    for (let n = 0; n < 60; n++) for (const a of changeHistory(n)) await store.append(a);
+    const main = await db(schemas[0] as string);
+    const projector = createProjector({ nc, store, db: main, projections, batchSize: 97 });
+    await projector.start();
+    await projector.catchUp();
+    await projector.stop();
+
+    const plan = await main.getPlan("c-plan-7");
+    assert.equal(plan?.status, "approved");
+    assert.equal(plan?.steps.length, 2);
+    assert.equal(plan?.steps[0]?.decision, "require_approval");
+    assert.equal(plan?.approvals[0]?.status, "granted");
+    const ex = await main.getExecution("c-exec-7");
+    assert.equal(ex?.status, "succeeded");
+    assert.equal(ex?.tool_calls.length, 1);
+    assert.equal(ex?.tool_calls[0]?.status, "succeeded");
+    assert.equal((await main.listContextServices()).length, 20);
+    assert.equal(await main.getPlan("missing"), null);
+    assert.equal(await main.getExecution("missing"), null);
+    const page1 = await main.listPlans({ limit: 25, environment: "staging" });
+    const page2 = await main.listPlans({ limit: 25, environment: "staging", cursor: page1.next_cursor });
+    assert.equal(page1.items.length, 25);
+    assert.equal(page2.items.length, 15);
+    assert.equal(page2.next_cursor, null);
+    assert.equal((await main.listExecutions({ planId: "c-plan-3" })).items.length, 1);
+    const lag = await projector.lag();
+    assert.ok(lag.every((l) => l.events_behind === 0 && l.ms_behind === 0));
+
+    const before = await snapshot(schemas[0] as string);
+    assert.equal(before.plans?.length, 60);
+    await projector.rebuild();
+    assert.deepEqual(await snapshot(schemas[0] as string), before);
+    await projector.rebuild(["executions"]);
+    assert.deepEqual(await snapshot(schemas[0] as string), before);
+
+    // A second database fed from scratch, in one big batch, agrees too.
+    const fresh = await db(schemas[1] as string);
+    const p2 = createProjector({ nc, store, db: fresh, projections, batchSize: 1000 });
+    await p2.start();
+    await p2.catchUp();
+    await p2.stop();
+    assert.deepEqual(await snapshot(schemas[1] as string), before);
+  });
+
+  test("a poison event is dead-lettered and the events after it are still projected", async () => {
+    const pPrefix = prefixes[2] as string;
+    const s = createEventStore({ nc, prefix: pPrefix });
+    await s.provision();
+    const d = await db(schemas[2] as string);
+    const bomb: Projection = {
+      name: "bomb",
+      tables: [],
+      handles: new Set(["plan.failed"]),
+      async applyBatch(_tx, events) {
+        if (events.some((e) => e.type === "plan.failed")) throw new Error("bomb projection cannot fold plan.failed");
+      },
+    };
+    const history = changeHistory(1, Date.UTC(2026, 0, 1), "x");
+    await s.append(history[0] as AnyEvent[]);
+    const js = (await s.manager()).jetstream();
+    const garbage = await js.publish(s.subjectFor("plan", "x-plan-1"), "this is not an event");
+    const failing = await s.append([
+      newEvent(
+        "plan.failed",
+        "x-plan-1",
+        { plan_id: "x-plan-1", reasons: ["nope"] },
+        {
+          actor: { kind: "system", id: "test", roles: [] },
+          correlation_id: "corr-x",
+          occurred_at: "2026-01-01T00:00:00.500Z",
+        },
+      ),
+    ]);
+    for (const a of history.slice(1)) await s.append(a);
+    const projector = createProjector({
+      nc,
+      store: s,
+      db: d,
+      projections: [...projections, bomb],
+      retryBackoffMs: [10, 20],
+    });
+    await projector.start();
+    await projector.catchUp();
+    await projector.stop();
+    const letters = await d.listDeadLetters();
+    assert.deepEqual(
+      letters.map((l) => [l.consumer, l.seq, l.reason]),
+      [
+        ["projector", garbage.seq, "decode_error"],
+        ["projector:bomb", failing.seqs[0], "handler_failed"],
+      ],
+    );
+    // The failing event still reached the other read models, and everything after it was projected.
+    assert.equal((await d.getExecution("x-exec-1"))?.status, "succeeded");
+    assert.equal((await d.getPlan("x-plan-1"))?.status, "approved");
+    const dlq = await s.deadLetters();
+    assert.deepEqual(
+      dlq.map((l) => l.seq),
+      [garbage.seq, failing.seqs[0]],
+    );
+  });
+
+  test("SIGKILL mid-batch under load, restart: read models equal a fresh rebuild", async () => {
+    const kPrefix = prefixes[1] as string;
+    const kSchema = schemas[3] as string;
+    const s = createEventStore({ nc, prefix: kPrefix });
+    await s.provision();
+    const d = await db(kSchema);
+    const env = {
+      ...process.env,
+      WHEELHOUSE_NATS__URL: NATS_URL,
+      WHEELHOUSE_NATS__PREFIX: kPrefix,
+      WHEELHOUSE_STORAGE__POSTGRES_URL: PG_URL,
+      WHEELHOUSE_STORAGE__POSTGRES_SCHEMA: kSchema,
+      WHEELHOUSE_LOG__LEVEL: "warn",
+      WHEELHOUSE_LOG__FORMAT: "json",
+    };
+    const spawnProjector = (): ChildProcess =>
+      spawn(process.execPath, ["--import", "tsx", "services/projector/main.ts"], {
+        cwd: ROOT,
+        env,
+        stdio: ["ignore", "inherit", "inherit"],
+      });
+    const checkpoint = async () =>
+      Number((await d.pool.oneFirst(sql.unsafe`SELECT COALESCE(MIN(last_seq), 0) FROM projection_checkpoints`)) ?? 0);
+
+    // Load: appends keep coming while the projector runs, is killed and comes back.
+    let n = 0;
+    let producing = true;
+    const producer = (async () => {
+      while (producing) {
+        const batch = changeHistory(n++, Date.UTC(2026, 0, 1), "k");
+        await Promise.all(batch.map((a) => s.append(a)));
+      }
+    })();
+    await until("first events", async () => (await s.lastSeq()) > 2000);
+    let child = spawnProjector();
+    let exited = new Promise((r) => child.once("exit", r));
+    await until("projector mid-stream", async () => (await checkpoint()) > 500);
+    child.kill("SIGKILL");
+    await exited;
+    const atKill = await checkpoint();
+    await until("more events after the kill", async () => (await s.lastSeq()) > atKill + 3000);
+    child = spawnProjector();
+    exited = new Promise((r) => child.once("exit", r));
+    await until("projector resumed", async () => (await checkpoint()) > atKill);
+    producing = false;
+    await producer;
+    const last = await s.lastSeq();
+    await until("projector caught up", async () => (await checkpoint()) >= last, 60_000);
+    child.kill("SIGTERM");
+    assert.equal(await exited, 0);
+
+    const fresh = await db(schemas[4] as string);
+    const p2 = createProjector({ nc, store: s, db: fresh, projections });
+    await p2.start();
+    await p2.catchUp();
+    await p2.stop();
+    const a = await snapshot(kSchema);
+    const b = await snapshot(schemas[4] as string);
+    assert.ok((a.plans?.length ?? 0) >= 300, `only ${a.plans?.length} plans`);
+    assert.deepEqual(a, b);
+  });
+});
