@@ -33,7 +33,6 @@ const code = await runSandboxExec(await text(process.stdin), {
   tools,
   env: process.env,
   write,
-  catalogDir: process.env.WHEELHOUSE_TOOLS_CATALOG_DIR || undefined,
   signal: controller.signal,
 });
 process.exitCode = code;

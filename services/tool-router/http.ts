@@ -1,0 +1,165 @@
+/**
+ * The tool router's transport: typed RPC over HTTP+JSON on Fastify.
+ *
+ *   POST /rpc/ListTools       {}                                  → { tools }
+ *   POST /rpc/ExecuteTool     ExecuteToolRequest                  → ExecuteToolResult
+ *   POST /rpc/GetResource     GetResourceRequest                  → GetResourceResult
+ *   POST /rpc/StreamToolLogs  { tool_call_id, from_seq?, wait_ms? } → NDJSON, one ToolLogMessage per line
+ *
+ * Errors are RFC 9457 problem+json. Request bodies are checked with JSON
+ * Schema (Fastify's ajv) before a handler sees them. An optional bearer token
+ * protects the router when it listens beyond loopback.
+ */
+import { timingSafeEqual } from "node:crypto";
+import { Readable } from "node:stream";
+import Fastify, { type FastifyError, type FastifyInstance } from "fastify";
+import { toProblem, UnauthenticatedError, ValidationError } from "../../lib/errors/index.ts";
+import type { Logger } from "../../lib/log/index.ts";
+import type { ExecuteToolRequest, GetResourceRequest, ToolRouter } from "./router.ts";
+
+export interface ToolRouterTransportDeps {
+  readonly router: ToolRouter;
+  readonly logger?: Logger | undefined;
+  /** When set, every request needs `Authorization: Bearer <token>`. */
+  readonly authToken?: string | null | undefined;
+  readonly bodyLimitBytes?: number | undefined;
+}
+
+export interface ToolRouterTransport {
+  start(options: { host: string; port: number }): Promise<string>;
+  stop(): Promise<void>;
+  readonly app: FastifyInstance;
+}
+
+const idPattern = "^[A-Za-z0-9_-]{1,128}$";
+const executeSchema = {
+  type: "object",
+  additionalProperties: false,
+  required: ["action_id", "input"],
+  properties: {
+    action_id: { type: "string", pattern: "^[a-z][a-z0-9_]*\\.[a-z][a-z0-9_]*$" },
+    input: { type: "object" },
+    dry_run: { type: "boolean" },
+    tool_call_id: { type: "string", pattern: idPattern },
+    execution_id: { type: "string", pattern: idPattern },
+    step_id: { type: "string", pattern: idPattern },
+    timeout_ms: { type: "integer", minimum: 1000, maximum: 3_600_000 },
+  },
+} as const;
+const resourceSchema = {
+  type: "object",
+  additionalProperties: false,
+  required: ["action_id", "input"],
+  properties: {
+    action_id: executeSchema.properties.action_id,
+    input: { type: "object" },
+    execution_id: executeSchema.properties.execution_id,
+    step_id: executeSchema.properties.step_id,
+  },
+} as const;
+const logsSchema = {
+  type: "object",
+  additionalProperties: false,
+  required: ["tool_call_id"],
+  properties: {
+    tool_call_id: executeSchema.properties.tool_call_id,
+    from_seq: { type: "integer", minimum: 0 },
+    wait_ms: { type: "integer", minimum: 0, maximum: 300_000 },
+  },
+} as const;
+
+export function createToolRouterTransport(deps: ToolRouterTransportDeps): ToolRouterTransport {
+  const app = Fastify({
+    logger: false,
+    bodyLimit: deps.bodyLimitBytes ?? 1_048_576,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false, allErrors: true } },
+  });
+  const expected = deps.authToken ? Buffer.from(deps.authToken) : null;
+
+  app.addHook("onRequest", async (request) => {
+    if (!expected) return;
+    const header = request.headers.authorization ?? "";
+    const given = Buffer.from(header.startsWith("Bearer ") ? header.slice(7) : "");
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+      throw new UnauthenticatedError("missing or wrong bearer token for the tool router", {
+        field: "authorization",
+        fix: "send Authorization: Bearer <tool router token>",
+      });
+    }
+  });
+
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    let e: unknown = error;
+    if (error.validation) {
+      const issues = error.validation.map((v) => ({
+        field: `body${v.instancePath.replace(/\//g, ".")}${
+          v.keyword === "additionalProperties"
+            ? `.${String((v.params as { additionalProperty?: string }).additionalProperty)}`
+            : ""
+        }`,
+        message: v.message ?? v.keyword,
+        fix: "send a body matching the RPC's request schema",
+      }));
+      e = new ValidationError(`invalid request: ${issues[0]?.field} ${issues[0]?.message}`, {
+        field: issues[0]?.field,
+        fix: issues[0]?.fix,
+        issues,
+      });
+    } else if (error.statusCode === 415 || error.code === "FST_ERR_CTP_INVALID_MEDIA_TYPE") {
+      e = new ValidationError("requests must be application/json", {
+        field: "content-type",
+        fix: "send Content-Type: application/json",
+      });
+    }
+    const problem = toProblem(e, request.url);
+    if (problem.status >= 500) deps.logger?.error({ err: error, url: request.url }, "tool router request failed");
+    void reply.status(problem.status).type("application/problem+json").send(problem);
+  });
+
+  app.post("/rpc/ListTools", async () => deps.router.listTools());
+
+  app.post<{ Body: ExecuteToolRequest }>(
+    "/rpc/ExecuteTool",
+    { schema: { body: executeSchema } },
+    async (request, reply) => {
+      // A client that goes away cancels the call: the sandbox process and the tool's process group are stopped.
+      const controller = new AbortController();
+      reply.raw.once("close", () => {
+        if (!reply.raw.writableFinished) controller.abort();
+      });
+      return deps.router.executeTool(request.body, controller.signal);
+    },
+  );
+
+  app.post<{ Body: GetResourceRequest }>("/rpc/GetResource", { schema: { body: resourceSchema } }, async (request) =>
+    deps.router.getResource(request.body),
+  );
+
+  app.post<{ Body: { tool_call_id: string; from_seq?: number; wait_ms?: number } }>(
+    "/rpc/StreamToolLogs",
+    { schema: { body: logsSchema } },
+    async (request, reply) => {
+      const messages = deps.router.streamToolLogs(request.body);
+      const body = Readable.from(
+        (async function* () {
+          try {
+            for await (const message of messages) yield `${JSON.stringify(message)}\n`;
+          } catch (error) {
+            yield `${JSON.stringify({ type: "error", error: toProblem(error) })}\n`;
+          }
+        })(),
+      );
+      return reply.type("application/x-ndjson").header("cache-control", "no-store").send(body);
+    },
+  );
+
+  return {
+    app,
+    async start({ host, port }) {
+      return app.listen({ host, port });
+    },
+    async stop() {
+      await app.close();
+    },
+  };
+}
