@@ -239,7 +239,8 @@ export function buildKubectlCmd(action: string, rawInput: unknown, opts: BuildOp
         ...common,
       ];
     case "rollout_restart":
-      return ["kubectl", "rollout", "restart", ref, ...common, ...dry];
+      // `kubectl rollout restart` has no --dry-run; the catalog says dry_run: false, so buildCommand refuses one.
+      return ["kubectl", "rollout", "restart", ref, ...common];
     case "rollout_undo": {
       const argv = ["kubectl", "rollout", "undo", ref];
       const to = int(input, "to_revision");

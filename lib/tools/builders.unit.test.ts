@@ -175,11 +175,10 @@ table(
       ],
     },
     {
-      name: "rollout restart (dry run)",
+      name: "rollout restart",
       action: "rollout_restart",
       input: deploy,
-      opts: { dryRun: true },
-      argv: ["kubectl", "rollout", "restart", "deployment/checkout", "--namespace=shop", "--dry-run=server"],
+      argv: ["kubectl", "rollout", "restart", "deployment/checkout", "--namespace=shop"],
     },
     {
       name: "rollout undo to a revision",
@@ -726,6 +725,10 @@ describe("buildCommand", () => {
     assert.throws(() => buildCommand("sh.exec", {}), ValidationError);
   });
   it("refuses a dry run of a write that has none instead of running it for real", () => {
+    assert.throws(
+      () => buildCommand("kubectl.rollout_restart", deploy, { dryRun: true }),
+      (e: unknown) => e instanceof ValidationError && e.field === "dry_run",
+    );
     assert.throws(
       () =>
         buildCommand(
