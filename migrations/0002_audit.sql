@@ -4,7 +4,7 @@
 --
 -- 0001 declares the table; this adds what the chain also hashes (the stream
 -- sequence, the schema version, the actor kind, the service the change is
--- about). Written to be idempotent so that it also works on a database where
+-- about) and the hashed text itself. Written to be idempotent so that it also works on a database where
 -- 0001 declared a smaller table.
 CREATE TABLE IF NOT EXISTS audit_events (
   seq bigint PRIMARY KEY
@@ -29,7 +29,11 @@ ALTER TABLE audit_events
   ADD COLUMN IF NOT EXISTS causation_id text,
   ADD COLUMN IF NOT EXISTS payload jsonb,
   ADD COLUMN IF NOT EXISTS prev_hash text,
-  ADD COLUMN IF NOT EXISTS hash text;
+  ADD COLUMN IF NOT EXISTS hash text,
+  -- The RFC 8785 text the hash covers. The verifier hashes it and has
+  -- Postgres check that every column still equals it (record::jsonb against
+  -- the columns), so nothing is re-canonicalized on a walk.
+  ADD COLUMN IF NOT EXISTS record text;
 
 CREATE UNIQUE INDEX IF NOT EXISTS audit_events_event_id_key ON audit_events (event_id);
 CREATE INDEX IF NOT EXISTS audit_events_service_idx ON audit_events (service) WHERE service IS NOT NULL;

@@ -102,7 +102,8 @@ describe("audit records", () => {
     assert.equal(b.prev_hash, a.hash);
     assert.equal(a.service, "checkout");
     assert.equal(b.outcome, "require_approval");
-    const { seq: _s, prev_hash: _p, hash: _h, ...body } = b;
+    const { seq: _s, prev_hash: _p, hash: _h, canonical, ...body } = b;
+    assert.equal(canonical, canonicalize(body), "the stored text is the canonical body");
     assert.equal(chainHash(a.hash, body), b.hash);
     assert.notEqual(chainHash(GENESIS_HASH, body), b.hash, "the same record on another predecessor hashes differently");
   });

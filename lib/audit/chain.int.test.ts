@@ -110,6 +110,20 @@ describe("audit chain (Postgres)", () => {
     assert.equal(result.failure?.event_id, events[1]?.id);
   });
 
+  it("names a record whose hashed text was rewritten, columns and all", async () => {
+    const { db, events } = await fresh("altered_text");
+    await tamper(
+      db,
+      `UPDATE audit_events SET outcome = 'denied',
+         record = replace(record, '"outcome":null', '"outcome":"denied"') WHERE seq = 3`,
+    );
+    const result = await verifyAuditChain(db);
+    assert.equal(result.failure?.kind, "altered");
+    assert.equal(result.failure?.seq, 3);
+    assert.equal(result.failure?.event_id, events[2]?.id);
+    assert.match(result.failure?.message ?? "", /no longer matches its hash/);
+  });
+
   it("names a deleted record (gap in positions)", async () => {
     const { db } = await fresh("deleted");
     await tamper(db, "DELETE FROM audit_events WHERE seq = 4");

@@ -91,18 +91,24 @@ export function auditBody(event: AnyRecordedEvent): AuditRecordBody {
 export function chainRecords(
   events: readonly AnyRecordedEvent[],
   last: { readonly seq: number; readonly hash: string } | null,
-): AuditRecord[] {
+): ChainedRecord[] {
   let seq = last?.seq ?? 0;
   let prev = last?.hash ?? GENESIS_HASH;
-  const out: AuditRecord[] = [];
+  const out: ChainedRecord[] = [];
   for (const event of events) {
     seq++;
     const body = auditBody(event);
-    const hash = chainHash(prev, body);
-    out.push({ seq, ...body, prev_hash: prev, hash });
+    const canonical = canonicalize(body);
+    const hash = chainHashOf(prev, canonical);
+    out.push({ seq, ...body, prev_hash: prev, hash, canonical });
     prev = hash;
   }
   return out;
+}
+
+/** A record with the canonical text its hash was computed over (stored as the `record` column). */
+export interface ChainedRecord extends AuditRecord {
+  readonly canonical: string;
 }
 
 // Drops absent optional fields so the canonical form of an actor is the same before and after a jsonb round trip.

@@ -8,7 +8,14 @@
  */
 import type { AnyRecordedEvent } from "../../events/index.ts";
 import { canonicalize } from "./canonical.ts";
-import { type AuditRecord, type AuditRecordBody, chainHashOf, chainRecords, GENESIS_HASH } from "./record.ts";
+import {
+  type AuditRecord,
+  type AuditRecordBody,
+  type ChainedRecord,
+  chainHashOf,
+  chainRecords,
+  GENESIS_HASH,
+} from "./record.ts";
 
 /** What lib/audit needs from a Postgres connection (node-postgres shape). */
 export interface SqlClient {
@@ -39,12 +46,14 @@ const COLUMN_TYPES = {
   hash: "text",
 } as const satisfies Record<keyof AuditRecord, string>;
 const COLUMNS = Object.keys(COLUMN_TYPES) as (keyof AuditRecord)[];
-const TYPES: string[] = Object.values(COLUMN_TYPES);
+// `record` is the canonical text the hash covers; it is written, never read back into the columns.
+const INSERT_COLUMNS = [...COLUMNS, "record"];
+const TYPES: string[] = [...Object.values(COLUMN_TYPES), "text"];
 
 // jsonb travels as text[] (node-postgres has no jsonb[] encoding) and is cast back per column.
-const INSERT_SQL = `INSERT INTO audit_events (${COLUMNS.join(", ")})
-  SELECT ${COLUMNS.map((c, i) => (TYPES[i] === "jsonb" ? `${c}::jsonb` : c)).join(", ")} FROM unnest(${TYPES.map((t, i) => `$${i + 1}::${t === "jsonb" ? "text" : t}[]`).join(", ")})
-  AS t(${COLUMNS.join(", ")})`;
+const INSERT_SQL = `INSERT INTO audit_events (${INSERT_COLUMNS.join(", ")})
+  SELECT ${INSERT_COLUMNS.map((c, i) => (TYPES[i] === "jsonb" ? `${c}::jsonb` : c)).join(", ")} FROM unnest(${TYPES.map((t, i) => `$${i + 1}::${t === "jsonb" ? "text" : t}[]`).join(", ")})
+  AS t(${INSERT_COLUMNS.join(", ")})`;
 
 // Every appender takes this transaction-scoped lock first, so two projector instances cannot fork the chain.
 const LOCK_SQL = "SELECT pg_advisory_xact_lock(hashtext(current_schema() || '.audit_events'))";
@@ -80,7 +89,7 @@ export async function appendAuditEvents(tx: SqlClient, events: readonly AnyRecor
   if (fresh.length === 0) return { appended: 0, head };
   const records = chainRecords(fresh, head);
   await tx.query(INSERT_SQL, toColumns(records));
-  const last = records[records.length - 1] as AuditRecord;
+  const last = records[records.length - 1] as ChainedRecord;
   return { appended: records.length, head: { seq: last.seq, hash: last.hash } };
 }
 
@@ -98,10 +107,13 @@ export async function readHead(db: SqlClient): Promise<{ seq: number; hash: stri
   return row ? { seq: Number(row.seq), hash: row.hash } : null;
 }
 
-function toColumns(records: readonly AuditRecord[]): unknown[][] {
-  return COLUMNS.map((column) =>
-    records.map((r) => (COLUMN_TYPES[column] === "jsonb" ? JSON.stringify(r[column]) : r[column])),
-  );
+function toColumns(records: readonly ChainedRecord[]): unknown[][] {
+  return [
+    ...COLUMNS.map((column) =>
+      records.map((r) => (COLUMN_TYPES[column] === "jsonb" ? JSON.stringify(r[column]) : r[column])),
+    ),
+    records.map((r) => r.canonical),
+  ];
 }
 
 /** A row of `audit_events` as a driver returns it. */
@@ -166,6 +178,72 @@ export interface VerifyOptions {
   readonly from?: number | undefined;
   /** Rows per page. Default 5000. */
   readonly pageSize?: number | undefined;
+  /** Also check every column against the hashed text (default true). */
+  readonly checkColumns?: boolean | undefined;
+}
+
+/**
+ * What the verifier reads per record: the chain columns, the canonical text
+ * the hash covers, and whether every column still equals that text.
+ * Postgres does the column comparison (`record::jsonb` against the columns
+ * rebuilt as jsonb, structural equality), on its own core, while Node
+ * hashes: no record is parsed or re-canonicalized in JavaScript.
+ */
+export interface ChainRow {
+  readonly seq: number;
+  readonly event_id: string;
+  readonly action: string;
+  readonly prev_hash: string;
+  readonly hash: string;
+  /** RFC 8785 text of the hashed body. */
+  readonly record: string;
+  /** The columns equal the record (false: a column was changed without the record). */
+  readonly consistent: boolean;
+}
+
+const CONSISTENT_SQL = `(record IS NOT NULL AND record::jsonb = jsonb_build_object(${COLUMNS.filter(
+  (c) => c !== "seq" && c !== "prev_hash" && c !== "hash",
+)
+  .map((c) =>
+    c === "occurred_at"
+      ? `'occurred_at', to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`
+      : `'${c}', ${c}`,
+  )
+  .join(", ")}))`;
+
+/** `checkColumns: false` trusts the columns (then only the hashed texts and their links are proven). */
+export const selectChain = (checkColumns: boolean) =>
+  `seq, event_id, action, prev_hash, hash, coalesce(record, '') AS record, ${checkColumns ? CONSISTENT_SQL : "true"} AS consistent`;
+
+/** The chain in order, a page at a time, from after `afterSeq`, optionally filtered (`where` uses $3...). */
+export async function* readChainPages(
+  db: SqlClient,
+  options: {
+    readonly afterSeq?: number | undefined;
+    readonly pageSize?: number | undefined;
+    readonly where?: { readonly sql: string; readonly values: readonly unknown[] } | undefined;
+    /** Have Postgres compare every column with the hashed text (default true; ~10 µs of its CPU per row). */
+    readonly checkColumns?: boolean | undefined;
+  } = {},
+): AsyncGenerator<ChainRow[]> {
+  const pageSize = options.pageSize ?? 5000;
+  const select = selectChain(options.checkColumns ?? true);
+  const where = options.where ? ` AND ${options.where.sql}` : "";
+  const fetch = (after: number) =>
+    db.query<ChainRow & { seq: string | number }>(
+      `SELECT ${select} FROM audit_events WHERE seq > $1${where} ORDER BY seq LIMIT $2`,
+      [after, pageSize, ...(options.where?.values ?? [])],
+    );
+  let pending = fetch(options.afterSeq ?? 0);
+  for (;;) {
+    const { rows } = await pending;
+    // Ask for the next page before handing this one out, so Postgres works while the caller hashes.
+    const full = rows.length === pageSize;
+    if (full) pending = fetch(Number((rows[rows.length - 1] as ChainRow).seq));
+    for (const row of rows) (row as { seq: number }).seq = Number(row.seq);
+    if (rows.length > 0) yield rows;
+    if (!full) return;
+  }
 }
 
 /** The audit table in chain order, a page at a time, from after `afterSeq`. */
@@ -215,10 +293,9 @@ export class ChainChecker {
     return this.#failure !== null;
   }
 
-  /** `canonicalBody`: the record's `canonicalBody()`, when the caller has it already (export does). */
-  async check(record: AuditRecord, canonicalBody?: string): Promise<ChainFailure | null> {
+  async check(record: ChainRow): Promise<ChainFailure | null> {
     if (this.#failure) return this.#failure;
-    const failure = await judge(this.db, record, this.#expectedSeq, this.#prevHash, canonicalBody);
+    const failure = await judge(this.db, record, this.#expectedSeq, this.#prevHash);
     if (failure) {
       this.#failure = failure;
       return failure;
@@ -270,7 +347,11 @@ export async function verifyAuditChain(db: SqlClient, options: VerifyOptions = {
   const from = options.from ?? 1;
   const checker = await chainCheckerFrom(db, from);
   if (checker.failed) return checker.result();
-  for await (const page of readAuditPages(db, { afterSeq: from - 1, pageSize: options.pageSize })) {
+  for await (const page of readChainPages(db, {
+    afterSeq: from - 1,
+    pageSize: options.pageSize,
+    checkColumns: options.checkColumns,
+  })) {
     for (const record of page) {
       if (await checker.check(record)) return checker.result();
     }
@@ -280,10 +361,9 @@ export async function verifyAuditChain(db: SqlClient, options: VerifyOptions = {
 
 async function judge(
   db: SqlClient,
-  record: AuditRecord,
+  record: ChainRow,
   expectedSeq: number,
   prevHash: string,
-  canonicalBody?: string,
 ): Promise<ChainFailure | null> {
   if (record.seq !== expectedSeq) {
     return {
@@ -295,13 +375,16 @@ async function judge(
       found: record.seq,
     };
   }
-  const recomputed = chainHashOf(record.prev_hash, canonicalBody ?? canonicalize(hashedBody(record)));
-  if (recomputed !== record.hash) {
+  const recomputed = chainHashOf(record.prev_hash, record.record);
+  if (recomputed !== record.hash || !record.consistent) {
     return {
       kind: "altered",
       seq: record.seq,
       event_id: record.event_id,
-      message: `audit record ${record.seq} (event ${record.event_id}, ${record.action}) was altered: its content no longer matches its hash`,
+      message:
+        recomputed !== record.hash
+          ? `audit record ${record.seq} (event ${record.event_id}, ${record.action}) was altered: its content no longer matches its hash`
+          : `audit record ${record.seq} (event ${record.event_id}, ${record.action}) was altered: a column no longer matches the hashed record`,
       expected: record.hash,
       found: recomputed,
     };
