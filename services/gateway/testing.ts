@@ -1,0 +1,119 @@
+/**
+ * A real gateway for integration tests and benchmarks: real NATS (own stream
+ * prefix and KV bucket), real Postgres (own schema, migrated), the real
+ * projector, and a local OIDC issuer over HTTP. `stop()` removes everything
+ * it created.
+ */
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import pg from "pg";
+import type { Role } from "../../events/index.ts";
+import { slonikSqlClient } from "../../lib/audit/slonik.ts";
+import { createAuthenticator } from "../../lib/auth/index.ts";
+import { type GatewayConfig, parseConfig } from "../../lib/config/index.ts";
+import { createDb, type Db } from "../../lib/db/index.ts";
+import { createEventStore, type EventStore } from "../../lib/eventstore/index.ts";
+import { createLogger } from "../../lib/log/index.ts";
+import { projections } from "../../projections/index.ts";
+import { type OidcFixture, startOidcFixture } from "../../test/fixtures/oidc/server.ts";
+import { testEnv, uniqueName } from "../../test/support/env.ts";
+import { createProjector, type Projector } from "../projector/projector.ts";
+import type { WebhookSecrets } from "./deps.ts";
+import { createGateway, type Gateway } from "./gateway.ts";
+import { createReadModels } from "./read-models.ts";
+
+export interface TestGateway {
+  readonly url: string;
+  readonly port: number;
+  readonly prefix: string;
+  readonly schema: string;
+  readonly nc: NatsConnection;
+  readonly store: EventStore;
+  readonly db: Db;
+  readonly idp: OidcFixture;
+  readonly gateway: Gateway;
+  readonly secrets: WebhookSecrets;
+  readonly projector: Projector | null;
+  /** A bearer token from the test issuer whose groups map to `roles`. */
+  token(sub: string, roles: readonly Role[]): Promise<string>;
+  /** Events on the events stream (last sequence): to assert that nothing was appended. */
+  eventCount(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+export const TEST_SECRETS: WebhookSecrets = {
+  alertmanagerToken: "am-test-token-1234567890",
+  argocdSecret: "argocd-test-secret-0987654321",
+  githubSecret: "github-test-secret-abcdef",
+  gitlabToken: "gitlab-test-token-fedcba",
+};
+
+export async function startTestGateway(
+  options: {
+    gateway?: Record<string, unknown>;
+    projector?: boolean;
+    wsMaxBufferedBytes?: number;
+    logLevel?: string;
+  } = {},
+): Promise<TestGateway> {
+  const prefix = uniqueName("gw");
+  const schema = uniqueName("gw");
+  const logger = createLogger({ service: "gateway-test", level: options.logLevel ?? "silent", format: "json" });
+  const nc = await connect({ servers: testEnv.natsUrl });
+  const store = createEventStore({ nc, prefix, logger });
+  await store.provision();
+  const db = await createDb({ url: testEnv.pgUrl, schema, logger });
+  const sql = slonikSqlClient(db.pool);
+  const idp = await startOidcFixture();
+  const gatewayConfig: GatewayConfig = parseConfig({
+    gateway: {
+      ...options.gateway,
+      auth: { issuer: idp.issuer, jwks_url: idp.jwksUrl, algorithms: ["RS256"] },
+    },
+  }).gateway;
+  const projector = options.projector === false ? null : createProjector({ nc, store, db, projections, logger });
+  await projector?.start();
+  const gateway = await createGateway({
+    config: gatewayConfig,
+    nc,
+    store,
+    readModels: createReadModels({ db, sql }),
+    authenticator: createAuthenticator({ config: gatewayConfig.auth }),
+    webhookSecrets: TEST_SECRETS,
+    logger,
+    pingDatabase: async () => {
+      await sql.query("SELECT 1");
+    },
+    idempotencyBucket: `${prefix}_idem`,
+    wsMaxBufferedBytes: options.wsMaxBufferedBytes,
+  });
+  const url = await gateway.start({ host: "127.0.0.1", port: 0 });
+  return {
+    url,
+    port: Number(new URL(url).port),
+    prefix,
+    schema,
+    nc,
+    store,
+    db,
+    idp,
+    gateway,
+    projector,
+    secrets: TEST_SECRETS,
+    token: (sub, roles) => idp.sign({ sub, groups: roles.map((r) => `wheelhouse-${r}s`) }),
+    eventCount: () => store.lastSeq(),
+    async stop() {
+      await gateway.stop();
+      await projector?.stop();
+      const jsm = await store.manager();
+      for (const s of Object.values(store.streams)) await jsm.streams.delete(s).catch(() => undefined);
+      await jsm.streams.delete(`KV_${prefix}_idem`).catch(() => undefined);
+      await nc.close();
+      await db.close();
+      const admin = new pg.Client({ connectionString: testEnv.pgUrl });
+      await admin.connect();
+      await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+      await admin.end();
+      await idp.stop();
+    },
+  };
+}
