@@ -395,14 +395,29 @@ export async function* readRawBatches(nc: NatsConnection, opts: RawReadOptions):
   };
   opts.signal?.addEventListener("abort", onAbort, { once: true });
   try {
+    const it = messages[Symbol.asyncIterator]();
     let batch: RawStreamMessage[] = [];
-    for await (const m of messages) {
+    let next = it.next();
+    for (;;) {
+      const r = await next;
+      if (r.done) break;
+      const m = r.value;
+      next = it.next();
       const item = { seq: m.seq, subject: m.subject, data: m.data, timeMs: Math.floor(m.info.timestampNanos / 1e6) };
       if (opts.endSeq !== undefined && item.seq > opts.endSeq) break;
       batch.push(item);
       const atEnd = opts.endSeq !== undefined && item.seq >= opts.endSeq;
-      // info.pending is the server's count of stream messages after this one: 0 means caught up.
-      if (batch.length >= opts.batchSize || m.info.pending === 0 || atEnd) {
+      let flush = batch.length >= opts.batchSize || atEnd;
+      if (!flush && m.info.pending === 0) {
+        // The server had nothing more when it sent this one. Flush, unless more is already
+        // buffered here: a buffered message resolves within this turn, setImmediate only after it.
+        const buffered = await Promise.race([
+          next.then(() => true),
+          new Promise<boolean>((res) => setImmediate(() => res(false))),
+        ]);
+        flush = !buffered;
+      }
+      if (flush) {
         yield batch;
         batch = [];
       }

@@ -1,0 +1,188 @@
+/**
+ * Projection benchmark: `node --import tsx scripts/bench/projection.ts [changes=7700]`.
+ * 1. Catch-up: the projector folds ~100k events (13 per change) into the read
+ *    models, vs a raw batched INSERT (500 rows per statement) of the very rows
+ *    it produced, into an empty copy of the schema.
+ * 2. Live lag: 1,000 events/s appended for 10 s while the projector follows;
+ *    lag = commit time of the batch holding an event − its occurred_at.
+ */
+import { connect } from "@nats-io/transport-node";
+import pg from "pg";
+import { newEvent } from "../../events/index.ts";
+import { createDb, sql, type TableSpec, upsertRows } from "../../lib/db/index.ts";
+import { createEventStore } from "../../lib/eventstore/index.ts";
+import { contextNodesTable } from "../../projections/context/index.ts";
+import { evidenceTable } from "../../projections/evidence/index.ts";
+import { executionsTable, toolCallsTable } from "../../projections/executions/sql.ts";
+import { changeHistory, EVENTS_PER_CHANGE } from "../../projections/fixtures.ts";
+import { projections } from "../../projections/index.ts";
+import { approvalsTable, planStepsTable, plansTable } from "../../projections/plans/sql.ts";
+import { type AppliedBatch, createProjector } from "../../services/projector/projector.ts";
+
+const CHANGES = Number(process.argv[2] ?? 7700);
+const NATS_URL = process.env.WH_NATS_URL ?? "nats://127.0.0.1:4322";
+const PG_URL = process.env.WH_PG_URL ?? "postgres://postgres@127.0.0.1:5432/wheelhouse";
+const prefix = "bench_proj";
+const schemaA = "bench_proj_fold";
+const schemaB = "bench_proj_raw";
+const schemaC = "bench_proj_live";
+
+async function pgq(text: string) {
+  const c = new pg.Client({ connectionString: PG_URL });
+  await c.connect();
+  await c.query(text);
+  await c.end();
+}
+
+const nc = await connect({ servers: NATS_URL });
+const store = createEventStore({ nc, prefix });
+const jsm = await store.manager();
+for (const s of Object.values(store.streams)) await jsm.streams.delete(s).catch(() => {});
+await store.provision();
+for (const s of [schemaA, schemaB, schemaC]) await pgq(`DROP SCHEMA IF EXISTS ${s} CASCADE`);
+
+// Load the stream: 64 appends in flight.
+const t0 = performance.now();
+let next = 0;
+await Promise.all(
+  Array.from({ length: 64 }, async () => {
+    for (;;) {
+      const n = next++;
+      if (n >= CHANGES) return;
+      for (const a of changeHistory(n, Date.UTC(2026, 0, 1), "b")) await store.append(a);
+    }
+  }),
+);
+const total = await store.lastSeq();
+console.log(`loaded ${total} events in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+
+// 1. Catch-up. First the backbone's own read models alone, then everything registered (audit included).
+const core = projections.filter((p) => ["plans", "executions", "evidence", "context"].includes(p.name));
+const dbCore = await createDb({ url: PG_URL, schema: `${schemaA}_core` });
+const coreProjector = createProjector({ nc, store, db: dbCore, projections: core, batchSize: 500 });
+const tc = performance.now();
+await coreProjector.start();
+await coreProjector.catchUp(10 * 60_000);
+const coreSecs = (performance.now() - tc) / 1000;
+await coreProjector.stop();
+await dbCore.close();
+await pgq(`DROP SCHEMA IF EXISTS ${schemaA}_core CASCADE`);
+
+const dbA = await createDb({ url: PG_URL, schema: schemaA });
+const projector = createProjector({ nc, store, db: dbA, projections, batchSize: 500 });
+const t1 = performance.now();
+await projector.start();
+await projector.catchUp(10 * 60_000);
+const foldSecs = (performance.now() - t1) / 1000;
+await projector.stop();
+
+const dbB = await createDb({ url: PG_URL, schema: schemaB });
+const specs = [
+  plansTable,
+  planStepsTable,
+  approvalsTable,
+  executionsTable,
+  toolCallsTable,
+  evidenceTable,
+  contextNodesTable,
+];
+const data: [TableSpec<Record<string, unknown>>, Record<string, unknown>[]][] = [];
+let rowCount = 0;
+for (const spec of specs) {
+  const rows = (await dbA.pool.any(sql.unsafe`SELECT * FROM ${sql.identifier([spec.table])}`)) as unknown as Record<
+    string,
+    unknown
+  >[];
+  rowCount += rows.length;
+  data.push([spec as unknown as TableSpec<Record<string, unknown>>, rows]);
+}
+const t2 = performance.now();
+for (const [spec, rows] of data) {
+  for (let i = 0; i < rows.length; i += 500) {
+    const chunk = rows.slice(i, i + 500);
+    await dbB.transaction((tx) => upsertRows(tx, spec, chunk, "nothing"));
+  }
+}
+const rawSecs = (performance.now() - t2) / 1000;
+
+// 2. Live lag at 1,000 events/s.
+const dbC = await createDb({ url: PG_URL, schema: schemaC });
+const lags: number[] = [];
+const live = createProjector({
+  nc,
+  store,
+  db: dbC,
+  projections,
+  batchSize: 500,
+  onApplied: (b: AppliedBatch) => {
+    if (b.firstSeq > total) for (const at of b.occurredAt) lags.push(b.committedAt - at);
+  },
+});
+await live.start();
+await live.catchUp(10 * 60_000);
+const RATE = 1000;
+const SECONDS = 10;
+const actor = { kind: "user" as const, id: "alice", roles: ["operator" as const] };
+const liveStart = Date.now();
+let sent = 0;
+const inflight: Promise<unknown>[] = [];
+while (sent < RATE * SECONDS) {
+  const due = Math.floor(((Date.now() - liveStart) / 1000) * RATE);
+  while (sent < due && sent < RATE * SECONDS) {
+    const id = `live-${sent++}`;
+    const e = newEvent(
+      "plan.requested",
+      id,
+      { plan_id: id, intent: "scale", source: "api" },
+      { actor, correlation_id: id },
+    );
+    inflight.push(store.append([e]));
+  }
+  await new Promise((r) => setTimeout(r, 1));
+}
+await Promise.all(inflight);
+await live.catchUp(60_000);
+await live.stop();
+lags.sort((a, b) => a - b);
+const pct = (p: number) => lags[Math.min(lags.length - 1, Math.floor(lags.length * p))] ?? Number.NaN;
+
+const foldRate = total / foldSecs;
+const rawRate = total / rawSecs;
+const table = [
+  ["measure", "value", "goal"],
+  ["events in stream", String(total), `${CHANGES} changes x ${EVENTS_PER_CHANGE}`],
+  [
+    `catch-up, ${core.map((p) => p.name).join("+")}`,
+    `${coreSecs.toFixed(2)} s = ${(total / coreSecs).toFixed(0)} events/s`,
+    ">= 20,000 events/s",
+  ],
+  [
+    `catch-up, all registered (${projections.map((p) => p.name).join("+")})`,
+    `${foldSecs.toFixed(2)} s = ${foldRate.toFixed(0)} events/s`,
+    ">= 20,000 events/s",
+  ],
+  [
+    "raw batched INSERT of the same rows",
+    `${rawSecs.toFixed(2)} s (${rowCount} rows) = ${rawRate.toFixed(0)} events/s eq.`,
+    "",
+  ],
+  [
+    "projector / raw (core, all)",
+    `${(total / coreSecs / rawRate).toFixed(2)}x, ${(foldRate / rawRate).toFixed(2)}x`,
+    ">= 0.5x",
+  ],
+  ["live: events appended", `${lags.length} at ${RATE}/s`, ""],
+  ["live lag p50 / p99 / max", `${pct(0.5)} / ${pct(0.99)} / ${lags[lags.length - 1]} ms`, "p99 < 50 ms"],
+];
+const w = [0, 1, 2].map((i) => Math.max(...table.map((r) => (r[i] ?? "").length)));
+for (const [i, r] of table.entries()) {
+  console.log(`| ${r.map((c, j) => c.padEnd(w[j] ?? 0)).join(" | ")} |`);
+  if (i === 0) console.log(`|${w.map((x) => "-".repeat(x + 2)).join("|")}|`);
+}
+
+await dbA.close();
+await dbB.close();
+await dbC.close();
+for (const s of [schemaA, schemaB, schemaC]) await pgq(`DROP SCHEMA IF EXISTS ${s} CASCADE`);
+for (const s of Object.values(store.streams)) await jsm.streams.delete(s).catch(() => {});
+await nc.close();
