@@ -107,8 +107,13 @@ export interface ToolRouterDeps {
   /** GitHub REST client for the `gh` fallback; null when no token is configured. */
   readonly github?: GithubApi | null | undefined;
   readonly onEvent?: ((event: ToolRouterEvent) => void | Promise<void>) | undefined;
+  /** Stores a call's full (redacted) output; `kind` is `diff` for dry runs, `tool_output` otherwise. */
   readonly storeEvidence?:
-    | ((kind: string, blob: Uint8Array) => Promise<{ evidence_id: string; sha256: string }>)
+    | ((
+        kind: "tool_output" | "diff",
+        blob: Uint8Array,
+        owner: { readonly execution_id: string; readonly tool_call_id: string },
+      ) => Promise<{ evidence_id: string; sha256: string }>)
     | undefined;
   readonly newId?: (() => string) | undefined;
   /** Lines kept per call for StreamToolLogs, and how many finished calls are remembered. */
@@ -379,7 +384,10 @@ export function createToolRouter(deps: ToolRouterDeps): ToolRouter {
         stderr: outcome.stderr.text,
         truncated: outcome.truncated,
       });
-      evidence = await deps.storeEvidence("tool_output", new TextEncoder().encode(blob));
+      evidence = await deps.storeEvidence(request.dry_run ? "diff" : "tool_output", new TextEncoder().encode(blob), {
+        execution_id: executionId,
+        tool_call_id: toolCallId,
+      });
     }
     log.end = status;
     wake(log);
