@@ -23,7 +23,7 @@ describe("gateway over real HTTP, NATS and Postgres", () => {
   const call = (
     method: string,
     path: string,
-    opts: { token?: string; body?: unknown; raw?: BodyInit; headers?: Record<string, string> } = {},
+    opts: { token?: string; body?: unknown; raw?: string | Uint8Array; headers?: Record<string, string> } = {},
   ) =>
     fetch(`${gw.url}${path}`, {
       method,
