@@ -1,0 +1,250 @@
+/**
+ * The planner service: consumes `plan.requested` and `signal.received`,
+ * plans, and appends `plan.proposed` or `plan.failed`.
+ *
+ * - A firing alert (`signal.received`, status firing) becomes an incident
+ *   intent: a `plan.requested` with `source: "alert"` and the signal id, on a
+ *   plan id derived from the signal id (so a redelivered signal cannot
+ *   request twice); planning then happens on that request like any other.
+ * - A request is planned once: the outcome is appended with the aggregate's
+ *   version as `expectedVersion` and an idempotency key from the request
+ *   event, so a redelivered request finds the outcome (or loses the race)
+ *   and never produces a second proposal.
+ * - The redacted prompt and model answers are stored as evidence; their
+ *   `evidence.stored` events go in the same atomic batch as the outcome, and
+ *   `plan.proposed` lists their ids.
+ */
+import type { Logger } from "pino";
+import { v5 as uuidv5 } from "uuid";
+import type { Actor, AnyEvent, AnyRecordedEvent, EventPayload } from "../../events/index.ts";
+import { newEvent } from "../../events/index.ts";
+import { ConflictError } from "../../lib/errors/index.ts";
+import type { EventStore } from "../../lib/eventstore/index.ts";
+import type { EvidenceMeta, StoredEvidence } from "../../lib/evidence/index.ts";
+import { evidenceStoredEvent } from "../../lib/evidence/index.ts";
+import { createRedactor } from "../../lib/llm/redact.ts";
+import { type Planner, PlanningFailedError, type PlanResult, type PlanTranscript } from "../../lib/planner/index.ts";
+
+/** Namespace for plan ids derived from signal ids (UUIDv5). */
+const SIGNAL_PLAN_NAMESPACE = "5b0f7c5e-8d0b-4c36-9a53-6f1f4c1d2e77";
+
+export const PLANNER_ACTOR: Actor = { kind: "service", id: "planner", roles: [] };
+
+export interface PlannerServiceDeps {
+  readonly store: Pick<EventStore, "append" | "readAggregate" | "consume">;
+  readonly planner: Planner;
+  /** Stores a redacted blob (the audit area's evidence store); without it no evidence is kept. */
+  readonly storeEvidence?: ((meta: EvidenceMeta, blob: string) => Promise<StoredEvidence>) | undefined;
+  readonly logger?: Logger | undefined;
+  readonly actor?: Actor | undefined;
+  /** Durable consumer name; several planner processes with the same name share the work. */
+  readonly durable?: string | undefined;
+  /** Configured `llm.redact_patterns`, for the alert text written into `plan.requested`. */
+  readonly redactPatterns?: readonly string[] | undefined;
+  readonly maxDeliver?: number | undefined;
+  readonly backoffMs?: readonly number[] | undefined;
+}
+
+export interface PlannerService {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  /** Handles one event (what the consumer calls); exposed for tests and embedding. */
+  handle(event: AnyRecordedEvent): Promise<void>;
+}
+
+type Recorded<T extends AnyRecordedEvent["type"]> = Extract<AnyRecordedEvent, { type: T }>;
+
+/** The plan id a signal's incident plan gets: stable, so the same signal cannot request twice. */
+export function planIdForSignal(signalId: string): string {
+  return uuidv5(`signal:${signalId}`, SIGNAL_PLAN_NAMESPACE);
+}
+
+/** The intent text for a firing alert. It is untrusted alert text, redacted, and the planner treats it so. */
+export function alertIntent(signal: EventPayload<"signal.received">): string {
+  const labels = signal.labels ?? {};
+  const name = labels.alertname ?? signal.kind;
+  const where = [
+    signal.service ?? labels.service ?? labels.app ?? labels.job,
+    signal.environment ?? labels.env ?? labels.environment,
+  ]
+    .filter(Boolean)
+    .join(" in ");
+  const description = signal.annotations?.description ?? "";
+  return `Investigate alert ${name}${where ? ` on ${where}` : ""}: ${signal.summary}${description && description !== signal.summary ? ` (${description})` : ""}`.slice(
+    0,
+    4000,
+  );
+}
+
+export function createPlannerService(deps: PlannerServiceDeps): PlannerService {
+  const { store, planner, logger } = deps;
+  const actor = deps.actor ?? PLANNER_ACTOR;
+  let consumption: { stop(): Promise<void> } | null = null;
+
+  const done = (history: readonly AnyRecordedEvent[]) =>
+    history.some((e) => e.type === "plan.proposed" || e.type === "plan.failed");
+
+  async function onSignal(event: Recorded<"signal.received">): Promise<void> {
+    const signal = event.payload;
+    if (signal.status !== "firing") return;
+    const planId = planIdForSignal(signal.signal_id);
+    const redactor = createRedactor(deps.redactPatterns ?? []);
+    const environment = signal.environment ?? signal.labels?.env ?? signal.labels?.environment;
+    const request = newEvent(
+      "plan.requested",
+      planId,
+      {
+        plan_id: planId,
+        intent: redactor.redact(alertIntent(signal)),
+        source: "alert",
+        signal_id: signal.signal_id,
+        ...(environment ? { environment } : {}),
+        ...(signal.service ? { service: signal.service } : {}),
+      },
+      { actor, correlation_id: event.correlation_id, causation_id: event.id },
+    );
+    try {
+      await store.append([request], {
+        expectedVersion: "none",
+        idempotencyKey: `plan.requested:signal:${signal.signal_id}`,
+      });
+      logger?.info({ plan_id: planId, signal_id: signal.signal_id }, "alert became a plan request");
+    } catch (error) {
+      if (error instanceof ConflictError) return; // requested already (a redelivery)
+      throw error;
+    }
+  }
+
+  async function onPlanRequested(event: Recorded<"plan.requested">): Promise<void> {
+    const request = event.payload;
+    const planId = request.plan_id;
+    const history = await store.readAggregate("plan", planId);
+    if (done(history)) return;
+    const version = history.at(-1)?.seq ?? 0;
+
+    let alert: EventPayload<"signal.received"> | undefined;
+    if (request.signal_id) {
+      const signalEvents = await store.readAggregate("signal", request.signal_id);
+      const received = signalEvents.find((e): e is Recorded<"signal.received"> => e.type === "signal.received");
+      alert = received?.payload;
+    }
+
+    const meta = { actor, correlation_id: event.correlation_id, causation_id: event.id };
+    let result: PlanResult | null = null;
+    let failure: PlanningFailedError | null = null;
+    try {
+      result = await planner.plan({
+        planId,
+        intent: request.intent,
+        source: request.source,
+        environment: request.environment,
+        service: request.service,
+        signal: alert,
+      });
+    } catch (error) {
+      if (!(error instanceof PlanningFailedError)) throw error;
+      failure = error;
+    }
+
+    const transcript = result?.transcript ?? failure?.transcript;
+    const evidence = transcript ? await storeTranscript(planId, event.id, transcript, meta) : [];
+    const outcome: AnyEvent = result
+      ? newEvent(
+          "plan.proposed",
+          planId,
+          {
+            plan_id: planId,
+            revision: result.plan.revision,
+            summary: result.plan.summary,
+            steps: [...result.plan.steps],
+            planner: result.plan.planner,
+            evidence_ids: evidence.map((e) => e.payload.evidence_id),
+          },
+          meta,
+        )
+      : newEvent(
+          "plan.failed",
+          planId,
+          {
+            plan_id: planId,
+            reasons: [...(failure as PlanningFailedError).reasons],
+            planner: (failure as PlanningFailedError).planner,
+          },
+          meta,
+        );
+    try {
+      await store.append([...evidence, outcome], { expectedVersion: version, idempotencyKey: `planned:${event.id}` });
+      logger?.info(
+        {
+          plan_id: planId,
+          outcome: outcome.type,
+          planner: result?.plan.planner ?? failure?.planner,
+          fallback: result?.fallbackReason,
+        },
+        result ? `plan proposed (${result.plan.steps.length} steps)` : "planning failed",
+      );
+    } catch (error) {
+      if (error instanceof ConflictError && done(await store.readAggregate("plan", planId))) return;
+      throw error;
+    }
+  }
+
+  async function storeTranscript(
+    planId: string,
+    requestEventId: string,
+    transcript: PlanTranscript,
+    meta: { actor: Actor; correlation_id: string; causation_id: string },
+  ) {
+    if (!deps.storeEvidence) return [];
+    const blobs: { kind: "prompt" | "model_response"; body: unknown }[] = [
+      {
+        kind: "prompt",
+        body: { system: transcript.system, messages: transcript.messages, redactions: transcript.redactions },
+      },
+      { kind: "model_response", body: { responses: transcript.responses } },
+    ];
+    const events = [];
+    for (const blob of blobs) {
+      const evidenceMeta: EvidenceMeta = {
+        owner_type: "plan",
+        owner_id: planId,
+        kind: blob.kind,
+        content_type: "application/json",
+        redacted: true,
+        // Derived from the request event: a redelivery rewrites the same ids rather than adding orphans.
+        evidence_id: `${requestEventId}-${blob.kind === "prompt" ? "prompt" : "response"}`.slice(0, 128),
+      };
+      const stored = await deps.storeEvidence(evidenceMeta, `${JSON.stringify(blob.body, null, 2)}\n`);
+      events.push(evidenceStoredEvent(evidenceMeta, stored, meta));
+    }
+    return events;
+  }
+
+  async function handle(event: AnyRecordedEvent): Promise<void> {
+    switch (event.type) {
+      case "plan.requested":
+        return onPlanRequested(event);
+      case "signal.received":
+        return onSignal(event);
+      default:
+        return;
+    }
+  }
+
+  return {
+    handle,
+    async start() {
+      consumption ??= await store.consume({
+        durable: deps.durable ?? "planner",
+        filterTypes: ["plan.requested", "signal.received"],
+        handler: handle,
+        ...(deps.maxDeliver === undefined ? {} : { maxDeliver: deps.maxDeliver }),
+        ...(deps.backoffMs === undefined ? {} : { backoffMs: deps.backoffMs }),
+      });
+    },
+    async stop() {
+      await consumption?.stop();
+      consumption = null;
+    },
+  };
+}
