@@ -1,0 +1,86 @@
+/** Starts the policy service on a shared runtime (its own process, or the embedded one). */
+import { readFileSync } from "node:fs";
+import type { PlanStep } from "../../events/index.ts";
+import type { Db } from "../../lib/db/index.ts";
+import { ConfigError } from "../../lib/errors/index.ts";
+import { createPolicyService } from "../../lib/policy/index.ts";
+import type { RunningService, Runtime } from "../../lib/runtime/index.ts";
+import { loadCatalog } from "../../lib/tools/index.ts";
+import { createPolicyDecider, type StepContext } from "./service.ts";
+
+export async function startPolicy(runtime: Runtime): Promise<RunningService> {
+  const { config } = runtime;
+  const logger = runtime.logger("policy");
+  const policy = await createPolicyService({
+    bundlePath: config.policy.bundle_path,
+    data: readPolicyData(config.policy.data_path),
+    stage: config.policy.stage,
+    timeoutMs: config.policy.eval_timeout_ms,
+    watch: config.policy.watch,
+    logger,
+  });
+  if (policy.revision === null) {
+    logger.warn(
+      { bundle: config.policy.bundle_path },
+      "no policy bundle loaded: every step is denied until one appears (run scripts/setup to build it)",
+    );
+  }
+  const db = await runtime.db();
+  const decider = createPolicyDecider({
+    store: runtime.store,
+    policy,
+    catalog: loadCatalog(),
+    logger,
+    stage: config.policy.stage,
+    lookupContext: lookupInServiceGraph(db),
+  });
+  await decider.start();
+  logger.info({ revision: policy.revision, stage: config.policy.stage ?? "from data" }, "deciding proposed plans");
+  return {
+    async stop() {
+      await decider.stop();
+      await policy.close();
+    },
+  };
+}
+
+function readPolicyData(path: string | undefined): Record<string, unknown> | undefined {
+  if (path === undefined) return undefined;
+  try {
+    return JSON.parse(readFileSync(path, "utf8")) as Record<string, unknown>;
+  } catch (cause) {
+    throw new ConfigError(
+      `policy.data_path ${path} is not a readable JSON document: ${(cause as Error).message}`,
+      [
+        {
+          field: "policy.data_path",
+          message: "not readable JSON",
+          fix: "point it at a JSON file like policies/data.json",
+        },
+      ],
+      { cause },
+    );
+  }
+}
+
+/**
+ * Live facts about a step's target from the service graph the context service maintains:
+ * the service's replica count, and how many services depend on it (its blast radius).
+ */
+export function lookupInServiceGraph(db: Pick<Db, "listContextServices">): (step: PlanStep) => Promise<StepContext> {
+  return async (step) => {
+    const name = step.target.service;
+    if (name === undefined) return {};
+    const services = await db.listContextServices();
+    const node = services.find(
+      (s) => s.name === name && (s.environment ?? step.target.environment) === step.target.environment,
+    );
+    if (!node) return {};
+    const replicas = node.attributes.replicas;
+    const dependents = services.filter((s) => s.edges.some((e) => e.kind === "depends_on" && e.to === node.node_id));
+    return {
+      current_replicas: typeof replicas === "number" ? replicas : null,
+      blast_radius: 1 + dependents.length,
+    };
+  };
+}
