@@ -95,7 +95,8 @@ receivers:
   async function signalsOf(): Promise<(AnyRecordedEvent & { type: "signal.received" })[]> {
     const out: (AnyRecordedEvent & { type: "signal.received" })[] = [];
     for await (const batch of gw.store.readStream({ fromSeq: 1 })) {
-      for (const e of batch) if (e.type === "signal.received") out.push(e as AnyRecordedEvent & { type: "signal.received" });
+      for (const e of batch)
+        if (e.type === "signal.received") out.push(e as AnyRecordedEvent & { type: "signal.received" });
     }
     return out;
   }

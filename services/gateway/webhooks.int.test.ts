@@ -5,7 +5,8 @@ import { after, before, describe, it } from "node:test";
 import type { AnyRecordedEvent } from "../../events/index.ts";
 import { startTestGateway, type TestGateway } from "./testing.ts";
 
-const fixture = (path: string) => readFileSync(new URL(`../../test/fixtures/webhooks/${path}`, import.meta.url), "utf8");
+const fixture = (path: string) =>
+  readFileSync(new URL(`../../test/fixtures/webhooks/${path}`, import.meta.url), "utf8");
 
 describe("webhooks over real HTTP and NATS", () => {
   let gw: TestGateway;
@@ -19,7 +20,11 @@ describe("webhooks over real HTTP and NATS", () => {
 
   async function signals(res: Response) {
     assert.equal(res.status, 202, await res.clone().text());
-    return (await res.json()) as { signals: { signal_id: string; duplicate: boolean }[]; accepted: number; duplicates: number };
+    return (await res.json()) as {
+      signals: { signal_id: string; duplicate: boolean }[];
+      accepted: number;
+      duplicates: number;
+    };
   }
 
   async function signal(id: string): Promise<AnyRecordedEvent & { type: "signal.received" }> {
@@ -140,10 +145,14 @@ describe("webhooks over real HTTP and NATS", () => {
     const body = fixture("github/push.json").replace("0d1a26e67d8f", "1d1a26e67d8f");
     const base = { "x-github-event": "push", "x-github-delivery": "forged-1" };
     await refusedWithNothingAppended(post("/v1/hooks/git", body, base));
-    await refusedWithNothingAppended(post("/v1/hooks/git", body, { ...base, "x-hub-signature-256": sign(body, "guess") }));
+    await refusedWithNothingAppended(
+      post("/v1/hooks/git", body, { ...base, "x-hub-signature-256": sign(body, "guess") }),
+    );
     // Same JSON, different bytes: the signature is over the raw body, not the parsed document.
     const reserialized = JSON.stringify(JSON.parse(body));
-    await refusedWithNothingAppended(post("/v1/hooks/git", reserialized, { ...base, "x-hub-signature-256": sign(body) }));
+    await refusedWithNothingAppended(
+      post("/v1/hooks/git", reserialized, { ...base, "x-hub-signature-256": sign(body) }),
+    );
     await refusedWithNothingAppended(post("/v1/hooks/git", body, { ...base, "x-hub-signature-256": "sha256=abc" }));
     await refusedWithNothingAppended(post("/v1/hooks/git", body, { "x-hub-signature-256": sign(body) }));
   });
@@ -161,7 +170,9 @@ describe("webhooks over real HTTP and NATS", () => {
     assert.equal(event.payload.kind, "git.push");
     assert.match(event.payload.summary, /jsmith pushed 1 commit/);
     assert.equal((await signals(await post("/v1/hooks/git", body, headers))).duplicates, 1);
-    await refusedWithNothingAppended(post("/v1/hooks/git", body, { ...headers, "x-gitlab-token": "nope", "x-gitlab-event-uuid": "x2" }));
+    await refusedWithNothingAppended(
+      post("/v1/hooks/git", body, { ...headers, "x-gitlab-token": "nope", "x-gitlab-event-uuid": "x2" }),
+    );
     const { "x-gitlab-token": _t, ...noToken } = headers;
     await refusedWithNothingAppended(post("/v1/hooks/git", body, { ...noToken, "x-gitlab-event-uuid": "x3" }));
   });
