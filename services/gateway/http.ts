@@ -15,7 +15,6 @@ import {
   RateLimitedError,
   toProblem,
   toWheelhouseError,
-  UnauthenticatedError,
   UnsupportedMediaTypeError,
   ValidationError,
   WheelhouseError,

@@ -53,7 +53,7 @@ const iso = (d: unknown) => (d instanceof Date ? d.toISOString() : d === null ||
 function cursorKey(cursor: string | undefined): [string, string] | null {
   if (cursor === undefined) return null;
   const key = decodeCursor(cursor);
-  if (!key || key.length !== 2 || typeof key[0] !== "string" || typeof key[1] !== "string") {
+  if (key?.length !== 2 || typeof key[0] !== "string" || typeof key[1] !== "string") {
     throw new ValidationError("the cursor is not one this API issued", {
       field: "query.cursor",
       fix: "pass the next_cursor of the previous page unchanged, or omit it to start over",
