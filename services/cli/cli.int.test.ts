@@ -1,0 +1,202 @@
+/**
+ * The quick start, end to end: the gateway's and projector's entry files as
+ * processes in dev auth mode, a token from scripts/mint-token.ts, and the CLI
+ * talking to the API. Own stream prefix, schema and data dir.
+ */
+import assert from "node:assert/strict";
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { connect } from "@nats-io/transport-node";
+import { execa } from "execa";
+import pg from "pg";
+import { newEvent } from "../../events/index.ts";
+import { createEventStore } from "../../lib/eventstore/index.ts";
+import { testEnv, uniqueName, waitFor } from "../../test/support/env.ts";
+
+const root = new URL("../../", import.meta.url).pathname;
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, "127.0.0.1", () => {
+      const a = s.address();
+      s.close(() => resolve(typeof a === "object" && a ? a.port : 0));
+    });
+  });
+}
+
+describe("quick start: gateway (dev issuer) + projector + mint-token + CLI", () => {
+  const prefix = uniqueName("cli");
+  const schema = uniqueName("cli");
+  let dataDir: string;
+  let port: number;
+  let env: Record<string, string>;
+  const children: ChildProcess[] = [];
+  let log = "";
+
+  before(async () => {
+    dataDir = mkdtempSync(join(tmpdir(), "wh-cli-"));
+    port = await freePort();
+    env = {
+      ...(process.env as Record<string, string>),
+      WHEELHOUSE_DATA_DIR: dataDir,
+      WHEELHOUSE_NATS__URL: testEnv.natsUrl,
+      WHEELHOUSE_NATS__PREFIX: prefix,
+      WHEELHOUSE_STORAGE__POSTGRES_URL: testEnv.pgUrl,
+      WHEELHOUSE_STORAGE__POSTGRES_SCHEMA: schema,
+      WHEELHOUSE_GATEWAY__PORT: String(port),
+      WHEELHOUSE_GATEWAY__AUTH__MODE: "dev",
+      WHEELHOUSE_GATEWAY__AUTH__ISSUER: `http://127.0.0.1:${port}/dev-issuer`,
+      WHEELHOUSE_LOG__FORMAT: "json",
+      WHEELHOUSE_LOG__LEVEL: "warn",
+    };
+    for (const entry of ["services/gateway/main.ts", "services/projector/main.ts"]) {
+      const child = spawn(process.execPath, ["--import", "tsx", entry], {
+        cwd: root,
+        env,
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      child.stdout?.on("data", (d: Buffer) => {
+        log += d.toString();
+      });
+      child.stderr?.on("data", (d: Buffer) => {
+        log += d.toString();
+      });
+      children.push(child);
+    }
+    await waitFor("gateway ready", async () => (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => null))?.ok, {
+      timeoutMs: 30_000,
+      intervalMs: 100,
+    }).catch((e: unknown) => {
+      throw new Error(`${(e as Error).message}\n${log.slice(-3000)}`);
+    });
+  });
+
+  after(async () => {
+    for (const child of children) {
+      if (child.exitCode !== null) continue;
+      const exited = new Promise((r) => child.once("exit", r));
+      child.kill("SIGTERM");
+      await exited;
+    }
+    const nc = await connect({ servers: testEnv.natsUrl });
+    const jsm = await createEventStore({ nc, prefix }).manager();
+    for (const s of await jsm.streams.names().next())
+      if (s.startsWith(prefix.toUpperCase()) || s === `KV_${prefix}_idempotency`) await jsm.streams.delete(s);
+    await nc.close();
+    const admin = new pg.Client({ connectionString: testEnv.pgUrl });
+    await admin.connect();
+    await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    await admin.end();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  const mint = async (sub: string, roles: string) =>
+    (
+      await execa(process.execPath, ["--import", "tsx", "scripts/mint-token.ts", "--sub", sub, "--roles", roles], {
+        cwd: root,
+        env,
+      })
+    ).stdout.trim();
+  const cli = (token: string, ...args: string[]) =>
+    execa(process.execPath, ["--import", "tsx", "services/cli/main.ts", ...args], {
+      cwd: root,
+      env: { ...env, WHEELHOUSE_URL: `http://127.0.0.1:${port}`, WHEELHOUSE_TOKEN: token },
+      reject: false,
+    });
+
+  it("serves the dev issuer's JWKS and discovery document", async () => {
+    const jwks = (await (await fetch(`http://127.0.0.1:${port}/dev-issuer/.well-known/jwks.json`)).json()) as {
+      keys: { kty: string; d?: string }[];
+    };
+    assert.equal(jwks.keys.length, 1);
+    assert.equal(jwks.keys[0]?.d, undefined, "the private part must never be served");
+    const discovery = (await (
+      await fetch(`http://127.0.0.1:${port}/dev-issuer/.well-known/openid-configuration`)
+    ).json()) as { issuer: string };
+    assert.equal(discovery.issuer, `http://127.0.0.1:${port}/dev-issuer`);
+  });
+
+  it("plan, status, approve, audit through the CLI with minted tokens", async () => {
+    const alice = await mint("alice", "operator,approver");
+    const bob = await mint("bob", "approver");
+    const planned = await cli(
+      alice,
+      "plan",
+      "scale checkout to 6 in staging",
+      "--env",
+      "staging",
+      "--service",
+      "checkout",
+      "--json",
+    );
+    assert.equal(planned.exitCode, 0, planned.stderr);
+    const planId = (JSON.parse(planned.stdout) as { id: string }).id;
+    const status = await cli(alice, "status", planId);
+    assert.equal(status.exitCode, 0, status.stderr);
+    assert.match(status.stdout, new RegExp(`${planId}\\s+requested`));
+
+    // The planner and policy services are other areas: their events are appended directly.
+    const nc = await connect({ servers: testEnv.natsUrl });
+    const store = createEventStore({ nc, prefix });
+    const svc = { actor: { kind: "service" as const, id: "policy", roles: [] }, correlation_id: "t" };
+    await store.append([
+      newEvent(
+        "plan.proposed",
+        planId,
+        { plan_id: planId, revision: 1, summary: "scale", steps: [], planner: { kind: "template" } },
+        svc,
+      ),
+      newEvent(
+        "policy.decided",
+        planId,
+        {
+          plan_id: planId,
+          revision: 1,
+          decision: "require_approval",
+          tier: "T2",
+          reasons: ["production write"],
+          approvers_required: 1,
+          constraints: {},
+          ttl_seconds: 3600,
+          expires_at: new Date(Date.now() + 3_600_000).toISOString(),
+          policy_revision: "t",
+          steps: [],
+        },
+        svc,
+      ),
+    ]);
+    await nc.close();
+    await waitFor(
+      "the decision projected",
+      async () => /revision 1/.test((await cli(alice, "status", planId)).stdout),
+      { timeoutMs: 10_000, intervalMs: 100 },
+    );
+
+    const self = await cli(alice, "approve", planId);
+    assert.equal(self.exitCode, 1);
+    assert.match(self.stderr, /403/);
+    assert.match(self.stderr, /fix: ask another approver/);
+    const approved = await cli(bob, "approve", planId, "--comment", "lgtm");
+    assert.equal(approved.exitCode, 0, approved.stderr);
+    assert.match(approved.stdout, /approved plan .* revision 1/);
+
+    const audit = await waitFor(
+      "audit lines",
+      async () => {
+        const r = await cli(alice, "audit", "--plan", planId);
+        return r.stdout.split("\n").filter(Boolean).length >= 4 ? r : undefined;
+      },
+      { timeoutMs: 10_000, intervalMs: 100 },
+    );
+    assert.match(audit.stdout, /approval\.granted|approval/);
+
+    const noToken = await cli("", "status", planId);
+    assert.equal(noToken.exitCode, 1);
+    assert.match(noToken.stderr, /WHEELHOUSE_TOKEN/);
+  });
+});
