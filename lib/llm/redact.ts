@@ -110,12 +110,12 @@ export const DEFAULT_RULES: readonly RedactionRule[] = [
   {
     name: "aws_secret_access_key",
     pattern:
-      /(?:aws_?secret_?access_?key|aws_?secret_?key|secret_?access_?key|SecretAccessKey|aws_secret)["']?[ \t]*(?:[:=]|=>)[ \t]*["']?(?<s>[A-Za-z0-9/+=]{40})(?![A-Za-z0-9/+=])/gi,
+      /(?:aws_?secret_?access_?key|aws_?secret_?key|secret_?access_?key|SecretAccessKey|aws_secret)(?:\\?["'])?[ \t]*(?:[:=]|=>)[ \t]*(?:\\?["'])?(?<s>[A-Za-z0-9/+=]{40})(?![A-Za-z0-9/+=])/gi,
   },
   {
     name: "aws_session_token",
     pattern:
-      /(?:aws_?session_?token|SessionToken|security_?token)["']?[ \t]*(?:[:=]|=>)[ \t]*["']?(?<s>[A-Za-z0-9/+=]{80,})/gi,
+      /(?:aws_?session_?token|SessionToken|security_?token)(?:\\?["'])?[ \t]*(?:[:=]|=>)[ \t]*(?:\\?["'])?(?<s>[A-Za-z0-9/+=]{80,})/gi,
   },
   { name: "gcp_api_key", pattern: /(?<![A-Za-z0-9_-])(?<s>AIza[0-9A-Za-z_-]{35})(?![A-Za-z0-9_-])/g },
   { name: "gcp_oauth_secret", pattern: /(?<s>GOCSPX-[A-Za-z0-9_-]{28})/g },
@@ -184,7 +184,7 @@ export const DEFAULT_RULES: readonly RedactionRule[] = [
     name: "password",
     // Connection strings and env files: `Password=...;`, `DB_PASSWORD=...`, `"password": "..."`.
     pattern: new RegExp(
-      `(?<![A-Za-z0-9])[A-Za-z0-9_.-]{0,40}?(?:password|passwd|passphrase|pwd)${NOT_A_SECRET_KEY_SUFFIX}[A-Za-z0-9_.-]*["']?[ \\t]*(?:[:=]|=>)[ \\t]*(?<q>["']?)(?<s>[^\\s"',;{}()\\[\\]]{3,256})`,
+      `(?<![A-Za-z0-9])[A-Za-z0-9_.-]{0,40}?(?:password|passwd|passphrase|pwd)${NOT_A_SECRET_KEY_SUFFIX}[A-Za-z0-9_.-]*(?:\\\\?["'])?[ \\t]*(?:[:=]|=>)[ \\t]*(?:\\\\?["'])?(?<s>[^\\s"',;{}()\\[\\]\\\\]{3,256})`,
       "gi",
     ),
     accept: (s) => !isReference(s) && !s.startsWith("<") && !/^[0-9]{1,3}$/.test(s),
@@ -193,7 +193,7 @@ export const DEFAULT_RULES: readonly RedactionRule[] = [
     name: "secret",
     // `API_KEY=...`, `secret: ...`, `"client_secret": "..."`: only values that look machine-generated.
     pattern: new RegExp(
-      `(?<![A-Za-z0-9])${SECRET_KEY}${NOT_A_SECRET_KEY_SUFFIX}[A-Za-z0-9_.-]*["']?[ \\t]*(?:[:=]|=>)[ \\t]*["']?(?<s>[^\\s"',;{}()\\[\\]<>]{12,512})`,
+      `(?<![A-Za-z0-9])${SECRET_KEY}${NOT_A_SECRET_KEY_SUFFIX}[A-Za-z0-9_.-]*(?:\\\\?["'])?[ \\t]*(?:[:=]|=>)[ \\t]*(?:\\\\?["'])?(?<s>[^\\s"',;{}()\\[\\]<>\\\\]{12,512})`,
       "gi",
     ),
     accept: looksGenerated,

@@ -113,7 +113,15 @@ export function createPlanner(deps: PlannerDeps): Planner {
       const llm = deps.llm;
       if (!llm?.enabled) return { plan: templatePlan(request, context, redactor) };
 
-      const prompt = buildPrompt(catalog, request, context);
+      // Structured parts are redacted before they are serialized: key names are context
+      // (`"password": ...`), and JSON escaping would hide a secret's boundaries.
+      const safeRequest: PlanRequest = {
+        ...request,
+        intent: redactor.redact(request.intent),
+        evidence: request.evidence?.map((e) => ({ name: e.name, text: redactor.redact(e.text) })),
+        signal: request.signal ? redactor.redactValue(request.signal) : undefined,
+      };
+      const prompt = buildPrompt(catalog, safeRequest, context ? redactor.redactValue(context) : context);
       const system = redactor.redact(prompt.system);
       const messages: LLMMessage[] = [{ role: "user", content: redactor.redact(prompt.user) }];
       const responses: PlanTranscript["responses"][number][] = [];
