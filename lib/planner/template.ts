@@ -236,11 +236,10 @@ function matchIntent(t: string): PartialIntent | undefined {
           : /secret/.test(what)
             ? "secret"
             : "password";
-    const service = pickService(
-      g(m, "svc"),
-      g(m, "svc2"),
-      path?.split("/").find((p) => pickService(p) && !ENV_ALIASES[p]),
-    );
+    // In "<team>/<service>/<name>" the service is the second to last part; environment names are skipped.
+    const parts = (path?.split("/") ?? []).filter((p) => !ENV_ALIASES[p]);
+    const fromPath = parts.length >= 2 ? parts[parts.length - 2] : parts[0];
+    const service = pickService(g(m, "svc"), g(m, "svc2"), fromPath);
     return { kind: "rotate_secret", service, field, ...(path ? { path } : {}) };
   }
 
