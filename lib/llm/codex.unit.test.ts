@@ -57,7 +57,7 @@ describe("Codex OAuth", () => {
     assert.equal(sent?.path, "/backend-api/codex/responses");
     assert.equal(sent?.headers.authorization, `Bearer ${access}`);
     assert.equal(sent?.headers["chatgpt-account-id"], "acct-123");
-    assert.equal((sent?.json as { stream: boolean; store: boolean }).stream, true);
+    assert.equal((sent?.json as { stream?: boolean } | undefined)?.stream, true);
   });
 
   test("an expired token is refreshed at the token URL, and the file is updated", async () => {
@@ -79,8 +79,8 @@ describe("Codex OAuth", () => {
     assert.equal(refresh?.path, "/oauth/token");
     assert.deepEqual(
       {
-        grant: (refresh?.json as Record<string, string>).grant_type,
-        rt: (refresh?.json as Record<string, string>).refresh_token,
+        grant: (refresh?.json as Record<string, string> | undefined)?.grant_type,
+        rt: (refresh?.json as Record<string, string> | undefined)?.refresh_token,
       },
       { grant: "refresh_token", rt: "rt-old" },
     );

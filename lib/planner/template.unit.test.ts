@@ -258,7 +258,7 @@ describe("template planner: Alertmanager alerts", () => {
         status: "firing" as const,
         dedupe_key: "k",
         summary: `${alert.labels.alertname} firing`,
-        labels: alert.labels as Record<string, string>,
+        labels: alert.labels as unknown as Record<string, string>,
         annotations: {},
         details: {},
       };
