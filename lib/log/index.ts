@@ -60,7 +60,13 @@ export function createLogger(options: LogOptions): Logger {
     base: { service: options.service },
     redact: { paths: [...REDACTED_PATHS], censor: "[redacted]" },
     timestamp: pino.stdTimeFunctions.isoTime,
-    formatters: { level: (label) => ({ level: label }) },
+    formatters: {
+      level: (label) => ({ level: label }),
+      // Secrets also hide in field values (an error message, a command line): scrub those too.
+      ...(scrub
+        ? { log: (object: Record<string, unknown>) => scrubValues(object, scrub, 0) as Record<string, unknown> }
+        : {}),
+    },
     ...(scrub
       ? {
           hooks: {
@@ -93,4 +99,17 @@ export function withContext(
   const bindings: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(ids)) if (v !== undefined) bindings[k] = v;
   return logger.child(bindings);
+}
+
+/** Scrubs every string inside a log object, to a bounded depth; errors keep their message and stack scrubbed. */
+function scrubValues(value: unknown, scrub: (text: string) => string, depth: number): unknown {
+  if (typeof value === "string") return scrub(value);
+  if (depth > 6 || value === null || typeof value !== "object") return value;
+  if (value instanceof Error) {
+    return { type: value.name, message: scrub(value.message), stack: value.stack ? scrub(value.stack) : undefined };
+  }
+  if (Array.isArray(value)) return value.map((v) => scrubValues(v, scrub, depth + 1));
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) out[k] = scrubValues(v, scrub, depth + 1);
+  return out;
 }

@@ -54,6 +54,23 @@ describe("logging", () => {
     assert.equal(out.lines()[0]?.msg, "clone failed with token [REDACTED:github_token]");
   });
 
+  it("scrubs secrets inside field values and errors too", () => {
+    const out = capture();
+    const token = `ghp_${"b".repeat(36)}`;
+    const log = createLogger({
+      service: "t",
+      destination: out.stream,
+      scrub: (s) => s.replaceAll(/ghp_[A-Za-z0-9]{36}/g, "[REDACTED:github_token]"),
+    });
+    log.error(
+      { argv: ["git", "clone", `https://x:${token}@github.com/o/r`], err: new Error(`auth ${token}`) },
+      "clone",
+    );
+    const text = JSON.stringify(out.lines());
+    assert.ok(!text.includes(token), text);
+    assert.ok(text.includes("[REDACTED:github_token]"));
+  });
+
   it("carries correlation and request ids on every line of a child logger", () => {
     const out = capture();
     const log = withContext(createLogger({ service: "t", destination: out.stream }), {
