@@ -162,6 +162,8 @@ export const ToolsConfigSchema = v.strictObject({
   env_allow: v.optional(v.array(v.string()), ["PATH", "HOME", "LANG", "TZ", "KUBECONFIG"]),
   /** Per-CLI credentials: environment variable name → secret reference. */
   credentials: v.optional(v.record(v.string(), v.record(v.string(), SecretRefSchema)), {}),
+  /** Bearer token callers of the tool router must present; unset on a loopback-only embedded setup. */
+  router_token: v.optional(SecretRefSchema),
   /** Folders a tool input may name as a file (Helm values, manifests). */
   allowed_paths: v.optional(v.array(v.string()), []),
 });

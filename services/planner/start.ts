@@ -1,0 +1,35 @@
+/** Starts the planner on a shared runtime (its own process, or the embedded one). */
+import { createLLMRouter } from "../../lib/llm/index.ts";
+import { createPlanner } from "../../lib/planner/index.ts";
+import type { RunningService, Runtime } from "../../lib/runtime/index.ts";
+import { loadCatalog } from "../../lib/tools/index.ts";
+import { createContextReader } from "./context.ts";
+import { createPlannerService } from "./service.ts";
+
+export async function startPlanner(runtime: Runtime): Promise<RunningService> {
+  const { config } = runtime;
+  const logger = runtime.logger("planner");
+  const llm = createLLMRouter(config.llm, { env: process.env, logger });
+  logger.info(
+    { providers: llm.providers },
+    llm.enabled ? "LLM planning on, template planner as fallback" : "no LLM configured: template planner",
+  );
+  const db = await runtime.db();
+  const evidence = runtime.evidence();
+  const planner = createPlanner({
+    catalog: loadCatalog(),
+    llm,
+    getContext: createContextReader(() => db.listContextServices()),
+    redactPatterns: config.llm.redact_patterns,
+    logger,
+  });
+  const service = createPlannerService({
+    store: runtime.store,
+    planner,
+    storeEvidence: (meta, blob) => evidence.storeEvidence(meta, blob),
+    redactPatterns: config.llm.redact_patterns,
+    logger,
+  });
+  await service.start();
+  return { stop: () => service.stop() };
+}

@@ -1,0 +1,42 @@
+/** Starts the tool router on a shared runtime: typed RPC over HTTP, each call in its own sandbox process. */
+import { resolveSecret } from "../../lib/config/index.ts";
+import type { RunningService, Runtime } from "../../lib/runtime/index.ts";
+import { findExecutable, loadCatalog } from "../../lib/tools/index.ts";
+import { createGithubApi } from "./github.ts";
+import { createToolRouterTransport } from "./http.ts";
+import { createToolCallRecorder } from "./recorder.ts";
+import { createToolRouter } from "./router.ts";
+import { createSandboxProcessRunner } from "./spawn.ts";
+
+export async function startToolRouter(runtime: Runtime): Promise<RunningService> {
+  const { config } = runtime;
+  const logger = runtime.logger("tool-router");
+  const toolPath = process.env.PATH ?? "";
+  const github = config.connectors.github;
+  const githubToken = resolveSecret(github.token);
+  const evidence = config.storage.evidence;
+  const router = createToolRouter({
+    catalog: loadCatalog(),
+    runInSandbox: createSandboxProcessRunner({
+      env: process.env,
+      defaultTimeoutMs: config.tools.default_timeout_ms,
+      // Helm values may come from the object store: the evidence store's endpoint and keys serve it.
+      ...(evidence.kind === "s3" || resolveSecret(evidence.access_key) !== null
+        ? {
+            objectStore: {
+              endpoint: evidence.endpoint,
+              region: evidence.region,
+              access_key: evidence.access_key,
+              secret_key: evidence.secret_key,
+            },
+          }
+        : {}),
+    }),
+    isInstalled: async (binary) => (await findExecutable(binary, toolPath)) !== null,
+    github: githubToken ? createGithubApi({ apiBase: github.api_base, token: githubToken }) : null,
+    ...createToolCallRecorder({ store: runtime.store, evidence: runtime.evidence(), logger }),
+  });
+  const transport = createToolRouterTransport({ router, logger, authToken: resolveSecret(config.tools.router_token) });
+  const url = await transport.start({ host: config.tools.router_host, port: config.tools.router_port });
+  return { url, stop: () => transport.stop() };
+}

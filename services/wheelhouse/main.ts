@@ -1,0 +1,29 @@
+/**
+ * The embedded profile: every Wheelhouse service in one process on one
+ * runtime (one NATS connection, one database pool). `npm start` runs this
+ * after `scripts/infra up`; each service also runs alone from its own
+ * `services/<name>/main.ts` when it needs to scale on its own.
+ */
+import { type RunningService, runServices, type ServiceStarter } from "../../lib/runtime/index.ts";
+import { startPlanner } from "../planner/start.ts";
+import { startPolicy } from "../policy/start.ts";
+import { startProjector } from "../projector/start.ts";
+import { startToolRouter } from "../tool-router/start.ts";
+
+const services: ReadonlyArray<readonly [string, ServiceStarter]> = [
+  // Read models first, so that the API answers from them as soon as it listens.
+  ["projector", startProjector],
+  ["policy", startPolicy],
+  ["planner", startPlanner],
+  ["tool-router", startToolRouter],
+];
+
+await runServices("wheelhouse", services, { onStarted: printBanner });
+
+function printBanner(running: ReadonlyArray<readonly [string, RunningService]>): void {
+  const lines = ["", "Wheelhouse is running (embedded profile: every service in this process).", ""];
+  for (const [name, service] of running) lines.push(`  ${name.padEnd(12)} ${service.url ?? "(consumes events)"}`);
+  if (process.env.WH_INFRA_STATUS) lines.push("", ...process.env.WH_INFRA_STATUS.split("\n").map((l) => `  ${l}`));
+  lines.push("", "Ctrl-C stops it.", "");
+  process.stdout.write(`${lines.join("\n")}\n`);
+}
