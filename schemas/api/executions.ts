@@ -2,16 +2,27 @@
 import * as v from "valibot";
 import { ActorViewSchema, CursorSchema, LimitSchema, pageSchema } from "./common.ts";
 
+/** An execution as served: the executions read model's row with its steps and tool calls. */
 export const ExecutionViewSchema = v.object({
   execution_id: v.string(),
-  plan_id: v.string(),
-  revision: v.number(),
+  plan_id: v.nullable(v.string()),
+  revision: v.nullable(v.number()),
   status: v.string(),
   dry_run: v.boolean(),
+  workflow_id: v.nullable(v.string()),
+  run_id: v.nullable(v.string()),
+  reason: v.nullable(v.string()),
+  actor_id: v.nullable(v.string()),
   requested_by: v.nullable(ActorViewSchema),
+  correlation_id: v.nullable(v.string()),
   steps: v.array(v.record(v.string(), v.unknown())),
+  verification: v.array(v.unknown()),
   tool_calls: v.array(v.record(v.string(), v.unknown())),
+  version: v.number(),
+  last_seq: v.number(),
   created_at: v.string(),
+  started_at: v.nullable(v.string()),
+  finished_at: v.nullable(v.string()),
   updated_at: v.string(),
 });
 export type ExecutionView = v.InferOutput<typeof ExecutionViewSchema>;

@@ -39,19 +39,31 @@ export const ListPlansQuerySchema = v.strictObject({
 
 export const PlanIdParamsSchema = v.strictObject({ id: v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{1,128}$/)) });
 
+/** A plan as served: the plans read model's row, its current revision's steps and its approvals. */
 export const PlanViewSchema = v.object({
   plan_id: v.string(),
-  status: v.string(),
-  intent: v.string(),
-  source: v.string(),
+  status: PlanStatusSchema,
+  revision: v.nullable(v.number()),
+  intent: v.nullable(v.string()),
+  source: v.nullable(v.string()),
   environment: v.nullable(v.string()),
   service: v.nullable(v.string()),
-  revision: v.nullable(v.number()),
-  requested_by: v.nullable(ActorViewSchema),
+  signal_id: v.nullable(v.string()),
   summary: v.nullable(v.string()),
+  planner: v.unknown(),
+  failure_reasons: v.nullable(v.array(v.string())),
   decision: v.nullable(v.string()),
   tier: v.nullable(v.string()),
-  approvers_required: v.nullable(v.number()),
+  policy: v.unknown(),
+  approvals_required: v.number(),
+  approvals_granted: v.number(),
+  approvers_required: v.number(),
+  actor_id: v.nullable(v.string()),
+  requested_by: v.nullable(ActorViewSchema),
+  correlation_id: v.nullable(v.string()),
+  /** The plan's stream version: send it as `If-Match` on approvals and execute. */
+  version: v.number(),
+  last_seq: v.number(),
   steps: v.array(v.record(v.string(), v.unknown())),
   approvals: v.array(v.record(v.string(), v.unknown())),
   created_at: v.string(),

@@ -239,7 +239,9 @@ try {
               resolve();
             }
           });
-          ws.addEventListener("error", (e) => reject(new Error(`ws error ${(e as ErrorEvent).message}`)));
+          ws.addEventListener("error", (e) =>
+            reject(new Error(`ws error ${String((e as { message?: string }).message)}`)),
+          );
           ws.addEventListener("close", (e) => reject(new Error(`ws closed ${e.code} ${e.reason}`)));
         });
         ws.addEventListener("message", (m) => {

@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import * as v from "valibot";
 import { type Actor, newEvent } from "../../events/index.ts";
+import { ExecutionViewSchema, PlanPageSchema, PlanViewSchema } from "../../schemas/api/index.ts";
 import { waitFor } from "../../test/support/env.ts";
 import { startTestGateway, type TestGateway } from "./testing.ts";
 
@@ -113,7 +115,8 @@ describe("gateway over real HTTP, NATS and Postgres", () => {
     assert.deepEqual(event?.actor, { kind: "user", id: "alice", roles: ["approver", "operator"] });
     const read = await call("GET", body.location, { token: viewer });
     assert.equal(read.status, 200);
-    const plan = (await read.json()) as { plan_id: string; status: string; intent: string; service: string };
+    // The response is what the OpenAPI document says it is.
+    const plan = v.parse(PlanViewSchema, await read.json());
     assert.equal(plan.plan_id, body.id);
     assert.equal(plan.status, "requested");
     assert.equal(plan.service, "checkout");
@@ -260,7 +263,7 @@ describe("gateway over real HTTP, NATS and Postgres", () => {
     assert.match(JSON.stringify(again), new RegExp(body.id));
     const read = await call("GET", body.location, { token: viewer });
     assert.equal(read.status, 200);
-    const execution = (await read.json()) as { plan_id: string; status: string };
+    const execution = v.parse(ExecutionViewSchema, await read.json());
     assert.equal(execution.plan_id, plan.id);
     const list = (await (await call("GET", `/v1/executions?plan_id=${plan.id}`, { token: viewer })).json()) as {
       items: unknown[];

@@ -5,11 +5,12 @@
  */
 import { join } from "node:path";
 import { connect } from "@nats-io/transport-node";
-import { slonikSqlClient } from "../../lib/audit/slonik.ts";
+import { createAuditQueries, readModelFolds, slonikSqlClient } from "../../lib/audit/index.ts";
 import { createAuthenticator, loadDevIssuer } from "../../lib/auth/index.ts";
 import { loadConfig, resolveSecret } from "../../lib/config/index.ts";
 import { createDb } from "../../lib/db/index.ts";
 import { createEventStore, streamSettingsFromConfig } from "../../lib/eventstore/index.ts";
+import { createEvidenceStore } from "../../lib/evidence/index.ts";
 import { createLogger } from "../../lib/log/index.ts";
 import { createGateway } from "./gateway.ts";
 import { createReadModels } from "./read-models.ts";
@@ -38,7 +39,16 @@ const gateway = await createGateway({
   config: config.gateway,
   nc,
   store,
-  readModels: createReadModels({ db, sql }),
+  readModels: createReadModels({
+    db,
+    sql,
+    audit: createAuditQueries({
+      db: sql,
+      eventStore: store,
+      evidenceStore: createEvidenceStore(config.storage.evidence),
+      folds: readModelFolds,
+    }),
+  }),
   authenticator: createAuthenticator({ config: auth, jwks: devIssuer?.jwks() }),
   devIssuer,
   webhookSecrets: {

@@ -7,11 +7,12 @@
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import pg from "pg";
 import type { Role } from "../../events/index.ts";
-import { slonikSqlClient } from "../../lib/audit/slonik.ts";
+import { createAuditQueries, readModelFolds, slonikSqlClient } from "../../lib/audit/index.ts";
 import { createAuthenticator } from "../../lib/auth/index.ts";
 import { type GatewayConfig, parseConfig } from "../../lib/config/index.ts";
 import { createDb, type Db } from "../../lib/db/index.ts";
 import { createEventStore, type EventStore } from "../../lib/eventstore/index.ts";
+import { createEvidenceStore } from "../../lib/evidence/index.ts";
 import { createLogger } from "../../lib/log/index.ts";
 import { projections } from "../../projections/index.ts";
 import { type OidcFixture, startOidcFixture } from "../../test/fixtures/oidc/server.ts";
@@ -76,7 +77,16 @@ export async function startTestGateway(
     config: gatewayConfig,
     nc,
     store,
-    readModels: createReadModels({ db, sql }),
+    readModels: createReadModels({
+      db,
+      sql,
+      audit: createAuditQueries({
+        db: sql,
+        eventStore: store,
+        evidenceStore: createEvidenceStore(parseConfig({}).storage.evidence),
+        folds: readModelFolds,
+      }),
+    }),
     authenticator: createAuthenticator({ config: gatewayConfig.auth }),
     webhookSecrets: TEST_SECRETS,
     logger,
