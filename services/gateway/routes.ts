@@ -2,7 +2,9 @@
 import * as v from "valibot";
 import {
   AcceptedSchema,
+  AlertmanagerWebhookSchema,
   ApprovalRequestSchema,
+  ArgoCdNotificationSchema,
   AuditPageSchema,
   AuditQuerySchema,
   CommandQuerySchema,
@@ -12,6 +14,9 @@ import {
   ExecutionIdParamsSchema,
   ExecutionPageSchema,
   ExecutionViewSchema,
+  GitHubPullRequestSchema,
+  GitHubPushSchema,
+  GitLabPushSchema,
   ListExecutionsQuerySchema,
   ListPlansQuerySchema,
   LogChunkSchema,
@@ -42,7 +47,6 @@ const accepted = { 202: { description: "Accepted: appended and acknowledged by J
 const webhookAccepted = {
   202: { description: "Signals recorded (duplicates counted, not re-appended)", schema: WebhookAcceptedSchema },
 };
-const AnyJson = v.record(v.string(), v.unknown());
 
 export function buildRoutes(h: RouteHandlers): Route[] {
   return [
@@ -177,7 +181,7 @@ export function buildRoutes(h: RouteHandlers): Route[] {
       summary: "Alertmanager webhook (payload version 4); bearer or basic credentials from http_config",
       tags: ["webhooks"],
       access: "webhook",
-      body: AnyJson,
+      body: AlertmanagerWebhookSchema,
       responses: webhookAccepted,
       handler: h.alertmanager,
     },
@@ -188,7 +192,7 @@ export function buildRoutes(h: RouteHandlers): Route[] {
       summary: "Argo CD notifications webhook; shared secret in X-Wheelhouse-Token",
       tags: ["webhooks"],
       access: "webhook",
-      body: AnyJson,
+      body: ArgoCdNotificationSchema,
       responses: webhookAccepted,
       handler: h.argocd,
     },
@@ -199,7 +203,7 @@ export function buildRoutes(h: RouteHandlers): Route[] {
       summary: "GitHub (X-Hub-Signature-256) or GitLab (X-Gitlab-Token) webhook",
       tags: ["webhooks"],
       access: "webhook",
-      body: AnyJson,
+      body: v.union([GitHubPushSchema, GitHubPullRequestSchema, GitLabPushSchema]),
       responses: {
         ...webhookAccepted,
         200: { description: "A ping: nothing recorded", schema: WebhookAcceptedSchema },
