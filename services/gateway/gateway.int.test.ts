@@ -138,12 +138,10 @@ describe("gateway over real HTTP, NATS and Postgres", () => {
     const svc = `svc${Date.now()}`;
     for (let i = 0; i < 3; i++) await createPlan({ intent: `change ${i}`, service: svc, environment: "prod" });
     await createPlan({ intent: "other env", service: svc, environment: "staging" });
-    const first = (await (
-      await call("GET", `/v1/plans?service=${svc}&environment=prod&limit=2`, { token: viewer })
-    ).json()) as {
-      items: { intent: string }[];
-      next_cursor: string | null;
-    };
+    const first = v.parse(
+      PlanPageSchema,
+      await (await call("GET", `/v1/plans?service=${svc}&environment=prod&limit=2`, { token: viewer })).json(),
+    );
     assert.equal(first.items.length, 2);
     assert.ok(first.next_cursor);
     const second = (await (
