@@ -294,4 +294,5 @@ try {
   await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
   await admin.end();
   rmSync(dataDir, { recursive: true, force: true });
+  console.log("cleaned up");
 }

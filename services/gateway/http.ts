@@ -103,6 +103,8 @@ export function createHttpTransport(deps: HttpTransportDeps): HttpTransport {
     bodyLimit: deps.bodyLimitBytes,
     logger: false,
     genReqId: () => randomUUID(),
+    // Stopping must not wait for keep-alive clients to go away on their own.
+    forceCloseConnections: true,
     // Strict routing: `/v1/plans/` is not `/v1/plans`.
     routerOptions: { ignoreTrailingSlash: false },
   });
@@ -187,6 +189,13 @@ export function createHttpTransport(deps: HttpTransportDeps): HttpTransport {
     return response.body === undefined ? reply.send() : reply.send(response.body);
   }
 
+  // Open SSE streams, ended on stop so that shutdown does not wait on them.
+  const streams = new Set<{ end(): void }>();
+  app.addHook("preClose", async () => {
+    for (const res of streams) res.end();
+    streams.clear();
+  });
+
   const routes = deps.routes;
   const byKey = new Map(routes.map((r) => [`${r.method} ${r.path}`, r]));
   const executeRoute = byKey.get("POST /v1/plans/{id}:execute");
@@ -255,11 +264,13 @@ export function createHttpTransport(deps: HttpTransportDeps): HttpTransport {
       "x-accel-buffering": "no",
     });
     res.write(": connected\n\n");
+    streams.add(res);
     const follower = await deps.followOutput(id, fromSeq, (chunk) => {
       res.write(`id: ${chunk.seq}\nevent: output\ndata: ${JSON.stringify(chunk.data)}\n\n`);
     });
     const heartbeat = setInterval(() => res.write(": keep-alive\n\n"), 15_000);
     request.raw.on("close", () => {
+      streams.delete(res);
       clearInterval(heartbeat);
       void follower.stop();
     });

@@ -270,3 +270,19 @@ describe("live updates", () => {
     assert.equal(unauth.status, 401);
   });
 });
+
+describe("shutdown", () => {
+  it("stop() ends open SSE streams and WebSockets instead of waiting for them", async () => {
+    const gw = await startTestGateway({ projector: false });
+    const token = await gw.token("vic", ["viewer"]);
+    const sse = await fetch(`${gw.url}/v1/executions/x-open/logs`, { headers: { authorization: `Bearer ${token}` } });
+    assert.equal(sse.status, 200);
+    const ws = await openClient(`${gw.url.replace("http", "ws")}/v1/ws?access_token=${token}`);
+    await ws.waitFor("ready");
+    const t0 = performance.now();
+    await gw.stop();
+    assert.ok(performance.now() - t0 < 3_000, `stop took ${performance.now() - t0} ms`);
+    await waitFor("the WebSocket closed", () => ws.closed() !== null);
+    await (sse.body as ReadableStream).cancel().catch(() => undefined);
+  });
+});
