@@ -5,6 +5,7 @@
  * `services/<name>/main.ts` when it needs to scale on its own.
  */
 import { type RunningService, runServices, type ServiceStarter } from "../../lib/runtime/index.ts";
+import { startGateway } from "../gateway/start.ts";
 import { startPlanner } from "../planner/start.ts";
 import { startPolicy } from "../policy/start.ts";
 import { startProjector } from "../projector/start.ts";
@@ -16,6 +17,8 @@ const services: ReadonlyArray<readonly [string, ServiceStarter]> = [
   ["policy", startPolicy],
   ["planner", startPlanner],
   ["tool-router", startToolRouter],
+  // The front door opens last, once everything behind it runs.
+  ["gateway", startGateway],
 ];
 
 await runServices("wheelhouse", services, { onStarted: printBanner });
@@ -24,6 +27,20 @@ function printBanner(running: ReadonlyArray<readonly [string, RunningService]>):
   const lines = ["", "Wheelhouse is running (embedded profile: every service in this process).", ""];
   for (const [name, service] of running) lines.push(`  ${name.padEnd(12)} ${service.url ?? "(consumes events)"}`);
   if (process.env.WH_INFRA_STATUS) lines.push("", ...process.env.WH_INFRA_STATUS.split("\n").map((l) => `  ${l}`));
+  const gateway = running.find(([name]) => name === "gateway")?.[1].url;
+  if (gateway) {
+    lines.push(
+      "",
+      "Try it (another terminal, in this folder):",
+      `  export WHEELHOUSE_URL=${gateway}`,
+      "  export WHEELHOUSE_TOKEN=$(npm run -s token -- --sub alice --roles operator)",
+      '  npm run -s wheelhouse -- plan "scale checkout to 6 in staging"',
+      "  npm run -s wheelhouse -- status <plan id>          # steps, policy decision, approvals",
+      "  WHEELHOUSE_TOKEN=$(npm run -s token -- --sub bob --roles approver) npm run -s wheelhouse -- approve <plan id>",
+      "  npm run -s wheelhouse -- audit --plan <plan id>    # the hash-chained record",
+      `  curl -s ${gateway}/v1/openapi.json                  # the whole API`,
+    );
+  }
   lines.push("", "Ctrl-C stops it.", "");
   process.stdout.write(`${lines.join("\n")}\n`);
 }

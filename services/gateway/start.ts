@@ -1,0 +1,48 @@
+/** Starts the gateway on a shared runtime: the HTTP, WebSocket and SSE edge. */
+import { join } from "node:path";
+import { createAuditQueries, readModelFolds, slonikSqlClient } from "../../lib/audit/index.ts";
+import { createAuthenticator, loadDevIssuer } from "../../lib/auth/index.ts";
+import { resolveSecret } from "../../lib/config/index.ts";
+import type { RunningService, Runtime } from "../../lib/runtime/index.ts";
+import { createGateway } from "./gateway.ts";
+import { createReadModels } from "./read-models.ts";
+
+export async function startGateway(runtime: Runtime): Promise<RunningService> {
+  const { config, store } = runtime;
+  const logger = runtime.logger("gateway");
+  const db = await runtime.db();
+  const sql = slonikSqlClient(db.pool);
+  const auth = config.gateway.auth;
+  const devIssuer = auth.mode === "dev" ? await loadDevIssuer(join(config.data_dir, "dev-issuer"), auth.issuer) : null;
+  if (devIssuer) logger.warn("dev issuer on (gateway.auth.mode: dev): tokens from scripts/mint-token.ts are accepted");
+  const webhooks = config.gateway.webhooks;
+  const gateway = await createGateway({
+    config: config.gateway,
+    nc: runtime.nc,
+    store,
+    readModels: createReadModels({
+      db,
+      sql,
+      audit: createAuditQueries({
+        db: sql,
+        eventStore: store,
+        evidenceStore: runtime.evidence(),
+        folds: readModelFolds,
+      }),
+    }),
+    authenticator: createAuthenticator({ config: auth, jwks: devIssuer?.jwks() }),
+    devIssuer,
+    webhookSecrets: {
+      alertmanagerToken: resolveSecret(webhooks.alertmanager_token),
+      argocdSecret: resolveSecret(webhooks.argocd_secret),
+      githubSecret: resolveSecret(webhooks.github_secret),
+      gitlabToken: resolveSecret(webhooks.gitlab_token),
+    },
+    logger,
+    pingDatabase: async () => {
+      await sql.query("SELECT 1");
+    },
+  });
+  const url = await gateway.start();
+  return { url, stop: () => gateway.stop() };
+}
