@@ -37,6 +37,16 @@ describe("loadConfig", () => {
     assert.equal(config.chatops.slack.enabled, false);
   });
 
+  it("turns the development issuer on in the embedded profile only", () => {
+    assert.equal(loadConfig(undefined, {}).gateway.auth.mode, "dev");
+    assert.equal(loadConfig(undefined, { WHEELHOUSE_PROFILE: "production" }).gateway.auth.mode, "oidc");
+    assert.equal(
+      loadConfig(undefined, { WHEELHOUSE_PROFILE: "production", WHEELHOUSE_GATEWAY__AUTH__MODE: "dev" }).gateway.auth
+        .mode,
+      "dev",
+    );
+  });
+
   it("reads a YAML file and keeps defaults for what it does not set", () => {
     const file = yamlFile(
       "gateway:\n  port: 9000\nllm:\n  provider: openai\n  model: gpt-5\n  api_key: env:OPENAI_API_KEY\n",

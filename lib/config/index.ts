@@ -13,7 +13,7 @@ import { readFileSync } from "node:fs";
 import * as v from "valibot";
 import { parse as parseYaml, YAMLParseError } from "yaml";
 import { ConfigError, type FieldIssue } from "../errors/index.ts";
-import { type Config, ConfigSchema, type SecretRef } from "./schema.ts";
+import { type Config, ConfigObjectSchema, ConfigSchema, type SecretRef } from "./schema.ts";
 
 export * from "./schema.ts";
 
@@ -149,7 +149,7 @@ function describeIssue(issue: v.BaseIssue<unknown>): FieldIssue {
 
 function knownKeys(path: readonly string[]): string[] {
   // biome-ignore lint/suspicious/noExplicitAny: walking valibot's schema tree generically
-  let schema: any = ConfigSchema;
+  let schema: any = ConfigObjectSchema;
   for (const segment of path) {
     while (schema?.wrapped) schema = schema.wrapped;
     schema = schema?.entries?.[segment];

@@ -36,8 +36,11 @@ export const GatewayConfigSchema = v.strictObject({
   max_wait_ms: v.optional(positiveInt, 10_000),
   auth: v.optional(
     v.strictObject({
-      /** `oidc` verifies JWTs from `issuer`; `dev` also serves the local development issuer. */
-      mode: v.optional(v.picklist(["oidc", "dev"]), "oidc"),
+      /**
+       * `oidc` verifies JWTs from `issuer`; `dev` verifies tokens of the local development issuer
+       * (`npm run token`). Unset: `dev` in the embedded profile, `oidc` in production.
+       */
+      mode: v.optional(v.picklist(["oidc", "dev"])),
       issuer: v.optional(v.string(), "http://127.0.0.1:8320/dev-issuer"),
       audience: v.optional(v.string(), "wheelhouse"),
       jwks_url: v.optional(v.string()),
@@ -210,7 +213,7 @@ export const LogConfigSchema = v.strictObject({
   format: v.optional(v.picklist(["json", "pretty", "auto"]), "auto"),
 });
 
-export const ConfigSchema = v.strictObject({
+export const ConfigObjectSchema = v.strictObject({
   /** `embedded` runs every service in one process against the local stack. */
   profile: v.optional(v.picklist(["embedded", "production"]), "embedded"),
   /** Directory for local state (NATS, Temporal, MinIO, evidence). */
@@ -226,6 +229,22 @@ export const ConfigSchema = v.strictObject({
   chatops: v.optional(ChatOpsConfigSchema, {}),
   log: v.optional(LogConfigSchema, {}),
 });
+
+/** The document, with the defaults that depend on other fields filled in. */
+export const ConfigSchema = v.pipe(
+  ConfigObjectSchema,
+  v.transform((config) => ({
+    ...config,
+    gateway: {
+      ...config.gateway,
+      auth: {
+        ...config.gateway.auth,
+        // The local development issuer is on only where the embedded profile turns it on.
+        mode: config.gateway.auth.mode ?? (config.profile === "embedded" ? ("dev" as const) : ("oidc" as const)),
+      },
+    },
+  })),
+);
 
 export type Config = v.InferOutput<typeof ConfigSchema>;
 export type GatewayConfig = Config["gateway"];
