@@ -71,6 +71,8 @@ describe("loadConfig", () => {
       WHEELHOUSE_LLM__REDACT_PATTERNS: "['acme-[0-9]+']",
       WHEELHOUSE_CHATOPS__SLACK__ENABLED: "true",
       WHEELHOUSE_S3_ACCESS_KEY: "not-an-override",
+      WHEELHOUSE_TOKEN: "the CLI's, not config",
+      WHEELHOUSE_URL: "http://127.0.0.1:8320",
     });
     assert.equal(config.gateway.port, 9100);
     assert.equal(config.nats.url, "nats://10.0.0.5:4222");
@@ -136,6 +138,12 @@ describe("invalid configuration names the field, the problem and the fix", () =>
   it("refuses a YAML document that is not a mapping", () => {
     const error = configError(() => loadConfig(yamlFile("- a\n- b\n"), {}));
     assert.match(error.message, /mapping/);
+  });
+
+  it("names a misspelt section in an environment override", () => {
+    const error = configError(() => loadConfig(undefined, { WHEELHOUSE_GATEWYA__PORT: "9000" }));
+    assert.equal(error.issues[0]?.field, "gatewya");
+    assert.match(error.issues[0]?.fix ?? "", /did you mean "gateway"/);
   });
 
   it("names an environment override that does not fit", () => {

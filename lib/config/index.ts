@@ -18,8 +18,17 @@ import { type Config, ConfigObjectSchema, ConfigSchema, type SecretRef } from ".
 export * from "./schema.ts";
 
 const ENV_PREFIX = "WHEELHOUSE_";
-/** Environment variables with this prefix that are not config overrides. */
-const NOT_OVERRIDES = new Set(["WHEELHOUSE_CONFIG", "WHEELHOUSE_S3_ACCESS_KEY", "WHEELHOUSE_S3_SECRET_KEY"]);
+
+/**
+ * Which `WHEELHOUSE_*` variables are overrides: a nested path (`WHEELHOUSE_NATS__URL`, where a
+ * misspelt section is an error worth stopping for) or a top-level field (`WHEELHOUSE_PROFILE`).
+ * Others (`WHEELHOUSE_CONFIG`, the CLI's `WHEELHOUSE_URL` and `WHEELHOUSE_TOKEN`, secrets such as
+ * `WHEELHOUSE_S3_ACCESS_KEY`) are not configuration fields and are left alone.
+ */
+function isOverride(key: string): boolean {
+  const path = key.slice(ENV_PREFIX.length);
+  return path.includes("__") || Object.hasOwn(ConfigObjectSchema.entries, path.toLowerCase());
+}
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -87,7 +96,7 @@ function readYamlFile(file: string): unknown {
 function applyEnvOverrides(document: unknown, env: Env): unknown {
   const root: Record<string, unknown> = { ...(document as Record<string, unknown>) };
   const keys = Object.keys(env)
-    .filter((k) => k.startsWith(ENV_PREFIX) && !NOT_OVERRIDES.has(k))
+    .filter((k) => k.startsWith(ENV_PREFIX) && isOverride(k))
     .sort();
   for (const key of keys) {
     const value = env[key];
