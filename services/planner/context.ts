@@ -56,7 +56,12 @@ export function createContextReader(listServices: () => Promise<ContextService[]
       .sort((x, y) => Number(y.node.name === request.service) - Number(x.node.name === request.service))
       .slice(0, 50);
     return {
-      ref: `context_nodes@${inEnv.map((n) => String(n.updated_at)).sort().at(-1) ?? ""}`,
+      ref: `context_nodes@${
+        inEnv
+          .map((n) => String(n.updated_at))
+          .sort()
+          .at(-1) ?? ""
+      }`,
       services: services.map((s) => s.ctx),
       edges: services.flatMap((s) => s.node.edges.map((e) => ({ from: s.node.name, kind: e.kind, to: e.to }))),
     };
