@@ -1,0 +1,73 @@
+/**
+ * Starts the orchestrator on a shared runtime: a durable consumer of
+ * `execution.requested` that starts one `executePlan` workflow per execution,
+ * and the Temporal worker that runs those workflows, calling the tool router
+ * over its HTTP RPC.
+ */
+import { Client, Connection } from "@temporalio/client";
+import { NativeConnection } from "@temporalio/worker";
+import { resolveSecret } from "../../lib/config/index.ts";
+import { UnavailableError } from "../../lib/errors/index.ts";
+import type { RunningService, Runtime } from "../../lib/runtime/index.ts";
+import { loadCatalog } from "../../lib/tools/index.ts";
+import { createActivities } from "./activities.ts";
+import { createExecutionStarter } from "./starter.ts";
+import { createToolClient } from "./tool-client.ts";
+import { startExecutionWorker } from "./worker.ts";
+
+export async function startOrchestrator(runtime: Runtime): Promise<RunningService> {
+  const { config } = runtime;
+  const settings = config.orchestrator;
+  const logger = runtime.logger("orchestrator");
+  const unreachable = (cause: unknown) =>
+    new UnavailableError(`cannot reach Temporal at ${settings.temporal_address}: ${(cause as Error).message}`, {
+      cause,
+      field: "orchestrator.temporal_address",
+      fix: "start the local stack with `scripts/infra up`, or set WHEELHOUSE_ORCHESTRATOR__TEMPORAL_ADDRESS",
+    });
+  const workerConnection = await NativeConnection.connect({ address: settings.temporal_address }).catch((cause) => {
+    throw unreachable(cause);
+  });
+  let clientConnection: Connection;
+  try {
+    clientConnection = await Connection.connect({ address: settings.temporal_address });
+  } catch (cause) {
+    await workerConnection.close();
+    throw unreachable(cause);
+  }
+  const client = new Client({ connection: clientConnection, namespace: settings.namespace });
+
+  const worker = await startExecutionWorker({
+    connection: workerConnection,
+    namespace: settings.namespace,
+    taskQueue: settings.task_queue,
+    logger,
+    activities: createActivities({
+      store: runtime.store,
+      tools: createToolClient({ url: settings.tool_router_url, token: resolveSecret(config.tools.router_token) }),
+      catalog: loadCatalog(),
+      logger,
+    }),
+  });
+  const starter = createExecutionStarter({
+    store: runtime.store,
+    client,
+    taskQueue: settings.task_queue,
+    logger,
+    verificationTimeoutMs: settings.verification_timeout_ms,
+    toolTimeoutMs: config.tools.default_timeout_ms,
+  });
+  await starter.start();
+  logger.info(
+    { temporal: settings.temporal_address, namespace: settings.namespace, task_queue: settings.task_queue },
+    "running executions",
+  );
+  return {
+    async stop() {
+      await starter.stop();
+      await worker.stop();
+      await clientConnection.close();
+      await workerConnection.close();
+    },
+  };
+}
