@@ -136,7 +136,8 @@ export async function runServices(
   };
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
     process.on(signal, () => {
-      log.info({ signal }, "shutting down");
+      // A terminal's Ctrl-C can arrive twice (the process group, and scripts/start forwarding it).
+      if (stopping === null) log.info({ signal }, "shutting down");
       void stopAll().then(() => process.exit(0));
     });
   }
