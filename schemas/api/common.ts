@@ -42,6 +42,11 @@ export const AcceptedSchema = v.object({
   duplicate: v.boolean(),
   /** Whether the read model had caught up when the answer was sent (only with `Prefer: wait`). */
   projected: v.optional(v.boolean()),
+  /**
+   * `POST /v1/plans`: whether secrets were redacted from the intent before it
+   * was recorded (it then holds `[REDACTED:<kind>]` where they were).
+   */
+  redacted: v.optional(v.boolean()),
 });
 export type Accepted = v.InferOutput<typeof AcceptedSchema>;
 

@@ -20,6 +20,14 @@ export interface OperationSpec {
   readonly query?: v.GenericSchema | undefined;
   readonly body?: v.GenericSchema | undefined;
   readonly responses: Readonly<Record<number, { description: string; schema?: v.GenericSchema; contentType?: string }>>;
+  /** Longer prose for the document (cost, streaming, protocol). */
+  readonly description?: string | undefined;
+  /** Parameters the schemas cannot express (headers of an upgrade, ...), as OpenAPI Parameter Objects. */
+  readonly extraParameters?: readonly Record<string, unknown>[] | undefined;
+  /** Security requirements other than the default bearer token. */
+  readonly security?: readonly Record<string, string[]>[] | undefined;
+  /** `x-` extensions copied onto the operation. */
+  readonly extensions?: Readonly<Record<`x-${string}`, unknown>> | undefined;
 }
 
 type Json = Record<string, unknown>;
@@ -45,7 +53,12 @@ function parameters(schema: v.GenericSchema | undefined, where: "path" | "query"
 
 export function buildOpenApi(
   operations: readonly OperationSpec[],
-  info: { version: string; serverUrl?: string },
+  info: {
+    version: string;
+    serverUrl?: string;
+    /** Named schemas for `components.schemas` (message shapes that no operation body carries). */
+    components?: Readonly<Record<string, v.GenericSchema>>;
+  },
 ): Json {
   const paths: Record<string, Record<string, Json>> = {};
   for (const op of operations) {
@@ -65,11 +78,14 @@ export function buildOpenApi(
     const operation: Json = {
       operationId: op.operationId,
       summary: op.summary,
+      ...(op.description ? { description: op.description } : {}),
       tags: op.tags,
       "x-wheelhouse-access": op.access,
-      parameters: [...parameters(op.params, "path"), ...parameters(op.query, "query")],
+      parameters: [...parameters(op.params, "path"), ...parameters(op.query, "query"), ...(op.extraParameters ?? [])],
       responses,
       ...(op.access === "public" || op.access === "webhook" ? { security: [] } : {}),
+      ...(op.security ? { security: op.security } : {}),
+      ...op.extensions,
     };
     if (op.body) {
       operation.requestBody = {
@@ -91,8 +107,22 @@ export function buildOpenApi(
     jsonSchemaDialect: "https://json-schema.org/draft/2020-12/schema",
     security: [{ bearer: [] }],
     components: {
-      securitySchemes: { bearer: { type: "http", scheme: "bearer", bearerFormat: "JWT" } },
-      schemas: { Problem: jsonSchema(ProblemSchema, "output") },
+      securitySchemes: {
+        bearer: { type: "http", scheme: "bearer", bearerFormat: "JWT" },
+        // Browsers cannot set Authorization on a WebSocket handshake; /v1/ws also takes the token here.
+        accessTokenQuery: {
+          type: "apiKey",
+          in: "query",
+          name: "access_token",
+          description: "The bearer JWT as a query parameter (WebSocket handshake only)",
+        },
+      },
+      schemas: {
+        Problem: jsonSchema(ProblemSchema, "output"),
+        ...Object.fromEntries(
+          Object.entries(info.components ?? {}).map(([name, schema]) => [name, jsonSchema(schema, "output")]),
+        ),
+      },
     },
     paths,
   };

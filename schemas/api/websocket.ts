@@ -20,6 +20,9 @@ export const SubscribeMessageSchema = v.strictObject({
 });
 export type SubscribeMessage = v.InferOutput<typeof SubscribeMessageSchema>;
 
+/** Query of the `/v1/ws` handshake: the token, for clients that cannot set headers on it (browsers). */
+export const WsQuerySchema = v.strictObject({ access_token: v.optional(v.string()) });
+
 export const AuthMessageSchema = v.strictObject({ type: v.literal("auth"), token: v.string() });
 
 export const ClientMessageSchema = v.variant("type", [SubscribeMessageSchema, AuthMessageSchema]);

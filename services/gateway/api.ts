@@ -67,7 +67,13 @@ function describeIssue(issue: v.BaseIssue<unknown>, where: string): FieldIssue {
     return { field, message: "is required", fix: `send ${path ?? where} (${issue.expected})` };
   }
   const message = issue.message.replace(/^Invalid \w+: /, "");
-  const fix = issue.expected ? `send a value matching ${issue.expected}` : `correct ${path ?? where}`;
+  // A validation's own message says what is wanted ("must be an RFC 3339 timestamp such as ..."): that is the fix.
+  const fix =
+    issue.kind === "validation" && message.startsWith("must ")
+      ? `${path ?? where} ${message}`
+      : issue.expected
+        ? `send a value matching ${issue.expected}`
+        : `correct ${path ?? where}`;
   return { field, message: issue.received ? `${message} (got ${issue.received})` : message, fix };
 }
 

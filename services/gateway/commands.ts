@@ -34,6 +34,12 @@ export interface CommandDeps {
     timeoutMs: number,
   ) => Promise<boolean>;
   readonly maxWaitMs: number;
+  /**
+   * Redacts secrets from free text an operator typed (the intent) before it
+   * is recorded: a pasted token must never reach the event stream, the
+   * audit trail or the planner's prompt.
+   */
+  readonly scrub: (text: string) => string;
 }
 
 function actorOf(request: ApiRequest): Actor {
@@ -95,8 +101,9 @@ export function createCommandHandlers(deps: CommandDeps) {
   async function accepted(
     request: ApiRequest,
     result: AppendResult,
-    body: Omit<Accepted, "seq" | "duplicate" | "projected">,
+    body: Omit<Accepted, "seq" | "duplicate" | "projected" | "redacted">,
     target: { kind: "plan" | "execution"; id: string },
+    extra: Pick<Accepted, "redacted"> = {},
   ): Promise<ApiResponse> {
     const seq = result.seqs[result.seqs.length - 1] ?? result.version;
     const waitMs = requestedWaitMs(request, deps.maxWaitMs);
@@ -107,7 +114,13 @@ export function createCommandHandlers(deps: CommandDeps) {
     return {
       status: 202,
       headers,
-      body: { ...body, seq, duplicate: result.duplicate, ...(projected === undefined ? {} : { projected }) },
+      body: {
+        ...body,
+        seq,
+        duplicate: result.duplicate,
+        ...(projected === undefined ? {} : { projected }),
+        ...extra,
+      },
     };
   }
 
@@ -119,10 +132,11 @@ export function createCommandHandlers(deps: CommandDeps) {
       const idempotencyKey = scopedIdempotencyKey(request, "create-plan");
       const planId = idempotencyKey ? uuidv5(idempotencyKey, ID_NAMESPACE) : uuidv7();
       const now = deps.now();
+      const intent = deps.scrub(input.intent);
       const command: PlanCommand = {
         type: "RequestPlan",
         planId,
-        intent: input.intent,
+        intent,
         source: "api",
         environment: input.environment,
         service: input.service,
@@ -142,6 +156,7 @@ export function createCommandHandlers(deps: CommandDeps) {
         result,
         { id: planId, kind: "plan", location: `/v1/plans/${planId}` },
         { kind: "plan", id: planId },
+        { redacted: intent !== input.intent },
       );
     },
 

@@ -5,6 +5,8 @@ import type { Authenticator, DevIssuer } from "../../lib/auth/index.ts";
 import type { GatewayConfig } from "../../lib/config/index.ts";
 import type { EventStore } from "../../lib/eventstore/index.ts";
 import type { Logger } from "../../lib/log/index.ts";
+import type { AuditApi } from "./audit.ts";
+import type { ProjectorLagSample } from "./metrics.ts";
 import type { ReadModels } from "./read-models.ts";
 
 /** The webhook secrets, already resolved from their SecretRefs (`null`: that webhook is refused). */
@@ -22,6 +24,12 @@ export interface GatewayDeps {
   readonly nc: NatsConnection;
   readonly store: EventStore;
   readonly readModels: ReadModels;
+  /** lib/audit's queries (`createAuditQueries`): the trail, its export and verification, as-of, explain. */
+  readonly audit: AuditApi;
+  /** `llm.redact_patterns`: extra secret patterns redacted from intents (the built-in detectors always apply). */
+  readonly redactPatterns?: readonly string[] | undefined;
+  /** The projector's lag (its `lag()`), exported on /metrics when given. */
+  readonly projectorLag?: (() => Promise<readonly ProjectorLagSample[]>) | undefined;
   readonly authenticator: Authenticator;
   readonly webhookSecrets: WebhookSecrets;
   readonly logger: Logger;

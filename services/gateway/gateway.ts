@@ -4,8 +4,10 @@
  * own stream prefix and schema; `main.ts` builds it from configuration.
  */
 
-import { buildOpenApi } from "../../schemas/api/index.ts";
+import { createScrubber } from "../../lib/llm/index.ts";
+import { buildOpenApi, ClientMessageSchema, ServerMessageSchema } from "../../schemas/api/index.ts";
 import type { Route } from "./api.ts";
+import { createAuditHandlers } from "./audit.ts";
 import { createCommandHandlers } from "./commands.ts";
 import type { GatewayDeps } from "./deps.ts";
 import { createHttpTransport, type HttpTransport } from "./http.ts";
@@ -27,7 +29,10 @@ export interface Gateway {
 
 export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
   const now = deps.now ?? (() => new Date());
-  const metrics = createMetrics(deps.metricsRegistry);
+  const metrics = createMetrics(deps.metricsRegistry, {
+    projectorLag: deps.projectorLag,
+    onLagError: (error) => deps.logger.warn({ err: error }, "reading the projector lag failed"),
+  });
   const idempotency = await createIdempotencyStore(
     deps.nc,
     deps.idempotencyBucket ?? `${deps.store.prefix}_idempotency`,
@@ -54,8 +59,10 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
     now,
     waitForProjection,
     maxWaitMs: deps.config.max_wait_ms,
+    scrub: createScrubber(deps.redactPatterns ?? []),
   });
   const queries = createQueryHandlers(deps.readModels);
+  const audit = createAuditHandlers(deps.audit);
   const webhooks = createWebhookHandlers({
     store: deps.store,
     secrets: deps.webhookSecrets,
@@ -71,7 +78,13 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
     listPlans: queries.listPlans,
     getExecution: queries.getExecution,
     listExecutions: queries.listExecutions,
-    listAuditEvents: queries.listAuditEvents,
+    listAuditEvents: audit.listAuditEvents,
+    exportAuditEvents: audit.exportAuditEvents,
+    verifyAudit: audit.verifyAudit,
+    planAsOf: audit.planAsOf,
+    executionAsOf: audit.executionAsOf,
+    explainPlan: audit.explainPlan,
+    explainExecution: audit.explainExecution,
     listServices: queries.listServices,
     alertmanager: webhooks.alertmanager,
     argocd: webhooks.argocd,
@@ -96,7 +109,10 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
     bodyLimitBytes: deps.config.body_limit_bytes,
     hub,
     openapi: () => {
-      openapi ??= buildOpenApi(routes, { version: deps.version ?? "0.1.0" });
+      openapi ??= buildOpenApi(routes, {
+        version: deps.version ?? "0.1.0",
+        components: { WsClientMessage: ClientMessageSchema, WsServerMessage: ServerMessageSchema },
+      });
       return openapi;
     },
     health: async () => {

@@ -5,6 +5,7 @@
  * checks, problem+json rendering, metrics, authentication of each request.
  */
 import { randomUUID } from "node:crypto";
+import { Readable } from "node:stream";
 import websocket from "@fastify/websocket";
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import * as v from "valibot";
@@ -52,6 +53,17 @@ export interface HttpTransport {
 }
 
 const rawBodies = new WeakMap<FastifyRequest, Buffer>();
+/** Routes the table documents but this file serves by hand (custom method, SSE, WebSocket). */
+const TRANSPORT_PATHS = new Set(["/v1/plans/{id}:execute", "/v1/executions/{id}/logs", "/v1/ws"]);
+
+function isStream(body: unknown): body is AsyncIterable<string | Uint8Array> {
+  return (
+    typeof body === "object" &&
+    body !== null &&
+    !Buffer.isBuffer(body) &&
+    typeof (body as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] === "function"
+  );
+}
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 const WS_PROTOCOL = "wheelhouse.v1";
 
@@ -186,7 +198,10 @@ export function createHttpTransport(deps: HttpTransportDeps): HttpTransport {
     const response = await route.handler(toApiRequest(request, actor, params));
     void reply.code(response.status);
     for (const [k, value] of Object.entries(response.headers ?? {})) void reply.header(k, value);
-    return response.body === undefined ? reply.send() : reply.send(response.body);
+    if (response.body === undefined) return reply.send();
+    // A streamed answer (the NDJSON export) goes out chunk by chunk as the client reads: never buffered whole.
+    if (isStream(response.body)) return reply.send(Readable.from(response.body, { objectMode: false }));
+    return reply.send(response.body);
   }
 
   // Open SSE streams, ended on stop so that shutdown does not wait on them.
@@ -201,7 +216,7 @@ export function createHttpTransport(deps: HttpTransportDeps): HttpTransport {
   const executeRoute = byKey.get("POST /v1/plans/{id}:execute");
 
   for (const route of routes) {
-    if (route.path === "/v1/plans/{id}:execute" || route.path === "/v1/executions/{id}/logs") continue;
+    if (TRANSPORT_PATHS.has(route.path)) continue;
     const url = route.path.replace(/\{(\w+)\}/g, ":$1");
     app.route({
       method: route.method,
@@ -225,6 +240,25 @@ export function createHttpTransport(deps: HttpTransportDeps): HttpTransport {
       );
     }
     return run(executeRoute, request, reply, { id: match[1] });
+  });
+
+  // The audit trail only grows: no method changes or removes a record, and saying so beats a bare 404.
+  app.route({
+    method: ["DELETE", "PUT", "PATCH", "POST"],
+    url: "/v1/audit/*",
+    handler: (request, reply) => {
+      void reply.header("allow", "GET");
+      return sendProblem(
+        reply,
+        new WheelhouseError(
+          "method_not_allowed",
+          405,
+          `${request.method} ${request.url.split("?")[0]}: the audit trail is append-only; no record can be changed or deleted`,
+          { fix: "read it with GET /v1/audit/events or export it with GET /v1/audit/events.ndjson" },
+        ),
+        request.url,
+      );
+    },
   });
 
   app.get("/healthz", async () => ({ status: "ok" }));

@@ -1,7 +1,6 @@
 /** Query handlers: read the Postgres read models, never the streams. A missing row is a 404. */
 import { NotFoundError } from "../../lib/errors/index.ts";
 import {
-  AuditQuerySchema,
   ContextServicesQuerySchema,
   ExecutionIdParamsSchema,
   ListExecutionsQuerySchema,
@@ -46,10 +45,6 @@ export function createQueryHandlers(readModels: ReadModels) {
         200,
         await readModels.listExecutions({ plan_id: q.plan_id, status: q.status }, { cursor: q.cursor, limit: q.limit }),
       );
-    },
-    async listAuditEvents(request: ApiRequest): Promise<ApiResponse> {
-      const q = parseInput(AuditQuerySchema, request.query, "query");
-      return json(200, await readModels.listAuditEvents(q));
     },
     async listServices(request: ApiRequest): Promise<ApiResponse> {
       const q = parseInput(ContextServicesQuerySchema, request.query, "query");

@@ -5,6 +5,7 @@
  * row while new ones arrive; the cursor is the last row's key.
  */
 
+import type { ExecutionView as ExecutionFold, PlanView as PlanFold } from "../../lib/audit/index.ts";
 import type {
   Db,
   ExecutionDetail,
@@ -15,7 +16,7 @@ import type {
   PlanStatus,
 } from "../../lib/db/index.ts";
 import { ValidationError } from "../../lib/errors/index.ts";
-import { type AuditQuery, decodeCursor, encodeCursor } from "../../schemas/api/index.ts";
+import { decodeCursor, encodeCursor } from "../../schemas/api/index.ts";
 
 /** The node-postgres surface used (Pool, PoolClient and Client all have it). */
 export interface SqlClient {
@@ -38,7 +39,6 @@ export interface ReadModels {
     filter: { plan_id?: string | undefined; status?: string | undefined },
     page: { cursor?: string | undefined; limit: number },
   ): Promise<Page<Record<string, unknown>>>;
-  listAuditEvents(query: AuditQuery & { limit: number }): Promise<Page<Record<string, unknown>>>;
   listServices(
     filter: { environment?: string | undefined },
     page: { cursor?: string | undefined; limit: number },
@@ -47,8 +47,6 @@ export interface ReadModels {
   caughtUp(seq: number, target: { kind: "plan" | "execution" | "signal"; id: string }): Promise<boolean>;
   ping(): Promise<void>;
 }
-
-const iso = (d: unknown) => (d instanceof Date ? d.toISOString() : d === null || d === undefined ? null : String(d));
 
 function cursorKey(cursor: string | undefined): [string, string] | null {
   if (cursor === undefined) return null;
@@ -84,13 +82,43 @@ function executionView(execution: ExecutionDetail | ExecutionRow) {
   };
 }
 
+/**
+ * A plan as the projection's fold holds it (an as-of replay), in the shape
+ * `GET /v1/plans/{id}` serves: the current revision's steps in plan order
+ * and the approvals in the order they were requested.
+ */
+export function planDetailView(fold: PlanFold) {
+  const revision = fold.plan.revision ?? 0;
+  const steps = Object.values(fold.steps)
+    .filter((s) => s.revision === revision)
+    .sort((a, b) => a.position - b.position);
+  const approvals = Object.values(fold.approvals).sort((a, b) =>
+    a.requested_at === b.requested_at
+      ? a.approval_id.localeCompare(b.approval_id)
+      : a.requested_at.localeCompare(b.requested_at),
+  );
+  return planView({ ...fold.plan, steps, approvals });
+}
+
+/** An execution as the projection's fold holds it, in the shape `GET /v1/executions/{id}` serves. */
+export function executionDetailView(fold: ExecutionFold) {
+  const toolCalls = Object.values(fold.toolCalls).sort((a, b) =>
+    a.started_at === b.started_at
+      ? a.tool_call_id.localeCompare(b.tool_call_id)
+      : a.started_at === null
+        ? 1
+        : b.started_at === null
+          ? -1
+          : a.started_at.localeCompare(b.started_at),
+  );
+  return executionView({ ...fold.execution, tool_calls: toolCalls });
+}
+
 export interface ReadModelsDeps {
   /** The read models' own queries (lib/db). */
   readonly db: Pick<Db, "getPlan" | "listPlans" | "getExecution" | "listExecutions" | "listContextServices">;
-  /** Plain SQL on the same schema, for the checkpoint and the audit fallback. */
+  /** Plain SQL on the same schema, for the projection checkpoints. */
   readonly sql: SqlClient;
-  /** The audit area's transport-free query (lib/audit); without it, a direct read of audit_events. */
-  readonly audit?: { listAuditEvents(query: Record<string, unknown>): Promise<Page<unknown>> } | undefined;
 }
 
 export function createReadModels(deps: ReadModelsDeps): ReadModels {
@@ -141,50 +169,6 @@ export function createReadModels(deps: ReadModelsDeps): ReadModels {
         items: items as unknown as Record<string, unknown>[],
         next_cursor: rest.length > p.limit && last ? encodeCursor([last.name, last.node_id]) : null,
       };
-    },
-
-    async listAuditEvents(q) {
-      if (deps.audit) return (await deps.audit.listAuditEvents({ ...q })) as Page<Record<string, unknown>>;
-      const where: string[] = [];
-      const values: unknown[] = [];
-      const add = (column: string, op: string, value: unknown) => {
-        values.push(value);
-        where.push(`${column} ${op} $${values.length}`);
-      };
-      if (q.aggregate_type) add("aggregate_type", "=", q.aggregate_type);
-      if (q.aggregate_id) add("aggregate_id", "=", q.aggregate_id);
-      if (q.actor_id) add("actor_id", "=", q.actor_id);
-      if (q.action) add("action", "=", q.action);
-      if (q.correlation_id) add("correlation_id", "=", q.correlation_id);
-      if (q.service) add("service", "=", q.service);
-      if (q.since) add("occurred_at", ">=", q.since);
-      if (q.until) add("occurred_at", "<", q.until);
-      if (q.cursor !== undefined) {
-        const key = decodeCursor(q.cursor);
-        if (!key || typeof key[0] !== "number") {
-          throw new ValidationError("the cursor is not one this API issued", {
-            field: "query.cursor",
-            fix: "pass the next_cursor of the previous page unchanged",
-          });
-        }
-        add("seq", ">", key[0]);
-      }
-      values.push(q.limit + 1);
-      const { rows } = await sql.query(
-        `SELECT seq, event_id, action, aggregate_type, aggregate_id, occurred_at, actor, outcome, service,
-                correlation_id, causation_id, payload, prev_hash, hash
-           FROM audit_events ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
-          ORDER BY seq LIMIT $${values.length}`,
-        values,
-      );
-      const more = rows.length > q.limit;
-      const items = (more ? rows.slice(0, q.limit) : rows).map((r) => ({
-        ...r,
-        seq: Number(r.seq),
-        occurred_at: iso(r.occurred_at),
-      }));
-      const last = items[items.length - 1];
-      return { items, next_cursor: more && last ? encodeCursor([last.seq]) : null };
     },
 
     async caughtUp(seq, target) {

@@ -20,16 +20,14 @@ export async function startGateway(runtime: Runtime): Promise<RunningService> {
     config: config.gateway,
     nc: runtime.nc,
     store,
-    readModels: createReadModels({
-      db,
-      sql,
-      audit: createAuditQueries({
-        db: sql,
-        eventStore: store,
-        evidenceStore: runtime.evidence(),
-        folds: readModelFolds,
-      }),
+    readModels: createReadModels({ db, sql }),
+    audit: createAuditQueries({
+      db: sql,
+      eventStore: store,
+      evidenceStore: runtime.evidence(),
+      folds: readModelFolds,
     }),
+    redactPatterns: config.llm.redact_patterns,
     authenticator: createAuthenticator({ config: auth, jwks: devIssuer?.jwks() }),
     devIssuer,
     webhookSecrets: {

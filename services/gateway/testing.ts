@@ -4,15 +4,25 @@
  * projector, and a local OIDC issuer over HTTP. `stop()` removes everything
  * it created.
  */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import pg from "pg";
 import type { Role } from "../../events/index.ts";
-import { createAuditQueries, readModelFolds, slonikSqlClient } from "../../lib/audit/index.ts";
+import {
+  type AuditQueries,
+  createAuditQueries,
+  type ExecutionView,
+  type PlanView,
+  readModelFolds,
+  slonikSqlClient,
+} from "../../lib/audit/index.ts";
 import { createAuthenticator } from "../../lib/auth/index.ts";
 import { type GatewayConfig, parseConfig } from "../../lib/config/index.ts";
 import { createDb, type Db } from "../../lib/db/index.ts";
 import { createEventStore, type EventStore } from "../../lib/eventstore/index.ts";
-import { createEvidenceStore } from "../../lib/evidence/index.ts";
+import { createEvidenceStore, type EvidenceStore } from "../../lib/evidence/index.ts";
 import { createLogger } from "../../lib/log/index.ts";
 import { projections } from "../../projections/index.ts";
 import { type OidcFixture, startOidcFixture } from "../../test/fixtures/oidc/server.ts";
@@ -34,6 +44,10 @@ export interface TestGateway {
   readonly gateway: Gateway;
   readonly secrets: WebhookSecrets;
   readonly projector: Projector | null;
+  /** Evidence store (local, in a temp dir of its own) the audit queries read. */
+  readonly evidence: EvidenceStore;
+  /** The lib/audit queries the gateway serves. */
+  readonly audit: AuditQueries<PlanView, ExecutionView>;
   /** A bearer token from the test issuer whose groups map to `roles`. */
   token(sub: string, roles: readonly Role[]): Promise<string>;
   /** Events on the events stream (last sequence): to assert that nothing was appended. */
@@ -54,6 +68,8 @@ export async function startTestGateway(
     projector?: boolean;
     wsMaxBufferedBytes?: number;
     logLevel?: string;
+    /** `llm.redact_patterns` for intents. */
+    redactPatterns?: readonly string[];
   } = {},
 ): Promise<TestGateway> {
   const prefix = uniqueName("gw");
@@ -73,20 +89,19 @@ export async function startTestGateway(
   }).gateway;
   const projector = options.projector === false ? null : createProjector({ nc, store, db, projections, logger });
   await projector?.start();
+  const evidenceDir = mkdtempSync(join(tmpdir(), "wh-gw-evidence-"));
+  const evidence = createEvidenceStore(
+    parseConfig({ storage: { evidence: { kind: "local", path: evidenceDir } } }).storage.evidence,
+  );
+  const audit = createAuditQueries({ db: sql, eventStore: store, evidenceStore: evidence, folds: readModelFolds });
   const gateway = await createGateway({
     config: gatewayConfig,
     nc,
     store,
-    readModels: createReadModels({
-      db,
-      sql,
-      audit: createAuditQueries({
-        db: sql,
-        eventStore: store,
-        evidenceStore: createEvidenceStore(parseConfig({}).storage.evidence),
-        folds: readModelFolds,
-      }),
-    }),
+    readModels: createReadModels({ db, sql }),
+    audit,
+    redactPatterns: options.redactPatterns,
+    projectorLag: projector ? () => projector.lag() : undefined,
     authenticator: createAuthenticator({ config: gatewayConfig.auth }),
     webhookSecrets: TEST_SECRETS,
     logger,
@@ -108,6 +123,8 @@ export async function startTestGateway(
     idp,
     gateway,
     projector,
+    evidence,
+    audit,
     secrets: TEST_SECRETS,
     token: (sub, roles) => idp.sign({ sub, groups: roles.map((r) => `wheelhouse-${r}s`) }),
     eventCount: () => store.lastSeq(),
@@ -124,6 +141,7 @@ export async function startTestGateway(
       await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
       await admin.end();
       await idp.stop();
+      rmSync(evidenceDir, { recursive: true, force: true });
     },
   };
 }
