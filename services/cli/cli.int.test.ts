@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
+import { createHash } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -18,6 +19,14 @@ import { createEventStore } from "../../lib/eventstore/index.ts";
 import { testEnv, uniqueName, waitFor } from "../../test/support/env.ts";
 
 const root = new URL("../../", import.meta.url).pathname;
+
+/** RFC 8785 for the JSON the export holds, written here so that the check owes nothing to Wheelhouse. */
+function jcs(value: unknown): string {
+  if (value === null || typeof value !== "object") return JSON.stringify(value);
+  if (Array.isArray(value)) return `[${value.map(jcs).join(",")}]`;
+  const entries = Object.entries(value as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return `{${entries.map(([k, x]) => `${JSON.stringify(k)}:${jcs(x)}`).join(",")}}`;
+}
 
 async function freePort(): Promise<number> {
   return new Promise((resolve) => {
@@ -121,7 +130,7 @@ describe("quick start: gateway (dev issuer) + projector + mint-token + CLI", () 
     assert.equal(discovery.issuer, `http://127.0.0.1:${port}/dev-issuer`);
   });
 
-  it("plan, status, approve, audit through the CLI with minted tokens", async () => {
+  it("plan, status, approve, execute, audit, explain, audit verify and export through the CLI with minted tokens", async () => {
     const alice = await mint("alice", "operator,approver");
     const bob = await mint("bob", "approver");
     const planned = await cli(
@@ -194,6 +203,63 @@ describe("quick start: gateway (dev issuer) + projector + mint-token + CLI", () 
       { timeoutMs: 10_000, intervalMs: 100 },
     );
     assert.match(audit.stdout, /approval\.granted|approval/);
+
+    const executed = await cli(alice, "execute", planId);
+    assert.equal(executed.exitCode, 0, executed.stderr);
+
+    // explain: the whole story, from the plan id or the execution id.
+    const explained = await waitFor(
+      "the execution in the explanation",
+      async () => {
+        const r = await cli(alice, "explain", planId);
+        return /execution .*: requested/.test(r.stdout) ? r : undefined;
+      },
+      { timeoutMs: 10_000, intervalMs: 100 },
+    );
+    assert.equal(explained.exitCode, 0, explained.stderr);
+    assert.match(explained.stdout, /intent: "scale checkout to 6 in staging" \(api\) .* by alice/);
+    assert.match(explained.stdout, /policy r1: require_approval T2 \(policy t\) production write/);
+    assert.match(explained.stdout, /approval r1: granted by bob at .* "lgtm"/);
+    const executionId = /execution (\S+):/.exec(explained.stdout)?.[1] ?? "";
+    const byExecution = await cli(alice, "explain", executionId, "--json");
+    assert.equal(byExecution.exitCode, 0, byExecution.stderr);
+    assert.equal((JSON.parse(byExecution.stdout) as { plan_id: string }).plan_id, planId);
+    assert.equal((await cli(alice, "explain", "no-such-change")).exitCode, 1);
+
+    // audit verify: admin only; exit 0 when the chain (and evidence) verify.
+    const root = await mint("root", "admin");
+    const verified = await waitFor(
+      "the trail to verify with no lag",
+      async () => {
+        const r = await cli(root, "audit", "verify", "--evidence");
+        return r.exitCode === 0 && !/behind/.test(r.stdout) ? r : undefined;
+      },
+      { timeoutMs: 10_000, intervalMs: 100 },
+    );
+    assert.match(verified.stdout, /chain ok: \d+ records head #\d+ [0-9a-f]{64}/);
+    assert.match(verified.stdout, /evidence ok: 0 blobs/);
+    const refused = await cli(alice, "audit", "verify");
+    assert.equal(refused.exitCode, 1);
+    assert.match(refused.stderr, /403/);
+
+    // audit export: NDJSON on stdout whose records re-hash, ending with the chain proof.
+    const exported = await cli(alice, "audit", "export");
+    assert.equal(exported.exitCode, 0, exported.stderr);
+    const lines = exported.stdout
+      .split("\n")
+      .filter(Boolean)
+      .map(
+        (l) => JSON.parse(l) as { kind: string; prev_hash: string; hash: string; record: unknown; verified?: boolean },
+      );
+    const records = lines.filter((l) => l.kind === "audit_record");
+    assert.ok(records.length >= 5);
+    for (const r of records) {
+      assert.equal(createHash("sha256").update(r.prev_hash).update(jcs(r.record)).digest("hex"), r.hash);
+    }
+    assert.equal(lines[lines.length - 1]?.kind, "chain_proof");
+    assert.equal(lines[lines.length - 1]?.verified, true);
+    const mine = await cli(alice, "audit", "export", "--plan", planId, "--type", "approval.granted");
+    assert.equal(mine.stdout.split("\n").filter((l) => l.includes('"kind":"audit_record"')).length, 1);
 
     const noToken = await cli("", "status", planId);
     assert.equal(noToken.exitCode, 1);
