@@ -13,7 +13,7 @@ import { loadCatalog } from "../../lib/tools/index.ts";
 import { createActivities } from "./activities.ts";
 import { createExecutionStarter } from "./starter.ts";
 import { createToolClient } from "./tool-client.ts";
-import { startExecutionWorker } from "./worker.ts";
+import { routeTemporalLogs, startExecutionWorker } from "./worker.ts";
 
 export async function startOrchestrator(runtime: Runtime): Promise<RunningService> {
   const { config } = runtime;
@@ -25,6 +25,7 @@ export async function startOrchestrator(runtime: Runtime): Promise<RunningServic
       field: "orchestrator.temporal_address",
       fix: "start the local stack with `scripts/infra up`, or set WHEELHOUSE_ORCHESTRATOR__TEMPORAL_ADDRESS",
     });
+  routeTemporalLogs(logger);
   const workerConnection = await NativeConnection.connect({ address: settings.temporal_address }).catch((cause) => {
     throw unreachable(cause);
   });

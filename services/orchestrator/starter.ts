@@ -25,13 +25,17 @@ export interface ExecutionStarterDeps {
   readonly toolTimeoutMs: number;
   /** Durable consumer name; default `orchestrator`. */
   readonly durable?: string | undefined;
+  /** Redelivery backoff when Temporal cannot be reached; the event store's default otherwise. */
+  readonly backoffMs?: readonly number[] | undefined;
 }
 
 export interface ExecutionStarter {
-  /** Starts the workflow for one `execution.requested`; "already started" counts as success. */
-  startExecution(
-    event: Extract<AnyRecordedEvent, { type: "execution.requested" }>,
-  ): Promise<"started" | "already_started">;
+  /**
+   * Starts the workflow for one `execution.requested`, or finds it: `running` when a run with this
+   * execution id is running (just started, or started by an earlier delivery), `finished` when it
+   * has already ended. Both count as success: the event is acknowledged.
+   */
+  startExecution(event: Extract<AnyRecordedEvent, { type: "execution.requested" }>): Promise<"running" | "finished">;
   start(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -42,7 +46,7 @@ export function createExecutionStarter(deps: ExecutionStarterDeps): ExecutionSta
 
   async function startExecution(
     event: Extract<AnyRecordedEvent, { type: "execution.requested" }>,
-  ): Promise<"started" | "already_started"> {
+  ): Promise<"running" | "finished"> {
     const p = event.payload;
     const input: ExecutePlanInput = {
       execution_id: p.execution_id,
@@ -62,15 +66,16 @@ export function createExecutionStarter(deps: ExecutionStarterDeps): ExecutionSta
         workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
         workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
       });
+      // USE_EXISTING answers with the running workflow's handle: started now or by an earlier delivery.
       logger.info(
         { execution_id: p.execution_id, plan_id: p.plan_id, run_id: handle.firstExecutionRunId },
-        "execution started",
+        "execution running",
       );
-      return "started";
+      return "running";
     } catch (error) {
       if (error instanceof WorkflowExecutionAlreadyStartedError) {
         logger.info({ execution_id: p.execution_id }, "execution already ran; nothing to start");
-        return "already_started";
+        return "finished";
       }
       throw error;
     }
@@ -82,6 +87,7 @@ export function createExecutionStarter(deps: ExecutionStarterDeps): ExecutionSta
       consumption = await store.consume({
         durable: deps.durable ?? "orchestrator",
         filterTypes: ["execution.requested"],
+        ...(deps.backoffMs ? { backoffMs: deps.backoffMs } : {}),
         handler: async (event) => {
           if (event.type === "execution.requested") await startExecution(event);
         },

@@ -6,7 +6,10 @@
 import { fileURLToPath } from "node:url";
 import {
   bundleWorkflowCode,
+  type LogLevel,
+  type LogMetadata,
   type NativeConnection,
+  Runtime,
   Worker,
   type WorkflowBundleWithSourceMap,
 } from "@temporalio/worker";
@@ -27,6 +30,37 @@ export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
     },
   );
   return bundle;
+}
+
+/**
+ * Sends the Temporal SDK's own logs (worker state, activity failures) through our logger, its
+ * chatty `INFO` as debug. Takes effect only before the process's first Temporal connection; later
+ * calls are ignored (the SDK's runtime is installed once per process).
+ */
+export function routeTemporalLogs(logger: Logger): void {
+  const levels: Record<LogLevel, "trace" | "debug" | "warn" | "error"> = {
+    TRACE: "trace",
+    DEBUG: "debug",
+    INFO: "debug",
+    WARN: "warn",
+    ERROR: "error",
+  };
+  const log = (level: LogLevel, message: string, meta?: LogMetadata) =>
+    logger[levels[level]]({ temporal: meta }, message);
+  try {
+    Runtime.install({
+      logger: {
+        log,
+        trace: (m, meta) => log("TRACE", m, meta),
+        debug: (m, meta) => log("DEBUG", m, meta),
+        info: (m, meta) => log("INFO", m, meta),
+        warn: (m, meta) => log("WARN", m, meta),
+        error: (m, meta) => log("ERROR", m, meta),
+      },
+    });
+  } catch {
+    // Already installed (a second service in this process, or a test): keep the first one.
+  }
 }
 
 export interface ExecutionWorkerDeps {

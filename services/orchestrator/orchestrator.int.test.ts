@@ -1,0 +1,609 @@
+/**
+ * The orchestrator against the real Temporal dev server, real NATS, and a
+ * real tool router (in process, fixture CLIs on its PATH). Each test has its
+ * own event store prefix, task queue and execution ids.
+ */
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { Client, Connection } from "@temporalio/client";
+import { NativeConnection } from "@temporalio/worker";
+import {
+  type Actor,
+  type AnyEvent,
+  type AnyRecordedEvent,
+  type EventPayload,
+  newEvent,
+  type PlanStep,
+} from "../../events/index.ts";
+import { createEventStore, type EventStore } from "../../lib/eventstore/index.ts";
+import { createEvidenceStore } from "../../lib/evidence/index.ts";
+import { createLogger } from "../../lib/log/index.ts";
+import { findExecutable, loadCatalog } from "../../lib/tools/index.ts";
+import { testEnv, uniqueName, waitFor } from "../../test/support/env.ts";
+import { createToolRouterTransport, type ToolRouterTransport } from "../tool-router/http.ts";
+import { createToolCallRecorder } from "../tool-router/recorder.ts";
+import { createToolRouter } from "../tool-router/router.ts";
+import { createSandboxProcessRunner } from "../tool-router/spawn.ts";
+import { createActivities } from "./activities.ts";
+import { createExecutionStarter, type ExecutionStarter } from "./starter.ts";
+import { createToolClient, type ToolClient } from "./tool-client.ts";
+import { type ExecutionWorker, routeTemporalLogs, startExecutionWorker, workflowBundle } from "./worker.ts";
+import { cancelSignal, type ExecutionStatus, statusQuery } from "./workflows/execute-plan.ts";
+
+const FIXTURE_BIN = fileURLToPath(new URL("../../test/fixtures/bin", import.meta.url));
+const catalog = loadCatalog();
+const logger = createLogger({ service: "orchestrator-test", level: "warn", format: "json" });
+
+const ALICE: Actor = { kind: "user", id: "alice", roles: ["operator"] };
+const BOB: Actor = { kind: "user", id: "bob", roles: ["approver"] };
+const CAROL: Actor = { kind: "user", id: "carol", roles: ["approver"] };
+
+const deployment = { kind: "deployment", name: "checkout", namespace: "shop" };
+const target = { environment: "staging", service: "checkout", namespace: "shop" };
+
+const scaleStep: PlanStep = {
+  step_id: "s1",
+  action_id: "kubectl.scale",
+  input: { ...deployment, replicas: 4 },
+  target,
+  rationale: "more capacity for the sale",
+  verification: {
+    description: "checkout deployment reads back",
+    action_id: "kubectl.get",
+    input: { ...deployment, output: "json" },
+  },
+  rollback: { action_id: "kubectl.scale", input: { ...deployment, replicas: 2 } },
+};
+const annotateStep: PlanStep = {
+  step_id: "s2",
+  action_id: "kubectl.annotate",
+  input: { ...deployment, annotations: { "wheelhouse.dev/change": "sale" } },
+  target,
+  rationale: "mark the change",
+  rollback: {
+    action_id: "kubectl.annotate",
+    input: { ...deployment, annotations: { "wheelhouse.dev/change": "none" } },
+  },
+};
+/** The fixture kubectl knows no `describe`: it exits 1, so this read step fails. */
+const failingReadStep: PlanStep = {
+  step_id: "s3",
+  action_id: "kubectl.describe",
+  input: deployment,
+  target,
+  rationale: "look at the result",
+};
+
+/** The argv records the fixture CLIs appended: one array per invocation. */
+function recorded(file: string): string[][] {
+  let text = "";
+  try {
+    text = readFileSync(file, "utf8");
+  } catch {
+    return [];
+  }
+  return text
+    .split("\0\n")
+    .filter((r) => r.length > 0)
+    .map((r) => r.split("\0"));
+}
+
+interface Harness {
+  readonly store: EventStore;
+  readonly taskQueue: string;
+  readonly argvLog: string;
+  readonly tools: ToolClient;
+  startWorker(options?: { tools?: ToolClient; shutdownGraceMs?: number }): Promise<ExecutionWorker>;
+  startStarter(): Promise<ExecutionStarter>;
+  close(): Promise<void>;
+}
+
+describe("orchestrator (Temporal + NATS + tool router)", { timeout: 120_000 }, () => {
+  let nc: NatsConnection;
+  let workerConnection: NativeConnection;
+  let clientConnection: Connection;
+  let client: Client;
+
+  before(async () => {
+    routeTemporalLogs(logger);
+    nc = await connect({ servers: testEnv.natsUrl });
+    workerConnection = await NativeConnection.connect({ address: testEnv.temporalAddress });
+    clientConnection = await Connection.connect({ address: testEnv.temporalAddress });
+    client = new Client({ connection: clientConnection, namespace: "default" });
+    await workflowBundle();
+  });
+  after(async () => {
+    await clientConnection.close();
+    await workerConnection.close();
+    await nc.drain();
+  });
+
+  /** A fresh event store, tool router (recording into it) and task queue. */
+  async function harness(): Promise<Harness> {
+    const store = createEventStore({ nc, prefix: uniqueName("orch"), logger });
+    await store.provision();
+    const dir = await mkdtemp(join(tmpdir(), "wh-orch-"));
+    const argvLog = join(dir, "argv.log");
+    const toolPath = [FIXTURE_BIN, dirname(process.execPath), "/usr/bin", "/bin"].join(":");
+    const env = {
+      PATH: toolPath,
+      HOME: dir,
+      WH_FIXTURE_ARGV_LOG: argvLog,
+      WHEELHOUSE_TOOLS__ENV_ALLOW: "[PATH, HOME, WH_FIXTURE_ARGV_LOG]",
+    };
+    const evidence = createEvidenceStore({
+      kind: "local",
+      path: join(dir, "evidence"),
+      endpoint: "http://127.0.0.1:9322",
+      bucket: "unused",
+      region: "us-east-1",
+      access_key: "env:WH_UNUSED_ACCESS_KEY",
+      secret_key: "env:WH_UNUSED_SECRET_KEY",
+      retention_days: 0,
+    });
+    const router = createToolRouter({
+      catalog,
+      runInSandbox: createSandboxProcessRunner({ env }),
+      isInstalled: async (binary) => (await findExecutable(binary, toolPath)) !== null,
+      ...createToolCallRecorder({ store, evidence, logger }),
+    });
+    const transport: ToolRouterTransport = createToolRouterTransport({ router });
+    const url = await transport.start({ host: "127.0.0.1", port: 0 });
+    const tools = createToolClient({ url });
+    const taskQueue = uniqueName("orch-test");
+    const workers: ExecutionWorker[] = [];
+    const starters: ExecutionStarter[] = [];
+    return {
+      store,
+      taskQueue,
+      argvLog,
+      tools,
+      async startWorker(options = {}) {
+        const worker = await startExecutionWorker({
+          connection: workerConnection,
+          namespace: "default",
+          taskQueue,
+          logger,
+          shutdownGraceMs: options.shutdownGraceMs ?? 1000,
+          activities: createActivities({ store, tools: options.tools ?? tools, catalog, logger, heartbeatMs: 500 }),
+        });
+        workers.push(worker);
+        return worker;
+      },
+      async startStarter() {
+        const starter = createExecutionStarter({
+          store,
+          client,
+          taskQueue,
+          logger,
+          verificationTimeoutMs: 1500,
+          toolTimeoutMs: 30_000,
+          backoffMs: [200],
+        });
+        await starter.start();
+        starters.push(starter);
+        return starter;
+      },
+      async close() {
+        for (const s of starters) await s.stop();
+        for (const w of workers) await w.stop();
+        await transport.stop();
+        const jsm = await store.manager();
+        for (const stream of Object.values(store.streams)) await jsm.streams.delete(stream).catch(() => false);
+        await rm(dir, { recursive: true, force: true });
+      },
+    };
+  }
+
+  interface SeedOptions {
+    readonly steps: readonly PlanStep[];
+    readonly dryRunFirst?: readonly string[];
+    readonly approvals?: readonly Actor[];
+    readonly denials?: readonly Actor[];
+  }
+
+  /** A plan as the planner, policy and approvals would have left it: requested, proposed, decided, approved. */
+  async function seedPlan(store: EventStore, options: SeedOptions): Promise<string> {
+    const planId = uniqueName("plan");
+    const meta = (actor: Actor) => ({ actor, correlation_id: planId });
+    const system: Actor = { kind: "service", id: "test", roles: [] };
+    const constraints = Object.fromEntries(
+      options.steps.map((s) => [s.step_id, { dry_run_first: options.dryRunFirst?.includes(s.step_id) ?? false }]),
+    );
+    const decided: EventPayload<"policy.decided"> = {
+      plan_id: planId,
+      revision: 1,
+      decision: "require_approval",
+      tier: "T2",
+      reasons: ["writes in staging need one approval"],
+      approvers_required: 1,
+      constraints: { steps: constraints },
+      ttl_seconds: 3600,
+      expires_at: new Date(Date.now() + 3_600_000).toISOString(),
+      policy_revision: "test",
+      steps: options.steps.map((s) => ({
+        step_id: s.step_id,
+        decision: "require_approval" as const,
+        tier: "T2" as const,
+        reasons: [],
+        approvers_required: 1,
+        constraints: constraints[s.step_id] ?? {},
+      })),
+    };
+    const events: AnyEvent[] = [
+      newEvent(
+        "plan.requested",
+        planId,
+        { plan_id: planId, intent: "scale checkout to 4", source: "api" },
+        meta(ALICE),
+      ),
+      newEvent(
+        "plan.proposed",
+        planId,
+        {
+          plan_id: planId,
+          revision: 1,
+          summary: "scale checkout",
+          steps: [...options.steps],
+          planner: { kind: "template" },
+        },
+        meta(system),
+      ),
+      newEvent("policy.decided", planId, decided, meta(system)),
+    ];
+    for (const approver of options.approvals ?? [BOB]) {
+      events.push(
+        newEvent(
+          "approval.granted",
+          planId,
+          { plan_id: planId, revision: 1, approval_id: `ap-${planId}`, approver: approver.id, via: "api" },
+          meta(approver),
+        ),
+      );
+    }
+    for (const denier of options.denials ?? []) {
+      events.push(
+        newEvent(
+          "approval.denied",
+          planId,
+          {
+            plan_id: planId,
+            revision: 1,
+            approval_id: `ap-${planId}`,
+            approver: denier.id,
+            via: "api",
+            reason: "not during the freeze",
+          },
+          meta(denier),
+        ),
+      );
+    }
+    await store.append(events);
+    return planId;
+  }
+
+  function executionRequested(planId: string) {
+    const executionId = uniqueName("ex");
+    const event = newEvent(
+      "execution.requested",
+      executionId,
+      { execution_id: executionId, plan_id: planId, revision: 1 },
+      { actor: ALICE, correlation_id: planId },
+    );
+    return { executionId, event };
+  }
+
+  async function executionEvents(store: EventStore, executionId: string): Promise<AnyRecordedEvent[]> {
+    return store.readAggregate("execution", executionId);
+  }
+
+  const FINAL = new Set(["execution.succeeded", "execution.failed", "execution.cancelled"]);
+
+  async function waitForEnd(store: EventStore, executionId: string, timeoutMs = 30_000): Promise<AnyRecordedEvent[]> {
+    return waitFor(
+      `execution ${executionId} to end`,
+      async () => {
+        const events = await executionEvents(store, executionId);
+        return events.some((e) => FINAL.has(e.type)) ? events : undefined;
+      },
+      { timeoutMs, intervalMs: 50 },
+    );
+  }
+
+  const executionTypes = (events: readonly AnyRecordedEvent[]) =>
+    events.filter((e) => e.type.startsWith("execution.")).map((e) => e.type);
+  const toolCalls = (events: readonly AnyRecordedEvent[], type: "tool_call.started" | "tool_call.completed") =>
+    events.filter((e) => e.type === type).map((e) => (e.payload as { tool_call_id: string }).tool_call_id);
+
+  it("runs an approved plan: dry run, write, verification, in order, with the tool calls recorded", async () => {
+    const h = await harness();
+    try {
+      await h.startWorker();
+      await h.startStarter();
+      const planId = await seedPlan(h.store, { steps: [scaleStep], dryRunFirst: ["s1"] });
+      const { executionId, event } = executionRequested(planId);
+      await h.store.append([event]);
+
+      const events = await waitForEnd(h.store, executionId);
+      assert.deepEqual(executionTypes(events), [
+        "execution.requested",
+        "execution.started",
+        "execution.step_started",
+        "execution.step_completed",
+        "execution.verified",
+        "execution.succeeded",
+      ]);
+      const started = events.find((e) => e.type === "execution.started");
+      assert.equal(started?.type === "execution.started" && started.payload.workflow_id, executionId);
+      assert.equal(started?.causation_id, event.id);
+      assert.equal(started?.correlation_id, planId);
+      const completed = events.find((e) => e.type === "execution.step_completed");
+      assert.equal(completed?.type === "execution.step_completed" && completed.payload.status, "succeeded");
+      assert.equal(
+        completed?.type === "execution.step_completed" && completed.payload.tool_call_id,
+        `${executionId}-s1`,
+      );
+
+      // The tool router recorded each call on the execution: dry run, the write, the verification read.
+      assert.deepEqual(toolCalls(events, "tool_call.completed"), [
+        `${executionId}-s1-dry-run`,
+        `${executionId}-s1`,
+        `${executionId}-s1-verify-1`,
+      ]);
+      const argv = recorded(h.argvLog);
+      assert.deepEqual(argv, [
+        ["kubectl", "scale", "deployment/checkout", "--replicas=4", "--namespace=shop", "--dry-run=server"],
+        ["kubectl", "scale", "deployment/checkout", "--replicas=4", "--namespace=shop"],
+        ["kubectl", "get", "deployment", "checkout", "--output=json", "--namespace=shop"],
+      ]);
+      // The dry run and the write sit inside the step's started/completed pair.
+      const seqOf = (pred: (e: AnyRecordedEvent) => boolean) => events.find(pred)?.seq ?? -1;
+      const stepStarted = seqOf((e) => e.type === "execution.step_started");
+      const realCall = seqOf((e) => e.type === "tool_call.completed" && e.payload.tool_call_id === `${executionId}-s1`);
+      assert.ok(stepStarted < realCall && realCall < (completed?.seq ?? -1));
+
+      const status = await client.workflow.getHandle(executionId).query(statusQuery);
+      assert.equal(status.phase, "succeeded");
+      assert.deepEqual(status.completed_steps, ["s1"]);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it("starts one workflow when the same execution.requested is delivered twice", async () => {
+    const h = await harness();
+    try {
+      await h.startWorker();
+      const starter = await h.startStarter();
+      const planId = await seedPlan(h.store, { steps: [scaleStep] });
+      const { executionId, event } = executionRequested(planId);
+      // The same event twice on the stream: the consumer sees two deliveries.
+      await h.store.append([event]);
+      await h.store.append([event]);
+      const events = await waitForEnd(h.store, executionId);
+      const stored = events.find((e) => e.type === "execution.requested");
+      assert.ok(stored?.type === "execution.requested");
+      // A late redelivery, after the workflow has ended, starts nothing either.
+      const result = await client.workflow.getHandle(executionId).result();
+      assert.equal(result.status, "succeeded");
+      assert.equal(await starter.startExecution(stored), "finished");
+
+      const after = await executionEvents(h.store, executionId);
+      assert.deepEqual(executionTypes(after), [
+        "execution.requested",
+        "execution.requested",
+        "execution.started",
+        "execution.step_started",
+        "execution.step_completed",
+        "execution.verified",
+        "execution.succeeded",
+      ]);
+      const writes = recorded(h.argvLog).filter((a) => a[1] === "scale");
+      assert.equal(writes.length, 1, "the write ran once");
+      const runs = [];
+      for await (const run of client.workflow.list({ query: `WorkflowId = '${executionId}'` })) runs.push(run.runId);
+      assert.equal(runs.length, 1, "one workflow run");
+    } finally {
+      await h.close();
+    }
+  });
+
+  it("refuses the write when the approval was withdrawn: nothing runs, execution.failed says why", async () => {
+    const h = await harness();
+    try {
+      await h.startWorker();
+      await h.startStarter();
+      const planId = await seedPlan(h.store, { steps: [scaleStep], approvals: [BOB], denials: [CAROL] });
+      const { executionId, event } = executionRequested(planId);
+      await h.store.append([event]);
+
+      const events = await waitForEnd(h.store, executionId);
+      assert.deepEqual(executionTypes(events), ["execution.requested", "execution.started", "execution.failed"]);
+      const failed = events.at(-1);
+      assert.ok(failed?.type === "execution.failed");
+      assert.match(failed.payload.reason ?? "", /step s1: carol denied revision 1/);
+      assert.deepEqual(toolCalls(events, "tool_call.started"), [], "no tool call was made");
+      assert.deepEqual(recorded(h.argvLog), [], "no CLI ran");
+    } finally {
+      await h.close();
+    }
+  });
+
+  it("rolls back completed writes in reverse order when a later step fails", async () => {
+    const h = await harness();
+    try {
+      await h.startWorker();
+      await h.startStarter();
+      const planId = await seedPlan(h.store, { steps: [scaleStep, annotateStep, failingReadStep] });
+      const { executionId, event } = executionRequested(planId);
+      await h.store.append([event]);
+
+      const events = await waitForEnd(h.store, executionId);
+      assert.deepEqual(executionTypes(events), [
+        "execution.requested",
+        "execution.started",
+        "execution.step_started",
+        "execution.step_completed",
+        "execution.step_started",
+        "execution.step_completed",
+        "execution.step_started",
+        "execution.step_completed",
+        "execution.rollback_started",
+        "execution.rolled_back",
+        "execution.failed",
+      ]);
+      const stepResults = events
+        .filter((e) => e.type === "execution.step_completed")
+        .map((e) => (e.type === "execution.step_completed" ? `${e.payload.step_id}:${e.payload.status}` : ""));
+      assert.deepEqual(stepResults, ["s1:succeeded", "s2:succeeded", "s3:failed"]);
+      const rollbackStarted = events.find((e) => e.type === "execution.rollback_started");
+      assert.ok(rollbackStarted?.type === "execution.rollback_started");
+      assert.deepEqual(rollbackStarted.payload.step_ids, ["s2", "s1"]);
+      assert.match(rollbackStarted.payload.reason, /step s3 failed \(exit 1\)/);
+      const rolledBack = events.find((e) => e.type === "execution.rolled_back");
+      assert.ok(rolledBack?.type === "execution.rolled_back");
+      assert.deepEqual(rolledBack.payload.step_ids, ["s2", "s1"]);
+      const failed = events.at(-1);
+      assert.ok(failed?.type === "execution.failed");
+      assert.match(failed.payload.reason ?? "", /s3.*rolled back s2, s1/);
+
+      assert.deepEqual(
+        recorded(h.argvLog).map((a) => a.slice(0, 2).join(" ") + (a.find((x) => x.startsWith("--replicas=")) ?? "")),
+        [
+          "kubectl scale--replicas=4",
+          "kubectl annotate",
+          "kubectl describe",
+          "kubectl annotate",
+          "kubectl scale--replicas=2",
+        ],
+      );
+      assert.ok(
+        recorded(h.argvLog)[3]?.includes("wheelhouse.dev/change=none"),
+        "s2's rollback restored the annotation",
+      );
+    } finally {
+      await h.close();
+    }
+  });
+
+  it("survives a worker that goes away mid-step: a new worker finishes without repeating the completed step", async () => {
+    const h = await harness();
+    try {
+      const hold = holdCall(h.tools, (id) => id.endsWith("-s2"));
+      const first = await h.startWorker({ tools: hold.client, shutdownGraceMs: 100 });
+      await h.startStarter();
+      const planId = await seedPlan(h.store, { steps: [{ ...scaleStep, verification: undefined }, annotateStep] });
+      const { executionId, event } = executionRequested(planId);
+      await h.store.append([event]);
+
+      await withDeadline(hold.reached, 30_000, "the first worker to reach step s2's tool call");
+      const status: ExecutionStatus = await client.workflow.getHandle(executionId).query(statusQuery);
+      assert.equal(status.current_step, "s2");
+      assert.deepEqual(status.completed_steps, ["s1"]);
+      await first.stop();
+      assert.equal(first.worker.getState(), "STOPPED");
+
+      await h.startWorker();
+      const events = await waitForEnd(h.store, executionId);
+      assert.equal(events.at(-1)?.type, "execution.succeeded");
+      const count = (type: string, step: string) =>
+        events.filter((e) => e.type === type && (e.payload as { step_id?: string }).step_id === step).length;
+      assert.equal(count("execution.step_started", "s1"), 1);
+      assert.equal(count("execution.step_completed", "s1"), 1);
+      assert.equal(count("execution.step_started", "s2"), 1);
+      assert.equal(count("execution.step_completed", "s2"), 1);
+      assert.deepEqual(
+        recorded(h.argvLog).map((a) => a[1]),
+        ["scale", "annotate"],
+        "s1 ran once (before the worker went away), s2 once (on the new worker)",
+      );
+    } finally {
+      await h.close();
+    }
+  });
+
+  it("a cancel signal stops before the next step and records execution.cancelled", async () => {
+    const h = await harness();
+    try {
+      const hold = holdCall(h.tools, (id) => id.endsWith("-s1"));
+      await h.startWorker({ tools: hold.client });
+      await h.startStarter();
+      const planId = await seedPlan(h.store, { steps: [{ ...scaleStep, verification: undefined }, annotateStep] });
+      const { executionId, event } = executionRequested(planId);
+      await h.store.append([event]);
+
+      await withDeadline(hold.reached, 30_000, "step s1's tool call");
+      const handle = client.workflow.getHandle(executionId);
+      await handle.signal(cancelSignal, { reason: "wrong cluster", requested_by: "alice" });
+      await waitFor("the cancel request to be seen", async () => (await handle.query(statusQuery)).cancel_requested);
+      hold.release();
+
+      const events = await waitForEnd(h.store, executionId);
+      const last = events.at(-1);
+      assert.ok(last?.type === "execution.cancelled");
+      assert.equal(last.payload.reason, "cancelled by alice: wrong cluster");
+      assert.equal(events.filter((e) => e.type === "execution.step_started").length, 1, "s2 never started");
+      assert.deepEqual(
+        recorded(h.argvLog).map((a) => a[1]),
+        ["scale"],
+      );
+      assert.equal((await handle.query(statusQuery)).phase, "cancelled");
+    } finally {
+      await h.close();
+    }
+  });
+});
+
+/**
+ * A tool client that holds the calls `matches` picks until released (or the
+ * activity is cancelled, e.g. by its worker shutting down), to stop an
+ * execution at a known point.
+ */
+function holdCall(real: ToolClient, matches: (toolCallId: string) => boolean) {
+  let reached!: () => void;
+  const reachedPromise = new Promise<void>((resolve) => {
+    reached = resolve;
+  });
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  const client: ToolClient = {
+    async executeTool(request, options) {
+      if (matches(request.tool_call_id ?? "")) {
+        reached();
+        const signal = options?.signal;
+        await new Promise<void>((resolve, reject) => {
+          const onAbort = () => reject(signal?.reason ?? new Error("aborted"));
+          if (signal?.aborted) onAbort();
+          signal?.addEventListener("abort", onAbort, { once: true });
+          void released.then(() => {
+            signal?.removeEventListener("abort", onAbort);
+            resolve();
+          });
+        });
+      }
+      return real.executeTool(request, options);
+    },
+    getResource: (request, options) => real.getResource(request, options),
+  };
+  return { client, reached: reachedPromise, release };
+}
+
+async function withDeadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
