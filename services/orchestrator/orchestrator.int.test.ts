@@ -492,6 +492,83 @@ describe("orchestrator (Temporal + NATS + tool router)", { timeout: 120_000 }, (
     }
   });
 
+  it("rolls back when verification keeps failing until its deadline", async () => {
+    const h = await harness();
+    try {
+      await h.startWorker();
+      await h.startStarter();
+      const verifiedByDescribe: PlanStep = {
+        ...scaleStep,
+        verification: { description: "describe reads back", action_id: "kubectl.describe", input: deployment },
+      };
+      const planId = await seedPlan(h.store, { steps: [verifiedByDescribe] });
+      const { executionId, event } = executionRequested(planId);
+      await h.store.append([event]);
+
+      const events = await waitForEnd(h.store, executionId);
+      assert.deepEqual(executionTypes(events), [
+        "execution.requested",
+        "execution.started",
+        "execution.step_started",
+        "execution.step_completed",
+        "execution.verification_failed",
+        "execution.rollback_started",
+        "execution.rolled_back",
+        "execution.failed",
+      ]);
+      const verification = events.find((e) => e.type === "execution.verification_failed");
+      assert.ok(verification?.type === "execution.verification_failed");
+      assert.equal(verification.payload.checks.length, 1);
+      assert.equal(verification.payload.checks[0]?.passed, false);
+      assert.match(verification.payload.checks[0]?.detail ?? "", /s1: kubectl.describe failed/);
+      // Verification re-read until its 1.5 s deadline before giving up: more than one attempt.
+      const verifyCalls = toolCalls(events, "tool_call.completed").filter((id) => id.includes("-verify-"));
+      assert.ok(verifyCalls.length >= 2, `verification attempts: ${verifyCalls.join(", ")}`);
+      assert.deepEqual(
+        recorded(h.argvLog)
+          .filter((a) => a[1] === "scale")
+          .map((a) => a[3]),
+        ["--replicas=4", "--replicas=2"],
+      );
+      const failed = events.at(-1);
+      assert.ok(failed?.type === "execution.failed");
+      assert.match(failed.payload.reason ?? "", /verification failed after \d+ attempt\(s\).*rolled back s1/);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it("a dry-run execution previews every write and changes nothing", async () => {
+    const h = await harness();
+    try {
+      await h.startWorker();
+      await h.startStarter();
+      const planId = await seedPlan(h.store, { steps: [scaleStep] });
+      const executionId = uniqueName("ex");
+      await h.store.append([
+        newEvent(
+          "execution.requested",
+          executionId,
+          { execution_id: executionId, plan_id: planId, revision: 1, dry_run: true },
+          { actor: ALICE, correlation_id: planId },
+        ),
+      ]);
+      const events = await waitForEnd(h.store, executionId);
+      assert.deepEqual(executionTypes(events), [
+        "execution.requested",
+        "execution.started",
+        "execution.step_started",
+        "execution.step_completed",
+        "execution.succeeded",
+      ]);
+      assert.deepEqual(recorded(h.argvLog), [
+        ["kubectl", "scale", "deployment/checkout", "--replicas=4", "--namespace=shop", "--dry-run=server"],
+      ]);
+    } finally {
+      await h.close();
+    }
+  });
+
   it("survives a worker that goes away mid-step: a new worker finishes without repeating the completed step", async () => {
     const h = await harness();
     try {
