@@ -69,217 +69,210 @@ function emptyApproval(id: string, planId: string, revision: number, e: AnyRecor
   };
 }
 
-/** Folds one event into a plan view. Events of other types leave it unchanged. */
+/**
+ * Folds one event into a plan view. Events of other types leave it
+ * unchanged. Pure; to fold many events use `foldPlan` (O(1) per event).
+ */
 export function evolvePlan(view: PlanView | null, event: AnyRecordedEvent): PlanView | null {
-  if (!PLAN_EVENT_TYPES.has(event.type)) return view;
-  const planId = event.aggregate_id;
-  const base: PlanView = view ?? { plan: emptyPlan(planId, event), steps: {}, approvals: {} };
-  const touched = { updated_at: event.occurred_at, last_seq: event.seq };
-  const plan = base.plan;
-  switch (event.type) {
-    case "plan.requested": {
-      const p = event.payload;
-      return {
-        ...base,
-        plan: {
-          ...plan,
-          ...touched,
-          status: "requested",
-          intent: p.intent,
-          source: p.source,
-          environment: p.environment ?? plan.environment,
-          service: p.service ?? plan.service,
-          signal_id: p.signal_id ?? null,
-          actor_id: event.actor.id,
-          correlation_id: event.correlation_id,
-          created_at: view ? plan.created_at : event.occurred_at,
-        },
-      };
+  return foldPlan(view, [event]);
+}
+
+/**
+ * Folds events (one aggregate's, in stream order) into a plan view. Pure
+ * from the caller's side: `view` is left as it was. The result's maps are
+ * copied once, on first write, then updated in place (O(1) per event); rows
+ * that did not change keep their identity, which tells a writer what to save.
+ */
+export function foldPlan(view: PlanView | null, events: Iterable<AnyRecordedEvent>): PlanView | null {
+  let plan: PlanRow | null = null;
+  let steps = (view?.steps ?? {}) as Record<string, PlanStepRow>;
+  let approvals = (view?.approvals ?? {}) as Record<string, ApprovalRow>;
+  let ownSteps = false;
+  let ownApprovals = false;
+  const stepsForWrite = () => {
+    if (!ownSteps) {
+      steps = { ...steps };
+      ownSteps = true;
     }
-    case "plan.proposed": {
-      const p = event.payload;
-      const steps: Record<string, PlanStepRow> = { ...base.steps };
-      p.steps.forEach((s, position) => {
-        steps[stepKey(p.revision, s.step_id)] = {
-          plan_id: planId,
-          revision: p.revision,
-          step_id: s.step_id,
-          position,
-          action_id: s.action_id,
-          input: s.input,
-          target: s.target,
-          environment: s.target.environment,
-          service: s.target.service ?? null,
-          rationale: s.rationale,
-          expected_effect: s.expected_effect ?? null,
-          verification: s.verification ?? null,
-          rollback: s.rollback ?? null,
-          decision: null,
-          tier: null,
-          reasons: null,
-          approvers_required: null,
-          constraints: null,
-        };
-      });
-      const first = p.steps[0]?.target;
-      return {
-        ...base,
-        steps,
-        plan: {
-          ...plan,
-          ...touched,
-          status: "proposed",
-          revision: p.revision,
-          summary: p.summary,
-          planner: p.planner,
-          failure_reasons: null,
-          decision: null,
-          tier: null,
-          policy: null,
-          approvals_required: 0,
-          approvals_granted: 0,
-          environment: plan.environment ?? first?.environment ?? null,
-          service: plan.service ?? first?.service ?? null,
-        },
-      };
+    return steps;
+  };
+  const approvalsForWrite = () => {
+    if (!ownApprovals) {
+      approvals = { ...approvals };
+      ownApprovals = true;
     }
-    case "plan.failed":
-      return {
-        ...base,
-        plan: {
-          ...plan,
-          ...touched,
-          status: "failed",
-          failure_reasons: event.payload.reasons,
-          planner: event.payload.planner ?? plan.planner,
-        },
-      };
-    case "policy.decided": {
-      const p = event.payload;
-      if (plan.revision !== null && p.revision !== plan.revision) return { ...base, plan: { ...plan, ...touched } };
-      const steps: Record<string, PlanStepRow> = { ...base.steps };
-      for (const d of p.steps) {
-        const k = stepKey(p.revision, d.step_id);
-        const s = steps[k];
-        if (s) {
-          steps[k] = {
-            ...s,
-            decision: d.decision,
-            tier: d.tier,
-            reasons: d.reasons,
-            approvers_required: d.approvers_required,
-            constraints: d.constraints,
-          };
-        }
+    return approvals;
+  };
+  for (const event of events) {
+    if (!PLAN_EVENT_TYPES.has(event.type)) continue;
+    const planId = event.aggregate_id;
+    const existed = plan !== null || view !== null;
+    // The plan row is copied once per fold, then updated in place.
+    plan ??= view ? { ...view.plan } : emptyPlan(planId, event);
+    plan.updated_at = event.occurred_at;
+    plan.last_seq = event.seq;
+    switch (event.type) {
+      case "plan.requested": {
+        const p = event.payload;
+        plan.status = "requested";
+        plan.intent = p.intent;
+        plan.source = p.source;
+        plan.environment = p.environment ?? plan.environment;
+        plan.service = p.service ?? plan.service;
+        plan.signal_id = p.signal_id ?? null;
+        plan.actor_id = event.actor.id;
+        plan.correlation_id = event.correlation_id;
+        if (!existed) plan.created_at = event.occurred_at;
+        break;
       }
-      const status = p.decision === "allow" ? "approved" : p.decision === "deny" ? "rejected" : "pending_approval";
-      return {
-        ...base,
-        steps,
-        plan: {
-          ...plan,
-          ...touched,
-          revision: p.revision,
-          status,
-          decision: p.decision,
-          tier: p.tier,
-          policy: {
-            reasons: p.reasons,
-            constraints: p.constraints,
-            ttl_seconds: p.ttl_seconds,
-            expires_at: p.expires_at,
-            policy_revision: p.policy_revision,
-            approvers_required: p.approvers_required,
-            decided_at: event.occurred_at,
-          },
-          approvals_required: p.approvers_required,
-          approvals_granted: 0,
-        },
-      };
-    }
-    case "approval.requested": {
-      const p = event.payload;
-      const prior = base.approvals[p.approval_id] ?? emptyApproval(p.approval_id, planId, p.revision, event);
-      return {
-        ...base,
-        plan: { ...plan, ...touched },
-        approvals: {
-          ...base.approvals,
-          [p.approval_id]: {
-            ...prior,
+      case "plan.proposed": {
+        const p = event.payload;
+        const into = stepsForWrite();
+        p.steps.forEach((s, position) => {
+          into[stepKey(p.revision, s.step_id)] = {
+            plan_id: planId,
             revision: p.revision,
-            approvers_required: p.approvers_required,
-            channels: p.channels,
-            links: p.links,
-            expires_at: p.expires_at,
-            requested_at: event.occurred_at,
-            last_seq: event.seq,
-          },
-        },
-      };
-    }
-    case "approval.granted": {
-      const p = event.payload;
-      const prior = base.approvals[p.approval_id] ?? emptyApproval(p.approval_id, planId, p.revision, event);
-      if (prior.status !== "pending" || prior.approvers.some((a) => a.approver === p.approver)) {
-        return { ...base, plan: { ...plan, ...touched } };
+            step_id: s.step_id,
+            position,
+            action_id: s.action_id,
+            input: s.input,
+            target: s.target,
+            environment: s.target.environment,
+            service: s.target.service ?? null,
+            rationale: s.rationale,
+            expected_effect: s.expected_effect ?? null,
+            verification: s.verification ?? null,
+            rollback: s.rollback ?? null,
+            decision: null,
+            tier: null,
+            reasons: null,
+            approvers_required: null,
+            constraints: null,
+          };
+        });
+        const first = p.steps[0]?.target;
+        plan.status = "proposed";
+        plan.revision = p.revision;
+        plan.summary = p.summary;
+        plan.planner = p.planner;
+        plan.failure_reasons = null;
+        plan.decision = null;
+        plan.tier = null;
+        plan.policy = null;
+        plan.approvals_required = 0;
+        plan.approvals_granted = 0;
+        plan.environment = plan.environment ?? first?.environment ?? null;
+        plan.service = plan.service ?? first?.service ?? null;
+        break;
       }
-      const approvers = [
-        ...prior.approvers,
-        { approver: p.approver, via: p.via, comment: p.comment ?? null, at: event.occurred_at },
-      ];
-      const granted = approvers.length >= prior.approvers_required;
-      const approval: ApprovalRow = {
-        ...prior,
-        approvers,
-        status: granted ? "granted" : "pending",
-        decided_at: granted ? event.occurred_at : null,
-        last_seq: event.seq,
-      };
-      let next: PlanRow = { ...plan, ...touched };
-      if (p.revision === plan.revision) {
-        const count = plan.approvals_granted + 1;
-        next = {
-          ...next,
-          approvals_granted: count,
-          status: plan.status === "pending_approval" && count >= plan.approvals_required ? "approved" : plan.status,
+      case "plan.failed":
+        plan.status = "failed";
+        plan.failure_reasons = event.payload.reasons;
+        plan.planner = event.payload.planner ?? plan.planner;
+        break;
+      case "policy.decided": {
+        const p = event.payload;
+        if (plan.revision !== null && p.revision !== plan.revision) break;
+        for (const d of p.steps) {
+          const k = stepKey(p.revision, d.step_id);
+          const s = steps[k];
+          if (s) {
+            stepsForWrite()[k] = {
+              ...s,
+              decision: d.decision,
+              tier: d.tier,
+              reasons: d.reasons,
+              approvers_required: d.approvers_required,
+              constraints: d.constraints,
+            };
+          }
+        }
+        plan.revision = p.revision;
+        plan.status = p.decision === "allow" ? "approved" : p.decision === "deny" ? "rejected" : "pending_approval";
+        plan.decision = p.decision;
+        plan.tier = p.tier;
+        plan.policy = {
+          reasons: p.reasons,
+          constraints: p.constraints,
+          ttl_seconds: p.ttl_seconds,
+          expires_at: p.expires_at,
+          policy_revision: p.policy_revision,
+          approvers_required: p.approvers_required,
+          decided_at: event.occurred_at,
         };
+        plan.approvals_required = p.approvers_required;
+        plan.approvals_granted = 0;
+        break;
       }
-      return { ...base, plan: next, approvals: { ...base.approvals, [p.approval_id]: approval } };
+      case "approval.requested": {
+        const p = event.payload;
+        const prior = approvals[p.approval_id] ?? emptyApproval(p.approval_id, planId, p.revision, event);
+        approvalsForWrite()[p.approval_id] = {
+          ...prior,
+          revision: p.revision,
+          approvers_required: p.approvers_required,
+          channels: p.channels,
+          links: p.links,
+          expires_at: p.expires_at,
+          requested_at: event.occurred_at,
+          last_seq: event.seq,
+        };
+        break;
+      }
+      case "approval.granted": {
+        const p = event.payload;
+        const prior = approvals[p.approval_id] ?? emptyApproval(p.approval_id, planId, p.revision, event);
+        if (prior.status !== "pending" || prior.approvers.some((a) => a.approver === p.approver)) break;
+        const approvers = [
+          ...prior.approvers,
+          { approver: p.approver, via: p.via, comment: p.comment ?? null, at: event.occurred_at },
+        ];
+        const granted = approvers.length >= prior.approvers_required;
+        approvalsForWrite()[p.approval_id] = {
+          ...prior,
+          approvers,
+          status: granted ? "granted" : "pending",
+          decided_at: granted ? event.occurred_at : null,
+          last_seq: event.seq,
+        };
+        if (p.revision === plan.revision) {
+          const count = plan.approvals_granted + 1;
+          plan.approvals_granted = count;
+          if (plan.status === "pending_approval" && count >= plan.approvals_required) plan.status = "approved";
+        }
+        break;
+      }
+      case "approval.denied": {
+        const p = event.payload;
+        const prior = approvals[p.approval_id] ?? emptyApproval(p.approval_id, planId, p.revision, event);
+        approvalsForWrite()[p.approval_id] = {
+          ...prior,
+          status: "denied",
+          reason: p.reason,
+          approvers: [...prior.approvers],
+          decided_at: event.occurred_at,
+          last_seq: event.seq,
+        };
+        if (p.revision === plan.revision && plan.status === "pending_approval") plan.status = "denied";
+        break;
+      }
+      case "approval.expired": {
+        const p = event.payload;
+        const prior = approvals[p.approval_id] ?? emptyApproval(p.approval_id, planId, p.revision, event);
+        if (prior.status !== "pending") break;
+        approvalsForWrite()[p.approval_id] = {
+          ...prior,
+          status: "expired",
+          decided_at: event.occurred_at,
+          last_seq: event.seq,
+        };
+        if (p.revision === plan.revision && plan.status === "pending_approval") plan.status = "expired";
+        break;
+      }
+      default:
+        break;
     }
-    case "approval.denied": {
-      const p = event.payload;
-      const prior = base.approvals[p.approval_id] ?? emptyApproval(p.approval_id, planId, p.revision, event);
-      const approval: ApprovalRow = {
-        ...prior,
-        status: "denied",
-        reason: p.reason,
-        approvers: [...prior.approvers],
-        decided_at: event.occurred_at,
-        last_seq: event.seq,
-      };
-      const deny = p.revision === plan.revision && plan.status === "pending_approval";
-      return {
-        ...base,
-        plan: { ...plan, ...touched, status: deny ? "denied" : plan.status },
-        approvals: { ...base.approvals, [p.approval_id]: approval },
-      };
-    }
-    case "approval.expired": {
-      const p = event.payload;
-      const prior = base.approvals[p.approval_id] ?? emptyApproval(p.approval_id, planId, p.revision, event);
-      if (prior.status !== "pending") return { ...base, plan: { ...plan, ...touched } };
-      const expire = p.revision === plan.revision && plan.status === "pending_approval";
-      return {
-        ...base,
-        plan: { ...plan, ...touched, status: expire ? "expired" : plan.status },
-        approvals: {
-          ...base.approvals,
-          [p.approval_id]: { ...prior, status: "expired", decided_at: event.occurred_at, last_seq: event.seq },
-        },
-      };
-    }
-    default:
-      return view;
   }
+  if (plan === null) return view;
+  return { plan, steps, approvals };
 }
