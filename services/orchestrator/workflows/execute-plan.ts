@@ -11,7 +11,6 @@
  */
 import {
   ActivityFailure,
-  ApplicationFailure,
   defineQuery,
   defineSignal,
   proxyActivities,
@@ -80,9 +79,7 @@ export const statusQuery = defineQuery<ExecutionStatus>("status");
 /** Error types activities throw for business rejections; never retried. */
 export const NON_RETRYABLE_TYPES = ["ApprovalRefused", "PlanNotFound", "ToolCallRefused", "InvalidEvent"] as const;
 
-type StepOutcome =
-  | { readonly ok: true }
-  | { readonly ok: false; readonly reason: string; readonly startedStep: boolean; readonly refused: boolean };
+type StepOutcome = { readonly ok: true } | { readonly ok: false; readonly reason: string };
 
 export async function executePlan(input: ExecutePlanInput): Promise<ExecutionOutcome> {
   const exec = input.execution_id;
@@ -204,7 +201,7 @@ export async function executePlan(input: ExecutePlanInput): Promise<ExecutionOut
       try {
         await record.checkApproval(approval);
       } catch (error) {
-        return { ok: false, reason: `step ${step.step_id}: ${reasonOf(error)}`, startedStep: false, refused: true };
+        return { ok: false, reason: `step ${step.step_id}: ${reasonOf(error)}` };
       }
     }
     const stepEvent = {
@@ -243,12 +240,12 @@ export async function executePlan(input: ExecutePlanInput): Promise<ExecutionOut
       } catch (error) {
         const reason = `step ${step.step_id} dry run: ${reasonOf(error)}`;
         await done("failed", reason);
-        return { ok: false, reason, startedStep: true, refused: false };
+        return { ok: false, reason };
       }
       if (!preview.ok) {
         const reason = `step ${step.step_id} dry run ${preview.status}: ${preview.detail}`;
         await done("failed", reason);
-        return { ok: false, reason, startedStep: true, refused: false };
+        return { ok: false, reason };
       }
     }
 
@@ -268,12 +265,12 @@ export async function executePlan(input: ExecutePlanInput): Promise<ExecutionOut
     } catch (error) {
       const reason = `step ${step.step_id}: ${reasonOf(error)}`;
       await done("failed", reason);
-      return { ok: false, reason, startedStep: true, refused: isType(error, "ApprovalRefused") };
+      return { ok: false, reason };
     }
     if (!result.ok) {
       const reason = `step ${step.step_id} ${result.status}${result.exit_code === null ? "" : ` (exit ${result.exit_code})`}: ${result.detail}`;
       await done("failed", reason);
-      return { ok: false, reason, startedStep: true, refused: false };
+      return { ok: false, reason };
     }
     await done("succeeded", result.detail);
     return { ok: true };
@@ -396,8 +393,4 @@ function reasonOf(error: unknown): string {
   if (error instanceof ActivityFailure && error.cause) return error.cause.message;
   if (error instanceof Error) return error.message;
   return String(error);
-}
-
-function isType(error: unknown, type: string): boolean {
-  return error instanceof ActivityFailure && error.cause instanceof ApplicationFailure && error.cause.type === type;
 }
