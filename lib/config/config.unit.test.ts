@@ -47,6 +47,14 @@ describe("loadConfig", () => {
     );
   });
 
+  it("points the orchestrator at this configuration's tool router unless told otherwise", () => {
+    assert.equal(loadConfig(undefined, {}).orchestrator.tool_router_url, "http://127.0.0.1:8324");
+    assert.equal(
+      loadConfig(undefined, { WHEELHOUSE_TOOLS__ROUTER_PORT: "9999" }).orchestrator.tool_router_url,
+      "http://127.0.0.1:9999",
+    );
+  });
+
   it("reads a YAML file and keeps defaults for what it does not set", () => {
     const file = yamlFile(
       "gateway:\n  port: 9000\nllm:\n  provider: openai\n  model: gpt-5\n  api_key: env:OPENAI_API_KEY\n",

@@ -152,7 +152,8 @@ export const OrchestratorConfigSchema = v.strictObject({
   temporal_address: v.optional(v.string(), "127.0.0.1:7322"),
   namespace: v.optional(v.string(), "default"),
   task_queue: v.optional(v.string(), "wheelhouse-executions"),
-  tool_router_url: v.optional(url, "http://127.0.0.1:8324"),
+  /** Unset: the tool router of this configuration (`tools.router_host`:`tools.router_port`). */
+  tool_router_url: v.optional(url),
   verification_timeout_ms: v.optional(positiveInt, 300_000),
 });
 
@@ -235,6 +236,11 @@ export const ConfigSchema = v.pipe(
   ConfigObjectSchema,
   v.transform((config) => ({
     ...config,
+    orchestrator: {
+      ...config.orchestrator,
+      tool_router_url:
+        config.orchestrator.tool_router_url ?? `http://${config.tools.router_host}:${config.tools.router_port}`,
+    },
     gateway: {
       ...config.gateway,
       auth: {

@@ -6,6 +6,7 @@
  */
 import { type RunningService, runServices, type ServiceStarter } from "../../lib/runtime/index.ts";
 import { startGateway } from "../gateway/start.ts";
+import { startOrchestrator } from "../orchestrator/start.ts";
 import { startPlanner } from "../planner/start.ts";
 import { startPolicy } from "../policy/start.ts";
 import { startProjector } from "../projector/start.ts";
@@ -17,6 +18,7 @@ const services: ReadonlyArray<readonly [string, ServiceStarter]> = [
   ["policy", startPolicy],
   ["planner", startPlanner],
   ["tool-router", startToolRouter],
+  ["orchestrator", startOrchestrator],
   // The front door opens last, once everything behind it runs.
   ["gateway", startGateway],
 ];
