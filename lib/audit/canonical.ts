@@ -21,6 +21,29 @@ export function canonicalize(value: unknown): string {
   }
 }
 
+/**
+ * `canonicalize` for an object whose key set is known in advance (an audit
+ * record body): `keys` must be every key the object may have, already in
+ * RFC 8785 order. Saves the per-record key sort on the projector's hot path;
+ * the result is byte-identical to `canonicalize(value)` (unit-tested).
+ */
+export function canonicalizeKnownKeys(value: Readonly<Record<string, unknown>>, keys: readonly string[]): string {
+  try {
+    let out = "{";
+    let first = true;
+    for (const key of keys) {
+      const item = value[key];
+      if (item === undefined) continue;
+      out += `${first ? "" : ","}"${key}":${write(item)}`;
+      first = false;
+    }
+    return `${out}}`;
+  } catch (error) {
+    if (error instanceof NotJson) throw notJson(locate(value, "$") ?? "$", error.what);
+    throw error;
+  }
+}
+
 class NotJson extends Error {
   constructor(readonly what: string) {
     super(what);

@@ -13,7 +13,7 @@
  */
 import { createHash } from "node:crypto";
 import type { Actor, AnyEvent, AnyRecordedEvent } from "../../events/index.ts";
-import { canonicalize } from "./canonical.ts";
+import { canonicalize, canonicalizeKnownKeys } from "./canonical.ts";
 
 /** `prev_hash` of the first record. */
 export const GENESIS_HASH = "0".repeat(64);
@@ -84,6 +84,32 @@ export function auditBody(event: AnyRecordedEvent): AuditRecordBody {
   };
 }
 
+/** Every key of `AuditRecordBody`, in RFC 8785 order (UTF-16 code units; all ASCII here). */
+const BODY_KEYS: readonly (keyof AuditRecordBody)[] = [
+  "action",
+  "actor",
+  "actor_id",
+  "actor_kind",
+  "aggregate_id",
+  "aggregate_type",
+  "causation_id",
+  "correlation_id",
+  "event_id",
+  "event_seq",
+  "occurred_at",
+  "outcome",
+  "payload",
+  "schema_version",
+  "service",
+  "subject",
+  "type",
+];
+
+/** The RFC 8785 text of a record body: `canonicalize(body)`, without sorting its (fixed) keys per record. */
+export function canonicalAuditBody(body: AuditRecordBody): string {
+  return canonicalizeKnownKeys(body as unknown as Record<string, unknown>, BODY_KEYS);
+}
+
 /**
  * Links a batch of events onto the chain in memory, starting after
  * `last` (the current head, or null for an empty chain).
@@ -92,18 +118,108 @@ export function chainRecords(
   events: readonly AnyRecordedEvent[],
   last: { readonly seq: number; readonly hash: string } | null,
 ): ChainedRecord[] {
+  return chainBodies(events.map(auditBody), last);
+}
+
+/** `chainRecords` for bodies already built (events' and dead letters' alike). */
+export function chainBodies(
+  bodies: readonly AuditRecordBody[],
+  last: { readonly seq: number; readonly hash: string } | null,
+): ChainedRecord[] {
   let seq = last?.seq ?? 0;
   let prev = last?.hash ?? GENESIS_HASH;
   const out: ChainedRecord[] = [];
-  for (const event of events) {
+  for (const body of bodies) {
     seq++;
-    const body = auditBody(event);
-    const canonical = canonicalize(body);
+    const canonical = canonicalAuditBody(body);
     const hash = chainHashOf(prev, canonical);
     out.push({ seq, ...body, prev_hash: prev, hash, canonical });
     prev = hash;
   }
   return out;
+}
+
+/** Outcome of the audit record of a stream message no read model could take. */
+export const DEAD_LETTERED = "dead_lettered";
+
+/** A stream message the projector could not project (undecodable, or the audit projection failed on it). */
+export interface UnprojectedMessage {
+  readonly stream: string;
+  readonly seq: number;
+  readonly subject: string;
+  readonly data: Uint8Array;
+  /** Stream timestamp, ms since the epoch. */
+  readonly timeMs: number;
+  /** `decode_error`, `unknown_type` or `handler_failed`. */
+  readonly reason: string;
+  readonly error: string;
+}
+
+/**
+ * The audit record of a message that never became a projected event, so
+ * that the chain still proves it was in the stream (no silent holes):
+ * outcome `dead_lettered`, the envelope's fields as far as they could be
+ * read, and in the payload the reason, the error, the sha256 of the raw
+ * bytes and the raw message itself (parsed when it is JSON, else its text).
+ * Deterministic in the message, so a rebuild gives the same record. Its
+ * `event_id` is the stream position (`<stream>:<seq>`): a malformed message
+ * may carry no id, or another event's.
+ */
+export function deadLetterBody(m: UnprojectedMessage): AuditRecordBody {
+  const text = Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength).toString("utf8");
+  let envelope: Record<string, unknown> | null = null;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+    if (parsed !== null && typeof parsed === "object" && !Array.isArray(parsed))
+      envelope = parsed as Record<string, unknown>;
+  } catch {
+    parsed = undefined;
+  }
+  const str = (v: unknown): string | null => (typeof v === "string" && v.length > 0 ? v : null);
+  // Subjects are `<prefix>.evt.<aggregate_type>.<aggregate_id>`: the store, not the message, put them there.
+  const at = m.subject.indexOf(".evt.");
+  const rest = at >= 0 ? m.subject.slice(at + 5) : "";
+  const dot = rest.indexOf(".");
+  const aggregateType = dot > 0 ? rest.slice(0, dot) : (str(envelope?.aggregate_type) ?? "unknown");
+  const aggregateId = dot > 0 ? rest.slice(dot + 1) : (str(envelope?.aggregate_id) ?? m.subject);
+  const rawActor = envelope?.actor as Record<string, unknown> | undefined;
+  const actor: Actor =
+    rawActor &&
+    typeof rawActor === "object" &&
+    str(rawActor.id) &&
+    ["user", "service", "system"].includes(rawActor.kind as string)
+      ? (normalizeActor(rawActor as unknown as Actor) as Actor)
+      : { kind: "system", id: "unknown", roles: [] };
+  const occurred = str(envelope?.occurred_at);
+  const occurredMs = occurred !== null ? Date.parse(occurred) : Number.NaN;
+  const type = str(envelope?.type) ?? "unreadable";
+  const version = envelope?.schema_version;
+  return {
+    event_id: `${m.stream}:${m.seq}`,
+    event_seq: m.seq,
+    type,
+    action: type,
+    schema_version: Number.isInteger(version) ? (version as number) : 0,
+    aggregate_type: aggregateType,
+    aggregate_id: aggregateId,
+    subject: `${aggregateType}/${aggregateId}`,
+    occurred_at: new Date(Number.isNaN(occurredMs) ? m.timeMs : occurredMs).toISOString(),
+    actor,
+    actor_id: actor.id,
+    actor_kind: actor.kind,
+    outcome: DEAD_LETTERED,
+    service: null,
+    correlation_id: str(envelope?.correlation_id) ?? `${m.stream}:${m.seq}`,
+    causation_id: str(envelope?.causation_id),
+    payload: {
+      reason: m.reason,
+      error: m.error,
+      sha256: createHash("sha256").update(m.data).digest("hex"),
+      size_bytes: m.data.byteLength,
+      ...(parsed === undefined ? { data: text } : { message: parsed }),
+    },
+  };
 }
 
 /** A record with the canonical text its hash was computed over (stored as the `record` column). */
@@ -112,8 +228,14 @@ export interface ChainedRecord extends AuditRecord {
 }
 
 // Drops absent optional fields so the canonical form of an actor is the same before and after a jsonb round trip.
+// (An actor's members are strings and an array of strings, so a shallow copy is the JSON round trip.)
 function normalizeActor(actor: Actor): Actor {
-  return JSON.parse(JSON.stringify(actor)) as Actor;
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(actor)) {
+    const value = (actor as Record<string, unknown>)[key];
+    if (value !== undefined) out[key] = value;
+  }
+  return out as Actor;
 }
 
 /**
