@@ -12,6 +12,7 @@
  * Writes belong to the projector (`projections/`), which calls the upserts
  * inside its own transaction; they are exposed here for it and for tests.
  */
+import pg from "pg";
 import { createPool, type DatabasePool, type DatabaseTransactionConnection, parseDsn, stringifyDsn } from "slonik";
 import { type ContextService, listContextServices } from "../../projections/context/index.ts";
 import { insertEvidence } from "../../projections/evidence/index.ts";
@@ -33,24 +34,16 @@ import {
 } from "../../projections/plans/index.ts";
 import type { Logger } from "../log/index.ts";
 import { assertSchemaName, migrate } from "./migrate.ts";
-import { type Queryable, sql, type TableSpec, upsertRows } from "./sql.ts";
-import type {
-  ApprovalRow,
-  AuditEventRow,
-  DeadLetterRow,
-  EvidenceRow,
-  ExecutionRow,
-  Page,
-  PlanRow,
-  ToolCallRow,
-} from "./types.ts";
+import type { Queryable } from "./sql.ts";
+import { sql } from "./sql.ts";
+import type { ApprovalRow, DeadLetterRow, EvidenceRow, ExecutionRow, Page, PlanRow, ToolCallRow } from "./types.ts";
 
 export type { ContextService } from "../../projections/context/index.ts";
 export type { ExecutionDetail, ListExecutionsQuery } from "../../projections/executions/index.ts";
 export type { ListPlansQuery, PlanDetail } from "../../projections/plans/index.ts";
 export { loadMigrations, migrate } from "./migrate.ts";
-export type { Queryable, TableSpec } from "./sql.ts";
-export { decodeCursor, encodeCursor, sql, upsertRows } from "./sql.ts";
+export type { Queryable, SqlClient, Statement, TableSpec } from "./sql.ts";
+export { decodeCursor, encodeCursor, sql, upsertRows, upsertStatement } from "./sql.ts";
 export type * from "./types.ts";
 
 export interface DbOptions {
@@ -69,6 +62,13 @@ export interface Db {
   readonly schema: string;
   transaction<T>(fn: (tx: DatabaseTransactionConnection) => Promise<T>): Promise<T>;
   close(): Promise<void>;
+  /**
+   * A dedicated node-postgres connection on the same schema, outside the
+   * pool, for a hot path that runs its own transactions (the projector).
+   * The caller ends it. Bigint and timestamp columns come back as pg's
+   * defaults (strings), not as the read-model types.
+   */
+  connectClient(applicationName?: string): Promise<pg.Client>;
 
   getPlan(planId: string): Promise<PlanDetail | null>;
   listPlans(query?: ListPlansQuery): Promise<Page<PlanRow>>;
@@ -83,33 +83,10 @@ export interface Db {
   updateExecutionStatus(rows: readonly ExecutionRow[], tx?: Queryable): Promise<void>;
   insertToolCall(rows: readonly ToolCallRow[], tx?: Queryable): Promise<void>;
   insertEvidence(rows: readonly EvidenceRow[], tx?: Queryable): Promise<void>;
-  insertAuditEvent(rows: readonly AuditEventRow[], tx?: Queryable): Promise<void>;
+  // No audit writer here: audit records are only appended to the hash chain, by lib/audit (appendAuditEvents).
   createApproval(rows: readonly ApprovalRow[], tx?: Queryable): Promise<void>;
   updateApprovalStatus(rows: readonly ApprovalRow[], tx?: Queryable): Promise<void>;
 }
-
-export const auditEventsTable: TableSpec<AuditEventRow> = {
-  table: "audit_events",
-  key: ["seq"],
-  columns: {
-    seq: "int8",
-    event_id: "text",
-    type: "text",
-    aggregate_type: "text",
-    aggregate_id: "text",
-    actor_id: "text",
-    actor: "jsonb",
-    action: "text",
-    subject: "text",
-    outcome: "text",
-    correlation_id: "text",
-    causation_id: "text",
-    occurred_at: "timestamptz",
-    payload: "jsonb",
-    prev_hash: "text",
-    hash: "text",
-  },
-};
 
 /** Parses what pg sends as text into what the read-model types promise. */
 const typeParsers = [
@@ -144,6 +121,15 @@ export async function createDb(opts: DbOptions): Promise<Db> {
     schema: opts.schema,
     transaction: (fn) => pool.transaction(fn),
     close: () => pool.end(),
+    async connectClient(applicationName = "wheelhouse") {
+      const client = new pg.Client({
+        connectionString: opts.url,
+        application_name: applicationName,
+        options: `-c search_path=${opts.schema} -c timezone=UTC -c statement_timeout=60000 -c idle_in_transaction_session_timeout=60000`,
+      });
+      await client.connect();
+      return client;
+    },
     getPlan: (planId) => getPlan(pool, planId),
     listPlans: (q) => listPlans(pool, q),
     getExecution: (id) => getExecution(pool, id),
@@ -161,7 +147,6 @@ export async function createDb(opts: DbOptions): Promise<Db> {
     updateExecutionStatus: (rows, tx) => upsertExecutions(on(tx), rows),
     insertToolCall: (rows, tx) => upsertToolCalls(on(tx), rows),
     insertEvidence: (rows, tx) => insertEvidence(on(tx), rows),
-    insertAuditEvent: (rows, tx) => upsertRows(on(tx), auditEventsTable, rows, "nothing"),
     createApproval: (rows, tx) => upsertApprovals(on(tx), rows),
     updateApprovalStatus: (rows, tx) => upsertApprovals(on(tx), rows),
   };

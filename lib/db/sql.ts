@@ -60,6 +60,61 @@ export async function upsertRows<Row>(
   );
 }
 
+/** One SQL statement in node-postgres form (positional parameters), for a `SqlClient`. */
+export interface Statement {
+  readonly text: string;
+  readonly values: unknown[];
+}
+
+/** The smallest node-postgres interface (`Client`, `PoolClient`, `Pool`): what the projector's hot path runs on. */
+export interface SqlClient {
+  query<R extends object = Record<string, unknown>>(text: string, values?: unknown[]): Promise<{ rows: R[] }>;
+}
+
+const upsertTexts = new WeakMap<object, Map<string, string>>();
+
+/**
+ * The statement `upsertRows` runs, as text for a node-postgres client: all
+ * rows travel as ONE json parameter (a single `JSON.stringify`, no per-value
+ * array escaping in JavaScript) and Postgres types them against the table's
+ * own row type (`json_populate_recordset`). Keys of a row that are not
+ * columns are ignored; a missing key or a JSON null is SQL NULL, as in
+ * `upsertRows`. Rows must have distinct keys. Null when there are no rows.
+ */
+export function upsertStatement<Row>(
+  spec: TableSpec<Row>,
+  rows: readonly Row[],
+  onConflict: "update" | "nothing" = "update",
+): Statement | null {
+  if (rows.length === 0) return null;
+  let texts = upsertTexts.get(spec);
+  if (!texts) {
+    texts = new Map();
+    upsertTexts.set(spec, texts);
+  }
+  let text = texts.get(onConflict);
+  if (text === undefined) {
+    const names = Object.keys(spec.columns).map(quoteIdent);
+    const rest = Object.keys(spec.columns)
+      .filter((n) => !spec.key.includes(n as keyof Row & string))
+      .map(quoteIdent);
+    const action =
+      onConflict === "nothing" || rest.length === 0
+        ? "DO NOTHING"
+        : `DO UPDATE SET ${rest.map((n) => `${n} = EXCLUDED.${n}`).join(", ")}`;
+    const table = quoteIdent(spec.table);
+    text = `INSERT INTO ${table} (${names.join(", ")})
+      SELECT ${names.join(", ")} FROM json_populate_recordset(NULL::${table}, $1::json)
+      ON CONFLICT (${spec.key.map(quoteIdent).join(", ")}) ${action}`;
+    texts.set(onConflict, text);
+  }
+  return { text, values: [JSON.stringify(rows)] };
+}
+
+function quoteIdent(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
 export interface Cursor {
   readonly at: string;
   readonly id: string;
