@@ -1,8 +1,8 @@
 /** Read model `context_nodes` + `context_edges`: the service graph the planner reads. */
 import type { AnyRecordedEvent } from "../../events/index.ts";
-import { type Queryable, sql, type TableSpec, upsertRows } from "../../lib/db/sql.ts";
+import { type Queryable, type Statement, sql, type TableSpec, upsertStatement } from "../../lib/db/sql.ts";
 import type { ContextEdgeRow, ContextNodeRow } from "../../lib/db/types.ts";
-import type { Projection, Tx } from "../types.ts";
+import { applyWithWriter, type Projection, type ProjectionWriter, type Tx } from "../types.ts";
 import { CONTEXT_EVENT_TYPES, emptyChanges, evolveGraph } from "./fold.ts";
 
 export { CONTEXT_EVENT_TYPES, emptyChanges, evolveGraph, type GraphChanges } from "./fold.ts";
@@ -46,21 +46,43 @@ export async function listContextServices(db: Queryable): Promise<ContextService
   )) as unknown as ContextService[];
 }
 
+/** The context writer: the batch's graph changes as statements, nothing held between batches. */
+export function createContextWriter(): ProjectionWriter {
+  return {
+    reset() {},
+    async prepare(_db, events) {
+      const changes = emptyChanges();
+      for (const e of events) evolveGraph(changes, e);
+      const out: (Statement | null)[] = [];
+      if (changes.removed.size > 0) {
+        const ids = [...changes.removed];
+        out.push({
+          text: "DELETE FROM context_edges WHERE from_node = ANY($1::text[]) OR to_node = ANY($1::text[])",
+          values: [ids],
+        });
+        out.push({ text: "DELETE FROM context_nodes WHERE node_id = ANY($1::text[])", values: [ids] });
+      }
+      out.push(
+        upsertStatement(
+          contextNodesTable,
+          [...changes.nodes.values()].filter((n) => n !== null),
+        ),
+      );
+      out.push(
+        upsertStatement(
+          contextEdgesTable,
+          [...changes.edges.values()].filter((e) => e !== null),
+        ),
+      );
+      return out.filter((s): s is Statement => s !== null);
+    },
+  };
+}
+
 export const contextProjection: Projection = {
   name: "context",
   tables: ["context_edges", "context_nodes"],
   handles: CONTEXT_EVENT_TYPES,
-  async applyBatch(tx: Tx, events: readonly AnyRecordedEvent[]) {
-    const changes = emptyChanges();
-    for (const e of events) evolveGraph(changes, e);
-    if (changes.removed.size > 0) {
-      const ids = sql.array([...changes.removed], "text");
-      await tx.query(sql.unsafe`DELETE FROM context_edges WHERE from_node = ANY(${ids}) OR to_node = ANY(${ids})`);
-      await tx.query(sql.unsafe`DELETE FROM context_nodes WHERE node_id = ANY(${ids})`);
-    }
-    const nodes = [...changes.nodes.values()].filter((n) => n !== null);
-    const edges = [...changes.edges.values()].filter((e) => e !== null);
-    await upsertRows(tx, contextNodesTable, nodes);
-    await upsertRows(tx, contextEdgesTable, edges);
-  },
+  applyBatch: (tx: Tx, events: readonly AnyRecordedEvent[]) => applyWithWriter(createContextWriter(), tx, events),
+  createWriter: createContextWriter,
 };

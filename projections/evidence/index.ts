@@ -1,8 +1,8 @@
 /** Read model `evidence`: where each stored blob is, its digest and what it belongs to. Insert-only. */
 import type { AnyRecordedEvent, EventType } from "../../events/index.ts";
-import { type Queryable, sql, type TableSpec, upsertRows } from "../../lib/db/sql.ts";
+import { type Queryable, type Statement, sql, type TableSpec, upsertRows, upsertStatement } from "../../lib/db/sql.ts";
 import type { EvidenceRow } from "../../lib/db/types.ts";
-import type { Projection, Tx } from "../types.ts";
+import { applyWithWriter, type Projection, type ProjectionWriter, type Tx } from "../types.ts";
 
 export const EVIDENCE_EVENT_TYPES: ReadonlySet<EventType> = new Set<EventType>(["evidence.stored"]);
 
@@ -61,16 +61,26 @@ export async function getEvidence(db: Queryable, evidenceId: string): Promise<Ev
   )) as EvidenceRow | null;
 }
 
+/** The evidence writer: insert-only, nothing held between batches. */
+export function createEvidenceWriter(): ProjectionWriter {
+  return {
+    reset() {},
+    async prepare(_db, events) {
+      const rows = new Map<string, EvidenceRow>();
+      for (const e of events) {
+        const row = evidenceRow(e);
+        if (row && !rows.has(row.evidence_id)) rows.set(row.evidence_id, row);
+      }
+      const statement = upsertStatement(evidenceTable, [...rows.values()], "nothing");
+      return statement ? [statement] : ([] as Statement[]);
+    },
+  };
+}
+
 export const evidenceProjection: Projection = {
   name: "evidence",
   tables: ["evidence"],
   handles: EVIDENCE_EVENT_TYPES,
-  async applyBatch(tx: Tx, events: readonly AnyRecordedEvent[]) {
-    const rows = new Map<string, EvidenceRow>();
-    for (const e of events) {
-      const row = evidenceRow(e);
-      if (row && !rows.has(row.evidence_id)) rows.set(row.evidence_id, row);
-    }
-    await insertEvidence(tx, [...rows.values()]);
-  },
+  applyBatch: (tx: Tx, events: readonly AnyRecordedEvent[]) => applyWithWriter(createEvidenceWriter(), tx, events),
+  createWriter: createEvidenceWriter,
 };

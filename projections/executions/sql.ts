@@ -1,6 +1,16 @@
-import { type Queryable, sql, type TableSpec, upsertRows } from "../../lib/db/sql.ts";
+import type { AnyRecordedEvent } from "../../events/index.ts";
+import {
+  type Queryable,
+  type SqlClient,
+  type Statement,
+  sql,
+  type TableSpec,
+  upsertRows,
+  upsertStatement,
+} from "../../lib/db/sql.ts";
 import type { ExecutionRow, ToolCallRow } from "../../lib/db/types.ts";
-import type { ExecutionView } from "./fold.ts";
+import { byAggregate, Completeness, emptyTablesSql, type ProjectionWriter, ViewCache } from "../types.ts";
+import { type ExecutionView, foldExecution } from "./fold.ts";
 
 export const executionsTable: TableSpec<ExecutionRow> = {
   table: "executions",
@@ -90,4 +100,72 @@ export async function saveExecutionViews(db: Queryable, views: Iterable<Executio
   }
   await upsertExecutions(db, executions);
   await upsertToolCalls(db, calls);
+}
+
+const LOAD_SQL = `SELECT
+  (SELECT coalesce(json_agg(e), '[]') FROM executions e WHERE execution_id = ANY($1::text[])) AS executions,
+  (SELECT coalesce(json_agg(c), '[]') FROM tool_calls c WHERE execution_id = ANY($1::text[])) AS calls`;
+
+/** Execution views of `ids` in one query (ids with nothing recorded are absent). */
+export async function loadExecutionViewsJson(
+  db: SqlClient,
+  ids: readonly string[],
+): Promise<Map<string, ExecutionView>> {
+  const out = new Map<string, ExecutionView>();
+  if (ids.length === 0) return out;
+  const { rows } = await db.query<{ executions: ExecutionRow[]; calls: ToolCallRow[] }>(LOAD_SQL, [ids]);
+  const row = rows[0];
+  if (!row) return out;
+  for (const e of row.executions) out.set(e.execution_id, { execution: e, toolCalls: {} });
+  for (const c of row.calls) {
+    let v = out.get(c.execution_id);
+    // Tool calls recorded before their execution row (should not happen, but a rebuild must not lose them).
+    if (!v) {
+      v = { execution: undefined as unknown as ExecutionRow, toolCalls: {} };
+      out.set(c.execution_id, v);
+    }
+    (v.toolCalls as Record<string, ToolCallRow>)[c.tool_call_id] = c;
+  }
+  return out;
+}
+
+/**
+ * The executions writer: views kept in memory between batches, loaded only
+ * on first sight, folded per aggregate with `foldExecution`, saved as one
+ * upsert per table with only the rows that changed (a long execution does
+ * not rewrite all its tool calls every batch).
+ */
+export function createExecutionsWriter(maxViews?: number): ProjectionWriter {
+  const views = new ViewCache<ExecutionView>(maxViews);
+  const complete = new Completeness(emptyTablesSql(["executions", "tool_calls"]));
+  return {
+    reset: () => {
+      views.clear();
+      complete.reset();
+    },
+    async prepare(db: SqlClient, events: readonly AnyRecordedEvent[]): Promise<Statement[]> {
+      const groups = byAggregate(events);
+      const missing = (await complete.known(db)) ? [] : [...groups.keys()].filter((id) => !views.has(id));
+      if (missing.length > 0) {
+        const loaded = await loadExecutionViewsJson(db, missing);
+        for (const id of missing) views.set(id, loaded.get(id) ?? null);
+      }
+      const executions: ExecutionRow[] = [];
+      const calls: ToolCallRow[] = [];
+      for (const [id, group] of groups) {
+        const prev = views.get(id);
+        const next = foldExecution(prev, group);
+        if (next === null || next === prev) continue;
+        views.set(id, next);
+        if (next.execution && next.execution !== prev?.execution) executions.push(next.execution);
+        if (next.toolCalls !== prev?.toolCalls) {
+          for (const [k, row] of Object.entries(next.toolCalls)) if (prev?.toolCalls[k] !== row) calls.push(row);
+        }
+      }
+      complete.evicted(views.trim());
+      return [upsertStatement(executionsTable, executions), upsertStatement(toolCallsTable, calls)].filter(
+        (s): s is Statement => s !== null,
+      );
+    },
+  };
 }

@@ -1,7 +1,18 @@
 /** Loading and saving plan views: three multi-row statements per batch. */
-import { type Queryable, sql, type TableSpec, upsertRows } from "../../lib/db/sql.ts";
+
+import type { AnyRecordedEvent } from "../../events/index.ts";
+import {
+  type Queryable,
+  type SqlClient,
+  type Statement,
+  sql,
+  type TableSpec,
+  upsertRows,
+  upsertStatement,
+} from "../../lib/db/sql.ts";
 import type { ApprovalRow, PlanRow, PlanStepRow } from "../../lib/db/types.ts";
-import { type PlanView, stepKey } from "./fold.ts";
+import { byAggregate, Completeness, emptyTablesSql, type ProjectionWriter, ViewCache } from "../types.ts";
+import { foldPlan, type PlanView, stepKey } from "./fold.ts";
 
 export const plansTable: TableSpec<PlanRow> = {
   table: "plans",
@@ -121,4 +132,74 @@ export async function savePlanViews(db: Queryable, views: Iterable<PlanView>): P
   await upsertPlans(db, plans);
   await upsertPlanSteps(db, steps);
   await upsertApprovals(db, approvals);
+}
+
+// One round trip for all three tables; rows come back as JSON (timestamps in Postgres' JSON form, which
+// Postgres reads back as the same instants).
+const LOAD_SQL = `SELECT
+  (SELECT coalesce(json_agg(p), '[]') FROM plans p WHERE plan_id = ANY($1::text[])) AS plans,
+  (SELECT coalesce(json_agg(s), '[]') FROM plan_steps s WHERE plan_id = ANY($1::text[])) AS steps,
+  (SELECT coalesce(json_agg(a), '[]') FROM approvals a WHERE plan_id = ANY($1::text[])) AS approvals`;
+
+/** Plan views of `planIds` in one query (ids with no plan are absent). */
+export async function loadPlanViewsJson(db: SqlClient, planIds: readonly string[]): Promise<Map<string, PlanView>> {
+  const out = new Map<string, PlanView>();
+  if (planIds.length === 0) return out;
+  const { rows } = await db.query<{ plans: PlanRow[]; steps: PlanStepRow[]; approvals: ApprovalRow[] }>(LOAD_SQL, [
+    planIds,
+  ]);
+  const row = rows[0];
+  if (!row) return out;
+  for (const p of row.plans) out.set(p.plan_id, { plan: p, steps: {}, approvals: {} });
+  for (const s of row.steps) {
+    const v = out.get(s.plan_id);
+    if (v) (v.steps as Record<string, PlanStepRow>)[stepKey(s.revision, s.step_id)] = s;
+  }
+  for (const a of row.approvals) {
+    const v = out.get(a.plan_id);
+    if (v) (v.approvals as Record<string, ApprovalRow>)[a.approval_id] = a;
+  }
+  return out;
+}
+
+/**
+ * The plans writer: views kept in memory between batches, loaded only on
+ * first sight, folded per aggregate with `foldPlan`, and saved as one
+ * upsert per table holding only the rows that changed.
+ */
+export function createPlansWriter(maxViews?: number): ProjectionWriter {
+  const views = new ViewCache<PlanView>(maxViews);
+  const complete = new Completeness(emptyTablesSql(["plans", "plan_steps", "approvals"]));
+  return {
+    reset: () => {
+      views.clear();
+      complete.reset();
+    },
+    async prepare(db: SqlClient, events: readonly AnyRecordedEvent[]): Promise<Statement[]> {
+      const groups = byAggregate(events);
+      const missing = (await complete.known(db)) ? [] : [...groups.keys()].filter((id) => !views.has(id));
+      if (missing.length > 0) {
+        const loaded = await loadPlanViewsJson(db, missing);
+        for (const id of missing) views.set(id, loaded.get(id) ?? null);
+      }
+      const plans: PlanRow[] = [];
+      const steps: PlanStepRow[] = [];
+      const approvals: ApprovalRow[] = [];
+      for (const [id, group] of groups) {
+        const prev = views.get(id);
+        const next = foldPlan(prev, group);
+        if (next === null || next === prev) continue;
+        views.set(id, next);
+        plans.push(next.plan);
+        for (const [k, row] of Object.entries(next.steps)) if (prev?.steps[k] !== row) steps.push(row);
+        for (const [k, row] of Object.entries(next.approvals)) if (prev?.approvals[k] !== row) approvals.push(row);
+      }
+      complete.evicted(views.trim());
+      return [
+        upsertStatement(plansTable, plans),
+        upsertStatement(planStepsTable, steps),
+        upsertStatement(approvalsTable, approvals),
+      ].filter((s): s is Statement => s !== null);
+    },
+  };
 }
