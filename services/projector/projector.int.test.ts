@@ -4,12 +4,15 @@ import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { connect, type NatsConnection, nuid } from "@nats-io/transport-node";
 import pg from "pg";
+import { Registry } from "prom-client";
 import { type AnyEvent, newEvent } from "../../events/index.ts";
+import { verifyAuditChain } from "../../lib/audit/store.ts";
 import { createDb, type Db, sql } from "../../lib/db/index.ts";
 import { createEventStore, type EventStore } from "../../lib/eventstore/index.ts";
 import { changeHistory, contextHistory } from "../../projections/fixtures.ts";
 import { projections } from "../../projections/index.ts";
 import type { Projection } from "../../projections/types.ts";
+import { registerProjectorLagMetrics } from "./lag.ts";
 import { createProjector } from "./projector.ts";
 
 const NATS_URL = process.env.WH_NATS_URL ?? "nats://127.0.0.1:4322";
@@ -63,8 +66,16 @@ async function until<T>(what: string, fn: () => Promise<T | null | undefined | f
 describe("projector (real NATS + Postgres)", () => {
   const id = nuid.next().toLowerCase().slice(0, 8);
   const prefix = `t_pj_${id}`;
-  const schemas = [`t_pj_${id}`, `t_pj_${id}_fresh`, `t_pj_${id}_poison`, `t_pj_${id}_kill`, `t_pj_${id}_kill_fresh`];
-  const prefixes = [prefix, `t_pj_${id}_kill`, `t_pj_${id}_poison`];
+  const schemas = [
+    `t_pj_${id}`,
+    `t_pj_${id}_fresh`,
+    `t_pj_${id}_poison`,
+    `t_pj_${id}_kill`,
+    `t_pj_${id}_kill_fresh`,
+    `t_pj_${id}_audit`,
+    `t_pj_${id}_audit_fresh`,
+  ];
+  const prefixes = [prefix, `t_pj_${id}_kill`, `t_pj_${id}_poison`, `t_pj_${id}_audit`];
   let nc: NatsConnection;
   let store: EventStore;
   const dbs: Db[] = [];
@@ -256,5 +267,113 @@ describe("projector (real NATS + Postgres)", () => {
     const b = await snapshot(schemas[4] as string);
     assert.ok((a.plans?.length ?? 0) >= 300, `only ${a.plans?.length} plans`);
     assert.deepEqual(a, b);
+  });
+
+  test("every stream message has an audit record, dead letters included, and rebuilds reproduce the chain", async () => {
+    const aPrefix = prefixes[3] as string;
+    const aSchema = schemas[5] as string;
+    const s = createEventStore({ nc, prefix: aPrefix });
+    await s.provision();
+    const d = await db(aSchema);
+    const history = changeHistory(1, Date.UTC(2026, 0, 1), "a");
+    await s.append(history[0] as AnyEvent[]);
+    const js = (await s.manager()).jetstream();
+    const garbage = await js.publish(s.subjectFor("plan", "a-plan-1"), "this is not an event");
+    const invalid = await js.publish(
+      s.subjectFor("plan", "a-plan-1"),
+      JSON.stringify({ id: "bad-1", type: "plan.failed", actor: { kind: "user", id: "mallory", roles: [] } }),
+    );
+    for (const a of history.slice(1)) await s.append(a);
+    for (let n = 2; n < 30; n++) for (const a of changeHistory(n, Date.UTC(2026, 0, 1), "a")) await s.append(a);
+    const projector = createProjector({ nc, store: s, db: d, projections, batchSize: 50 });
+    await projector.start();
+    await projector.catchUp();
+
+    const pool = new pg.Pool({ connectionString: PG_URL, options: `-c search_path=${aSchema}`, max: 2 });
+    const chain = async () =>
+      (
+        await pool.query<{ row: string }>(
+          "SELECT row(seq, event_id, event_seq, outcome, prev_hash, hash, record)::text AS row FROM audit_events ORDER BY seq",
+        )
+      ).rows.map((r) => r.row);
+    try {
+      const last = await s.lastSeq();
+      const { rows } = await pool.query<{ event_seq: string; outcome: string | null; actor_id: string }>(
+        "SELECT event_seq, outcome, actor_id FROM audit_events ORDER BY seq",
+      );
+      assert.deepEqual(
+        rows.map((r) => Number(r.event_seq)),
+        Array.from({ length: last }, (_, i) => i + 1),
+        "one record per stream message, in stream order, no holes",
+      );
+      const lettered = rows.filter((r) => r.outcome === "dead_lettered");
+      assert.deepEqual(
+        lettered.map((r) => Number(r.event_seq)),
+        [garbage.seq, invalid.seq],
+      );
+      assert.equal(lettered[1]?.actor_id, "mallory", "what could be read of the envelope is recorded");
+      const verified = await verifyAuditChain(pool);
+      assert.equal(verified.ok, true, JSON.stringify(verified.failure));
+      assert.equal(verified.checked, last);
+      assert.deepEqual(
+        (await d.listDeadLetters()).map((l) => l.seq),
+        [garbage.seq, invalid.seq],
+      );
+
+      const before = await chain();
+      const readModels = await snapshot(aSchema);
+      await projector.rebuild();
+      assert.deepEqual(
+        await chain(),
+        before,
+        "TRUNCATE passes the append-only trigger and the chain comes back identical",
+      );
+      assert.deepEqual(await snapshot(aSchema), readModels);
+      await projector.rebuild(["audit"]);
+      assert.deepEqual(await chain(), before);
+      await projector.stop();
+      await assert.rejects(pool.query("DELETE FROM audit_events WHERE seq = 1"), /append-only/);
+
+      // Another database fed from scratch in other batch sizes: the same chain, hash for hash.
+      const fresh = await db(schemas[6] as string);
+      const p2 = createProjector({ nc, store: s, db: fresh, projections, batchSize: 7 });
+      await p2.start();
+      await p2.catchUp();
+      await p2.stop();
+      const freshPool = new pg.Pool({ connectionString: PG_URL, options: `-c search_path=${schemas[6]}`, max: 1 });
+      try {
+        const { rows: again } = await freshPool.query<{ row: string }>(
+          "SELECT row(seq, event_id, event_seq, outcome, prev_hash, hash, record)::text AS row FROM audit_events ORDER BY seq",
+        );
+        assert.deepEqual(
+          again.map((r) => r.row),
+          before,
+        );
+      } finally {
+        await freshPool.end();
+      }
+    } finally {
+      await projector.stop();
+      await pool.end();
+    }
+  });
+
+  test("lag is served as Prometheus gauges per projection", async () => {
+    const d = dbs[0] as Db;
+    const projector = createProjector({ nc, store, db: d, projections });
+    const registry = new Registry();
+    registerProjectorLagMetrics(registry, () => projector.lag());
+    await store.append(changeHistory(999, Date.UTC(2026, 0, 1), "lag")[0] as AnyEvent[]);
+    const behind = await registry.getSingleMetricAsString("wheelhouse_projector_lag_events");
+    assert.match(behind, /wheelhouse_projector_lag_events\{projection="audit"\} [1-9]/);
+    assert.match(await registry.getSingleMetricAsString("wheelhouse_projector_lag_ms"), /projection="plans"\} [1-9]/);
+    await projector.start();
+    await projector.catchUp();
+    await projector.stop();
+    const text = await registry.metrics();
+    for (const p of projections) {
+      assert.match(text, new RegExp(`wheelhouse_projector_lag_events\\{projection="${p.name}"\\} 0\\n`));
+      assert.match(text, new RegExp(`wheelhouse_projector_lag_ms\\{projection="${p.name}"\\} 0\\n`));
+    }
   });
 });

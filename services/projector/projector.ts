@@ -9,14 +9,30 @@
  * reader is an ordered pull consumer started at the lowest checkpoint + 1; a
  * restart resumes there at once, with no ack timeout to wait out.
  *
+ * Throughput: each projection has a writer that keeps what it folded in
+ * memory (aggregate views, the audit chain's head), so a batch reads from
+ * Postgres only aggregates it has never seen, in one query per read model,
+ * and writes one statement per table, on a dedicated node-postgres
+ * connection. Batches are pipelined: while batch N's transaction runs in
+ * Postgres, batch N+1 is decoded, folded and hashed in Node on top of N's
+ * (not yet committed) result. That is safe because the transaction of N+1
+ * first locks the checkpoints and checks they are exactly where this
+ * projector left them; if anything failed or anyone else moved them, the
+ * prepared work is thrown away, every writer forgets what it holds, and the
+ * batch is applied again "cold", reading its state inside the transaction.
+ *
  * A batch that fails is retried event by event, each projection in its own
  * savepoint; an event that still fails after the retries is recorded in
  * `dead_letters` (and `<PREFIX>_DLQ`) for that projection and skipped, so a
- * poison event never stops the read models.
+ * poison event never stops the read models. Projections that record
+ * everything (the audit trail) get a record of every message that was not
+ * projected, so their chain has no holes.
  */
 import type { NatsConnection } from "@nats-io/transport-node";
+import type pg from "pg";
 import { type AnyRecordedEvent, UnknownEventTypeError } from "../../events/index.ts";
-import type { CheckpointRow, Db } from "../../lib/db/index.ts";
+import type { Db } from "../../lib/db/index.ts";
+import type { SqlClient, Statement } from "../../lib/db/sql.ts";
 import { sql } from "../../lib/db/sql.ts";
 import { decodeRecorded } from "../../lib/eventstore/codec.ts";
 import {
@@ -26,7 +42,13 @@ import {
   readRawBatches,
 } from "../../lib/eventstore/index.ts";
 import type { Logger } from "../../lib/log/index.ts";
-import type { Projection, Tx } from "../../projections/types.ts";
+import {
+  type Projection,
+  type ProjectionWriter,
+  runStatements,
+  type UnprojectedEntry,
+} from "../../projections/types.ts";
+import { readProjectionLag } from "./lag.ts";
 
 export interface ProjectorDeps {
   readonly nc: NatsConnection;
@@ -40,6 +62,16 @@ export interface ProjectorDeps {
   readonly retryBackoffMs?: readonly number[] | undefined;
   /** Called after each committed batch (metrics, benchmarks). */
   readonly onApplied?: ((info: AppliedBatch) => void) | undefined;
+  /**
+   * Wait for each batch's WAL flush at commit (`synchronous_commit = on`).
+   * Default false: a batch's rows and its checkpoint commit atomically
+   * either way, so a Postgres crash can only lose the last few batches
+   * whole, checkpoint included, and the projector applies them again from
+   * the stream (the audit chain is a pure function of the stream, so it
+   * comes back hash for hash). Not waiting for the disk per batch is what
+   * keeps live lag low when fsync is slow.
+   */
+  readonly durableCommit?: boolean | undefined;
 }
 
 export interface AppliedBatch {
@@ -52,16 +84,7 @@ export interface AppliedBatch {
   readonly occurredAt: readonly number[];
 }
 
-export interface ProjectionLag {
-  readonly projection: string;
-  readonly checkpoint: number;
-  readonly stream_last_seq: number;
-  /** Stream events not yet applied. */
-  readonly events_behind: number;
-  /** now − occurred_at of the last applied event; 0 when caught up. */
-  readonly ms_behind: number;
-  readonly last_applied_occurred_at: string | null;
-}
+export type { ProjectionLag } from "./lag.ts";
 
 export interface Projector {
   /** Starts following the stream from the checkpoints. */
@@ -72,85 +95,173 @@ export interface Projector {
   catchUp(timeoutMs?: number): Promise<void>;
   /** Empties the read models (all, or the named ones), replays the stream from the start, returns when caught up. */
   rebuild(names?: readonly string[]): Promise<void>;
-  lag(): Promise<ProjectionLag[]>;
+  /** Per projection: checkpoint, events and ms behind the stream (from Postgres, so any process can ask). */
+  lag(): Promise<import("./lag.ts").ProjectionLag[]>;
   readonly running: boolean;
 }
 
 const CONSUMER = "projector";
+
+/** One decoded stream message; `event` null when it could not be projected (`reason` says why). */
+interface Item {
+  readonly raw: RawStreamMessage;
+  readonly event: AnyRecordedEvent | null;
+  readonly reason: "decode_error" | "unknown_type" | null;
+  readonly error: unknown;
+}
+
+interface Letter {
+  readonly consumer: string;
+  readonly item: Item;
+  readonly error: unknown;
+}
+
+interface Batch {
+  readonly items: readonly Item[];
+  readonly firstSeq: number;
+  readonly lastSeq: number;
+  readonly size: number;
+  readonly lastOccurredAt: string | null;
+}
+
+/** A batch folded and ready to write, on the assumption that the checkpoints are `expected`. */
+interface Prepared {
+  readonly expected: ReadonlyMap<string, number>;
+  readonly statements: Statement[];
+  /** Projections without a writer: their `applyBatch`, run in the transaction. */
+  readonly legacy: { readonly projection: Projection; readonly events: AnyRecordedEvent[] }[];
+  readonly letters: Letter[];
+}
+
+type Outcome =
+  | { readonly kind: "committed"; readonly letters: Letter[]; readonly checkpoints: Map<string, number> }
+  | { readonly kind: "stale" }
+  | { readonly kind: "failed"; readonly error: unknown };
 
 export function createProjector(deps: ProjectorDeps): Projector {
   const { nc, store, db, projections, logger } = deps;
   const batchSize = deps.batchSize ?? 500;
   const retryBackoff = deps.retryBackoffMs ?? [50, 250, 1000];
   const names = projections.map((p) => p.name);
-  const nameArray = () => sql.array(names, "text");
   const seen = new Set<string>();
   for (const n of names) {
     if (seen.has(n)) throw new Error(`projection ${n} is registered twice`);
     seen.add(n);
   }
+  const writers = new Map<string, ProjectionWriter>();
+  for (const p of projections) {
+    const w = p.createWriter?.();
+    if (w) writers.set(p.name, w);
+  }
+  const resetWriters = () => {
+    for (const w of writers.values()) w.reset();
+  };
 
   let abort: AbortController | null = null;
   let loop: Promise<void> | null = null;
   /** Lowest checkpoint known to be committed (in memory, for catchUp). */
   let applied = 0;
+  /** The transaction connection, and a second one for reads while a transaction is in flight. */
+  let txConn: pg.Client | null = null;
+  let readConn: pg.Client | null = null;
 
-  async function ensureCheckpoints() {
-    await db.pool.query(
-      sql.unsafe`INSERT INTO projection_checkpoints (projection, last_seq)
-                 SELECT unnest(${nameArray()}), 0 ON CONFLICT (projection) DO NOTHING`,
+  async function connectClient(name: string): Promise<pg.Client> {
+    const client = await db.connectClient(name);
+    // A dropped connection surfaces as a failed query; the loop then reconnects.
+    client.on("error", (e) => logger?.warn({ err: describe(e) }, "projector connection lost"));
+    return client;
+  }
+
+  async function openConnections() {
+    await closeConnections();
+    txConn = await connectClient("wheelhouse-projector");
+    readConn = await connectClient("wheelhouse-projector-read");
+    if (deps.durableCommit !== true) await txConn.query("SET synchronous_commit = off");
+  }
+
+  async function closeConnections() {
+    const conns = [txConn, readConn];
+    txConn = null;
+    readConn = null;
+    for (const c of conns) await c?.end().catch(() => {});
+  }
+
+  async function ensureCheckpoints(client: SqlClient) {
+    await client.query(
+      `INSERT INTO projection_checkpoints (projection, last_seq)
+       SELECT unnest($1::text[]), 0 ON CONFLICT (projection) DO NOTHING`,
+      [names],
     );
   }
 
-  async function lockCheckpoints(tx: Tx): Promise<Map<string, number>> {
-    const rows = await tx.any(
-      sql.unsafe`SELECT projection, last_seq FROM projection_checkpoints
-                 WHERE projection = ANY(${nameArray()}) ORDER BY projection FOR UPDATE`,
+  async function lockCheckpoints(client: SqlClient): Promise<Map<string, number>> {
+    const { rows } = await client.query<{ projection: string; last_seq: string }>(
+      `SELECT projection, last_seq FROM projection_checkpoints
+       WHERE projection = ANY($1::text[]) ORDER BY projection FOR UPDATE`,
+      [names],
     );
-    return new Map((rows as unknown as CheckpointRow[]).map((r) => [r.projection, r.last_seq]));
+    return new Map(rows.map((r) => [r.projection, Number(r.last_seq)]));
   }
 
-  async function advance(tx: Tx, lastSeq: number, lastOccurredAt: string | null) {
-    await tx.query(
-      sql.unsafe`UPDATE projection_checkpoints
-        SET last_seq = GREATEST(last_seq, ${lastSeq}),
-            last_occurred_at = COALESCE(${lastOccurredAt}::timestamptz, last_occurred_at),
+  const advanceStatement = (lastSeq: number, lastOccurredAt: string | null): Statement => ({
+    text: `UPDATE projection_checkpoints
+        SET last_seq = GREATEST(last_seq, $2), last_occurred_at = COALESCE($3::timestamptz, last_occurred_at),
             updated_at = now()
-        WHERE projection = ANY(${nameArray()})`,
-    );
+        WHERE projection = ANY($1::text[])`,
+    values: [names, lastSeq, lastOccurredAt],
+  });
+
+  async function advance(client: SqlClient, lastSeq: number, lastOccurredAt: string | null) {
+    const a = advanceStatement(lastSeq, lastOccurredAt);
+    await client.query(a.text, a.values);
   }
 
-  interface Item {
-    readonly raw: RawStreamMessage;
-    readonly event: AnyRecordedEvent | null;
-    readonly error: unknown;
+  // BEGIN and the checkpoint lock in one round trip (simple protocol, so no parameters: the names are code's own).
+  const beginAndLockSql = `BEGIN; SELECT projection, last_seq FROM projection_checkpoints
+    WHERE projection IN (${names.map((n) => `'${n.replace(/'/g, "''")}'`).join(", ")}) ORDER BY projection FOR UPDATE`;
+
+  async function beginAndLock(client: pg.Client): Promise<Map<string, number>> {
+    const results = (await client.query(beginAndLockSql)) as unknown as pg.QueryResult<{
+      projection: string;
+      last_seq: string;
+    }>[];
+    const rows = results[1]?.rows ?? [];
+    return new Map(rows.map((r) => [r.projection, Number(r.last_seq)]));
   }
 
-  interface Letter {
-    readonly consumer: string;
-    readonly item: Item;
-    readonly error: unknown;
+  /** The checkpoints after a batch ending at `lastSeq` commits on top of `cps`. */
+  const advanced = (cps: ReadonlyMap<string, number>, lastSeq: number) =>
+    new Map([...cps].map(([n, seq]) => [n, Math.max(seq, lastSeq)]));
+  const minOf = (cps: ReadonlyMap<string, number>) => (cps.size === 0 ? 0 : Math.min(...cps.values()));
+  const sameCheckpoints = (a: ReadonlyMap<string, number>, b: ReadonlyMap<string, number>) =>
+    a.size === b.size && [...a].every(([n, seq]) => b.get(n) === seq);
+
+  async function recordDeadLetters(client: SqlClient, letters: readonly Letter[]) {
+    const statement = deadLettersStatement(letters);
+    if (statement) await client.query(statement.text, statement.values);
   }
 
-  async function recordDeadLetters(tx: Tx, letters: readonly Letter[]) {
-    if (letters.length === 0) return;
-    const tuples = letters.map((l) => [
-      l.consumer,
-      store.streams.events,
-      l.item.raw.seq,
-      l.item.raw.subject,
-      l.item.event?.id ?? null,
-      l.item.event?.type ?? null,
-      l.item.event ? "handler_failed" : "decode_error",
-      describe(l.error).slice(0, 4000),
-      l.item.event ? retryBackoff.length + 1 : 1,
-      Buffer.from(l.item.raw.data).toString("utf8"),
-    ]);
-    await tx.query(
-      sql.unsafe`INSERT INTO dead_letters (consumer, stream, seq, subject, event_id, event_type, reason, error, deliveries, data)
-        SELECT * FROM ${sql.unnest(tuples, ["text", "text", "int8", "text", "text", "text", "text", "text", "int4", "text"])}
-        ON CONFLICT (consumer, stream, seq) DO NOTHING`,
-    );
+  function deadLettersStatement(letters: readonly Letter[]): Statement | null {
+    if (letters.length === 0) return null;
+    const col = <T>(f: (l: Letter) => T) => letters.map(f);
+    return {
+      text: `INSERT INTO dead_letters (consumer, stream, seq, subject, event_id, event_type, reason, error, deliveries, data)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::int8[], $4::text[], $5::text[], $6::text[], $7::text[],
+                            $8::text[], $9::int4[], $10::text[])
+       ON CONFLICT (consumer, stream, seq) DO NOTHING`,
+      values: [
+        col((l) => l.consumer),
+        col(() => store.streams.events),
+        col((l) => l.item.raw.seq),
+        col((l) => l.item.raw.subject),
+        col((l) => l.item.event?.id ?? null),
+        col((l) => l.item.event?.type ?? null),
+        col((l) => (l.item.event ? "handler_failed" : "decode_error")),
+        col((l) => describe(l.error).slice(0, 4000)),
+        col((l) => (l.item.event ? retryBackoff.length + 1 : 1)),
+        col((l) => Buffer.from(l.item.raw.data).toString("utf8")),
+      ],
+    };
   }
 
   async function publishLetters(letters: readonly Letter[]) {
@@ -179,73 +290,156 @@ export function createProjector(deps: ProjectorDeps): Projector {
     }
   }
 
-  function decode(raw: RawStreamMessage): Item | null {
+  function decode(raw: RawStreamMessage): Item {
     try {
       const event = decodeRecorded(raw.data, { seq: raw.seq, stream: store.streams.events, subject: raw.subject });
-      return { raw, event, error: null };
+      return { raw, event, reason: null, error: null };
     } catch (e) {
       if (e instanceof UnknownEventTypeError) {
         logger?.warn({ seq: raw.seq, type: e.eventType }, "skipping event of unknown type");
-        return null;
+        return { raw, event: null, reason: "unknown_type", error: e };
       }
-      return { raw, event: null, error: e };
+      return { raw, event: null, reason: "decode_error", error: e };
     }
   }
 
-  async function applyBatch(items: readonly Item[], lastSeq: number): Promise<Letter[]> {
-    return db.transaction(async (tx) => {
-      const cps = await lockCheckpoints(tx);
-      for (const p of projections) {
-        const from = cps.get(p.name) ?? 0;
-        const events: AnyRecordedEvent[] = [];
-        for (const it of items) {
-          if (it.event && it.event.seq > from && p.handles.has(it.event.type)) events.push(it.event);
+  function toBatch(raw: readonly RawStreamMessage[]): Batch {
+    const items = raw.map(decode);
+    const lastEvent = items.findLast((it) => it.event !== null)?.event ?? null;
+    return {
+      items,
+      firstSeq: raw[0]?.seq ?? 0,
+      lastSeq: raw[raw.length - 1]?.seq ?? 0,
+      size: raw.length,
+      lastOccurredAt: lastEvent?.occurred_at ?? null,
+    };
+  }
+
+  const unprojected = (it: Item, reason: string, error: unknown): UnprojectedEntry => ({
+    kind: "unprojected",
+    stream: store.streams.events,
+    seq: it.raw.seq,
+    subject: it.raw.subject,
+    data: it.raw.data,
+    timeMs: it.raw.timeMs,
+    reason,
+    error: describe(error),
+  });
+
+  /** Folds a batch through every writer, on top of checkpoints `cps`, reading what is missing through `reader`. */
+  async function prepare(
+    batch: Batch,
+    reader: SqlClient,
+    cps: ReadonlyMap<string, number>,
+    speculative = false,
+  ): Promise<Prepared> {
+    const statements: Statement[] = [];
+    const legacy: Prepared["legacy"] = [];
+    for (const p of projections) {
+      const from = cps.get(p.name) ?? 0;
+      const events: AnyRecordedEvent[] = [];
+      const missed: UnprojectedEntry[] = [];
+      for (const it of batch.items) {
+        if (it.raw.seq <= from) continue;
+        if (it.event) {
+          if (p.handles.has(it.event.type)) events.push(it.event);
+        } else if (p.recordsUnprojected) {
+          missed.push(unprojected(it, it.reason ?? "decode_error", it.error));
         }
-        if (events.length > 0) await p.applyBatch(tx, events);
       }
-      const minCp = Math.min(...cps.values());
-      const letters = items
-        .filter((it) => it.event === null && it.raw.seq > minCp)
-        .map((it) => ({ consumer: CONSUMER, item: it, error: it.error }));
-      await recordDeadLetters(tx, letters);
-      const lastEvent = items.findLast((it) => it.event !== null)?.event ?? null;
-      await advance(tx, lastSeq, lastEvent?.occurred_at ?? null);
-      return letters;
-    });
+      if (events.length === 0 && missed.length === 0) continue;
+      const writer = writers.get(p.name);
+      if (writer) statements.push(...(await writer.prepare(reader, events, missed)));
+      else if (events.length > 0) legacy.push({ projection: p, events });
+      // Let the batch in flight make progress: its round trips are answered only when Node is free.
+      if (speculative) await new Promise((resolve) => setImmediate(resolve));
+    }
+    const minCp = minOf(cps);
+    const letters = batch.items
+      .filter((it) => it.reason === "decode_error" && it.raw.seq > minCp)
+      .map((it) => ({ consumer: CONSUMER, item: it, error: it.error }));
+    return { expected: cps, statements, legacy, letters };
+  }
+
+  /**
+   * One transaction for the batch. With `prepared`, the checkpoints must be
+   * where it assumed (else "stale", nothing written); without, the batch is
+   * folded cold inside the transaction from what Postgres holds.
+   */
+  async function execute(client: pg.Client, batch: Batch, prepared: Prepared | null): Promise<Outcome> {
+    try {
+      const cps = await beginAndLock(client);
+      if (prepared && !sameCheckpoints(cps, prepared.expected)) {
+        await client.query("ROLLBACK");
+        return { kind: "stale" };
+      }
+      let plan = prepared;
+      if (!plan) {
+        resetWriters();
+        plan = await prepare(batch, client, cps);
+      }
+      for (const l of plan.legacy) await l.projection.applyBatch(client, l.events);
+      const letters = deadLettersStatement(plan.letters);
+      await runStatements(
+        client,
+        combineStatements([
+          ...plan.statements,
+          ...(letters ? [letters] : []),
+          advanceStatement(batch.lastSeq, batch.lastOccurredAt),
+        ]),
+      );
+      await client.query("COMMIT");
+      return { kind: "committed", letters: plan.letters, checkpoints: advanced(cps, batch.lastSeq) };
+    } catch (error) {
+      await client.query("ROLLBACK").catch(() => {});
+      return { kind: "failed", error };
+    }
   }
 
   /** The slow path after a batch failed: one event per transaction, retried, then dead-lettered per projection. */
-  async function applyOneByOne(items: readonly Item[], signal: AbortSignal): Promise<Letter[]> {
+  async function applyOneByOne(client: pg.Client, items: readonly Item[], signal: AbortSignal): Promise<Letter[]> {
     const all: Letter[] = [];
     for (const it of items) {
       for (let attempt = 0; ; attempt++) {
         const last = attempt >= retryBackoff.length;
         try {
-          const letters = await db.transaction(async (tx) => {
-            const cps = await lockCheckpoints(tx);
-            const out: Letter[] = [];
-            if (it.event === null) {
-              if (it.raw.seq > Math.min(...cps.values())) out.push({ consumer: CONSUMER, item: it, error: it.error });
-            } else {
-              const event = it.event;
-              for (const p of projections) {
-                if (event.seq <= (cps.get(p.name) ?? 0) || !p.handles.has(event.type)) continue;
-                try {
-                  // A savepoint per projection: one failing read model does not undo the others.
-                  await tx.transaction((sp) => p.applyBatch(sp, [event]));
-                } catch (e) {
-                  if (!last) throw e;
-                  out.push({ consumer: `${CONSUMER}:${p.name}`, item: it, error: e });
-                }
+          await client.query("BEGIN");
+          const cps = await lockCheckpoints(client);
+          const out: Letter[] = [];
+          if (it.event === null && it.reason === "decode_error" && it.raw.seq > minOf(cps)) {
+            out.push({ consumer: CONSUMER, item: it, error: it.error });
+          }
+          for (const p of projections) {
+            if (it.raw.seq <= (cps.get(p.name) ?? 0)) continue;
+            const event = it.event;
+            if (event === null) {
+              if (p.recordsUnprojected) {
+                await inSavepoint(client, () =>
+                  applyFresh(client, p, [], [unprojected(it, it.reason ?? "", it.error)]),
+                );
+              }
+              continue;
+            }
+            if (!p.handles.has(event.type)) continue;
+            try {
+              // A savepoint per projection: one failing read model does not undo the others.
+              await inSavepoint(client, () => applyFresh(client, p, [event], []));
+            } catch (e) {
+              if (!last) throw e;
+              out.push({ consumer: `${CONSUMER}:${p.name}`, item: it, error: e });
+              if (p.recordsUnprojected) {
+                // The trail still records that the event exists, with why it could not be projected.
+                await inSavepoint(client, () => applyFresh(client, p, [], [unprojected(it, "handler_failed", e)]));
               }
             }
-            await recordDeadLetters(tx, out);
-            await advance(tx, it.raw.seq, it.event?.occurred_at ?? null);
-            return out;
-          });
-          all.push(...letters);
+          }
+          await recordDeadLetters(client, out);
+          await advance(client, it.raw.seq, it.event?.occurred_at ?? null);
+          await client.query("COMMIT");
+          all.push(...out);
           break;
         } catch (e) {
+          await client.query("ROLLBACK").catch(() => {});
           if (last) throw e; // Postgres itself is failing: let the supervisor restart from the checkpoint.
           logger?.warn({ seq: it.raw.seq, attempt: attempt + 1, err: describe(e) }, "event failed; retrying");
           await sleep(retryBackoff[attempt] ?? 1000, signal);
@@ -255,53 +449,145 @@ export function createProjector(deps: ProjectorDeps): Projector {
     return all;
   }
 
-  async function applyRaw(batch: readonly RawStreamMessage[], signal: AbortSignal) {
-    const items = batch.map(decode).filter((x): x is Item => x !== null);
-    const lastSeq = batch[batch.length - 1]?.seq ?? 0;
-    let letters: Letter[];
+  /** A projection's fold for the slow path: a fresh writer (nothing held), or `applyBatch`. */
+  async function applyFresh(
+    client: SqlClient,
+    p: Projection,
+    events: AnyRecordedEvent[],
+    missed: UnprojectedEntry[],
+  ): Promise<void> {
+    const writer = p.createWriter?.();
+    if (writer) await runStatements(client, await writer.prepare(client, events, missed));
+    else if (events.length > 0) await p.applyBatch(client, events);
+  }
+
+  async function inSavepoint(client: SqlClient, fn: () => Promise<void>): Promise<void> {
+    await client.query("SAVEPOINT projection");
     try {
-      letters = await applyBatch(items, lastSeq);
+      await fn();
+      await client.query("RELEASE SAVEPOINT projection");
     } catch (e) {
-      logger?.warn({ first: batch[0]?.seq, last: lastSeq, err: describe(e) }, "batch failed; applying event by event");
-      letters = await applyOneByOne(items, signal);
-      // Sequences skipped as unknown types after the last item still count as applied.
-      await db.transaction((tx) => advance(tx, lastSeq, null));
+      await client.query("ROLLBACK TO SAVEPOINT projection");
+      throw e;
     }
-    applied = Math.max(applied, lastSeq);
+  }
+
+  async function committed(batch: Batch, letters: readonly Letter[]) {
+    applied = Math.max(applied, batch.lastSeq);
     await publishLetters(letters);
     deps.onApplied?.({
-      firstSeq: batch[0]?.seq ?? 0,
-      lastSeq,
-      events: batch.length,
+      firstSeq: batch.firstSeq,
+      lastSeq: batch.lastSeq,
+      events: batch.size,
       committedAt: Date.now(),
-      occurredAt: items.flatMap((it) => (it.event ? [Date.parse(it.event.occurred_at)] : [])),
+      occurredAt: batch.items.flatMap((it) => (it.event ? [Date.parse(it.event.occurred_at)] : [])),
     });
   }
 
   async function follow(signal: AbortSignal) {
     while (!signal.aborted) {
       try {
-        await ensureCheckpoints();
-        const rows = await db.pool.any(
-          sql.unsafe`SELECT last_seq FROM projection_checkpoints WHERE projection = ANY(${nameArray()})`,
+        await openConnections();
+        const client = txConn as pg.Client;
+        const reader = readConn as pg.Client;
+        await ensureCheckpoints(client);
+        resetWriters();
+        const { rows } = await client.query<{ last_seq: string }>(
+          "SELECT last_seq FROM projection_checkpoints WHERE projection = ANY($1::text[])",
+          [names],
         );
-        const from = Math.min(...(rows as unknown as CheckpointRow[]).map((r) => r.last_seq));
+        const from = Math.min(...rows.map((r) => Number(r.last_seq)));
         applied = from;
-        for await (const batch of readRawBatches(nc, {
-          stream: store.streams.events,
-          fromSeq: from + 1,
-          batchSize,
-          signal,
-        })) {
-          await applyRaw(batch, signal);
-          if (signal.aborted) break;
+        // `expected`: the checkpoints once everything handed to Postgres has committed; null = fold cold.
+        let expected: Map<string, number> | null = null;
+        // Writers are used by one fold at a time (a batch being prepared, or a recovery); `generation`
+        // counts the resets, so a batch prepared across one is thrown away.
+        let writersBusy: Promise<unknown> = Promise.resolve();
+        let generation = 0;
+        const withWriters = <T>(fn: () => Promise<T>): Promise<T> => {
+          const run = writersBusy.then(fn);
+          writersBusy = run.catch(() => {});
+          return run;
+        };
+        /** The batch whose transaction runs while the next one is prepared; `done` is false when it did not commit as prepared. */
+        let inflight: Promise<boolean> | null = null;
+
+        /** Applies a batch folded inside its own transaction; on failure, event by event. */
+        const applyCold = async (batch: Batch, earlier: Outcome | null) => {
+          const result = earlier ?? (await execute(client, batch, null));
+          if (result.kind === "committed") {
+            expected = result.checkpoints;
+            await committed(batch, result.letters);
+            return;
+          }
+          generation++;
+          expected = null;
+          resetWriters();
+          if (result.kind === "stale") {
+            logger?.info({ first: batch.firstSeq }, "checkpoints moved under the projector; applying the batch cold");
+            return applyCold(batch, null);
+          }
+          logger?.warn(
+            { first: batch.firstSeq, last: batch.lastSeq, err: describe(result.error) },
+            "batch failed; applying event by event",
+          );
+          const letters = await applyOneByOne(client, batch.items, signal);
+          // Sequences after the last item still count as applied.
+          await client.query("BEGIN");
+          await lockCheckpoints(client);
+          await advance(client, batch.lastSeq, null);
+          await client.query("COMMIT");
+          await committed(batch, letters);
+        };
+
+        try {
+          for await (const raw of readRawBatches(nc, {
+            stream: store.streams.events,
+            fromSeq: from + 1,
+            batchSize,
+            signal,
+          })) {
+            const batch = toBatch(raw);
+            const generationBefore = generation;
+            // Fold the next batch while the previous one's transaction runs (reads go to the other connection).
+            let prepared: Prepared | null = null;
+            const assumed = expected;
+            if (assumed !== null) {
+              prepared = await withWriters(() => prepare(batch, reader, assumed, true));
+              expected = advanced(assumed, batch.lastSeq);
+            }
+            const previousCommitted = inflight === null ? true : await inflight;
+            inflight = null;
+            if (!previousCommitted || generation !== generationBefore) prepared = null;
+            if (prepared === null) {
+              await withWriters(() => applyCold(batch, null));
+            } else {
+              const plan = prepared;
+              inflight = execute(client, batch, plan).then(async (result) => {
+                if (result.kind === "committed") {
+                  await committed(batch, result.letters);
+                  return true;
+                }
+                // Recover at once (the stream may stay quiet), holding the writers.
+                await withWriters(() => applyCold(batch, result));
+                return false;
+              });
+              // Awaited by the next batch or on the way out; this only keeps a failure from being "unhandled" meanwhile.
+              inflight.catch(() => {});
+            }
+            if (signal.aborted) break;
+          }
+        } finally {
+          if (inflight) await inflight;
         }
       } catch (e) {
+        resetWriters();
         if (signal.aborted) break;
         logger?.error({ err: describe(e) }, "projector loop failed; restarting from the checkpoints");
         await sleep(1000, signal);
       }
     }
+    await closeConnections();
   }
 
   const projector: Projector = {
@@ -312,7 +598,10 @@ export function createProjector(deps: ProjectorDeps): Projector {
       if (loop) return;
       abort = new AbortController();
       applied = -1; // unknown until the loop has read the checkpoints
-      await ensureCheckpoints();
+      await db.pool.query(
+        sql.unsafe`INSERT INTO projection_checkpoints (projection, last_seq)
+                   SELECT unnest(${sql.array(names, "text")}), 0 ON CONFLICT (projection) DO NOTHING`,
+      );
       loop = follow(abort.signal);
     },
     async stop() {
@@ -339,11 +628,19 @@ export function createProjector(deps: ProjectorDeps): Projector {
         throw new Error(`unknown projection(s): ${unknown.join(", ")}; known: ${names.join(", ")}`);
       const wasRunning = loop !== null;
       await projector.stop();
-      await ensureCheckpoints();
       await db.transaction(async (tx) => {
-        await lockCheckpoints(tx);
+        await tx.query(
+          sql.unsafe`INSERT INTO projection_checkpoints (projection, last_seq)
+                     SELECT unnest(${sql.array(names, "text")}), 0 ON CONFLICT (projection) DO NOTHING`,
+        );
+        await tx.query(
+          sql.unsafe`SELECT projection FROM projection_checkpoints
+                     WHERE projection = ANY(${sql.array(names, "text")}) ORDER BY projection FOR UPDATE`,
+        );
         const tables = selected.flatMap((p) => p.tables);
         if (tables.length > 0) {
+          // TRUNCATE, not DELETE: audit_events refuses DELETE (append-only trigger) and allows TRUNCATE,
+          // because the chain is a pure function of the stream and a rebuild reproduces it exactly.
           await tx.query(
             sql.unsafe`TRUNCATE ${sql.join(
               tables.map((t) => sql.identifier([t])),
@@ -359,34 +656,55 @@ export function createProjector(deps: ProjectorDeps): Projector {
                      )})`,
         );
       });
+      resetWriters();
       logger?.info({ projections: selected.map((p) => p.name) }, "rebuilding read models from the stream");
       await projector.start();
       await projector.catchUp(30 * 60_000);
       if (!wasRunning) await projector.stop();
     },
-    async lag() {
-      const last = await store.lastSeq();
-      const rows = await db.pool.any(
-        sql.unsafe`SELECT projection, last_seq, last_occurred_at FROM projection_checkpoints
-                   WHERE projection = ANY(${nameArray()}) ORDER BY projection`,
-      );
-      const now = Date.now();
-      return (rows as unknown as CheckpointRow[]).map((r) => {
-        const checkpoint = r.last_seq;
-        const at = r.last_occurred_at;
-        const behind = Math.max(0, last - checkpoint);
-        return {
-          projection: r.projection,
-          checkpoint,
-          stream_last_seq: last,
-          events_behind: behind,
-          ms_behind: behind > 0 && at !== null ? Math.max(0, now - Date.parse(at)) : 0,
-          last_applied_occurred_at: at,
-        };
-      });
-    },
+    lag: () => readProjectionLag({ db, store, projections: names }),
   };
   return projector;
+}
+
+/**
+ * Fewer round trips: consecutive INSERTs/UPDATEs on distinct tables become
+ * one statement (data-modifying CTEs, each run exactly once), with their
+ * parameters renumbered. A statement on a table already in the group, or
+ * anything else (a DELETE), starts a new group, because one statement must
+ * not touch the same row twice.
+ */
+export function combineStatements(statements: readonly Statement[]): Statement[] {
+  const out: Statement[] = [];
+  let group: Statement[] = [];
+  const tables = new Set<string>();
+  const flush = () => {
+    if (group.length === 1) out.push(group[0] as Statement);
+    else if (group.length > 1) {
+      let offset = 0;
+      const parts = group.map((s, i) => {
+        const at = offset;
+        offset += s.values.length;
+        return `w${i} AS (${s.text.replace(/\$(\d+)/g, (_, n: string) => `$${Number(n) + at}`)})`;
+      });
+      out.push({ text: `WITH ${parts.join(",\n")}\nSELECT 1`, values: group.flatMap((s) => s.values) });
+    }
+    group = [];
+    tables.clear();
+  };
+  for (const s of statements) {
+    const target = /^\s*(?:INSERT\s+INTO|UPDATE)\s+"?([A-Za-z_]\w*)"?/i.exec(s.text)?.[1];
+    if (target === undefined) {
+      flush();
+      out.push(s);
+      continue;
+    }
+    if (tables.has(target)) flush();
+    group.push(s);
+    tables.add(target);
+  }
+  flush();
+  return out;
 }
 
 function describe(e: unknown): string {
