@@ -92,6 +92,12 @@ export const NatsConfigSchema = v.strictObject({
 
 export const StorageConfigSchema = v.strictObject({
   postgres_url: v.optional(v.string(), "postgres://postgres@127.0.0.1:5432/wheelhouse"),
+  /**
+   * Commit read-model batches with `synchronous_commit = on`. Off by default: a Postgres crash can
+   * then lose the last batches' rows and checkpoint together, which are re-projected from the
+   * stream (nothing is lost, a reader may briefly see older rows).
+   */
+  projector_durable_commit: v.optional(v.boolean(), false),
   /** Postgres schema holding the read models; tests use their own. */
   postgres_schema: v.optional(v.pipe(v.string(), v.regex(/^[a-z_][a-z0-9_]*$/)), "public"),
   evidence: v.optional(

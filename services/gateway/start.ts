@@ -4,6 +4,7 @@ import { createAuditQueries, readModelFolds, slonikSqlClient } from "../../lib/a
 import { createAuthenticator, loadDevIssuer } from "../../lib/auth/index.ts";
 import { resolveSecret } from "../../lib/config/index.ts";
 import type { RunningService, Runtime } from "../../lib/runtime/index.ts";
+import { readProjectionLag } from "../projector/lag.ts";
 import { createGateway } from "./gateway.ts";
 import { createReadModels } from "./read-models.ts";
 
@@ -37,6 +38,8 @@ export async function startGateway(runtime: Runtime): Promise<RunningService> {
       gitlabToken: resolveSecret(webhooks.gitlab_token),
     },
     logger,
+    // Read from the checkpoints, so it is right whether the projector runs here or elsewhere.
+    projectorLag: () => readProjectionLag({ db, store }),
     pingDatabase: async () => {
       await sql.query("SELECT 1");
     },

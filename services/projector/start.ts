@@ -11,6 +11,7 @@ export async function startProjector(runtime: Runtime): Promise<RunningService &
     db: await runtime.db(),
     projections,
     logger,
+    durableCommit: runtime.config.storage.projector_durable_commit,
   });
   await projector.start();
   return { projector, stop: () => projector.stop() };
