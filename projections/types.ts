@@ -168,3 +168,50 @@ export function byAggregate(events: readonly AnyRecordedEvent[]): Map<string, An
   }
   return out;
 }
+
+/** What differs between two aggregate-view writers: how to read, fold and save their views. */
+export interface ViewWriterSpec<V> {
+  /** The tables the views are saved to (their emptiness makes the cache complete). */
+  readonly tables: readonly string[];
+  readonly maxViews?: number | undefined;
+  /** Reads the views of these aggregates from Postgres; an id missing from the map is new. */
+  load(db: SqlClient, ids: readonly string[]): Promise<Map<string, V>>;
+  /** Folds an aggregate's events onto its view; returns `prev` itself when nothing changed. */
+  fold(prev: V | null, events: readonly AnyRecordedEvent[]): V | null;
+  /** The statements that save what changed, given every (previous, next) pair of the batch. */
+  save(changed: ReadonlyArray<{ readonly prev: V | null; readonly next: V }>): (Statement | null)[];
+}
+
+/**
+ * A writer that keeps aggregate views in memory between batches, loads only
+ * those it has never seen (none while its tables were empty at start), folds
+ * each aggregate's events in one go, and saves only what changed.
+ */
+export function createViewWriter<V>(spec: ViewWriterSpec<V>): ProjectionWriter {
+  const views = new ViewCache<V>(spec.maxViews);
+  const complete = new Completeness(emptyTablesSql(spec.tables));
+  return {
+    reset: () => {
+      views.clear();
+      complete.reset();
+    },
+    async prepare(db: SqlClient, events: readonly AnyRecordedEvent[]): Promise<Statement[]> {
+      const groups = byAggregate(events);
+      const missing = (await complete.known(db)) ? [] : [...groups.keys()].filter((id) => !views.has(id));
+      if (missing.length > 0) {
+        const loaded = await spec.load(db, missing);
+        for (const id of missing) views.set(id, loaded.get(id) ?? null);
+      }
+      const changed: { prev: V | null; next: V }[] = [];
+      for (const [id, group] of groups) {
+        const prev = views.get(id);
+        const next = spec.fold(prev, group);
+        if (next === null || next === prev) continue;
+        views.set(id, next);
+        changed.push({ prev, next });
+      }
+      complete.evicted(views.trim());
+      return spec.save(changed).filter((s): s is Statement => s !== null);
+    },
+  };
+}

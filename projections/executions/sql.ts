@@ -1,15 +1,6 @@
-import type { AnyRecordedEvent } from "../../events/index.ts";
-import {
-  type Queryable,
-  type SqlClient,
-  type Statement,
-  sql,
-  type TableSpec,
-  upsertRows,
-  upsertStatement,
-} from "../../lib/db/sql.ts";
+import { type Queryable, type SqlClient, sql, type TableSpec, upsertRows, upsertStatement } from "../../lib/db/sql.ts";
 import type { ExecutionRow, ToolCallRow } from "../../lib/db/types.ts";
-import { byAggregate, Completeness, emptyTablesSql, type ProjectionWriter, ViewCache } from "../types.ts";
+import { createViewWriter, type ProjectionWriter } from "../types.ts";
 import { type ExecutionView, foldExecution } from "./fold.ts";
 
 export const executionsTable: TableSpec<ExecutionRow> = {
@@ -136,36 +127,21 @@ export async function loadExecutionViewsJson(
  * not rewrite all its tool calls every batch).
  */
 export function createExecutionsWriter(maxViews?: number): ProjectionWriter {
-  const views = new ViewCache<ExecutionView>(maxViews);
-  const complete = new Completeness(emptyTablesSql(["executions", "tool_calls"]));
-  return {
-    reset: () => {
-      views.clear();
-      complete.reset();
-    },
-    async prepare(db: SqlClient, events: readonly AnyRecordedEvent[]): Promise<Statement[]> {
-      const groups = byAggregate(events);
-      const missing = (await complete.known(db)) ? [] : [...groups.keys()].filter((id) => !views.has(id));
-      if (missing.length > 0) {
-        const loaded = await loadExecutionViewsJson(db, missing);
-        for (const id of missing) views.set(id, loaded.get(id) ?? null);
-      }
+  return createViewWriter<ExecutionView>({
+    tables: ["executions", "tool_calls"],
+    maxViews,
+    load: loadExecutionViewsJson,
+    fold: foldExecution,
+    save(changed) {
       const executions: ExecutionRow[] = [];
       const calls: ToolCallRow[] = [];
-      for (const [id, group] of groups) {
-        const prev = views.get(id);
-        const next = foldExecution(prev, group);
-        if (next === null || next === prev) continue;
-        views.set(id, next);
+      for (const { prev, next } of changed) {
         if (next.execution && next.execution !== prev?.execution) executions.push(next.execution);
         if (next.toolCalls !== prev?.toolCalls) {
           for (const [k, row] of Object.entries(next.toolCalls)) if (prev?.toolCalls[k] !== row) calls.push(row);
         }
       }
-      complete.evicted(views.trim());
-      return [upsertStatement(executionsTable, executions), upsertStatement(toolCallsTable, calls)].filter(
-        (s): s is Statement => s !== null,
-      );
+      return [upsertStatement(executionsTable, executions), upsertStatement(toolCallsTable, calls)];
     },
-  };
+  });
 }

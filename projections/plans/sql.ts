@@ -1,17 +1,6 @@
-/** Loading and saving plan views: three multi-row statements per batch. */
-
-import type { AnyRecordedEvent } from "../../events/index.ts";
-import {
-  type Queryable,
-  type SqlClient,
-  type Statement,
-  sql,
-  type TableSpec,
-  upsertRows,
-  upsertStatement,
-} from "../../lib/db/sql.ts";
+import { type Queryable, type SqlClient, sql, type TableSpec, upsertRows, upsertStatement } from "../../lib/db/sql.ts";
 import type { ApprovalRow, PlanRow, PlanStepRow } from "../../lib/db/types.ts";
-import { byAggregate, Completeness, emptyTablesSql, type ProjectionWriter, ViewCache } from "../types.ts";
+import { createViewWriter, type ProjectionWriter } from "../types.ts";
 import { foldPlan, type PlanView, stepKey } from "./fold.ts";
 
 export const plansTable: TableSpec<PlanRow> = {
@@ -168,38 +157,25 @@ export async function loadPlanViewsJson(db: SqlClient, planIds: readonly string[
  * upsert per table holding only the rows that changed.
  */
 export function createPlansWriter(maxViews?: number): ProjectionWriter {
-  const views = new ViewCache<PlanView>(maxViews);
-  const complete = new Completeness(emptyTablesSql(["plans", "plan_steps", "approvals"]));
-  return {
-    reset: () => {
-      views.clear();
-      complete.reset();
-    },
-    async prepare(db: SqlClient, events: readonly AnyRecordedEvent[]): Promise<Statement[]> {
-      const groups = byAggregate(events);
-      const missing = (await complete.known(db)) ? [] : [...groups.keys()].filter((id) => !views.has(id));
-      if (missing.length > 0) {
-        const loaded = await loadPlanViewsJson(db, missing);
-        for (const id of missing) views.set(id, loaded.get(id) ?? null);
-      }
+  return createViewWriter<PlanView>({
+    tables: ["plans", "plan_steps", "approvals"],
+    maxViews,
+    load: loadPlanViewsJson,
+    fold: foldPlan,
+    save(changed) {
       const plans: PlanRow[] = [];
       const steps: PlanStepRow[] = [];
       const approvals: ApprovalRow[] = [];
-      for (const [id, group] of groups) {
-        const prev = views.get(id);
-        const next = foldPlan(prev, group);
-        if (next === null || next === prev) continue;
-        views.set(id, next);
+      for (const { prev, next } of changed) {
         plans.push(next.plan);
         for (const [k, row] of Object.entries(next.steps)) if (prev?.steps[k] !== row) steps.push(row);
         for (const [k, row] of Object.entries(next.approvals)) if (prev?.approvals[k] !== row) approvals.push(row);
       }
-      complete.evicted(views.trim());
       return [
         upsertStatement(plansTable, plans),
         upsertStatement(planStepsTable, steps),
         upsertStatement(approvalsTable, approvals),
-      ].filter((s): s is Statement => s !== null);
+      ];
     },
-  };
+  });
 }
