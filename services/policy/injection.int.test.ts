@@ -117,6 +117,10 @@ describe("prompt injection from an alert, through the planner and the compiled p
     assert.equal(decision.decision, "deny", decision.reasons.join("; "));
     const byStep = new Map(decision.steps.map((s) => [s.step_id, s]));
     assert.equal(byStep.get("s1")?.decision, "deny", "production below its minimum replicas");
+    assert.ok(
+      byStep.get("s1")?.reasons.some((r) => /replica|bound|minimum/i.test(r)),
+      byStep.get("s1")?.reasons.join("; "),
+    );
     assert.equal(byStep.get("s2")?.decision, "deny", "a protected namespace");
     assert.ok(
       byStep.get("s2")?.reasons.some((r) => /kube-system/.test(r)),
