@@ -11,9 +11,10 @@
  * protects the router when it listens beyond loopback.
  */
 import { timingSafeEqual } from "node:crypto";
+import { isIP } from "node:net";
 import { Readable } from "node:stream";
 import Fastify, { type FastifyError, type FastifyInstance } from "fastify";
-import { toProblem, UnauthenticatedError, ValidationError } from "../../lib/errors/index.ts";
+import { ConfigError, toProblem, UnauthenticatedError, ValidationError } from "../../lib/errors/index.ts";
 import type { Logger } from "../../lib/log/index.ts";
 import type { ExecuteToolRequest, GetResourceRequest, ToolRouter } from "./router.ts";
 
@@ -29,6 +30,19 @@ export interface ToolRouterTransport {
   start(options: { host: string; port: number }): Promise<string>;
   stop(): Promise<void>;
   readonly app: FastifyInstance;
+}
+
+/**
+ * Whether `host` only accepts connections from this machine. The router runs
+ * catalog writes for whoever calls it (approvals are checked by its caller),
+ * so anything wider needs the bearer token.
+ */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, "").toLowerCase();
+  if (h === "localhost" || h === "::1") return true;
+  if (isIP(h) === 4) return h.startsWith("127.");
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(h)?.[1];
+  return mapped?.startsWith("127.") === true;
 }
 
 const idPattern = "^[A-Za-z0-9_-]{1,128}$";
@@ -156,6 +170,16 @@ export function createToolRouterTransport(deps: ToolRouterTransportDeps): ToolRo
   return {
     app,
     async start({ host, port }) {
+      if (!expected && !isLoopbackHost(host)) {
+        // Unauthenticated and reachable from the network would let anyone run kubectl, helm or vault writes.
+        throw new ConfigError(`the tool router would listen on ${host} without a bearer token`, [
+          {
+            field: "tools.router_token",
+            message: `is unset while tools.router_host (${host}) is not a loopback address`,
+            fix: "set tools.router_token to a secret reference (env:NAME or file:/path), or listen on 127.0.0.1",
+          },
+        ]);
+      }
       return app.listen({ host, port });
     },
     async stop() {
