@@ -35,7 +35,14 @@ const PATTERNS: readonly [RegExp, string][] = [
  * everywhere would destroy the output without protecting anything.
  */
 export function createSecretScrubber(knownSecrets: Iterable<string> = []): Redactor {
-  const literals = [...new Set([...knownSecrets].filter((s) => s.length >= 4))].sort((a, b) => b.length - a.length);
+  const values: string[] = [];
+  for (const secret of knownSecrets) {
+    values.push(secret);
+    // Tool output is redacted one line at a time, so a multi-line value (a PEM key, a JSON
+    // credential) would never match whole: each of its lines is scrubbed on its own too.
+    if (/[\r\n]/.test(secret)) for (const line of secret.split(/\r?\n|\r/)) values.push(line.trim());
+  }
+  const literals = [...new Set(values.filter((s) => s.length >= 4))].sort((a, b) => b.length - a.length);
   return (text: string) => {
     let out = text;
     for (const secret of literals) {

@@ -37,4 +37,19 @@ describe("secret scrubber", () => {
     assert.equal(scrub("x tok-4f9a8b7c y tok-4f9a8b7c"), "x [redacted] y [redacted]");
     assert.equal(scrub("deployment.apps/checkout scaled (ab)"), "deployment.apps/checkout scaled (ab)");
   });
+
+  it("scrubs every line of a multi-line known value, as tool output is redacted line by line", () => {
+    const key = [
+      "-----BEGIN OPENSSH PRIVATE KEY-----",
+      "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW",
+      "QyNTUxOQAAACDmq1cN2bX0QeXl9WmFkT3sZk0yUu3Zo6d6uK2G8kq0dAAAAJjq5w1r6ucN",
+      "-----END OPENSSH PRIVATE KEY-----",
+    ].join("\n");
+    const scrub = createSecretScrubber([key]);
+    for (const line of key.split("\n")) {
+      const out = scrub(`  ${line}`);
+      assert.equal(out.includes(line), false, out);
+    }
+    assert.equal(scrub("deployment.apps/checkout scaled"), "deployment.apps/checkout scaled");
+  });
 });

@@ -207,4 +207,21 @@ describe("sandbox", () => {
       (e: unknown) => e instanceof UnavailableError && /not installed/.test((e as Error).message),
     );
   });
+
+  it("redacts every line of a multi-line credential the tool prints", async () => {
+    const pem =
+      "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\nBKcwggSjAgEAAoIBAQC7VJTUt9Us8cKj\n-----END PRIVATE KEY-----";
+    const withKey = createSandbox({ envAllow: ["PATH"], hostEnv: { ...hostEnv, WH_TEST_PEM: pem }, killGraceMs: 500 });
+    const lines: OutputLine[] = [];
+    const result = await withKey.run({
+      argv: ["printenv", "TOOL_KEY"],
+      credentials: { TOOL_KEY: "env:WH_TEST_PEM" },
+      onLine: (l) => lines.push(l),
+    });
+    assert.equal(result.exit_code, 0);
+    const printed = [result.stdout.text, ...lines.map((l) => l.line)].join("\n");
+    for (const part of ["MIIEvQIBADANBgkqhkiG9w0BAQEFAASC", "BKcwggSjAgEAAoIBAQC7VJTUt9Us8cKj"]) {
+      assert.equal(printed.includes(part), false, printed);
+    }
+  });
 });
