@@ -89,7 +89,8 @@ export function rolesFromClaims(claims: JWTPayload, config: Pick<AuthConfig, "ro
   const values = Array.isArray(raw) ? raw : typeof raw === "string" ? raw.split(/[\s,]+/) : [];
   const roles = new Set<Role>();
   for (const value of values) {
-    if (typeof value !== "string") continue;
+    // Own keys only: a group named "constructor" or "__proto__" must not pick up Object.prototype's members.
+    if (typeof value !== "string" || !Object.hasOwn(config.role_map, value)) continue;
     const role = config.role_map[value];
     if (role) roles.add(role);
   }
