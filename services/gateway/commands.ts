@@ -169,9 +169,10 @@ export function createCommandHandlers(deps: CommandDeps) {
       const version = history[history.length - 1]?.seq ?? 0;
       expectedFromIfMatch(request, version);
       const now = deps.now();
-      // One execution per plan revision: the id is derived, so a retry or a
-      // second click finds the execution already there instead of starting two.
-      const executionId = `${planId}-r${input.revision}`;
+      // One execution per plan revision (and one dry run of it): the id is derived, so a
+      // retry or a second click finds the execution already there instead of starting two.
+      // The dry run has its own id, or previewing a revision would use up its real run.
+      const executionId = `${planId}-r${input.revision}${input.dry_run === true ? "-dry" : ""}`;
       const drafts = decide(
         {
           type: "RequestExecution",

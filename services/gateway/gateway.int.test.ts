@@ -270,6 +270,31 @@ describe("gateway over real HTTP, NATS and Postgres", () => {
     await problem(await call("GET", "/v1/executions/none-such", { token: viewer }), 404);
   });
 
+  it("a dry run does not use up the revision: the real run of it is still accepted, as its own execution", async () => {
+    const plan = await createPlan({ intent: "annotate checkout, dry run first" });
+    await proposeAndDecide(plan.id, "allow");
+    const dry = await call("POST", `/v1/plans/${plan.id}:execute`, {
+      token: alice,
+      body: { revision: 1, dry_run: true },
+    });
+    assert.equal(dry.status, 202, await dry.clone().text());
+    const dryId = ((await dry.json()) as { id: string }).id;
+    const real = await call("POST", `/v1/plans/${plan.id}:execute`, { token: alice, body: { revision: 1 } });
+    assert.equal(real.status, 202, await real.clone().text());
+    const realId = ((await real.json()) as { id: string }).id;
+    assert.notEqual(realId, dryId);
+    const [dryEvent] = await gw.store.readAggregate("execution", dryId);
+    const [realEvent] = await gw.store.readAggregate("execution", realId);
+    assert.equal((dryEvent?.payload as { dry_run: boolean }).dry_run, true);
+    assert.equal((realEvent?.payload as { dry_run: boolean }).dry_run, false);
+    // Each kind still runs once per revision.
+    await problem(
+      await call("POST", `/v1/plans/${plan.id}:execute`, { token: alice, body: { revision: 1, dry_run: true } }),
+      409,
+      "revision",
+    );
+  });
+
   it("refuses execution without the approvals policy requires, before a decision, or when denied; nothing appended", async () => {
     const plan = await createPlan({ intent: "helm upgrade checkout" });
     const before = await gw.eventCount();
