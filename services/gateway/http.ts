@@ -66,6 +66,8 @@ function isStream(body: unknown): body is AsyncIterable<string | Uint8Array> {
 }
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 const WS_PROTOCOL = "wheelhouse.v1";
+/** Unsent SSE bytes after which a stalled client is disconnected (it resumes with Last-Event-ID). */
+const SSE_MAX_BUFFERED_BYTES = 1024 * 1024;
 
 function headersOf(request: FastifyRequest): Record<string, string | undefined> {
   const out: Record<string, string | undefined> = {};
@@ -299,15 +301,29 @@ export function createHttpTransport(deps: HttpTransportDeps): HttpTransport {
     });
     res.write(": connected\n\n");
     streams.add(res);
-    const follower = await deps.followOutput(id, fromSeq, (chunk) => {
-      res.write(`id: ${chunk.seq}\nevent: output\ndata: ${JSON.stringify(chunk.data)}\n\n`);
-    });
-    const heartbeat = setInterval(() => res.write(": keep-alive\n\n"), 15_000);
-    request.raw.on("close", () => {
+    let follower: { stop(): Promise<void> } | null = null;
+    let ended = false;
+    const end = () => {
+      if (ended) return;
+      ended = true;
       streams.delete(res);
       clearInterval(heartbeat);
-      void follower.stop();
+      void follower?.stop();
+      res.end();
+    };
+    const heartbeat = setInterval(() => res.write(": keep-alive\n\n"), 15_000);
+    follower = await deps.followOutput(id, fromSeq, (chunk) => {
+      if (ended) return;
+      // Like the WebSocket's slow-consumer close: a client that stops reading is let go (it resumes
+      // with Last-Event-ID) rather than having the gateway buffer the output for it without bound.
+      if (res.writableLength > SSE_MAX_BUFFERED_BYTES) {
+        end();
+        return;
+      }
+      res.write(`id: ${chunk.seq}\nevent: output\ndata: ${JSON.stringify(chunk.data)}\n\n`);
     });
+    if (ended) void follower.stop();
+    request.raw.on("close", end);
   });
 
   void app.register(websocket, {
