@@ -102,6 +102,20 @@ export interface Projector {
 
 const CONSUMER = "projector";
 
+/** A checkpoint is below what this projector's reader has already passed: read again from the checkpoints. */
+class CheckpointBehindError extends Error {
+  constructor(projection: string, checkpoint: number, readerAt: number) {
+    super(`checkpoint of ${projection} is at ${checkpoint}, behind the reader at ${readerAt}; reading again from it`);
+    this.name = "CheckpointBehindError";
+  }
+}
+
+/** The first projection whose checkpoint is below `seq`, or null. */
+function behind(cps: ReadonlyMap<string, number>, seq: number): [string, number] | null {
+  for (const [name, cp] of cps) if (cp < seq) return [name, cp];
+  return null;
+}
+
 /** One decoded stream message; `event` null when it could not be projected (`reason` says why). */
 interface Item {
   readonly raw: RawStreamMessage;
@@ -118,6 +132,13 @@ interface Letter {
 
 interface Batch {
   readonly items: readonly Item[];
+  /**
+   * The sequence this projector's reader delivered just before the batch (its start point for the
+   * first batch). Every projection's checkpoint must be at least this when the batch is applied;
+   * a lower one was set back by someone else (a rebuild in another process), and applying the
+   * batch would move it past events it never got.
+   */
+  readonly prevSeq: number;
   readonly firstSeq: number;
   readonly lastSeq: number;
   readonly size: number;
@@ -136,6 +157,7 @@ interface Prepared {
 type Outcome =
   | { readonly kind: "committed"; readonly letters: Letter[]; readonly checkpoints: Map<string, number> }
   | { readonly kind: "stale" }
+  | { readonly kind: "behind"; readonly projection: string; readonly checkpoint: number }
   | { readonly kind: "failed"; readonly error: unknown };
 
 export function createProjector(deps: ProjectorDeps): Projector {
@@ -303,11 +325,12 @@ export function createProjector(deps: ProjectorDeps): Projector {
     }
   }
 
-  function toBatch(raw: readonly RawStreamMessage[]): Batch {
+  function toBatch(raw: readonly RawStreamMessage[], prevSeq: number): Batch {
     const items = raw.map(decode);
     const lastEvent = items.findLast((it) => it.event !== null)?.event ?? null;
     return {
       items,
+      prevSeq,
       firstSeq: raw[0]?.seq ?? 0,
       lastSeq: raw[raw.length - 1]?.seq ?? 0,
       size: raw.length,
@@ -369,6 +392,11 @@ export function createProjector(deps: ProjectorDeps): Projector {
   async function execute(client: pg.Client, batch: Batch, prepared: Prepared | null): Promise<Outcome> {
     try {
       const cps = await beginAndLock(client);
+      const gap = behind(cps, batch.prevSeq);
+      if (gap) {
+        await client.query("ROLLBACK");
+        return { kind: "behind", projection: gap[0], checkpoint: gap[1] };
+      }
       if (prepared && !sameCheckpoints(cps, prepared.expected)) {
         await client.query("ROLLBACK");
         return { kind: "stale" };
@@ -397,14 +425,17 @@ export function createProjector(deps: ProjectorDeps): Projector {
   }
 
   /** The slow path after a batch failed: one event per transaction, retried, then dead-lettered per projection. */
-  async function applyOneByOne(client: pg.Client, items: readonly Item[], signal: AbortSignal): Promise<Letter[]> {
+  async function applyOneByOne(client: pg.Client, batch: Batch, signal: AbortSignal): Promise<Letter[]> {
     const all: Letter[] = [];
-    for (const it of items) {
+    let prevSeq = batch.prevSeq;
+    for (const it of batch.items) {
       for (let attempt = 0; ; attempt++) {
         const last = attempt >= retryBackoff.length;
         try {
           await client.query("BEGIN");
           const cps = await lockCheckpoints(client);
+          const gap = behind(cps, prevSeq);
+          if (gap) throw new CheckpointBehindError(gap[0], gap[1], prevSeq);
           const out: Letter[] = [];
           if (it.event === null && it.reason === "decode_error" && it.raw.seq > minOf(cps)) {
             out.push({ consumer: CONSUMER, item: it, error: it.error });
@@ -437,10 +468,11 @@ export function createProjector(deps: ProjectorDeps): Projector {
           await advance(client, it.raw.seq, it.event?.occurred_at ?? null);
           await client.query("COMMIT");
           all.push(...out);
+          prevSeq = it.raw.seq;
           break;
         } catch (e) {
           await client.query("ROLLBACK").catch(() => {});
-          if (last) throw e; // Postgres itself is failing: let the supervisor restart from the checkpoint.
+          if (last || e instanceof CheckpointBehindError) throw e; // Postgres itself is failing: restart from the checkpoints.
           logger?.warn({ seq: it.raw.seq, attempt: attempt + 1, err: describe(e) }, "event failed; retrying");
           await sleep(retryBackoff[attempt] ?? 1000, signal);
         }
@@ -511,6 +543,8 @@ export function createProjector(deps: ProjectorDeps): Projector {
         };
         /** The batch whose transaction runs while the next one is prepared; `done` is false when it did not commit as prepared. */
         let inflight: Promise<boolean> | null = null;
+        /** The last sequence this reader delivered. */
+        let readerAt = from;
 
         /** Applies a batch folded inside its own transaction; on failure, event by event. */
         const applyCold = async (batch: Batch, earlier: Outcome | null) => {
@@ -523,6 +557,9 @@ export function createProjector(deps: ProjectorDeps): Projector {
           generation++;
           expected = null;
           resetWriters();
+          if (result.kind === "behind") {
+            throw new CheckpointBehindError(result.projection, result.checkpoint, batch.prevSeq);
+          }
           if (result.kind === "stale") {
             logger?.info({ first: batch.firstSeq }, "checkpoints moved under the projector; applying the batch cold");
             return applyCold(batch, null);
@@ -531,23 +568,33 @@ export function createProjector(deps: ProjectorDeps): Projector {
             { first: batch.firstSeq, last: batch.lastSeq, err: describe(result.error) },
             "batch failed; applying event by event",
           );
-          const letters = await applyOneByOne(client, batch.items, signal);
+          const letters = await applyOneByOne(client, batch, signal);
           // Sequences after the last item still count as applied.
           await client.query("BEGIN");
-          await lockCheckpoints(client);
+          const gap = behind(await lockCheckpoints(client), batch.lastSeq);
+          if (gap) {
+            await client.query("ROLLBACK");
+            throw new CheckpointBehindError(gap[0], gap[1], batch.lastSeq);
+          }
           await advance(client, batch.lastSeq, null);
           await client.query("COMMIT");
           await committed(batch, letters);
         };
 
+        // Stops this reader on shutdown, or when the batch in flight failed beyond recovery (the stream may stay
+        // quiet, so waiting for the next batch to notice could take forever): the loop then starts over.
+        const reading = new AbortController();
+        const stopReading = () => reading.abort();
+        signal.addEventListener("abort", stopReading, { once: true });
         try {
           for await (const raw of readRawBatches(nc, {
             stream: store.streams.events,
             fromSeq: from + 1,
             batchSize,
-            signal,
+            signal: reading.signal,
           })) {
-            const batch = toBatch(raw);
+            const batch = toBatch(raw, readerAt);
+            readerAt = batch.lastSeq;
             const generationBefore = generation;
             // Fold the next batch while the previous one's transaction runs (reads go to the other connection).
             let prepared: Prepared | null = null;
@@ -573,16 +620,22 @@ export function createProjector(deps: ProjectorDeps): Projector {
                 return false;
               });
               // Awaited by the next batch or on the way out; this only keeps a failure from being "unhandled" meanwhile.
-              inflight.catch(() => {});
+              inflight.catch(stopReading);
             }
             if (signal.aborted) break;
           }
         } finally {
+          signal.removeEventListener("abort", stopReading);
           if (inflight) await inflight;
         }
       } catch (e) {
         resetWriters();
         if (signal.aborted) break;
+        if (e instanceof CheckpointBehindError) {
+          // Someone set a checkpoint back (a rebuild elsewhere): follow again from the lowest one, at once.
+          logger?.info({ err: describe(e) }, "a checkpoint was set back; reading the stream again from it");
+          continue;
+        }
         logger?.error({ err: describe(e) }, "projector loop failed; restarting from the checkpoints");
         await sleep(1000, signal);
       }
