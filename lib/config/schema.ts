@@ -174,6 +174,21 @@ export const ToolsConfigSchema = v.strictObject({
   credentials: v.optional(v.record(v.string(), v.record(v.string(), SecretRefSchema)), {}),
   /** Bearer token callers of the tool router must present; unset on a loopback-only embedded setup. */
   router_token: v.optional(SecretRefSchema),
+  /**
+   * Where a plan's secret references (`vault.kv_put` `data_refs`) may read from: `env:NAME`,
+   * `env:PREFIX*`, `file:/dir/*`. A plan cannot name anything else, so a steered planner cannot copy
+   * the router's own credentials into a secret store. The default is the template planner's
+   * rotation variables.
+   */
+  secret_sources: v.optional(
+    v.array(
+      v.pipe(
+        v.string(),
+        v.regex(/^(env:[A-Za-z_][A-Za-z0-9_]*\*?|file:\/.+)$/, "must be env:NAME, env:PREFIX* or file:/path(*)"),
+      ),
+    ),
+    ["env:WH_ROTATE_*"],
+  ),
   /** Folders a tool input may name as a file (Helm values, manifests). */
   allowed_paths: v.optional(v.array(v.string()), []),
 });

@@ -41,6 +41,8 @@ export interface ToolExecutorDeps {
   readonly credentials?: Readonly<Record<string, Readonly<Record<string, SecretRef>>>> | undefined;
   /** Folders an absolute chart path may name (config `tools.allowed_paths`). */
   readonly allowedRoots?: readonly string[] | undefined;
+  /** Where `data_refs` may read from (config `tools.secret_sources`); none when absent. */
+  readonly secretSources?: readonly string[] | undefined;
   readonly resolveSecret?: ((ref: SecretRef) => string | null) | undefined;
 }
 
@@ -93,6 +95,7 @@ export function createToolExecutor(deps: ToolExecutorDeps): ToolExecutor {
               workDir,
               resolve,
               addSecret,
+              deps.secretSources ?? [],
             );
           }
           return buildCommand(spec.action_id, input, {
@@ -127,7 +130,17 @@ async function writeSecretFiles(
   workDir: string,
   resolve: (ref: SecretRef) => string | null,
   addSecret: (value: string) => void,
+  sources: readonly string[],
 ): Promise<Record<string, string>> {
+  // Check every reference before reading any: a refused plan reads nothing.
+  for (const [field, ref] of Object.entries(refs)) {
+    if (!sources.some((source) => secretSourceAllows(source, ref))) {
+      throw new ValidationError(`data_refs.${field} names ${ref}, which is not an allowed secret source`, {
+        field: `input.data_refs.${field}`,
+        fix: `use a source listed in tools.secret_sources (${sources.join(", ") || "none configured"}), or add this one there`,
+      });
+    }
+  }
   const dir = join(workDir, "secrets");
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const files: Record<string, string> = {};
@@ -146,4 +159,10 @@ async function writeSecretFiles(
     files[field] = file;
   }
   return files;
+}
+
+/** `env:NAME` matches itself; `env:PREFIX*` and `file:/dir/*` match by prefix (a file path must not climb out). */
+export function secretSourceAllows(source: string, ref: string): boolean {
+  if (ref.includes("..")) return false;
+  return source.endsWith("*") ? ref.startsWith(source.slice(0, -1)) : ref === source;
 }

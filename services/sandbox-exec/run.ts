@@ -73,6 +73,7 @@ export async function runSandboxExec(raw: string, deps: SandboxExecDeps): Promis
       }),
       credentials: deps.tools.credentials,
       allowedRoots: deps.tools.allowed_paths,
+      secretSources: deps.tools.secret_sources,
       resolveSecret: secret,
     });
     const result = await executor.execute(request, {

@@ -43,6 +43,7 @@ describe("tool calls become events and evidence (real NATS, evidence store)", ()
       WH_FIXTURE_ARGV_LOG: join(dir, "argv.log"),
       WHEELHOUSE_TOOLS__ENV_ALLOW: "[PATH, HOME, WH_FIXTURE_ARGV_LOG]",
       WHEELHOUSE_TOOLS__CREDENTIALS: "{vault: {VAULT_TOKEN: 'env:WH_TEST_VAULT_TOKEN'}}",
+      WHEELHOUSE_TOOLS__SECRET_SOURCES: "['env:WH_NEW_DB_*']",
       WH_TEST_VAULT_TOKEN: VAULT_TOKEN,
       WH_NEW_DB_PASSWORD: NEW_PASSWORD,
     };

@@ -70,6 +70,7 @@ describe("tool router over HTTP", () => {
       WH_FIXTURE_ARGV_LOG: argvLog,
       WHEELHOUSE_TOOLS__ENV_ALLOW: "[PATH, HOME, WH_FIXTURE_ARGV_LOG]",
       WHEELHOUSE_TOOLS__CREDENTIALS: "{vault: {VAULT_TOKEN: 'env:WH_TEST_VAULT_TOKEN'}}",
+      WHEELHOUSE_TOOLS__SECRET_SOURCES: "['env:WH_NEW_DB_*']",
       WH_TEST_VAULT_TOKEN: VAULT_TOKEN,
       WH_NEW_DB_PASSWORD: NEW_PASSWORD,
     };
@@ -215,6 +216,20 @@ describe("tool router over HTTP", () => {
     assert.equal(everything.includes(NEW_PASSWORD), false, "the secret value never appears");
     assert.equal(everything.includes(VAULT_TOKEN), false);
     assert.equal(r.body.stderr.text, "debug: password=[redacted]");
+  });
+
+  it("vault kv_put refuses a data_ref outside tools.secret_sources and reads nothing", async () => {
+    const before = recorded(argvLog).length;
+    const r = await rpc(base, "ExecuteTool", {
+      tool_call_id: "tc-vault-exfil",
+      action_id: "vault.kv_put",
+      input: { path: "apps/checkout/db", cas: 4, data_refs: { password: "env:WH_TEST_VAULT_TOKEN" } },
+    });
+    assert.equal(r.status, 400, JSON.stringify(r.body));
+    assert.equal(r.body.field, "input.data_refs.password");
+    assert.match(r.body.fix, /tools\.secret_sources/);
+    assert.equal(recorded(argvLog).length, before, "vault never ran");
+    assert.equal(JSON.stringify(r.body).includes(VAULT_TOKEN), false);
   });
 
   it("boundary session credentials are redacted", async () => {
