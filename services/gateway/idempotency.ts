@@ -17,7 +17,16 @@ interface Stored {
   readonly state: "pending" | "done";
   readonly fingerprint: string;
   readonly response?: ApiResponse;
+  /** When the pending claim was taken, ms since the epoch. */
+  readonly claimed_at?: number;
 }
+
+/**
+ * A claim still pending after this long belongs to a request that died (or could not record its
+ * answer): the next retry takes it over. Longer than any command may take (the longest read-your-
+ * writes wait plus the append's timeout).
+ */
+export const STALE_CLAIM_MS = 60_000;
 
 export interface IdempotencyStore {
   wrap(operation: string, handler: Handler): Handler;
@@ -29,7 +38,9 @@ export async function createIdempotencyStore(
   nc: NatsConnection,
   bucket: string,
   ttlMs: number,
+  now: () => number = Date.now,
 ): Promise<IdempotencyStore> {
+  const isStale = (stored: Stored) => stored.state === "pending" && now() - (stored.claimed_at ?? 0) > STALE_CLAIM_MS;
   const kv: KV = await new Kvm(nc).create(bucket, { ttl: ttlMs, history: 1 });
   const enc = new TextEncoder();
   const dec = new TextDecoder();
@@ -51,22 +62,28 @@ export async function createIdempotencyStore(
         const fingerprint = createHash("sha256")
           .update(JSON.stringify({ p: request.params, b: request.body ?? null }))
           .digest("hex");
+        const claim = enc.encode(JSON.stringify({ state: "pending", fingerprint, claimed_at: now() } satisfies Stored));
         const existing = await kv.get(kvKey);
         if (existing && existing.operation === "PUT") {
           const stored = JSON.parse(dec.decode(existing.value)) as Stored;
-          return replay(stored, fingerprint);
-        }
-        try {
-          await kv.create(kvKey, enc.encode(JSON.stringify({ state: "pending", fingerprint } satisfies Stored)));
-        } catch {
-          // Someone else claimed the key between our get and create.
-          const raced = await kv.get(kvKey);
-          if (raced && raced.operation === "PUT")
-            return replay(JSON.parse(dec.decode(raced.value)) as Stored, fingerprint);
-          throw new ConflictError("a request with this Idempotency-Key is being processed", {
-            field: "Idempotency-Key",
-            fix: "wait for the first request to finish, then retry",
-          });
+          if (stored.fingerprint !== fingerprint || !isStale(stored)) return replay(stored, fingerprint);
+          // The first attempt died after claiming the key. Running the command again is safe: its append
+          // carries a Nats-Msg-Id derived from the key, so JetStream hands back the first outcome.
+          try {
+            await kv.update(kvKey, claim, existing.revision);
+          } catch {
+            throw busy();
+          }
+        } else {
+          try {
+            await kv.create(kvKey, claim);
+          } catch {
+            // Someone else claimed the key between our get and create.
+            const raced = await kv.get(kvKey);
+            if (raced && raced.operation === "PUT")
+              return replay(JSON.parse(dec.decode(raced.value)) as Stored, fingerprint);
+            throw busy();
+          }
         }
         let response: ApiResponse;
         try {
@@ -76,11 +93,22 @@ export async function createIdempotencyStore(
           await kv.delete(kvKey).catch(() => undefined);
           throw error;
         }
-        await kv.put(kvKey, enc.encode(JSON.stringify({ state: "done", fingerprint, response } satisfies Stored)));
+        // The command is accepted whether or not its answer can be remembered; a retry after a failed
+        // put finds a claim that goes stale and re-runs into the deduplicated append.
+        await kv
+          .put(kvKey, enc.encode(JSON.stringify({ state: "done", fingerprint, response } satisfies Stored)))
+          .catch(() => undefined);
         return response;
       };
     },
   };
+}
+
+function busy(): ConflictError {
+  return new ConflictError("a request with this Idempotency-Key is being processed", {
+    field: "Idempotency-Key",
+    fix: "wait for the first request to finish, then retry",
+  });
 }
 
 function replay(stored: Stored, fingerprint: string): ApiResponse {
@@ -92,12 +120,7 @@ function replay(stored: Stored, fingerprint: string): ApiResponse {
       { field: "Idempotency-Key", fix: "use a new key for a different request" },
     );
   }
-  if (stored.state === "pending" || !stored.response) {
-    throw new ConflictError("a request with this Idempotency-Key is being processed", {
-      field: "Idempotency-Key",
-      fix: "wait for the first request to finish, then retry",
-    });
-  }
+  if (stored.state === "pending" || !stored.response) throw busy();
   return {
     ...stored.response,
     headers: { ...stored.response.headers, "idempotent-replayed": "true" },
