@@ -64,6 +64,13 @@ export interface ConsumeOptions {
   readonly backoffMs?: readonly number[] | undefined;
   /** Messages pulled ahead; default 100. */
   readonly batch?: number | undefined;
+  /**
+   * How long one handler call may run; default 15 minutes. A call still running then counts as a
+   * failed attempt (retried with backoff, dead-lettered after the last) and the consumer moves on:
+   * handlers are idempotent, and one that hangs must not hold the stream behind it for ever (the
+   * heartbeat would keep it leased indefinitely).
+   */
+  readonly handlerTimeoutMs?: number | undefined;
   /** Where a new consumer starts: `all` (default), `new`, or a sequence. */
   readonly deliverFrom?: "all" | "new" | { readonly seq: number } | undefined;
   /** Called after a dead letter is recorded on the DLQ stream (e.g. to record it in Postgres too). */
@@ -94,6 +101,30 @@ export interface ReadStreamOptions {
 }
 
 const DEFAULT_BACKOFF_MS = [1000, 5000, 30_000] as const;
+const DEFAULT_HANDLER_TIMEOUT_MS = 15 * 60_000;
+
+/** A handler call that did not settle within `handlerTimeoutMs`. */
+class HandlerTimeoutError extends Error {
+  constructor(ms: number) {
+    super(`handler did not finish within ${ms} ms`);
+    this.name = "HandlerTimeoutError";
+  }
+}
+
+/** `promise`, or a `HandlerTimeoutError` after `ms`; the promise itself is left to settle on its own. */
+async function withTimeout(promise: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new HandlerTimeoutError(ms)), ms);
+  });
+  // A late failure of an abandoned call must not become an unhandled rejection.
+  promise.catch(() => {});
+  try {
+    await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 function filterSubjects(prefix: string, types: readonly EventType[] | undefined): string[] | undefined {
   if (!types || types.length === 0) return undefined;
@@ -136,6 +167,7 @@ export async function startConsumer(ctx: ConsumerContext, opts: ConsumeOptions):
   const messages: ConsumerMessages = await consumer.consume({ max_messages: opts.batch ?? 100 });
   const filter = opts.filterTypes ? new Set<string>(opts.filterTypes) : null;
   const heartbeatMs = Math.max(100, Math.floor((backoffMs[0] ?? 1000) / 2));
+  const handlerTimeoutMs = opts.handlerTimeoutMs ?? DEFAULT_HANDLER_TIMEOUT_MS;
   let stopping = false;
 
   async function deadLetter(m: JsMsg, reason: DeadLetterReason, error: unknown, event?: AnyRecordedEvent) {
@@ -182,7 +214,7 @@ export async function startConsumer(ctx: ConsumerContext, opts: ConsumeOptions):
     }
     const beat = setInterval(() => m.working(), heartbeatMs);
     try {
-      await opts.handler(event);
+      await withTimeout(opts.handler(event), handlerTimeoutMs);
       m.ack();
     } catch (e) {
       if (m.info.deliveryCount >= maxDeliver) {
