@@ -43,6 +43,9 @@ export async function startOrchestrator(runtime: Runtime): Promise<RunningServic
     namespace: settings.namespace,
     taskQueue: settings.task_queue,
     logger,
+    // A write in flight when the process is asked to stop is let finish (up to the tool timeout):
+    // cancelling it would kill the CLI half-way and turn an approved change into a rollback.
+    shutdownGraceMs: config.tools.default_timeout_ms + 5_000,
     activities: createActivities({
       store: runtime.store,
       tools: createToolClient({ url: settings.tool_router_url, token: resolveSecret(config.tools.router_token) }),
