@@ -285,8 +285,9 @@ describe("gateway over real HTTP, NATS and Postgres", () => {
     assert.notEqual(realId, dryId);
     const [dryEvent] = await gw.store.readAggregate("execution", dryId);
     const [realEvent] = await gw.store.readAggregate("execution", realId);
-    assert.equal((dryEvent?.payload as { dry_run: boolean }).dry_run, true);
-    assert.equal((realEvent?.payload as { dry_run: boolean }).dry_run, false);
+    assert.ok(dryEvent?.type === "execution.requested" && realEvent?.type === "execution.requested");
+    assert.equal(dryEvent.payload.dry_run, true);
+    assert.equal(realEvent.payload.dry_run, false);
     // Each kind still runs once per revision.
     await problem(
       await call("POST", `/v1/plans/${plan.id}:execute`, { token: alice, body: { revision: 1, dry_run: true } }),
