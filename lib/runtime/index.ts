@@ -14,6 +14,7 @@ import { createEventStore, type EventStore, streamSettingsFromConfig } from "../
 import { createEvidenceStore, type EvidenceStore } from "../evidence/index.ts";
 import { createScrubber } from "../llm/redact.ts";
 import { createLogger, type Logger } from "../log/index.ts";
+import { type Catalog, loadCatalog } from "../tools/index.ts";
 
 export interface Runtime {
   readonly config: Config;
@@ -25,6 +26,8 @@ export interface Runtime {
   db(): Promise<Db>;
   /** The evidence store of `storage.evidence`. */
   evidence(): EvidenceStore;
+  /** The tool catalog, loaded and compiled once for every service in the process. */
+  catalog(): Catalog;
   close(): Promise<void>;
 }
 
@@ -68,6 +71,7 @@ export async function openRuntime(config: Config, name: string): Promise<Runtime
 
   let db: Promise<Db> | null = null;
   let evidence: EvidenceStore | null = null;
+  let catalog: Catalog | null = null;
   return {
     config,
     logger,
@@ -91,6 +95,10 @@ export async function openRuntime(config: Config, name: string): Promise<Runtime
     evidence() {
       evidence ??= createEvidenceStore(config.storage.evidence);
       return evidence;
+    },
+    catalog() {
+      catalog ??= loadCatalog();
+      return catalog;
     },
     async close() {
       if (db) await (await db.catch(() => null))?.close();

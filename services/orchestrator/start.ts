@@ -9,7 +9,6 @@ import { NativeConnection } from "@temporalio/worker";
 import { resolveSecret } from "../../lib/config/index.ts";
 import { UnavailableError } from "../../lib/errors/index.ts";
 import type { RunningService, Runtime } from "../../lib/runtime/index.ts";
-import { loadCatalog } from "../../lib/tools/index.ts";
 import { createActivities } from "./activities.ts";
 import { createExecutionStarter } from "./starter.ts";
 import { createToolClient } from "./tool-client.ts";
@@ -49,7 +48,7 @@ export async function startOrchestrator(runtime: Runtime): Promise<RunningServic
     activities: createActivities({
       store: runtime.store,
       tools: createToolClient({ url: settings.tool_router_url, token: resolveSecret(config.tools.router_token) }),
-      catalog: loadCatalog(),
+      catalog: runtime.catalog(),
       logger,
     }),
   });

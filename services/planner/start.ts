@@ -2,7 +2,6 @@
 import { createLLMRouter } from "../../lib/llm/index.ts";
 import { createPlanner } from "../../lib/planner/index.ts";
 import type { RunningService, Runtime } from "../../lib/runtime/index.ts";
-import { loadCatalog } from "../../lib/tools/index.ts";
 import { createContextReader } from "./context.ts";
 import { createPlannerService } from "./service.ts";
 
@@ -17,7 +16,7 @@ export async function startPlanner(runtime: Runtime): Promise<RunningService> {
   const db = await runtime.db();
   const evidence = runtime.evidence();
   const planner = createPlanner({
-    catalog: loadCatalog(),
+    catalog: runtime.catalog(),
     llm,
     getContext: createContextReader(() => db.listContextServices()),
     redactPatterns: config.llm.redact_patterns,

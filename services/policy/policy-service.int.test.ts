@@ -15,7 +15,7 @@ import { createPolicyDecider } from "./service.ts";
 
 const logger = createLogger({ service: "policy-test", level: "silent" });
 /** The service graph as the context service would report it: checkout runs 2 replicas. */
-const lookupContext = async () => ({ current_replicas: 2, blast_radius: 1 });
+const lookupContext = async (steps: readonly PlanStep[]) => steps.map(() => ({ current_replicas: 2, blast_radius: 1 }));
 const operator = { kind: "user" as const, id: "olivia@example.com", roles: ["operator" as const] };
 
 function scaleStep(namespace: string, replicas: number): PlanStep {

@@ -28,7 +28,7 @@ export interface PolicyDeciderDeps {
    * Live facts about a step's target from the service graph (current replica count, blast radius).
    * Without it, bounds that need live state cannot be checked and policy denies those steps.
    */
-  readonly lookupContext?: ((step: PlanStep) => Promise<StepContext>) | undefined;
+  readonly lookupContext?: ((steps: readonly PlanStep[]) => Promise<StepContext[]>) | undefined;
 }
 
 /** What the service graph knows about a step's target. */
@@ -60,9 +60,8 @@ export function createPolicyDecider(deps: PolicyDeciderDeps): PolicyDecider {
     const requester = requested?.actor ?? event.actor;
     const source = requested?.type === "plan.requested" ? requested.payload.source : "api";
     const at = now();
-    const facts: StepContext[] = await Promise.all(
-      steps.map((step) => deps.lookupContext?.(step) ?? Promise.resolve({})),
-    );
+    // One read of the service graph per plan, whatever its number of steps.
+    const facts: StepContext[] = (await deps.lookupContext?.(steps)) ?? [];
     const inputs = steps.map((step, i) =>
       buildPolicyInput(step, catalog.get(step.action_id), requester, {
         plan_id,

@@ -5,7 +5,6 @@ import type { Db } from "../../lib/db/index.ts";
 import { ConfigError } from "../../lib/errors/index.ts";
 import { createPolicyService } from "../../lib/policy/index.ts";
 import type { RunningService, Runtime } from "../../lib/runtime/index.ts";
-import { loadCatalog } from "../../lib/tools/index.ts";
 import { createPolicyDecider, type StepContext } from "./service.ts";
 
 export async function startPolicy(runtime: Runtime): Promise<RunningService> {
@@ -29,7 +28,7 @@ export async function startPolicy(runtime: Runtime): Promise<RunningService> {
   const decider = createPolicyDecider({
     store: runtime.store,
     policy,
-    catalog: loadCatalog(),
+    catalog: runtime.catalog(),
     logger,
     stage: config.policy.stage,
     lookupContext: lookupInServiceGraph(db),
@@ -67,20 +66,25 @@ function readPolicyData(path: string | undefined): Record<string, unknown> | und
  * Live facts about a step's target from the service graph the context service maintains:
  * the service's replica count, and how many services depend on it (its blast radius).
  */
-export function lookupInServiceGraph(db: Pick<Db, "listContextServices">): (step: PlanStep) => Promise<StepContext> {
-  return async (step) => {
-    const name = step.target.service;
-    if (name === undefined) return {};
+export function lookupInServiceGraph(
+  db: Pick<Db, "listContextServices">,
+): (steps: readonly PlanStep[]) => Promise<StepContext[]> {
+  return async (steps) => {
+    if (!steps.some((step) => step.target.service !== undefined)) return steps.map(() => ({}));
     const services = await db.listContextServices();
-    const node = services.find(
-      (s) => s.name === name && (s.environment ?? step.target.environment) === step.target.environment,
-    );
-    if (!node) return {};
-    const replicas = node.attributes.replicas;
-    const dependents = services.filter((s) => s.edges.some((e) => e.kind === "depends_on" && e.to === node.node_id));
-    return {
-      current_replicas: typeof replicas === "number" ? replicas : null,
-      blast_radius: 1 + dependents.length,
-    };
+    return steps.map((step) => {
+      const name = step.target.service;
+      if (name === undefined) return {};
+      const node = services.find(
+        (s) => s.name === name && (s.environment ?? step.target.environment) === step.target.environment,
+      );
+      if (!node) return {};
+      const replicas = node.attributes.replicas;
+      const dependents = services.filter((s) => s.edges.some((e) => e.kind === "depends_on" && e.to === node.node_id));
+      return {
+        current_replicas: typeof replicas === "number" ? replicas : null,
+        blast_radius: 1 + dependents.length,
+      };
+    });
   };
 }

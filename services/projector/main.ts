@@ -6,9 +6,7 @@
 import { loadConfig } from "../../lib/config/index.ts";
 import { toWheelhouseError } from "../../lib/errors/index.ts";
 import { openRuntime, runServices } from "../../lib/runtime/index.ts";
-import { projections } from "../../projections/index.ts";
-import { createProjector } from "./projector.ts";
-import { startProjector } from "./start.ts";
+import { projectorOn, startProjector } from "./start.ts";
 
 const [command, ...args] = process.argv.slice(2);
 if (command === undefined) {
@@ -17,14 +15,7 @@ if (command === undefined) {
   const runtime = await openRuntime(loadConfig(), "projector-rebuild");
   const logger = runtime.logger("projector");
   try {
-    const projector = createProjector({
-      nc: runtime.nc,
-      store: runtime.store,
-      db: await runtime.db(),
-      projections,
-      logger,
-      durableCommit: runtime.config.storage.projector_durable_commit,
-    });
+    const projector = await projectorOn(runtime);
     await projector.rebuild(args.length > 0 ? args : undefined);
     logger.info({ lag: await projector.lag() }, "rebuild finished");
   } catch (error) {

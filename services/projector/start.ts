@@ -3,16 +3,20 @@ import type { RunningService, Runtime } from "../../lib/runtime/index.ts";
 import { projections } from "../../projections/index.ts";
 import { createProjector, type Projector } from "./projector.ts";
 
-export async function startProjector(runtime: Runtime): Promise<RunningService & { projector: Projector }> {
-  const logger = runtime.logger("projector");
-  const projector = createProjector({
+/** The projector of every registered read model, on a runtime's connections and settings. */
+export async function projectorOn(runtime: Runtime): Promise<Projector> {
+  return createProjector({
     nc: runtime.nc,
     store: runtime.store,
     db: await runtime.db(),
     projections,
-    logger,
+    logger: runtime.logger("projector"),
     durableCommit: runtime.config.storage.projector_durable_commit,
   });
+}
+
+export async function startProjector(runtime: Runtime): Promise<RunningService & { projector: Projector }> {
+  const projector = await projectorOn(runtime);
   await projector.start();
   return { projector, stop: () => projector.stop() };
 }

@@ -1,7 +1,7 @@
 /** Starts the tool router on a shared runtime: typed RPC over HTTP, each call in its own sandbox process. */
 import { resolveSecret } from "../../lib/config/index.ts";
 import type { RunningService, Runtime } from "../../lib/runtime/index.ts";
-import { findExecutable, loadCatalog } from "../../lib/tools/index.ts";
+import { findExecutable } from "../../lib/tools/index.ts";
 import { createGithubApi } from "./github.ts";
 import { createToolRouterTransport } from "./http.ts";
 import { createToolCallRecorder } from "./recorder.ts";
@@ -16,7 +16,7 @@ export async function startToolRouter(runtime: Runtime): Promise<RunningService>
   const githubToken = resolveSecret(github.token);
   const evidence = config.storage.evidence;
   const router = createToolRouter({
-    catalog: loadCatalog(),
+    catalog: runtime.catalog(),
     runInSandbox: createSandboxProcessRunner({
       env: process.env,
       defaultTimeoutMs: config.tools.default_timeout_ms,
