@@ -51,6 +51,23 @@ describe("lib/auth against a local OIDC issuer", () => {
     await refused(auth, await idp.sign({ sub: "a" }, { expiresIn: now - 31 }), /expired/);
   });
 
+  it("refuses a token issued in the future, one older than max_token_age_seconds and one made to live longer", async () => {
+    const auth = createAuthenticator({ config: { ...config, max_token_age_seconds: 3600 } });
+    const now = Math.floor(Date.now() / 1000);
+    const year = 365 * 24 * 3600;
+    await refused(auth, await idp.sign({ sub: "a" }, { issuedAt: now + year, expiresIn: now + year + 300 }), /future/);
+    await refused(auth, await idp.sign({ sub: "a" }, { issuedAt: now - 7200, expiresIn: now + 300 }), /issued more/);
+    await refused(auth, await idp.sign({ sub: "a" }, { expiresIn: now + 10 * year }), /valid for \d+ s, longer/);
+    // Within the clock skew and the age, both ways: accepted.
+    const { actor } = await auth.verify(await idp.sign({ sub: "a" }, { issuedAt: now + 10, expiresIn: now + 3600 }));
+    assert.equal(actor.id, "a");
+    await auth.verify(await idp.sign({ sub: "b" }, { issuedAt: now - 3500, expiresIn: now + 60 }));
+    // The default allows a day, the longest token `npm run token` mints, and no more.
+    const byDefault = createAuthenticator({ config });
+    await byDefault.verify(await idp.sign({ sub: "c" }, { expiresIn: now + 24 * 3600 }));
+    await refused(byDefault, await idp.sign({ sub: "c" }, { expiresIn: now + 10 * year }), /longer/);
+  });
+
   it("refuses an unknown kid, a tampered signature, alg none and HS256 keyed with the public key", async () => {
     const auth = createAuthenticator({ config });
     await refused(auth, await idp.sign({ sub: "a" }, { kid: "nope" }), /kid/);

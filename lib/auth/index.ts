@@ -6,8 +6,10 @@
  * Verification refuses what JWT libraries have historically let through:
  * `alg: none`, HMAC signed with a public key (only the configured asymmetric
  * algorithms are accepted, and remote key sets hold public keys only),
- * tokens from another issuer or for another audience, and expired or
- * not-yet-valid tokens beyond a bounded clock skew.
+ * tokens from another issuer or for another audience, expired or
+ * not-yet-valid tokens beyond a bounded clock skew, tokens issued in the future
+ * (`iat` beyond the skew), and tokens older than `max_token_age_seconds` or
+ * made to live longer than it (a ten-year `exp`).
  */
 import {
   createLocalJWKSet,
@@ -97,8 +99,24 @@ export function rolesFromClaims(claims: JWTPayload, config: Pick<AuthConfig, "ro
   return [...roles].sort();
 }
 
-function describeJoseError(error: unknown): UnauthenticatedError {
+function describeJoseError(error: unknown, config: AuthConfig): UnauthenticatedError {
   const fix = "sign in again to get a fresh token from the configured issuer";
+  // jose checks `iat` only against maxTokenAge: too old is a JWTExpired, in the future a claim failure.
+  if (
+    (error instanceof joseErrors.JWTExpired || error instanceof joseErrors.JWTClaimValidationFailed) &&
+    error.claim === "iat"
+  ) {
+    const future = error instanceof joseErrors.JWTClaimValidationFailed;
+    return new UnauthenticatedError(
+      future
+        ? `the token's "iat" is in the future (beyond the ${config.clock_skew_seconds} s clock skew)`
+        : `the token was issued more than ${config.max_token_age_seconds} s ago (gateway.auth.max_token_age_seconds)`,
+      {
+        field: "iat",
+        fix: future ? "check the issuer's clock, then sign in again" : fix,
+      },
+    );
+  }
   if (error instanceof joseErrors.JWTExpired) return new UnauthenticatedError("the token has expired", { fix });
   if (error instanceof joseErrors.JWTClaimValidationFailed) {
     return new UnauthenticatedError(`the token's "${error.claim}" claim is not acceptable: ${error.reason}`, {
@@ -149,11 +167,24 @@ export function createAuthenticator(deps: AuthenticatorDeps): Authenticator {
         algorithms,
         clockTolerance: config.clock_skew_seconds,
         requiredClaims: ["exp", "iat"],
+        maxTokenAge: config.max_token_age_seconds,
         ...(deps.now ? { currentDate: deps.now() } : {}),
       });
       claims = result.payload;
     } catch (error) {
-      throw describeJoseError(error);
+      throw describeJoseError(error, config);
+    }
+    // Both are present and numeric (required and checked above). A token made to outlive the maximum
+    // age is refused now rather than accepted until it is that old: a stolen one stays useful too long.
+    const lifetime = (claims.exp as number) - (claims.iat as number);
+    if (lifetime > config.max_token_age_seconds + config.clock_skew_seconds) {
+      throw new UnauthenticatedError(
+        `the token is valid for ${lifetime} s, longer than gateway.auth.max_token_age_seconds (${config.max_token_age_seconds} s)`,
+        {
+          field: "exp",
+          fix: "configure the issuer to mint shorter-lived access tokens, or raise gateway.auth.max_token_age_seconds",
+        },
+      );
     }
     const email = typeof claims.email === "string" ? claims.email : undefined;
     const id = claims.sub ?? email;

@@ -34,6 +34,11 @@ export const GatewayConfigSchema = v.strictObject({
   rate_limit_per_minute: v.optional(positiveInt, 600),
   /** How long `Prefer: wait=N` may hold a command for read-your-writes, at most. */
   max_wait_ms: v.optional(positiveInt, 10_000),
+  /**
+   * Failed authentications (bad or missing token, wrong webhook credentials) per client address per
+   * minute; past it the address gets 429 until its bucket refills, whatever it sends.
+   */
+  auth_failures_per_minute: v.optional(positiveInt, 60),
   auth: v.optional(
     v.strictObject({
       /**
@@ -50,6 +55,14 @@ export const GatewayConfigSchema = v.strictObject({
         "EdDSA",
       ]),
       clock_skew_seconds: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(300)), 30),
+      /**
+       * Oldest token accepted, in seconds since its `iat`; a token whose lifetime (`exp` - `iat`) is
+       * longer is refused outright. Default one day, the longest `npm run token` mints.
+       */
+      max_token_age_seconds: v.optional(
+        v.pipe(v.number(), v.integer(), v.minValue(60), v.maxValue(7 * 24 * 60 * 60)),
+        24 * 60 * 60,
+      ),
       roles_claim: v.optional(v.string(), "groups"),
       /** Claim value → Wheelhouse role. */
       role_map: v.optional(v.record(v.string(), RoleSchema), {
