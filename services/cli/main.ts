@@ -1,23 +1,17 @@
 /**
- * `wheelhouse`: a small client of the API.
- *
- *   wheelhouse plan "scale checkout to 6 in staging" [--env staging] [--service checkout]
- *   wheelhouse status <plan-id>
- *   wheelhouse approve <plan-id> [--revision N] [--deny] [--comment "..."]
- *   wheelhouse execute <plan-id> [--revision N]
- *   wheelhouse audit [--plan <id>] [--type T] [--actor A] [--from T] [--to T] [--service S] [--limit 20]
- *   wheelhouse audit export [same filters] > trail.ndjson   (streamed; ends with the chain proof)
- *   wheelhouse audit verify [--evidence]                   (admin; exit 1 when something does not verify)
- *   wheelhouse explain <plan-or-execution-id> [--verify-evidence]
+ * `wheelhouse`: a small client of the API. `wheelhouse --help` lists the commands;
+ * `wheelhouse help <command>` (or `<command> --help`) gives one command's usage,
+ * arguments and examples (`./help.ts`).
  *
  * Base URL and token from WHEELHOUSE_URL (default http://127.0.0.1:8320) and
- * WHEELHOUSE_TOKEN (for the dev issuer: `scripts/mint-token.ts`).
+ * WHEELHOUSE_TOKEN (for the dev issuer: `npm run -s token -- --sub you --roles operator`).
  */
 import { randomUUID } from "node:crypto";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { ReadableStream as WebReadableStream } from "node:stream/web";
 import { parseArgs } from "node:util";
+import { COMMANDS, type CommandName, commandHelp, isCommand, overview, unknownCommand } from "./help.ts";
 
 const base = (process.env.WHEELHOUSE_URL ?? "http://127.0.0.1:8320").replace(/\/$/, "");
 const token = process.env.WHEELHOUSE_TOKEN;
@@ -42,7 +36,7 @@ class ApiError extends Error {
 function requireToken(): string {
   if (!token)
     throw new Error(
-      "WHEELHOUSE_TOKEN is not set (dev: export WHEELHOUSE_TOKEN=$(node --import tsx scripts/mint-token.ts --sub you --roles operator,approver))",
+      "WHEELHOUSE_TOKEN is not set (on a local setup: export WHEELHOUSE_TOKEN=$(npm run -s token -- --sub you --roles operator,approver))",
     );
   return token;
 }
@@ -79,32 +73,33 @@ const print = (value: unknown) =>
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
-  const { values, positionals } = parseArgs({
-    args: rest,
-    allowPositionals: true,
-    options: {
-      env: { type: "string" },
-      service: { type: "string" },
-      revision: { type: "string" },
-      deny: { type: "boolean" },
-      comment: { type: "string" },
-      plan: { type: "string" },
-      limit: { type: "string" },
-      json: { type: "boolean" },
-      type: { type: "string" },
-      actor: { type: "string" },
-      from: { type: "string" },
-      to: { type: "string" },
-      evidence: { type: "boolean" },
-      "verify-evidence": { type: "boolean" },
-    },
-  });
+  if (command === undefined) {
+    process.stderr.write(overview());
+    return 2;
+  }
+  if (command === "--help" || command === "-h") return help(null);
+  if (!isCommand(command)) return usage(unknownCommand(command), null);
+  if (command === "help") {
+    const topic = rest.find((arg) => !arg.startsWith("-"));
+    if (topic === undefined) return help(null);
+    return isCommand(topic) ? help(topic) : usage(unknownCommand(topic), null);
+  }
+  const options = rest.includes("--") ? rest.slice(0, rest.indexOf("--")) : rest;
+  if (options.includes("--help") || options.includes("-h")) return help(command);
+  let parsed: ReturnType<typeof parseOptions>;
+  try {
+    parsed = parseOptions(rest);
+  } catch (error) {
+    // node's message goes on about positionals starting with '-': the first sentence is the point.
+    return usage(`${command}: ${(error as Error).message.split(". To specify")[0]}`, command);
+  }
+  const { values, positionals } = parsed;
   // Commands carry an Idempotency-Key so that a retried CLI call never doubles a change.
   const idem = { "idempotency-key": randomUUID(), prefer: "wait=5" };
   switch (command) {
     case "plan": {
       const intent = positionals.join(" ").trim();
-      if (!intent) return usage('plan needs the change in words: wheelhouse plan "scale checkout to 6"');
+      if (!intent) return usage('plan needs the change in words: wheelhouse plan "scale checkout to 6"', command);
       const accepted = await api<{ id: string; location: string }>(
         "POST",
         "/v1/plans",
@@ -120,7 +115,7 @@ async function main(argv: string[]): Promise<number> {
     }
     case "status": {
       const id = positionals[0];
-      if (!id) return usage("status needs a plan id");
+      if (!id) return usage("status needs a plan id", command);
       const plan = await api<Record<string, unknown>>("GET", `/v1/plans/${encodeURIComponent(id)}`);
       if (values.json) print(plan);
       else {
@@ -136,11 +131,11 @@ async function main(argv: string[]): Promise<number> {
     }
     case "approve": {
       const id = positionals[0];
-      if (!id) return usage("approve needs a plan id");
+      if (!id) return usage("approve needs a plan id", command);
       let revision = values.revision === undefined ? undefined : Number(values.revision);
       if (revision === undefined) {
         const plan = await api<{ revision: number | null }>("GET", `/v1/plans/${encodeURIComponent(id)}`);
-        if (!plan.revision) return usage(`plan ${id} has no proposed revision yet`);
+        if (!plan.revision) return usage(`plan ${id} has no proposed revision yet`, command);
         revision = plan.revision;
       }
       const accepted = await api<{ id: string }>(
@@ -159,7 +154,7 @@ async function main(argv: string[]): Promise<number> {
     }
     case "execute": {
       const id = positionals[0];
-      if (!id) return usage("execute needs a plan id");
+      if (!id) return usage("execute needs a plan id", command);
       const plan = await api<{ revision: number | null }>("GET", `/v1/plans/${encodeURIComponent(id)}`);
       const revision = values.revision === undefined ? plan.revision : Number(values.revision);
       const accepted = await api<{ id: string; location: string }>(
@@ -185,7 +180,8 @@ async function main(argv: string[]): Promise<number> {
         return 0;
       }
       if (sub === "verify") return verify(values.evidence ?? false, values.json ?? false);
-      if (sub !== undefined) return usage(`unknown audit command ${sub} (try: audit, audit export, audit verify)`);
+      if (sub !== undefined)
+        return usage(`unknown audit command ${sub} (try: audit, audit export, audit verify)`, command);
       filters.set("limit", values.limit ?? "20");
       const page = await api<{
         items: { seq: number; occurred_at: string; action: string; aggregate_id: string; actor: { id?: string } }[];
@@ -198,7 +194,7 @@ async function main(argv: string[]): Promise<number> {
     }
     case "explain": {
       const id = positionals[0];
-      if (!id) return usage("explain needs a plan or execution id");
+      if (!id) return usage("explain needs a plan or execution id", command);
       const query = values["verify-evidence"] ? "?verify_evidence=true" : "";
       let story: Explanation;
       try {
@@ -211,8 +207,10 @@ async function main(argv: string[]): Promise<number> {
       else printExplanation(story);
       return 0;
     }
-    default:
-      return usage(command ? `unknown command ${command}` : "");
+    default: {
+      const unhandled: never = command;
+      throw new Error(`command ${String(unhandled)} has help but no implementation`);
+    }
   }
 }
 
@@ -324,12 +322,41 @@ async function verify(evidence: boolean, asJson: boolean): Promise<number> {
   return result.ok ? 0 : 1;
 }
 
-function usage(message: string): number {
-  if (message) process.stderr.write(`wheelhouse: ${message}\n`);
-  process.stderr.write(
-    'usage: wheelhouse plan "<change>" [--env E] [--service S] | status <plan> | approve <plan> [--deny] [--comment C] | execute <plan> | audit [--plan P] | audit export > trail.ndjson | audit verify [--evidence] | explain <id>\n',
-  );
+function parseOptions(args: string[]) {
+  return parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      env: { type: "string" },
+      service: { type: "string" },
+      revision: { type: "string" },
+      deny: { type: "boolean" },
+      comment: { type: "string" },
+      plan: { type: "string" },
+      limit: { type: "string" },
+      json: { type: "boolean" },
+      type: { type: "string" },
+      actor: { type: "string" },
+      from: { type: "string" },
+      to: { type: "string" },
+      evidence: { type: "boolean" },
+      "verify-evidence": { type: "boolean" },
+    },
+  });
+}
+
+/** A usage error: what is wrong, the usage of the command at hand, and where the help is; exit 2. */
+function usage(message: string, command: CommandName | null): number {
+  const lines = [`wheelhouse: ${message}`];
+  if (command) lines.push(...COMMANDS[command].usage.map((u) => `usage: wheelhouse ${u}`));
+  lines.push(`Run \`wheelhouse ${command ? `help ${command}` : "--help"}\` for more.`);
+  process.stderr.write(`${lines.join("\n")}\n`);
   return 2;
+}
+
+function help(command: CommandName | null): number {
+  process.stdout.write(command ? commandHelp(command) : overview());
+  return 0;
 }
 
 try {
