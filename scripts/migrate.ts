@@ -1,5 +1,5 @@
 /**
- * Applies pending migrations: `node --import tsx scripts/migrate.ts`.
+ * Applies pending migrations: `npm run migrate`.
  * Reads WHEELHOUSE_STORAGE__POSTGRES_URL and WHEELHOUSE_STORAGE__POSTGRES_SCHEMA
  * (through the config loader, so a config file works too).
  */
