@@ -100,7 +100,14 @@ export const NatsConfigSchema = v.strictObject({
   events_sync: v.optional(v.picklist(["always", "interval"]), "always"),
   replicas: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(5)), 1),
   duplicate_window_ms: v.optional(positiveInt, 24 * 60 * 60 * 1000),
+  /**
+   * A `.creds` file (user JWT and seed) or a user nkey seed (`SU…`). Unset in the embedded profile:
+   * the local stack's `<data_dir>/nats/auth/<process>.nk`, else `embedded.nk` (lib/runtime/nats.ts).
+   */
   credentials: v.optional(SecretRefSchema),
+  /** User name for a server with user/password accounts; `password` is its secret reference. */
+  user: v.optional(v.pipe(v.string(), v.minLength(1))),
+  password: v.optional(SecretRefSchema),
 });
 
 export const StorageConfigSchema = v.strictObject({

@@ -6,8 +6,8 @@
  * several (the embedded profile) with one runtime, handles signals, and turns
  * start-up failures into one clear message instead of a stack trace.
  */
-import { connect, credsAuthenticator, type NatsConnection } from "@nats-io/transport-node";
-import { type Config, loadConfig, resolveSecret } from "../config/index.ts";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { type Config, loadConfig } from "../config/index.ts";
 import { createDb, type Db } from "../db/index.ts";
 import { ConfigError, UnavailableError, WheelhouseError } from "../errors/index.ts";
 import { createEventStore, type EventStore, streamSettingsFromConfig } from "../eventstore/index.ts";
@@ -15,6 +15,9 @@ import { createEvidenceStore, type EvidenceStore } from "../evidence/index.ts";
 import { createScrubber } from "../llm/redact.ts";
 import { createLogger, type Logger } from "../log/index.ts";
 import { type Catalog, loadCatalog } from "../tools/index.ts";
+import { connectNats } from "./nats.ts";
+
+export { connectNats, LOCAL_NATS_AUTH_DIR, type NatsCredentials, natsCredentials } from "./nats.ts";
 
 export interface Runtime {
   readonly config: Config;
@@ -45,22 +48,7 @@ export async function openRuntime(config: Config, name: string): Promise<Runtime
   const logger = (service: string) =>
     createLogger({ service, level: config.log.level, format: config.log.format, scrub });
   const log = logger("runtime");
-  let nc: NatsConnection;
-  try {
-    const credentials = resolveSecret(config.nats.credentials);
-    nc = await connect({
-      servers: config.nats.url,
-      name: `wheelhouse-${name}`,
-      maxReconnectAttempts: -1,
-      ...(credentials ? { authenticator: credsAuthenticator(new TextEncoder().encode(credentials)) } : {}),
-    });
-  } catch (cause) {
-    throw new UnavailableError(`cannot reach NATS at ${config.nats.url}: ${(cause as Error).message}`, {
-      cause,
-      field: "nats.url",
-      fix: "start the local stack with `scripts/infra up`, or set WHEELHOUSE_NATS__URL to your NATS 2.12+ server",
-    });
-  }
+  const nc = await connectNats(config, name, log);
   const store = createEventStore({
     nc,
     prefix: config.nats.prefix,
