@@ -181,6 +181,11 @@ export const OrchestratorConfigSchema = v.strictObject({
   /** Unset: the tool router of this configuration (`tools.router_host`:`tools.router_port`). */
   tool_router_url: v.optional(url),
   verification_timeout_ms: v.optional(positiveInt, 300_000),
+  /**
+   * Ed25519 private key (PEM) that signs the capability sent with each approved tool call. Unset in
+   * the embedded profile: a per-process pair is made at start. Required when the tool router runs apart.
+   */
+  capability_signing_key: v.optional(SecretRefSchema),
 });
 
 export const ToolsConfigSchema = v.strictObject({
@@ -194,6 +199,11 @@ export const ToolsConfigSchema = v.strictObject({
   credentials: v.optional(v.record(v.string(), v.record(v.string(), SecretRefSchema)), {}),
   /** Bearer token callers of the tool router must present; unset on a loopback-only embedded setup. */
   router_token: v.optional(SecretRefSchema),
+  /**
+   * Ed25519 public key (PEM) the tool router checks call capabilities with: the public half of
+   * `orchestrator.capability_signing_key`. Unset in the embedded profile; a router started alone needs it.
+   */
+  capability_verify_key: v.optional(SecretRefSchema),
   /**
    * Where a plan's secret references (`vault.kv_put` `data_refs`) may read from: `env:NAME`,
    * `env:PREFIX*`, `file:/dir/*`. A plan cannot name anything else, so a steered planner cannot copy

@@ -1,7 +1,8 @@
 /**
  * Tools: the catalog of CLI actions Wheelhouse may run, the argv builders that
  * turn a validated input into exactly one command, the sandbox that runs it,
- * and artifact resolution with checksum verification.
+ * artifact resolution with checksum verification, and the signed capability
+ * that authorises one call.
  */
 export {
   ArtifactIntegrityError,
@@ -27,6 +28,25 @@ export {
   type ToolInput,
   validateToolInput,
 } from "./builders.ts";
+export {
+  CAPABILITY_HEADER,
+  type CapabilityCall,
+  type CapabilityClaims,
+  type CapabilityGrant,
+  type CapabilityMinter,
+  type CapabilityPurpose,
+  type CapabilityVerifier,
+  type CapabilityVerifierDeps,
+  createCapabilityMinter,
+  createCapabilityVerifier,
+  embeddedCapabilityKeys,
+  generateCapabilityKeys,
+  loadSigningKey,
+  loadVerifyKey,
+  requireSigningKey,
+  requireVerifyKey,
+  toolInputSha256,
+} from "./capability.ts";
 export {
   type ActionKind,
   type Catalog,

@@ -7,6 +7,12 @@
  * call the router refuses) are thrown as non-retryable `ApplicationFailure`s;
  * anything else (NATS or the router away) is retried by Temporal.
  *
+ * Every tool call carries a capability (lib/tools/capability.ts) that
+ * `runTool` mints only after its checks passed: the call is the step, dry
+ * run, verification or rollback the plan revision names, with the same
+ * action and input, and for a write the approval still holds at this moment.
+ * The tool router runs nothing without one.
+ *
  * Every append carries an idempotency key made of the execution id, the step
  * and the event type, and a deterministic event id derived from it: a retried
  * activity finds its event already there and appends nothing.
@@ -21,14 +27,17 @@ import {
   newEvent,
   type PlanStep,
 } from "../../events/index.ts";
-import { decide, foldPlan } from "../../lib/domain/index.ts";
+import { decide, foldPlan, planRevisionDigest } from "../../lib/domain/index.ts";
 import { WheelhouseError } from "../../lib/errors/index.ts";
 import type { EventStore } from "../../lib/eventstore/index.ts";
 import type { Logger } from "../../lib/log/index.ts";
-import type { Catalog } from "../../lib/tools/index.ts";
+import { type CapabilityMinter, type Catalog, toolInputSha256 } from "../../lib/tools/index.ts";
 import type { ExecuteToolResult, ToolClient } from "./tool-client.ts";
 
 export const ORCHESTRATOR_ACTOR: Actor = { kind: "service", id: "orchestrator", roles: [] };
+
+/** How much longer than the tool's timeout a capability lives (clock differences, a slow hop to the router). */
+const CAPABILITY_MARGIN_MS = 30_000;
 
 /** Namespace for the deterministic event ids (uuid v5 of the idempotency key). */
 const EVENT_ID_NAMESPACE = "6f1c3a8e-5b7d-4e21-9c3f-0a4b8d2e7f15";
@@ -86,7 +95,13 @@ export interface RunToolInput {
   readonly dry_run: boolean;
   /** Verification calls must be read actions; the activity refuses anything else. */
   readonly purpose: "step" | "dry_run" | "verification" | "rollback";
-  /** When set, the approval is re-checked right before the call. */
+  /**
+   * The plan revision the call belongs to: the call must be what that revision names for `step_id` and
+   * `purpose`, or no capability is minted. Optional only for inputs recorded before it existed (then
+   * `approval` names the revision).
+   */
+  readonly plan?: { readonly plan_id: string; readonly revision: number } | undefined;
+  /** When set, the approval is re-checked right before the call (a write step is re-checked regardless). */
   readonly approval?: ApprovalCheckInput | undefined;
 }
 
@@ -108,6 +123,10 @@ export interface ActivityDeps {
   readonly tools: ToolClient;
   readonly catalog: Catalog;
   readonly logger: Logger;
+  /** Signs the capability each tool call carries (the orchestrator's key; the router holds the public half). */
+  readonly capabilities: CapabilityMinter;
+  /** The tool router's timeout for one call; a capability lives this long plus a margin. Default 120 s. */
+  readonly toolTimeoutMs?: number | undefined;
   readonly now?: (() => Date) | undefined;
   /** How often a running tool call heartbeats; default 5 s. */
   readonly heartbeatMs?: number | undefined;
@@ -117,6 +136,7 @@ export function createActivities(deps: ActivityDeps) {
   const { store, tools, catalog, logger } = deps;
   const now = deps.now ?? (() => new Date());
   const heartbeatMs = deps.heartbeatMs ?? 5000;
+  const capabilityTtlMs = (deps.toolTimeoutMs ?? 120_000) + CAPABILITY_MARGIN_MS;
 
   /** Attempt number when running inside an activity; 1 elsewhere. */
   function attempt(): number {
@@ -127,8 +147,8 @@ export function createActivities(deps: ActivityDeps) {
     }
   }
 
-  async function assertApproved(check: ApprovalCheckInput): Promise<void> {
-    const history = await store.readAggregate("plan", check.plan_id);
+  /** Throws `ApprovalRefused` unless `history` (the plan's events, read just now) still allows the step to run. */
+  function assertApproved(check: ApprovalCheckInput, history: readonly AnyRecordedEvent[]): void {
     const state = foldPlan(history);
     try {
       // The same rules that admitted `execution.requested`, applied again now: revision, denial, expiry, count.
@@ -157,6 +177,52 @@ export function createActivities(deps: ActivityDeps) {
         });
       }
     }
+  }
+
+  /**
+   * Checks the call against the plan revision it claims to belong to and, for a write, against the
+   * approval as it stands now; only then signs the capability the tool router asks for.
+   */
+  async function authorise(input: RunToolInput, kind: "read" | "write"): Promise<string> {
+    const plan =
+      input.plan ?? (input.approval ? { plan_id: input.approval.plan_id, revision: input.approval.revision } : null);
+    if (!plan) throw refused("the call names no plan revision; the orchestrator only runs calls of an approved plan");
+    if (input.approval && (input.approval.plan_id !== plan.plan_id || input.approval.revision !== plan.revision)) {
+      throw refused("the approval to re-check is for another plan revision than the call");
+    }
+    const history = await store.readAggregate("plan", plan.plan_id);
+    const proposed = lastOf(history, "plan.proposed", plan.revision);
+    if (!proposed) {
+      throw ApplicationFailure.create({
+        type: "PlanNotFound",
+        nonRetryable: true,
+        message: `plan ${plan.plan_id} has no revision ${plan.revision}`,
+      });
+    }
+    const problem = callInPlan(input, proposed.payload.steps);
+    if (problem) throw refused(`${problem} (plan ${plan.plan_id} revision ${plan.revision})`);
+    // A write of the plan is re-checked against the approval at this moment, whether or not the workflow asked.
+    if (input.approval || (input.purpose === "step" && kind === "write" && !input.dry_run)) {
+      assertApproved(
+        { plan_id: plan.plan_id, revision: plan.revision, step_id: input.step_id, execution_id: input.execution_id },
+        history,
+      );
+    }
+    return deps.capabilities.mint(
+      {
+        purpose: "execute",
+        execution_id: input.execution_id,
+        step_id: input.step_id,
+        action_id: input.action_id,
+        input: input.input,
+        tool_call_id: input.tool_call_id,
+        dry_run: input.dry_run,
+        plan_id: plan.plan_id,
+        plan_revision: plan.revision,
+        plan_digest: planRevisionDigest(proposed.payload.steps),
+      },
+      { ttlMs: capabilityTtlMs },
+    );
   }
 
   async function recordedToolCall(executionId: string, toolCallId: string) {
@@ -201,7 +267,7 @@ export function createActivities(deps: ActivityDeps) {
 
     /** Re-checks, at this moment, that the plan revision may still run; throws `ApprovalRefused` if not. */
     async checkApproval(input: ApprovalCheckInput): Promise<void> {
-      await assertApproved(input);
+      assertApproved(input, await store.readAggregate("plan", input.plan_id));
     },
 
     /** One call through the tool router; a retried attempt reuses the recorded result instead of calling twice. */
@@ -229,7 +295,7 @@ export function createActivities(deps: ActivityDeps) {
           };
         }
       }
-      if (input.approval) await assertApproved(input.approval);
+      const capability = await authorise(input, action?.kind === "read" ? "read" : "write");
 
       let context: Context | null = null;
       try {
@@ -249,7 +315,7 @@ export function createActivities(deps: ActivityDeps) {
             step_id: input.step_id,
             tool_call_id: input.tool_call_id,
           },
-          { signal: context?.cancellationSignal },
+          { capability, signal: context?.cancellationSignal },
         );
       } catch (error) {
         if (error instanceof WheelhouseError && error.status >= 400 && error.status < 500) {
@@ -308,6 +374,43 @@ export function createActivities(deps: ActivityDeps) {
 }
 
 export type Activities = ReturnType<typeof createActivities>;
+
+function refused(message: string): ApplicationFailure {
+  return ApplicationFailure.create({ type: "ToolCallRefused", nonRetryable: true, message });
+}
+
+/** Why `input` is not the call its plan's step names for its purpose, or null when it is. */
+function callInPlan(input: RunToolInput, steps: readonly PlanStep[]): string | null {
+  const step = steps.find((s) => s.step_id === input.step_id);
+  if (!step) return `the plan revision has no step ${input.step_id}`;
+  let expected: { readonly action_id: string; readonly input: Record<string, unknown> } | null;
+  switch (input.purpose) {
+    case "step":
+      expected = step;
+      break;
+    case "dry_run":
+      expected = input.dry_run ? step : null;
+      break;
+    case "verification":
+      expected =
+        step.verification?.action_id && !input.dry_run
+          ? { action_id: step.verification.action_id, input: step.verification.input ?? {} }
+          : null;
+      break;
+    case "rollback":
+      expected = step.rollback && !input.dry_run ? step.rollback : null;
+      break;
+    default: {
+      const unknownPurpose: never = input.purpose;
+      return `unknown purpose ${String(unknownPurpose)}`;
+    }
+  }
+  if (!expected) return `step ${step.step_id} names no ${input.purpose} call${input.dry_run ? " to dry-run" : ""}`;
+  if (expected.action_id !== input.action_id || toolInputSha256(expected.input) !== toolInputSha256(input.input)) {
+    return `${input.action_id} with this input is not step ${step.step_id}'s ${input.purpose} call`;
+  }
+  return null;
+}
 
 function refusal(type: string, error: WheelhouseError): ApplicationFailure {
   return ApplicationFailure.create({

@@ -24,7 +24,13 @@ import {
 import { createEventStore, type EventStore } from "../../lib/eventstore/index.ts";
 import { createEvidenceStore } from "../../lib/evidence/index.ts";
 import { createLogger } from "../../lib/log/index.ts";
-import { findExecutable, loadCatalog } from "../../lib/tools/index.ts";
+import {
+  createCapabilityMinter,
+  createCapabilityVerifier,
+  findExecutable,
+  generateCapabilityKeys,
+  loadCatalog,
+} from "../../lib/tools/index.ts";
 import { testEnv, uniqueName, waitFor } from "../../test/support/env.ts";
 import { createToolRouterTransport, type ToolRouterTransport } from "../tool-router/http.ts";
 import { createToolCallRecorder } from "../tool-router/recorder.ts";
@@ -153,7 +159,12 @@ describe("orchestrator (Temporal + NATS + tool router)", { timeout: 120_000 }, (
       isInstalled: async (binary) => (await findExecutable(binary, toolPath)) !== null,
       ...createToolCallRecorder({ store, evidence, logger }),
     });
-    const transport: ToolRouterTransport = createToolRouterTransport({ router });
+    // The orchestrator signs each call's capability, the router checks it: one pair per harness.
+    const keys = generateCapabilityKeys();
+    const transport: ToolRouterTransport = createToolRouterTransport({
+      router,
+      capabilities: createCapabilityVerifier({ verifyKey: keys.verifyKey }),
+    });
     const url = await transport.start({ host: "127.0.0.1", port: 0 });
     const tools = createToolClient({ url });
     const taskQueue = uniqueName("orch-test");
@@ -171,7 +182,15 @@ describe("orchestrator (Temporal + NATS + tool router)", { timeout: 120_000 }, (
           taskQueue,
           logger,
           shutdownGraceMs: options.shutdownGraceMs ?? 1000,
-          activities: createActivities({ store, tools: options.tools ?? tools, catalog, logger, heartbeatMs: 500 }),
+          activities: createActivities({
+            store,
+            tools: options.tools ?? tools,
+            catalog,
+            logger,
+            heartbeatMs: 500,
+            capabilities: createCapabilityMinter({ signingKey: keys.signingKey }),
+            toolTimeoutMs: 30_000,
+          }),
         });
         workers.push(worker);
         return worker;

@@ -4,20 +4,34 @@
  * and the Temporal worker that runs those workflows, calling the tool router
  * over its HTTP RPC.
  */
+import type { KeyObject } from "node:crypto";
 import { Client, Connection } from "@temporalio/client";
 import { NativeConnection } from "@temporalio/worker";
 import { resolveSecret } from "../../lib/config/index.ts";
 import { UnavailableError } from "../../lib/errors/index.ts";
 import type { RunningService, Runtime } from "../../lib/runtime/index.ts";
+import { createCapabilityMinter, requireSigningKey } from "../../lib/tools/index.ts";
 import { createActivities } from "./activities.ts";
 import { createExecutionStarter } from "./starter.ts";
 import { createToolClient } from "./tool-client.ts";
 import { routeTemporalLogs, startExecutionWorker } from "./worker.ts";
 
-export async function startOrchestrator(runtime: Runtime): Promise<RunningService> {
+export interface OrchestratorStartOptions {
+  /**
+   * The key tool-call capabilities are signed with, when the caller holds it (the embedded profile hands
+   * in its pair's private half); otherwise `orchestrator.capability_signing_key`, required then.
+   */
+  readonly signingKey?: KeyObject | undefined;
+}
+
+export async function startOrchestrator(
+  runtime: Runtime,
+  options: OrchestratorStartOptions = {},
+): Promise<RunningService> {
   const { config } = runtime;
   const settings = config.orchestrator;
   const logger = runtime.logger("orchestrator");
+  const capabilities = createCapabilityMinter({ signingKey: options.signingKey ?? requireSigningKey(config) });
   const unreachable = (cause: unknown) =>
     new UnavailableError(`cannot reach Temporal at ${settings.temporal_address}: ${(cause as Error).message}`, {
       cause,
@@ -50,6 +64,8 @@ export async function startOrchestrator(runtime: Runtime): Promise<RunningServic
       tools: createToolClient({ url: settings.tool_router_url, token: resolveSecret(config.tools.router_token) }),
       catalog: runtime.catalog(),
       logger,
+      capabilities,
+      toolTimeoutMs: config.tools.default_timeout_ms,
     }),
   });
   const starter = createExecutionStarter({

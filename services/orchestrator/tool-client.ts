@@ -1,13 +1,16 @@
 /**
  * The orchestrator's client for the tool router's RPC over HTTP
  * (`POST /rpc/ExecuteTool`, `POST /rpc/GetResource`). The tool router records
- * `tool_call.*` events and evidence itself; this client only carries the call.
+ * `tool_call.*` events and evidence itself; this client only carries the call
+ * and the capability that authorises it (`Wheelhouse-Capability` header,
+ * minted by the activity after its checks).
  *
  * Errors: a problem+json answer becomes a `WheelhouseError` with the router's
  * code, status, field and fix (4xx = the call was refused, retrying will not
  * help); an unreachable router or a 5xx becomes `UnavailableError`.
  */
 import { UnavailableError, WheelhouseError } from "../../lib/errors/index.ts";
+import { CAPABILITY_HEADER } from "../../lib/tools/index.ts";
 import type {
   ExecuteToolRequest,
   ExecuteToolResult,
@@ -17,9 +20,15 @@ import type {
 
 export type { ExecuteToolRequest, ExecuteToolResult, GetResourceRequest, GetResourceResult };
 
+export interface ToolCallOptions {
+  /** The capability minted for exactly this call (purpose `execute` for ExecuteTool, `read` for GetResource). */
+  readonly capability: string;
+  readonly signal?: AbortSignal | undefined;
+}
+
 export interface ToolClient {
-  executeTool(request: ExecuteToolRequest, options?: { signal?: AbortSignal | undefined }): Promise<ExecuteToolResult>;
-  getResource(request: GetResourceRequest, options?: { signal?: AbortSignal | undefined }): Promise<GetResourceResult>;
+  executeTool(request: ExecuteToolRequest, options: ToolCallOptions): Promise<ExecuteToolResult>;
+  getResource(request: GetResourceRequest, options: ToolCallOptions): Promise<GetResourceResult>;
 }
 
 export interface ToolClientDeps {
@@ -34,13 +43,14 @@ export function createToolClient(deps: ToolClientDeps): ToolClient {
   const base = deps.url.replace(/\/+$/, "");
   const doFetch = deps.fetch ?? fetch;
 
-  async function call<T>(method: string, body: unknown, signal: AbortSignal | undefined): Promise<T> {
+  async function call<T>(method: string, body: unknown, { capability, signal }: ToolCallOptions): Promise<T> {
     let response: Response;
     try {
       response = await doFetch(`${base}/rpc/${method}`, {
         method: "POST",
         headers: {
           "content-type": "application/json",
+          [CAPABILITY_HEADER]: capability,
           ...(deps.token ? { authorization: `Bearer ${deps.token}` } : {}),
         },
         body: JSON.stringify(body),
@@ -78,7 +88,7 @@ export function createToolClient(deps: ToolClientDeps): ToolClient {
   }
 
   return {
-    executeTool: (request, options) => call<ExecuteToolResult>("ExecuteTool", request, options?.signal),
-    getResource: (request, options) => call<GetResourceResult>("GetResource", request, options?.signal),
+    executeTool: (request, options) => call<ExecuteToolResult>("ExecuteTool", request, options),
+    getResource: (request, options) => call<GetResourceResult>("GetResource", request, options),
   };
 }

@@ -6,6 +6,15 @@
  *   POST /rpc/GetResource     GetResourceRequest                  → GetResourceResult
  *   POST /rpc/StreamToolLogs  { tool_call_id, from_seq?, wait_ms? } → NDJSON, one ToolLogMessage per line
  *
+ * ExecuteTool, GetResource and StreamToolLogs each need a capability in the
+ * `Wheelhouse-Capability` header: a short-lived Ed25519-signed token the
+ * orchestrator mints after its approval check, bound to this exact call
+ * (lib/tools/capability.ts). It is checked before anything else: before the
+ * body is validated, before any event is appended, before any process
+ * starts. No capability → 401; a bad, expired, replayed or mismatched one →
+ * 403; either way nothing runs and nothing is recorded but one log line
+ * naming the caller's address.
+ *
  * Errors are RFC 9457 problem+json. Request bodies are checked with JSON
  * Schema (Fastify's ajv) before a handler sees them. An optional bearer token
  * protects the router when it listens beyond loopback.
@@ -13,14 +22,28 @@
 import { timingSafeEqual } from "node:crypto";
 import { isIP } from "node:net";
 import { Readable } from "node:stream";
-import Fastify, { type FastifyError, type FastifyInstance } from "fastify";
-import { ConfigError, toProblem, UnauthenticatedError, ValidationError } from "../../lib/errors/index.ts";
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest } from "fastify";
+import {
+  ConfigError,
+  toProblem,
+  toWheelhouseError,
+  UnauthenticatedError,
+  ValidationError,
+} from "../../lib/errors/index.ts";
 import type { Logger } from "../../lib/log/index.ts";
+import {
+  CAPABILITY_HEADER,
+  type CapabilityClaims,
+  type CapabilityPurpose,
+  type CapabilityVerifier,
+} from "../../lib/tools/index.ts";
 import type { ExecuteToolRequest, GetResourceRequest, ToolRouter } from "./router.ts";
 
 export interface ToolRouterTransportDeps {
   readonly router: ToolRouter;
   readonly logger?: Logger | undefined;
+  /** Checks the capability every ExecuteTool, GetResource and StreamToolLogs must carry. */
+  readonly capabilities: CapabilityVerifier;
   /** When set, every request needs `Authorization: Bearer <token>`. */
   readonly authToken?: string | null | undefined;
   readonly bodyLimitBytes?: number | undefined;
@@ -33,9 +56,9 @@ export interface ToolRouterTransport {
 }
 
 /**
- * Whether `host` only accepts connections from this machine. The router runs
- * catalog writes for whoever calls it (approvals are checked by its caller),
- * so anything wider needs the bearer token.
+ * Whether `host` only accepts connections from this machine. Every call that
+ * acts needs a capability wherever the router listens; beyond loopback the
+ * bearer token also keeps strangers from ListTools and from probing.
  */
 export function isLoopbackHost(host: string): boolean {
   const h = host.replace(/^\[|\]$/g, "").toLowerCase();
@@ -130,11 +153,55 @@ export function createToolRouterTransport(deps: ToolRouterTransportDeps): ToolRo
     void reply.status(problem.status).type("application/problem+json").send(problem);
   });
 
+  /**
+   * Route hooks for an RPC that needs a capability: it must be present and genuine before the body is
+   * even parsed (onRequest), and cover this exact call once it is (preValidation, ahead of the schema).
+   */
+  const authenticated = new WeakMap<FastifyRequest, CapabilityClaims>();
+  const capability = (purpose: CapabilityPurpose, callOf: (body: Record<string, unknown>) => object) => ({
+    onRequest: async (request: FastifyRequest) => {
+      try {
+        const header = request.headers[CAPABILITY_HEADER];
+        authenticated.set(request, await deps.capabilities.authenticate(typeof header === "string" ? header : null));
+      } catch (error) {
+        await refuse(request, error);
+      }
+    },
+    preValidation: async (request: FastifyRequest) => {
+      const claims = authenticated.get(request) as CapabilityClaims;
+      const body = request.body !== null && typeof request.body === "object" ? request.body : {};
+      try {
+        deps.capabilities.authorise(claims, { purpose, ...callOf(body as Record<string, unknown>) });
+      } catch (error) {
+        await refuse(request, error);
+      }
+    },
+  });
+  /** Logs the refusal with the caller's address only (never its ids or input), then answers with it. */
+  const refuse = async (request: FastifyRequest, error: unknown): Promise<never> => {
+    const e = toWheelhouseError(error);
+    deps.logger?.warn(
+      { remote: request.ip, port: request.socket.remotePort, rpc: request.routeOptions.url, status: e.status },
+      `tool router refused a call: ${e.message}`,
+    );
+    throw e;
+  };
+
   app.post("/rpc/ListTools", async () => deps.router.listTools());
 
   app.post<{ Body: ExecuteToolRequest }>(
     "/rpc/ExecuteTool",
-    { schema: { body: executeSchema } },
+    {
+      schema: { body: executeSchema },
+      ...capability("execute", (b) => ({
+        execution_id: b.execution_id,
+        step_id: b.step_id,
+        action_id: b.action_id,
+        input: b.input,
+        tool_call_id: b.tool_call_id,
+        dry_run: b.dry_run,
+      })),
+    },
     async (request, reply) => {
       // A client that goes away cancels the call: the sandbox process and the tool's process group are stopped.
       const controller = new AbortController();
@@ -145,13 +212,23 @@ export function createToolRouterTransport(deps: ToolRouterTransportDeps): ToolRo
     },
   );
 
-  app.post<{ Body: GetResourceRequest }>("/rpc/GetResource", { schema: { body: resourceSchema } }, async (request) =>
-    deps.router.getResource(request.body),
+  app.post<{ Body: GetResourceRequest }>(
+    "/rpc/GetResource",
+    {
+      schema: { body: resourceSchema },
+      ...capability("read", (b) => ({
+        execution_id: b.execution_id,
+        step_id: b.step_id,
+        action_id: b.action_id,
+        input: b.input,
+      })),
+    },
+    async (request) => deps.router.getResource(request.body),
   );
 
   app.post<{ Body: { tool_call_id: string; from_seq?: number; wait_ms?: number } }>(
     "/rpc/StreamToolLogs",
-    { schema: { body: logsSchema } },
+    { schema: { body: logsSchema }, ...capability("logs", (b) => ({ tool_call_id: b.tool_call_id })) },
     async (request, reply) => {
       const messages = deps.router.streamToolLogs(request.body);
       const body = Readable.from(

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { ConfigError } from "../../lib/errors/index.ts";
+import { createCapabilityVerifier, generateCapabilityKeys } from "../../lib/tools/index.ts";
 import { createToolRouterTransport, isLoopbackHost } from "./http.ts";
 import type { ToolRouter } from "./router.ts";
 
@@ -15,10 +16,11 @@ const router: ToolRouter = {
   },
   streamToolLogs: async function* () {},
 };
+const capabilities = createCapabilityVerifier({ verifyKey: generateCapabilityKeys().verifyKey });
 
 describe("tool router transport: who may reach it", () => {
   it("refuses to listen beyond loopback without a bearer token", async () => {
-    const transport = createToolRouterTransport({ router });
+    const transport = createToolRouterTransport({ router, capabilities });
     try {
       await assert.rejects(transport.start({ host: "0.0.0.0", port: 0 }), (error: unknown) => {
         assert.ok(error instanceof ConfigError);
@@ -32,7 +34,7 @@ describe("tool router transport: who may reach it", () => {
   });
 
   it("listens beyond loopback when a token is set, and asks for it", async () => {
-    const transport = createToolRouterTransport({ router, authToken: "s3cret-router-token" });
+    const transport = createToolRouterTransport({ router, capabilities, authToken: "s3cret-router-token" });
     try {
       const base = await transport.start({ host: "0.0.0.0", port: 0 });
       const port = new URL(base).port;
@@ -54,7 +56,7 @@ describe("tool router transport: who may reach it", () => {
   });
 
   it("listens on loopback without a token (the embedded profile)", async () => {
-    const transport = createToolRouterTransport({ router });
+    const transport = createToolRouterTransport({ router, capabilities });
     try {
       await transport.start({ host: "127.0.0.1", port: 0 });
       assert.equal(transport.app.server.listening, true);

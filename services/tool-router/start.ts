@@ -1,16 +1,27 @@
 /** Starts the tool router on a shared runtime: typed RPC over HTTP, each call in its own sandbox process. */
+import type { KeyObject } from "node:crypto";
 import { resolveSecret } from "../../lib/config/index.ts";
 import type { RunningService, Runtime } from "../../lib/runtime/index.ts";
-import { findExecutable } from "../../lib/tools/index.ts";
+import { createCapabilityVerifier, findExecutable, requireVerifyKey } from "../../lib/tools/index.ts";
 import { createGithubApi } from "./github.ts";
 import { createToolRouterTransport } from "./http.ts";
 import { createToolCallRecorder } from "./recorder.ts";
 import { createToolRouter } from "./router.ts";
 import { createSandboxProcessRunner } from "./spawn.ts";
 
-export async function startToolRouter(runtime: Runtime): Promise<RunningService> {
+export interface ToolRouterStartOptions {
+  /**
+   * The key capabilities are checked with, when the caller holds it (the embedded profile hands in the
+   * public half of its pair); otherwise `tools.capability_verify_key`, without which the router will not start.
+   */
+  readonly verifyKey?: KeyObject | undefined;
+}
+
+export async function startToolRouter(runtime: Runtime, options: ToolRouterStartOptions = {}): Promise<RunningService> {
   const { config } = runtime;
   const logger = runtime.logger("tool-router");
+  // Before anything else: a router that could not tell an approved call from any other must not listen.
+  const capabilities = createCapabilityVerifier({ verifyKey: options.verifyKey ?? requireVerifyKey(config) });
   const toolPath = process.env.PATH ?? "";
   const github = config.connectors.github;
   const githubToken = resolveSecret(github.token);
@@ -36,7 +47,12 @@ export async function startToolRouter(runtime: Runtime): Promise<RunningService>
     github: githubToken ? createGithubApi({ apiBase: github.api_base, token: githubToken }) : null,
     ...createToolCallRecorder({ store: runtime.store, evidence: runtime.evidence(), logger }),
   });
-  const transport = createToolRouterTransport({ router, logger, authToken: resolveSecret(config.tools.router_token) });
+  const transport = createToolRouterTransport({
+    router,
+    logger,
+    capabilities,
+    authToken: resolveSecret(config.tools.router_token),
+  });
   const url = await transport.start({ host: config.tools.router_host, port: config.tools.router_port });
   return { url, stop: () => transport.stop() };
 }

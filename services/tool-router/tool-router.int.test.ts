@@ -7,7 +7,15 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
-import { findExecutable, loadCatalog } from "../../lib/tools/index.ts";
+import {
+  CAPABILITY_HEADER,
+  type CapabilityPurpose,
+  createCapabilityMinter,
+  createCapabilityVerifier,
+  findExecutable,
+  generateCapabilityKeys,
+  loadCatalog,
+} from "../../lib/tools/index.ts";
 import { createGithubApi } from "./github.ts";
 import { createToolRouterTransport, type ToolRouterTransport } from "./http.ts";
 import { createToolRouter, type ToolRouterEvent } from "./router.ts";
@@ -35,11 +43,51 @@ function recorded(file: string): string[][] {
 // biome-ignore lint/suspicious/noExplicitAny: RPC answers are JSON read field by field in assertions
 type Json = any;
 
-async function rpc(base: string, method: string, body: unknown): Promise<{ status: number; body: Json }> {
+/** The orchestrator's part in these tests: a capability for each call (capability.int.test.ts tests refusals). */
+const keys = generateCapabilityKeys();
+const minter = createCapabilityMinter({ signingKey: keys.signingKey });
+const capabilities = () => createCapabilityVerifier({ verifyKey: keys.verifyKey });
+
+async function capabilityFor(purpose: CapabilityPurpose, call: Record<string, unknown>): Promise<string> {
+  return minter.mint(
+    {
+      purpose,
+      execution_id: String(call.execution_id ?? "-"),
+      step_id: String(call.step_id ?? "-"),
+      action_id: String(call.action_id ?? "-"),
+      input: (call.input ?? {}) as Record<string, unknown>,
+      tool_call_id: call.tool_call_id as string | undefined,
+      dry_run: call.dry_run === true,
+      plan_id: "plan-router-test",
+      plan_revision: 1,
+      plan_digest: "0".repeat(64),
+    },
+    { ttlMs: 60_000 },
+  );
+}
+
+/** Calls an RPC as the orchestrator would: execution and step ids filled in, with a capability for the call. */
+async function rpc(
+  base: string,
+  method: string,
+  body: Record<string, unknown>,
+): Promise<{ status: number; body: Json }> {
+  const purpose: CapabilityPurpose | null =
+    method === "ExecuteTool"
+      ? "execute"
+      : method === "GetResource"
+        ? "read"
+        : method === "StreamToolLogs"
+          ? "logs"
+          : null;
+  const call = purpose === "execute" || purpose === "read" ? { execution_id: "ex-0", step_id: "s1", ...body } : body;
   const response = await fetch(`${base}/rpc/${method}`, {
     method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify(body),
+    headers: {
+      "content-type": "application/json",
+      ...(purpose ? { [CAPABILITY_HEADER]: await capabilityFor(purpose, call) } : {}),
+    },
+    body: JSON.stringify(call),
   });
   return { status: response.status, body: await response.json() };
 }
@@ -87,7 +135,7 @@ describe("tool router over HTTP", () => {
         return { evidence_id: `ev-${evidence.length}`, sha256: sha(text) };
       },
     });
-    transport = createToolRouterTransport({ router });
+    transport = createToolRouterTransport({ router, capabilities: capabilities() });
     base = await transport.start({ host: "127.0.0.1", port: 0 });
   });
   after(async () => {
@@ -111,7 +159,10 @@ describe("tool router over HTTP", () => {
     // Open the log stream before the call starts; it waits for the call.
     const logs = fetch(`${base}/rpc/StreamToolLogs`, {
       method: "POST",
-      headers: { "content-type": "application/json" },
+      headers: {
+        "content-type": "application/json",
+        [CAPABILITY_HEADER]: await capabilityFor("logs", { tool_call_id: toolCallId }),
+      },
       body: JSON.stringify({ tool_call_id: toolCallId, wait_ms: 20_000 }),
     });
     const { status, body } = await rpc(base, "ExecuteTool", {
@@ -310,7 +361,7 @@ describe("gh API fallback when gh is not on the tool PATH", () => {
       isInstalled: async (binary) => (await findExecutable(binary, FIXTURE_BIN)) !== null,
       github: createGithubApi({ apiBase: githubBase, token }),
     });
-    transport = createToolRouterTransport({ router });
+    transport = createToolRouterTransport({ router, capabilities: capabilities() });
     base = await transport.start({ host: "127.0.0.1", port: 0 });
   });
   after(async () => {

@@ -4,7 +4,9 @@
  * after `scripts/infra up`; each service also runs alone from its own
  * `services/<name>/main.ts` when it needs to scale on its own.
  */
+import type { Config } from "../../lib/config/index.ts";
 import { type RunningService, runServices, type ServiceStarter } from "../../lib/runtime/index.ts";
+import { embeddedCapabilityKeys } from "../../lib/tools/index.ts";
 import { startGateway } from "../gateway/start.ts";
 import { startOrchestrator } from "../orchestrator/start.ts";
 import { startPlanner } from "../planner/start.ts";
@@ -12,13 +14,21 @@ import { startPolicy } from "../policy/start.ts";
 import { startProjector } from "../projector/start.ts";
 import { startToolRouter } from "../tool-router/start.ts";
 
+// The orchestrator signs each tool call's capability and the router checks it: one key pair for both,
+// the configured one or, when none is, a pair made now and never written anywhere.
+let capabilityKeys: ReturnType<typeof embeddedCapabilityKeys> | null = null;
+const keysFor = (config: Config) => {
+  capabilityKeys ??= embeddedCapabilityKeys(config);
+  return capabilityKeys;
+};
+
 const services: ReadonlyArray<readonly [string, ServiceStarter]> = [
   // Read models first, so that the API answers from them as soon as it listens.
   ["projector", startProjector],
   ["policy", startPolicy],
   ["planner", startPlanner],
-  ["tool-router", startToolRouter],
-  ["orchestrator", startOrchestrator],
+  ["tool-router", (runtime) => startToolRouter(runtime, { verifyKey: keysFor(runtime.config).verifyKey })],
+  ["orchestrator", (runtime) => startOrchestrator(runtime, { signingKey: keysFor(runtime.config).signingKey })],
   // The front door opens last, once everything behind it runs.
   ["gateway", startGateway],
 ];

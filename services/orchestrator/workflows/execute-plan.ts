@@ -164,9 +164,11 @@ export async function executePlan(input: ExecutePlanInput): Promise<ExecutionOut
   });
   phase = "running";
 
+  // Every tool call names its plan revision: the activity checks the call against it before it may run.
+  const plan = { plan_id: input.plan_id, revision: input.revision };
   let steps: PlannedStep[];
   try {
-    steps = await record.loadPlan({ plan_id: input.plan_id, revision: input.revision });
+    steps = await record.loadPlan(plan);
   } catch (error) {
     return finish("failed", reasonOf(error));
   }
@@ -236,6 +238,7 @@ export async function executePlan(input: ExecutePlanInput): Promise<ExecutionOut
           input: step.input,
           dry_run: true,
           purpose: "dry_run",
+          plan,
         });
       } catch (error) {
         const reason = `step ${step.step_id} dry run: ${reasonOf(error)}`;
@@ -259,6 +262,7 @@ export async function executePlan(input: ExecutePlanInput): Promise<ExecutionOut
         input: step.input,
         dry_run: input.dry_run,
         purpose: "step",
+        plan,
         // Checked again right before the call: an approval withdrawn during a dry run still stops the write.
         ...(step.kind === "write" ? { approval } : {}),
       });
@@ -300,6 +304,7 @@ export async function executePlan(input: ExecutePlanInput): Promise<ExecutionOut
             input: v.input ?? {},
             dry_run: false,
             purpose: "verification",
+            plan,
           });
           passed = r.ok;
           evidenceId = r.evidence_id ?? undefined;
@@ -360,6 +365,7 @@ export async function executePlan(input: ExecutePlanInput): Promise<ExecutionOut
           input: step.rollback.input,
           dry_run: false,
           purpose: "rollback",
+          plan,
         });
         if (r.ok) rolled.push(step.step_id);
         else problems.push(`${step.step_id} rollback ${r.status}: ${r.detail}`);
