@@ -6,16 +6,24 @@
  * malformed JSON.
  */
 import assert from "node:assert/strict";
-import { after, before, describe, test } from "node:test";
+import { after, afterEach, before, describe, test } from "node:test";
 import {
   answer,
+  endpointOf,
   GOOD_PLAN,
   INVALID_PLAN,
   providerOf,
   STAGING_CONTEXT,
   type Wire,
 } from "../../test/fixtures/llm/plans.ts";
-import { type FixtureServer, promptText, providerError, startFixtureServer } from "../../test/fixtures/llm/server.ts";
+import {
+  anthropicErrorReply,
+  type FixtureServer,
+  openaiErrorReply,
+  promptText,
+  providerError,
+  startFixtureServer,
+} from "../../test/fixtures/llm/server.ts";
 import { parseConfig } from "../config/index.ts";
 import { createPlanner, PlanningFailedError } from "../planner/index.ts";
 import { loadCatalog } from "../tools/index.ts";
@@ -23,7 +31,7 @@ import { AnthropicClient } from "./anthropic.ts";
 import { CodexClient } from "./codex.ts";
 import { OpenAIClient } from "./openai.ts";
 import { createLLMRouter, type LLMRouter } from "./router.ts";
-import type { LLMClient } from "./types.ts";
+import { type LLMClient, ProviderError } from "./types.ts";
 
 const catalog = loadCatalog();
 const API_KEY = "sk-fixture-key-0000";
@@ -88,9 +96,13 @@ for (const wire of WIRES) {
     before(async () => {
       server = await startFixtureServer();
     });
+    afterEach(() => {
+      assert.equal(server.pending(), 0, "every queued reply was taken, from the endpoint it was queued on");
+    });
     after(async () => {
       await server.close();
     });
+    const endpoint = endpointOf(wire);
     const plan = (router: LLMRouter) =>
       createPlanner({ catalog, llm: router }).plan({
         intent: "scale checkout to 6 in staging",
@@ -101,7 +113,7 @@ for (const wire of WIRES) {
 
     test("a good answer becomes the plan, recording who answered", async () => {
       const seen = server.requests.length;
-      server.enqueue(answer(wire, JSON.stringify(GOOD_PLAN)));
+      server.enqueue(endpoint, answer(wire, JSON.stringify(GOOD_PLAN)));
       const result = await plan(routerFor(wire, server));
       assert.equal(result.plan.planner.kind, "llm");
       assert.equal(result.plan.planner.provider, providerOf(wire));
@@ -124,7 +136,7 @@ for (const wire of WIRES) {
 
     test("a schema-invalid answer is sent back with the issues and repaired", async () => {
       const seen = server.requests.length;
-      server.enqueue(answer(wire, JSON.stringify(INVALID_PLAN)), answer(wire, JSON.stringify(GOOD_PLAN)));
+      server.enqueue(endpoint, answer(wire, JSON.stringify(INVALID_PLAN)), answer(wire, JSON.stringify(GOOD_PLAN)));
       const result = await plan(routerFor(wire, server));
       assert.equal(result.plan.steps.length, 2);
       const repair = server.requests[seen + 1];
@@ -140,6 +152,7 @@ for (const wire of WIRES) {
     test("429 with Retry-After, then success", async () => {
       const sleeps: number[] = [];
       server.enqueue(
+        endpoint,
         providerError(429, errorShape(wire), { "retry-after": "1" }),
         answer(wire, JSON.stringify(GOOD_PLAN)),
       );
@@ -150,11 +163,11 @@ for (const wire of WIRES) {
     });
 
     test("500 is retried, and when it persists the template planner answers", async () => {
-      server.enqueue(providerError(500, errorShape(wire)), answer(wire, JSON.stringify(GOOD_PLAN)));
+      server.enqueue(endpoint, providerError(500, errorShape(wire)), answer(wire, JSON.stringify(GOOD_PLAN)));
       const retried = await plan(routerFor(wire, server));
       assert.equal(retried.plan.planner.kind, "llm");
 
-      for (let i = 0; i < 3; i++) server.enqueue(providerError(503, errorShape(wire)));
+      for (let i = 0; i < 3; i++) server.enqueue(endpoint, providerError(503, errorShape(wire)));
       const fellBack = await plan(routerFor(wire, server));
       assert.equal(fellBack.plan.planner.kind, "template");
       assert.match(fellBack.fallbackReason ?? "", /every LLM provider failed \(3 attempt/);
@@ -165,7 +178,7 @@ for (const wire of WIRES) {
     });
 
     test("a timeout is retried", async () => {
-      server.enqueue({ kind: "hang" }, answer(wire, JSON.stringify(GOOD_PLAN)));
+      server.enqueue(endpoint, { kind: "hang" }, answer(wire, JSON.stringify(GOOD_PLAN)));
       const result = await plan(routerFor(wire, server, { timeoutMs: 300 }));
       assert.equal(result.plan.planner.kind, "llm");
       const attempts = result.transcript?.responses[0]?.attempts as { outcome: string }[];
@@ -180,7 +193,7 @@ for (const wire of WIRES) {
         wire.endsWith("sse") || wire === "codex"
           ? answer(wire, JSON.stringify(GOOD_PLAN), { truncateAfter: 3 })
           : ({ kind: "destroy" } as const);
-      server.enqueue(cut, answer(wire, JSON.stringify(GOOD_PLAN)));
+      server.enqueue(endpoint, cut, answer(wire, JSON.stringify(GOOD_PLAN)));
       const result = await plan(routerFor(wire, server));
       const attempts = result.transcript?.responses[0]?.attempts as { outcome: string }[];
       assert.equal(attempts.length, 2);
@@ -191,6 +204,7 @@ for (const wire of WIRES) {
     test("malformed JSON is sent back and repaired; persistent garbage fails with reasons", async () => {
       const seen = server.requests.length;
       server.enqueue(
+        endpoint,
         answer(wire, '{"summary": "Scale", "steps": [{"step_id": "s1",'),
         answer(wire, JSON.stringify(GOOD_PLAN)),
       );
@@ -198,7 +212,7 @@ for (const wire of WIRES) {
       assert.equal(repaired.plan.steps.length, 2);
       assert.match(promptText(server.requests[seen + 1] as never), /not valid JSON/);
 
-      for (let i = 0; i < 3; i++) server.enqueue(answer(wire, "I think you should scale it"));
+      for (let i = 0; i < 3; i++) server.enqueue(endpoint, answer(wire, "I think you should scale it"));
       await assert.rejects(plan(routerFor(wire, server)), (error: unknown) => {
         assert.ok(error instanceof PlanningFailedError);
         assert.match(error.reasons[0] ?? "", /still invalid after 2 repair/);
@@ -209,13 +223,39 @@ for (const wire of WIRES) {
   });
 }
 
+describe("provider errors", () => {
+  test("an HTTP error is classified by its status, even when its message speaks of a timeout", async () => {
+    const server = await startFixtureServer();
+    try {
+      const request = { system: "s", messages: [{ role: "user" as const, content: "u" }], schemaName: "x", schema: {} };
+      // Anthropic's 504 body is a `timeout_error`; a 400 may name a `timeout` parameter.
+      server.enqueue("messages", anthropicErrorReply(504, "Request timed out upstream"));
+      server.enqueue("chat", openaiErrorReply(400, { message: "Invalid value for 'timeout'.", param: "timeout" }));
+      const outcomes = [];
+      for (const wire of ["anthropic", "openai-chat"] as const) {
+        const error = await clientFor(wire, server)
+          .complete(request)
+          .catch((e: unknown) => e);
+        assert.ok(error instanceof ProviderError);
+        outcomes.push({ failure: error.failure, status: error.httpStatus, retryable: error.retryable });
+      }
+      assert.deepEqual(outcomes, [
+        { failure: "server_error", status: 504, retryable: true },
+        { failure: "bad_request", status: 400, retryable: false },
+      ]);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
 describe("LLM router", () => {
   test("auth failures are not retried; the next provider in the fallback answers", async () => {
     const first = await startFixtureServer();
     const second = await startFixtureServer();
     try {
-      first.enqueue(providerError(401, "openai"));
-      second.enqueue(answer("anthropic", JSON.stringify(GOOD_PLAN)));
+      first.enqueue("chat", providerError(401, "openai"));
+      second.enqueue("messages", answer("anthropic", JSON.stringify(GOOD_PLAN)));
       const config = parseConfig({ llm: { provider: "openai", max_retries: 3 } }).llm;
       const router = createLLMRouter(config, {
         clients: [clientFor("openai-chat", first), clientFor("anthropic", second)],
@@ -252,7 +292,7 @@ describe("LLM router", () => {
   test("backoff grows exponentially with jitter", async () => {
     const server = await startFixtureServer();
     try {
-      for (let i = 0; i < 4; i++) server.enqueue(providerError(500, "openai"));
+      for (let i = 0; i < 4; i++) server.enqueue("chat", providerError(500, "openai"));
       const sleeps: number[] = [];
       const config = parseConfig({ llm: { provider: "openai", max_retries: 3 } }).llm;
       const router = createLLMRouter(config, {

@@ -45,7 +45,7 @@ describe("Codex OAuth", () => {
         tokens: { access_token: access, refresh_token: "rt-1", id_token: jwt(AUTH) },
       }),
     );
-    server.enqueue(openaiResponsesSse('{"ok":true}'));
+    server.enqueue("codex", openaiResponsesSse('{"ok":true}'));
     const client = new CodexClient({
       model: "gpt-5-codex",
       authPath: path,
@@ -68,7 +68,7 @@ describe("Codex OAuth", () => {
       path,
       JSON.stringify({ profiles: { work: { tokens: { access_token: expired, refresh_token: "rt-old" } } } }),
     );
-    server.enqueue({
+    server.enqueue("codexToken", {
       kind: "json",
       body: { access_token: fresh, refresh_token: "rt-new", id_token: jwt(AUTH), expires_in: 3600 },
     });
@@ -104,7 +104,7 @@ describe("Codex OAuth", () => {
       assert.match(e.fix ?? "", /codex login/);
       return true;
     });
-    server.enqueue({ kind: "json", status: 400, body: { error: "invalid_grant" } });
+    server.enqueue("codexToken", { kind: "json", status: 400, body: { error: "invalid_grant" } });
     writeFileSync(path, JSON.stringify({ tokens: { access_token: jwt({ exp: now - 60 }), refresh_token: "revoked" } }));
     await assert.rejects(
       new CodexTokenSource({ authPath: path, tokenUrl: `${server.url}/oauth/token` }).token(),

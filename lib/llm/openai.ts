@@ -254,9 +254,11 @@ export function toProviderError(provider: ProviderName, error: unknown): Provide
   if (name === "APIUserAbortError" || name === "AbortError") {
     return new ProviderError(provider, "timeout", `request aborted: ${message}`, { cause: error });
   }
-  if (name === "APIConnectionTimeoutError" || /timed? ?out/i.test(message)) {
+  if (name === "APIConnectionTimeoutError") {
     return new ProviderError(provider, "timeout", `request timed out: ${message}`, { cause: error });
   }
+  // An HTTP answer is classified by its status, whatever its message says (Anthropic's 504 body is a
+  // `timeout_error`; a 400 may name a `timeout` parameter): only a failure without one is read by its message.
   if (typeof e?.status === "number") {
     const status = e.status;
     const retryAfter = retryAfterMs(e.headers);
@@ -285,6 +287,9 @@ export function toProviderError(provider: ProviderName, error: unknown): Provide
       httpStatus: status,
       cause: error,
     });
+  }
+  if (/timed? ?out/i.test(message)) {
+    return new ProviderError(provider, "timeout", `request timed out: ${message}`, { cause: error });
   }
   if (name === "APIConnectionError" || /terminated|ECONNRESET|socket|premature|fetch failed/i.test(message)) {
     // A stream cut in the middle surfaces as a connection error while reading the body.

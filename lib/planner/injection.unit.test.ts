@@ -99,7 +99,7 @@ describe("prompt injection through an alert", () => {
 
   test("a model that keeps asking for an action outside the catalog gets no plan at all", async () => {
     const seen = server.requests.length;
-    for (let i = 0; i < 3; i++) server.enqueue(answer("openai-chat", JSON.stringify(deleteNamespace)));
+    for (let i = 0; i < 3; i++) server.enqueue("chat", answer("openai-chat", JSON.stringify(deleteNamespace)));
     await assert.rejects(planner().plan(request), (error: unknown) => {
       assert.ok(error instanceof PlanningFailedError);
       assert.match(error.reasons.join("\n"), /"kubectl\.delete" is not in the tool catalog/);
@@ -122,7 +122,7 @@ describe("prompt injection through an alert", () => {
   });
 
   test("a model that picks a catalog action gets a plan marked as from an alert, for policy to judge", async () => {
-    server.enqueue(answer("openai-chat", JSON.stringify(scaleToZero)));
+    server.enqueue("chat", answer("openai-chat", JSON.stringify(scaleToZero)));
     const { plan } = await planner().plan(request);
     assert.equal(plan.source, "alert");
     assert.deepEqual(plan.planner, { kind: "llm", provider: "openai", model: "obedient" });
@@ -138,6 +138,7 @@ describe("prompt injection through an alert", () => {
       steps: scaleToZero.steps.map((s) => ({ ...s, target: { ...s.target, environment: "staging" } })),
     };
     server.enqueue(
+      "chat",
       answer("openai-chat", JSON.stringify(elsewhere)),
       answer("openai-chat", JSON.stringify(scaleToZero)),
     );

@@ -21,7 +21,7 @@ import { createPlanner } from "../../lib/planner/index.ts";
 import { loadCatalog } from "../../lib/tools/index.ts";
 import { answer, GOOD_PLAN, STAGING_CONTEXT } from "../../test/fixtures/llm/plans.ts";
 import { type FixtureServer, startFixtureServer } from "../../test/fixtures/llm/server.ts";
-import { testEnv, uniqueName, waitFor } from "../../test/support/env.ts";
+import { natsOptions, uniqueName, waitFor } from "../../test/support/env.ts";
 import { createPlannerService, type PlannerService, planIdForSignal } from "./service.ts";
 
 const user: Actor = { kind: "user", id: "dana", roles: ["operator"] };
@@ -35,7 +35,7 @@ describe("planner service (NATS)", () => {
   const services: PlannerService[] = [];
 
   before(async () => {
-    nc = await connect({ servers: testEnv.natsUrl });
+    nc = await connect(natsOptions());
     store = createEventStore({ nc, prefix: uniqueName("t_planner") });
     await store.provision();
     dir = mkdtempSync(join(tmpdir(), "wh-planner-"));
@@ -144,7 +144,7 @@ describe("planner service (NATS)", () => {
   });
 
   test("LLM planner: prompt and answer stored as evidence, listed in plan.proposed; no secret reaches the provider or the stream", async () => {
-    server.setDefault(() => answer("openai-chat", JSON.stringify(GOOD_PLAN)));
+    server.setDefault("chat", () => answer("openai-chat", JSON.stringify(GOOD_PLAN)));
     const llm = createLLMRouter(parseConfig({ llm: { provider: "openai" } }).llm, {
       clients: [new OpenAIClient({ apiKey: "sk-fixture", model: "fixture", baseURL: `${server.url}/v1` })],
     });

@@ -83,6 +83,7 @@ describe("prompt injection from an alert, through the planner and the compiled p
 
   it("an obedient model's plan holds only catalog actions, is marked as from an alert, and policy denies it", async () => {
     server.enqueue(
+      "chat",
       answer(
         "openai-chat",
         JSON.stringify({
