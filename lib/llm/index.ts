@@ -1,7 +1,7 @@
 /**
  * LLM access for the planner: provider clients on the official SDKs (OpenAI,
  * Anthropic, Codex via OAuth), a router with retries and ordered fallback,
- * and the redactor every prompt passes through before it leaves the process.
+ * and the redactor (lib/redact) every prompt passes through before it leaves the process.
  */
 export { AnthropicClient, type AnthropicClientOptions } from "./anthropic.ts";
 export {
@@ -14,17 +14,6 @@ export {
   CodexTokenSource,
 } from "./codex.ts";
 export { OpenAIClient, type OpenAIClientOptions, toProviderError } from "./openai.ts";
-export {
-  compileRedactPatterns,
-  createRedactor,
-  createScrubber,
-  DEFAULT_RULES,
-  entropy,
-  type RedactionRule,
-  type Redactor,
-  type RedactorOptions,
-  redact,
-} from "./redact.ts";
 export {
   AllProvidersFailedError,
   createLLMRouter,

@@ -1,9 +1,11 @@
 /**
  * Structured logging on pino: JSON lines in production, readable lines in a
- * terminal, secrets redacted by field name, correlation and request ids
- * carried through child loggers.
+ * terminal, secrets redacted by field name and, inside every message and
+ * field value, by the redaction library (lib/redact), correlation and request
+ * ids carried through child loggers.
  */
 import { type Logger, type LoggerOptions, pino } from "pino";
+import { defaultScrub } from "../redact/index.ts";
 
 export type { Logger } from "pino";
 
@@ -13,7 +15,11 @@ export interface LogOptions {
   readonly level?: string | undefined;
   /** `json` for machines, `pretty` for a terminal; `auto` picks pretty on a TTY. */
   readonly format?: "json" | "pretty" | "auto" | undefined;
-  /** Extra text scrubber applied to every message string (e.g. the LLM redactor). */
+  /**
+   * The scrubber applied to every message and field value; by default the
+   * redaction library's (`defaultScrub`). Pass `createScrubber(redact_patterns)`
+   * to add the configured patterns.
+   */
   readonly scrub?: ((text: string) => string) | undefined;
   /** Write here instead of stdout (tests capture logs this way). */
   readonly destination?: NodeJS.WritableStream | undefined;
@@ -21,7 +27,7 @@ export interface LogOptions {
 
 /**
  * Field paths whose values are never written, whatever the level. pino's
- * fast-redact replaces them with `[redacted]` without cloning the object.
+ * fast-redact replaces them with `[REDACTED:field]` without cloning the object.
  */
 export const REDACTED_PATHS: readonly string[] = [
   "password",
@@ -54,29 +60,23 @@ export const REDACTED_PATHS: readonly string[] = [
 export function createLogger(options: LogOptions): Logger {
   const format = options.format ?? "auto";
   const pretty = format === "pretty" || (format === "auto" && process.stdout.isTTY === true);
-  const scrub = options.scrub;
+  const scrub = options.scrub ?? defaultScrub;
   const config: LoggerOptions = {
     level: options.level ?? "info",
     base: { service: options.service },
-    redact: { paths: [...REDACTED_PATHS], censor: "[redacted]" },
+    redact: { paths: [...REDACTED_PATHS], censor: "[REDACTED:field]" },
     timestamp: pino.stdTimeFunctions.isoTime,
     formatters: {
       level: (label) => ({ level: label }),
       // Secrets also hide in field values (an error message, a command line): scrub those too.
-      ...(scrub
-        ? { log: (object: Record<string, unknown>) => scrubValues(object, scrub, 0) as Record<string, unknown> }
-        : {}),
+      log: (object: Record<string, unknown>) => scrubValues(object, scrub, 0) as Record<string, unknown>,
     },
-    ...(scrub
-      ? {
-          hooks: {
-            logMethod(args, method) {
-              const scrubbed = args.map((a) => (typeof a === "string" ? scrub(a) : a));
-              method.apply(this, scrubbed as Parameters<typeof method>);
-            },
-          },
-        }
-      : {}),
+    hooks: {
+      logMethod(args, method) {
+        const scrubbed = args.map((a) => (typeof a === "string" ? scrub(a) : a));
+        method.apply(this, scrubbed as Parameters<typeof method>);
+      },
+    },
   };
   if (options.destination) return pino(config, options.destination);
   if (pretty) {

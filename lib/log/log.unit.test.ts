@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { Writable } from "node:stream";
 import { describe, it } from "node:test";
+import { leaked, loadCorpus } from "../../test/fixtures/redaction/corpus.ts";
 import { createLogger, withContext } from "./index.ts";
 
 function capture(): { stream: Writable; lines: () => Record<string, unknown>[] } {
@@ -40,7 +41,22 @@ describe("logging", () => {
     log.info({ password: "hunter2", llm: { api_key: "sk-abc" }, req: { headers: { authorization: "Bearer x" } } });
     const text = JSON.stringify(out.lines());
     for (const secret of ["hunter2", "sk-abc", "Bearer x"]) assert.ok(!text.includes(secret), `${secret} leaked`);
-    assert.ok(text.includes("[redacted]"));
+    assert.ok(text.includes("[REDACTED:field]"));
+  });
+
+  it("scrubs with the redaction library when no scrubber is given", () => {
+    const out = capture();
+    const log = createLogger({ service: "t", destination: out.stream });
+    const { kinds } = loadCorpus();
+    for (const { kind, text } of kinds) log.warn({ detail: text, kind }, `kind ${kind}: ${text}`);
+    log.error({ err: new Error(`connect postgres://app:Xq9-vB7_pLm2@db.internal/app failed`) }, "boom");
+    const written = out
+      .lines()
+      .map((l) => JSON.stringify(l))
+      .join("\n");
+    const leaks = kinds.flatMap((k) => k.secrets.filter((s) => leaked(written, s)).map(() => k.kind));
+    assert.deepEqual(leaks, []);
+    assert.ok(!written.includes("Xq9-vB7_pLm2"));
   });
 
   it("runs messages through a scrubber, so secrets inside text do not leak", () => {

@@ -11,7 +11,7 @@
 
 import type { Logger } from "pino";
 import { v7 as uuidv7 } from "uuid";
-import { createRedactor, type Redactor } from "../llm/redact.ts";
+import { createRedactor, type Redactor } from "../redact/index.ts";
 import { AllProvidersFailedError, type LLMRouter } from "../llm/router.ts";
 import type { LLMMessage } from "../llm/types.ts";
 import type { Catalog } from "../tools/index.ts";

@@ -66,7 +66,6 @@ export {
   type ToolExecutor,
   type ToolExecutorDeps,
 } from "./execute.ts";
-export { createSecretScrubber, defaultRedactor, REDACTED, type Redactor } from "./redact.ts";
 export {
   createSandbox,
   findExecutable,

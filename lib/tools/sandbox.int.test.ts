@@ -182,8 +182,8 @@ describe("sandbox", () => {
     const everything = JSON.stringify(result) + lines.join("\n");
     assert.equal(everything.includes(hostEnv.WH_TEST_TOKEN), false, "the credential value never appears");
     assert.equal(everything.includes("AKIAABCDEFGHIJKLMNOP"), false, "an AWS key id is scrubbed");
-    assert.ok(lines.includes("token is [redacted]"), lines.join("|"));
-    assert.equal(result.stderr.text, "[redacted]");
+    assert.ok(lines.includes("token is [REDACTED:injected_secret]"), lines.join("|"));
+    assert.equal(result.stderr.text, "[REDACTED:injected_secret]");
     assert.ok(lines.includes("ok"));
   });
 

@@ -25,7 +25,7 @@ import { execa } from "execa";
 import type { SecretRef } from "../config/index.ts";
 import { resolveSecret as defaultResolveSecret } from "../config/index.ts";
 import { UnavailableError, ValidationError } from "../errors/index.ts";
-import { createSecretScrubber, type Redactor } from "./redact.ts";
+import { createSecretScrubber, type Scrub } from "../redact/index.ts";
 
 export type OutputStream = "stdout" | "stderr";
 
@@ -96,8 +96,8 @@ export interface SandboxDeps {
   /** Where the allow-listed variables are read from; `process.env` by default. */
   readonly hostEnv?: Readonly<Record<string, string | undefined>> | undefined;
   readonly resolveSecret?: ((ref: SecretRef) => string | null) | undefined;
-  /** Extra scrubber applied after the built-in one (the LLM area's richer redactor). */
-  readonly redact?: Redactor | undefined;
+  /** Extra scrubber applied after the built-in one (e.g. one with the configured `redact_patterns`). */
+  readonly redact?: Scrub | undefined;
   readonly defaultTimeoutMs?: number | undefined;
   readonly defaultMaxOutputBytes?: number | undefined;
   /** SIGTERM → SIGKILL grace period. */
@@ -165,7 +165,7 @@ export function createSandbox(deps: SandboxDeps): Sandbox {
           });
         }
         const builtIn = createSecretScrubber(secrets);
-        const redact: Redactor = deps.redact ? (s) => (deps.redact as Redactor)(builtIn(s)) : builtIn;
+        const redact: Scrub = deps.redact ? (s) => (deps.redact as Scrub)(builtIn(s)) : builtIn;
         return await spawnAndCollect({
           binary,
           argv,
@@ -221,7 +221,7 @@ interface SpawnParams {
   argv: string[];
   env: Record<string, string>;
   workDir: string;
-  redact: Redactor;
+  redact: Scrub;
   timeoutMs: number;
   maxOutputBytes: number;
   killGraceMs: number;

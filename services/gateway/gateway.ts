@@ -4,7 +4,7 @@
  * own stream prefix and schema; `main.ts` builds it from configuration.
  */
 
-import { createScrubber } from "../../lib/llm/index.ts";
+import { createScrubber } from "../../lib/redact/index.ts";
 import { buildOpenApi, ClientMessageSchema, ServerMessageSchema } from "../../schemas/api/index.ts";
 import type { Route } from "./api.ts";
 import { createAuditHandlers } from "./audit.ts";

@@ -22,7 +22,7 @@ import { ConflictError } from "../../lib/errors/index.ts";
 import type { EventStore } from "../../lib/eventstore/index.ts";
 import type { EvidenceMeta, StoredEvidence } from "../../lib/evidence/index.ts";
 import { evidenceStoredEvent } from "../../lib/evidence/index.ts";
-import { createRedactor } from "../../lib/llm/redact.ts";
+import { createRedactor } from "../../lib/redact/index.ts";
 import { type Planner, PlanningFailedError, type PlanResult, type PlanTranscript } from "../../lib/planner/index.ts";
 
 /** Namespace for plan ids derived from signal ids (UUIDv5). */

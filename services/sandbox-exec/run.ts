@@ -11,12 +11,12 @@ import { Client } from "minio";
 import type { SecretRef, ToolsConfig } from "../../lib/config/index.ts";
 import { resolveSecret } from "../../lib/config/index.ts";
 import { toProblem, ValidationError } from "../../lib/errors/index.ts";
+import type { Scrub } from "../../lib/redact/index.ts";
 import {
   createArtifactResolver,
   createSandbox,
   createToolExecutor,
   loadCatalog,
-  type Redactor,
   type ToolCallOutcome,
   type ToolCallSpec,
 } from "../../lib/tools/index.ts";
@@ -45,7 +45,7 @@ export interface SandboxExecDeps {
   readonly tools: ToolsConfig;
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly write: (message: SandboxExecMessage) => void;
-  readonly redact?: Redactor | undefined;
+  readonly redact?: Scrub | undefined;
   readonly catalogDir?: string | undefined;
   readonly signal?: AbortSignal | undefined;
 }

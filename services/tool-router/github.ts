@@ -6,7 +6,8 @@
  */
 import { createHash } from "node:crypto";
 import { UnavailableError, ValidationError } from "../../lib/errors/index.ts";
-import { createSecretScrubber, type OutputLine, type ToolCallOutcome } from "../../lib/tools/index.ts";
+import { createSecretScrubber } from "../../lib/redact/index.ts";
+import type { OutputLine, ToolCallOutcome } from "../../lib/tools/index.ts";
 
 export interface GithubApiDeps {
   /** e.g. https://api.github.com (config `connectors.github.api_base`). */

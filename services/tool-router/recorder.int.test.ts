@@ -148,7 +148,7 @@ describe("tool calls become events and evidence (real NATS, evidence store)", ()
       JSON.stringify(await outputChunks(executionId)),
       (await evidence.readEvidence(stored.payload)).toString("utf8"),
     ].join("\n");
-    assert.ok(everything.includes("[redacted]"), "the tool did print the secret, redacted");
+    assert.ok(everything.includes("[REDACTED:"), "the tool did print the secret, redacted");
     assert.equal(everything.includes(NEW_PASSWORD), false);
     assert.equal(everything.includes(VAULT_TOKEN), false);
   });

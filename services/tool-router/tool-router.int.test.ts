@@ -266,7 +266,7 @@ describe("tool router over HTTP", () => {
     const everything = JSON.stringify(r.body) + JSON.stringify(events) + JSON.stringify(evidence);
     assert.equal(everything.includes(NEW_PASSWORD), false, "the secret value never appears");
     assert.equal(everything.includes(VAULT_TOKEN), false);
-    assert.equal(r.body.stderr.text, "debug: password=[redacted]");
+    assert.equal(r.body.stderr.text, "debug: password=[REDACTED:injected_secret]");
   });
 
   it("vault kv_put refuses a data_ref outside tools.secret_sources and reads nothing", async () => {

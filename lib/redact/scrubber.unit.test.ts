@@ -1,13 +1,15 @@
+/** The memoryless scrubbers: tool output (with the call's injected secrets) and logs. */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { createSecretScrubber, defaultRedactor } from "./redact.ts";
+import { createScrubber, createSecretScrubber, defaultScrub, INJECTED_SECRET } from "./index.ts";
+import { secretlintAsynchronousResults } from "./secretlint.ts";
 
 describe("secret scrubber", () => {
   const cases: { name: string; text: string; leaked: string }[] = [
     { name: "AWS access key id", text: "key AKIAIOSFODNN7EXAMPLE ok", leaked: "IOSFODNN7EXAMPLE" },
     {
       name: "GitHub token",
-      text: "token ghp_abcdefghijklmnopqrstuvwxyz0123",
+      text: "token ghp_abcdefghijklmnopqrstuvwxyz0123456789",
       leaked: "abcdefghijklmnopqrstuvwxyz0123",
     },
     {
@@ -15,26 +17,26 @@ describe("secret scrubber", () => {
       text: "VAULT_TOKEN=hvs.CAESIJlWh1bXx0ZXN0dG9rZW4xMjM0",
       leaked: "CAESIJlWh1bXx0ZXN0dG9rZW4xMjM0",
     },
-    { name: "bearer header", text: "Authorization: Bearer abc.def.ghi-jkl-mno", leaked: "abc.def.ghi-jkl-mno" },
+    { name: "bearer header", text: "Authorization: Bearer abc.def.ghi-jkl-mno-42", leaked: "abc.def.ghi-jkl-mno" },
     { name: "JSON password", text: '{"username":"app","password":"pw-ultra-secret-77"}', leaked: "pw-ultra-secret-77" },
-    { name: "key=value secret", text: "client_secret=s3cr3tv4lue", leaked: "s3cr3tv4lue" },
+    { name: "key=value secret", text: "client_secret=s3cr3tv4lue9Xq2", leaked: "s3cr3tv4lue" },
     {
       name: "PEM private key",
-      text: "-----BEGIN RSA PRIVATE KEY-----\nMIIEow\n-----END RSA PRIVATE KEY-----",
+      text: "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA\n-----END RSA PRIVATE KEY-----",
       leaked: "MIIEow",
     },
   ];
   for (const c of cases) {
     it(`scrubs a ${c.name}`, () => {
-      const out = defaultRedactor(c.text);
+      const out = defaultScrub(c.text);
       assert.equal(out.includes(c.leaked), false, out);
-      assert.match(out, /\[redacted\]/);
+      assert.match(out, /\[REDACTED:[a-z0-9_]+\]/);
     });
   }
 
   it("scrubs known values anywhere, and leaves ordinary output alone", () => {
     const scrub = createSecretScrubber(["tok-4f9a8b7c", "ab"]);
-    assert.equal(scrub("x tok-4f9a8b7c y tok-4f9a8b7c"), "x [redacted] y [redacted]");
+    assert.equal(scrub("x tok-4f9a8b7c y tok-4f9a8b7c"), `x ${INJECTED_SECRET} y ${INJECTED_SECRET}`);
     assert.equal(scrub("deployment.apps/checkout scaled (ab)"), "deployment.apps/checkout scaled (ab)");
   });
 
@@ -51,5 +53,22 @@ describe("secret scrubber", () => {
       assert.equal(out.includes(line), false, out);
     }
     assert.equal(scrub("deployment.apps/checkout scaled"), "deployment.apps/checkout scaled");
+  });
+
+  it("adds the configured patterns to a tool scrubber", () => {
+    const scrub = createSecretScrubber([], ["ACME-[0-9]{6}"]);
+    assert.equal(scrub("ticket ACME-123456 closed"), "ticket [REDACTED:custom] closed");
+  });
+
+  it("has no memory: the same kind always reads the same", () => {
+    const scrub = createScrubber();
+    const a = `ghp_${"a1B2c3D4e5".repeat(4).slice(0, 36)}`;
+    const b = `ghp_${"Z9y8X7w6V5".repeat(4).slice(0, 36)}`;
+    assert.equal(scrub(`${a} ${b}`), "[REDACTED:github_token] [REDACTED:github_token]");
+  });
+
+  it("runs secretlint's scanners synchronously (none answered with a promise)", () => {
+    defaultScrub("postgres://app:S3cr3t-P4ss@db.internal/app and a key xoxb-1234567890-abcdefghijk");
+    assert.equal(secretlintAsynchronousResults(), 0);
   });
 });
