@@ -35,8 +35,8 @@ export interface CommandDeps {
   ) => Promise<boolean>;
   readonly maxWaitMs: number;
   /**
-   * Redacts secrets from free text an operator typed (the intent) before it
-   * is recorded: a pasted token must never reach the event stream, the
+   * Redacts secrets from free text an operator typed (an intent, an approval
+   * comment) before it is recorded: a pasted token must never reach the event stream, the
    * audit trail or the planner's prompt.
    */
   readonly scrub: (text: string) => string;
@@ -229,14 +229,14 @@ export function createCommandHandlers(deps: CommandDeps) {
         revision: input.revision,
         actor,
         via: "api" as const,
-        comment: input.comment,
+        comment: input.comment === undefined ? undefined : deps.scrub(input.comment),
         approvalId,
         now,
       };
       const command: PlanCommand =
         input.decision === "grant"
           ? { type: "GrantApproval", ...base }
-          : { type: "DenyApproval", ...base, reason: input.comment ?? "denied via the API" };
+          : { type: "DenyApproval", ...base, reason: base.comment ?? "denied via the API" };
       const drafts = decide(command, foldPlan(history));
       const idempotencyKey = scopedIdempotencyKey(request, `approval:${input.plan_id}`);
       // Guarded on the version we decided on: if anything was recorded on the
