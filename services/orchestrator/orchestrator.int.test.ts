@@ -11,8 +11,10 @@ import { dirname, join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { ApplicationFailure } from "@temporalio/activity";
 import { Client, Connection } from "@temporalio/client";
 import { NativeConnection } from "@temporalio/worker";
+import { decodeJwt } from "jose";
 import {
   type Actor,
   type AnyEvent,
@@ -21,6 +23,7 @@ import {
   newEvent,
   type PlanStep,
 } from "../../events/index.ts";
+import { planRevisionDigest } from "../../lib/domain/index.ts";
 import { createEventStore, type EventStore } from "../../lib/eventstore/index.ts";
 import { createEvidenceStore } from "../../lib/evidence/index.ts";
 import { createLogger } from "../../lib/log/index.ts";
@@ -30,13 +33,14 @@ import {
   findExecutable,
   generateCapabilityKeys,
   loadCatalog,
+  toolInputSha256,
 } from "../../lib/tools/index.ts";
-import { testEnv, uniqueName, waitFor } from "../../test/support/env.ts";
+import { natsOptions, testEnv, uniqueName, waitFor } from "../../test/support/env.ts";
 import { createToolRouterTransport, type ToolRouterTransport } from "../tool-router/http.ts";
 import { createToolCallRecorder } from "../tool-router/recorder.ts";
 import { createToolRouter } from "../tool-router/router.ts";
 import { createSandboxProcessRunner } from "../tool-router/spawn.ts";
-import { createActivities } from "./activities.ts";
+import { createActivities, type RunToolInput } from "./activities.ts";
 import { createExecutionStarter, type ExecutionStarter } from "./starter.ts";
 import { createToolClient, type ToolClient } from "./tool-client.ts";
 import { type ExecutionWorker, routeTemporalLogs, startExecutionWorker, workflowBundle } from "./worker.ts";
@@ -105,6 +109,8 @@ interface Harness {
   readonly taskQueue: string;
   readonly argvLog: string;
   readonly tools: ToolClient;
+  /** The activities as a worker gets them, to call one directly (outside a workflow). */
+  activities(tools?: ToolClient): ReturnType<typeof createActivities>;
   startWorker(options?: { tools?: ToolClient; shutdownGraceMs?: number }): Promise<ExecutionWorker>;
   startStarter(): Promise<ExecutionStarter>;
   close(): Promise<void>;
@@ -118,7 +124,7 @@ describe("orchestrator (Temporal + NATS + tool router)", { timeout: 120_000 }, (
 
   before(async () => {
     routeTemporalLogs(logger);
-    nc = await connect({ servers: testEnv.natsUrl });
+    nc = await connect(natsOptions());
     workerConnection = await NativeConnection.connect({ address: testEnv.temporalAddress });
     clientConnection = await Connection.connect({ address: testEnv.temporalAddress });
     client = new Client({ connection: clientConnection, namespace: "default" });
@@ -170,11 +176,22 @@ describe("orchestrator (Temporal + NATS + tool router)", { timeout: 120_000 }, (
     const taskQueue = uniqueName("orch-test");
     const workers: ExecutionWorker[] = [];
     const starters: ExecutionStarter[] = [];
+    const activities = (client: ToolClient = tools) =>
+      createActivities({
+        store,
+        tools: client,
+        catalog,
+        logger,
+        heartbeatMs: 500,
+        capabilities: createCapabilityMinter({ signingKey: keys.signingKey }),
+        toolTimeoutMs: 30_000,
+      });
     return {
       store,
       taskQueue,
       argvLog,
       tools,
+      activities,
       async startWorker(options = {}) {
         const worker = await startExecutionWorker({
           connection: workerConnection,
@@ -182,15 +199,7 @@ describe("orchestrator (Temporal + NATS + tool router)", { timeout: 120_000 }, (
           taskQueue,
           logger,
           shutdownGraceMs: options.shutdownGraceMs ?? 1000,
-          activities: createActivities({
-            store,
-            tools: options.tools ?? tools,
-            catalog,
-            logger,
-            heartbeatMs: 500,
-            capabilities: createCapabilityMinter({ signingKey: keys.signingKey }),
-            toolTimeoutMs: 30_000,
-          }),
+          activities: activities(options.tools),
         });
         workers.push(worker);
         return worker;
@@ -201,7 +210,8 @@ describe("orchestrator (Temporal + NATS + tool router)", { timeout: 120_000 }, (
           client,
           taskQueue,
           logger,
-          verificationTimeoutMs: 1500,
+          // Long enough for two sandboxed reads on a loaded machine (one takes over a second there).
+          verificationTimeoutMs: 4000,
           toolTimeoutMs: 30_000,
           backoffMs: [200],
         });
@@ -540,7 +550,7 @@ describe("orchestrator (Temporal + NATS + tool router)", { timeout: 120_000 }, (
       assert.equal(verification.payload.checks.length, 1);
       assert.equal(verification.payload.checks[0]?.passed, false);
       assert.match(verification.payload.checks[0]?.detail ?? "", /s1: kubectl.describe failed/);
-      // Verification re-read until its 1.5 s deadline before giving up: more than one attempt.
+      // Verification re-read until its 4 s deadline before giving up: more than one attempt.
       const verifyCalls = toolCalls(events, "tool_call.completed").filter((id) => id.includes("-verify-"));
       assert.ok(verifyCalls.length >= 2, `verification attempts: ${verifyCalls.join(", ")}`);
       assert.deepEqual(
@@ -619,6 +629,88 @@ describe("orchestrator (Temporal + NATS + tool router)", { timeout: 120_000 }, (
         ["scale", "annotate"],
         "s1 ran once (before the worker went away), s2 once (on the new worker)",
       );
+    } finally {
+      await h.close();
+    }
+  });
+
+  it("signs a capability only for a call the approved plan revision names; anything else never reaches the router", async () => {
+    const h = await harness();
+    try {
+      const planId = await seedPlan(h.store, { steps: [scaleStep] });
+      const denied = await seedPlan(h.store, { steps: [scaleStep], approvals: [BOB], denials: [CAROL] });
+      const sent: string[] = [];
+      const spy: ToolClient = {
+        executeTool: (request, options) => {
+          sent.push(options.capability);
+          return h.tools.executeTool(request, options);
+        },
+        getResource: (request, options) => h.tools.getResource(request, options),
+      };
+      const activities = h.activities(spy);
+      const executionId = uniqueName("ex");
+      const call: RunToolInput = {
+        execution_id: executionId,
+        step_id: "s1",
+        tool_call_id: `${executionId}-s1`,
+        action_id: "kubectl.scale",
+        input: scaleStep.input,
+        dry_run: false,
+        purpose: "step",
+        plan: { plan_id: planId, revision: 1 },
+      };
+      const { plan: _plan, ...withoutPlan } = call;
+      const table: { name: string; input: RunToolInput; type: string }[] = [
+        { name: "input changed", input: { ...call, input: { ...deployment, replicas: 0 } }, type: "ToolCallRefused" },
+        {
+          name: "another action",
+          input: { ...call, action_id: "kubectl.rollout_restart", input: deployment },
+          type: "ToolCallRefused",
+        },
+        { name: "a step the plan lacks", input: { ...call, step_id: "s9" }, type: "ToolCallRefused" },
+        {
+          name: "a verification read of something else",
+          input: { ...call, purpose: "verification", action_id: "kubectl.get", input: { ...deployment, name: "cart" } },
+          type: "ToolCallRefused",
+        },
+        { name: "a rollback with the write's input", input: { ...call, purpose: "rollback" }, type: "ToolCallRefused" },
+        { name: "a dry run that is not one", input: { ...call, purpose: "dry_run" }, type: "ToolCallRefused" },
+        { name: "no plan named", input: withoutPlan, type: "ToolCallRefused" },
+        {
+          name: "a plan that does not exist",
+          input: { ...call, plan: { plan_id: "nope", revision: 1 } },
+          type: "PlanNotFound",
+        },
+        // The write is re-checked against the approval even when the workflow passed none.
+        {
+          name: "a withdrawn approval",
+          input: { ...call, plan: { plan_id: denied, revision: 1 } },
+          type: "ApprovalRefused",
+        },
+      ];
+      for (const row of table) {
+        await assert.rejects(
+          activities.runTool(row.input),
+          (e: unknown) => e instanceof ApplicationFailure && e.type === row.type && e.nonRetryable === true,
+          row.name,
+        );
+      }
+      assert.equal(sent.length, 0, "no capability was signed, no call reached the router");
+      assert.deepEqual(recorded(h.argvLog), [], "no CLI ran");
+
+      const result = await activities.runTool(call);
+      assert.equal(result.status, "succeeded");
+      assert.equal(sent.length, 1);
+      const claims = decodeJwt(sent[0] as string);
+      assert.equal(claims.purpose, "execute");
+      assert.equal(claims.plan_id, planId);
+      assert.equal(claims.plan_digest, planRevisionDigest([scaleStep]));
+      assert.equal(claims.input_sha256, toolInputSha256(scaleStep.input));
+      assert.equal(claims.tool_call_id, `${executionId}-s1`);
+      assert.equal((claims.exp ?? 0) - (claims.iat ?? 0), 60, "the tool timeout (30 s) plus a 30 s margin");
+      // The router takes a capability once: replaying the one just used is refused, and nothing runs.
+      await assert.rejects(h.tools.executeTool(call, { capability: sent[0] as string }), /already used/);
+      assert.equal(recorded(h.argvLog).length, 1);
     } finally {
       await h.close();
     }
