@@ -28,7 +28,7 @@ import {
 } from "node:crypto";
 import { errors as joseErrors, jwtVerify, SignJWT } from "jose";
 import { type Config, resolveSecret, type SecretRef } from "../config/index.ts";
-import { ConfigError, ForbiddenError, UnauthenticatedError } from "../errors/index.ts";
+import { ConfigError, type FieldIssue, ForbiddenError, UnauthenticatedError } from "../errors/index.ts";
 import { canonicalize } from "../json/index.ts";
 
 /** The HTTP header a capability travels in (the `Authorization` header stays free for `tools.router_token`). */
@@ -261,13 +261,11 @@ export function loadSigningKey(ref: SecretRef | undefined, field: string): KeyOb
   try {
     key = createPrivateKey(pem);
   } catch (cause) {
-    throw new ConfigError(`${field} is not a PEM private key`, [
-      {
-        field,
-        message: (cause as Error).message,
-        fix: `point ${field} at an Ed25519 private key in PEM; ${KEYGEN_FIX}`,
-      },
-    ]);
+    throw keyError(`${field} is not a PEM private key`, {
+      field,
+      message: (cause as Error).message,
+      fix: `point ${field} at an Ed25519 private key in PEM; ${KEYGEN_FIX}`,
+    });
   }
   assertEd25519(key, "private", field);
   return key;
@@ -278,25 +276,21 @@ export function loadVerifyKey(ref: SecretRef | undefined, field: string): KeyObj
   const pem = readRef(ref, field);
   if (pem === null) return null;
   if (/PRIVATE KEY/.test(pem)) {
-    throw new ConfigError(`${field} holds a private key; the tool router must hold only the public half`, [
-      {
-        field,
-        message: "is a private key",
-        fix: "give the router the public half: `openssl pkey -in capability.pem -pubout -out capability.pub.pem`",
-      },
-    ]);
+    throw keyError(`${field} holds a private key; the tool router must hold only the public half`, {
+      field,
+      message: "is a private key",
+      fix: "give the router the public half: `openssl pkey -in capability.pem -pubout -out capability.pub.pem`",
+    });
   }
   let key: KeyObject;
   try {
     key = createPublicKey(pem);
   } catch (cause) {
-    throw new ConfigError(`${field} is not a PEM public key`, [
-      {
-        field,
-        message: (cause as Error).message,
-        fix: `point ${field} at an Ed25519 public key in PEM; ${KEYGEN_FIX}`,
-      },
-    ]);
+    throw keyError(`${field} is not a PEM public key`, {
+      field,
+      message: (cause as Error).message,
+      fix: `point ${field} at an Ed25519 public key in PEM; ${KEYGEN_FIX}`,
+    });
   }
   assertEd25519(key, "public", field);
   return key;
@@ -306,26 +300,22 @@ export function loadVerifyKey(ref: SecretRef | undefined, field: string): KeyObj
 export function requireVerifyKey(config: Config): KeyObject {
   const key = loadVerifyKey(config.tools.capability_verify_key, "tools.capability_verify_key");
   if (key) return key;
-  throw new ConfigError("the tool router has no key to check capabilities with", [
-    {
-      field: "tools.capability_verify_key",
-      message: "is unset",
-      fix: `set tools.capability_verify_key to file:/path/capability.pub.pem, the public half of orchestrator.capability_signing_key (${KEYGEN_FIX}), or run the embedded profile`,
-    },
-  ]);
+  throw keyError("tools.capability_verify_key is unset, so the tool router cannot check call capabilities", {
+    field: "tools.capability_verify_key",
+    message: "is unset",
+    fix: `set tools.capability_verify_key to file:/path/capability.pub.pem, the public half of orchestrator.capability_signing_key (${KEYGEN_FIX}), or run the embedded profile`,
+  });
 }
 
 /** The orchestrator's signing key from `orchestrator.capability_signing_key`; an orchestrator without one refuses to start. */
 export function requireSigningKey(config: Config): KeyObject {
   const key = loadSigningKey(config.orchestrator.capability_signing_key, "orchestrator.capability_signing_key");
   if (key) return key;
-  throw new ConfigError("the orchestrator has no key to sign tool-call capabilities with", [
-    {
-      field: "orchestrator.capability_signing_key",
-      message: "is unset",
-      fix: `set orchestrator.capability_signing_key to file:/path/capability.pem (${KEYGEN_FIX}) and give the tool router the public half, or run the embedded profile`,
-    },
-  ]);
+  throw keyError("orchestrator.capability_signing_key is unset, so the orchestrator cannot sign call capabilities", {
+    field: "orchestrator.capability_signing_key",
+    message: "is unset",
+    fix: `set orchestrator.capability_signing_key to file:/path/capability.pem (${KEYGEN_FIX}) and give the tool router the public half, or run the embedded profile`,
+  });
 }
 
 /**
@@ -338,40 +328,37 @@ export function embeddedCapabilityKeys(config: Config): { signingKey: KeyObject;
   const verifyKey = loadVerifyKey(config.tools.capability_verify_key, "tools.capability_verify_key");
   if (!signingKey && !verifyKey) return generateCapabilityKeys();
   if (!signingKey) {
-    throw new ConfigError("tools.capability_verify_key is set but orchestrator.capability_signing_key is not", [
-      {
-        field: "orchestrator.capability_signing_key",
-        message: "is unset while tools.capability_verify_key is set",
-        fix: "set orchestrator.capability_signing_key to the private half, or unset both to use a per-process key pair",
-      },
-    ]);
+    throw keyError("tools.capability_verify_key is set but orchestrator.capability_signing_key is not", {
+      field: "orchestrator.capability_signing_key",
+      message: "is unset while tools.capability_verify_key is set",
+      fix: "set orchestrator.capability_signing_key to the private half, or unset both to use a per-process key pair",
+    });
   }
   const derived = createPublicKey(signingKey);
   if (verifyKey && !sameKey(verifyKey, derived)) {
-    throw new ConfigError("tools.capability_verify_key is not the public half of orchestrator.capability_signing_key", [
-      {
-        field: "tools.capability_verify_key",
-        message: "does not match orchestrator.capability_signing_key",
-        fix: "derive it with `openssl pkey -in capability.pem -pubout`, or unset it (the embedded profile derives it)",
-      },
-    ]);
+    throw keyError("tools.capability_verify_key is not the public half of orchestrator.capability_signing_key", {
+      field: "tools.capability_verify_key",
+      message: "does not match orchestrator.capability_signing_key",
+      fix: "derive it with `openssl pkey -in capability.pem -pubout`, or unset it (the embedded profile derives it)",
+    });
   }
   return { signingKey, verifyKey: verifyKey ?? derived };
+}
+
+/** A key problem as one line that ends with its fix (start-up prints a configuration error's message alone). */
+function keyError(summary: string, issue: FieldIssue & { readonly fix: string }): ConfigError {
+  return new ConfigError(`${summary}. Fix: ${issue.fix}`, [issue], { field: issue.field, fix: issue.fix });
 }
 
 function readRef(ref: SecretRef | undefined, field: string): string | null {
   if (ref === undefined) return null;
   const value = resolveSecret(ref);
   if (value !== null) return value;
-  throw new ConfigError(`${field} names ${ref}, which is empty or missing`, [
-    {
-      field,
-      message: `${ref} is empty or missing`,
-      fix: ref.startsWith("env:")
-        ? `export ${ref.slice(4)} with the PEM key`
-        : `create ${ref.slice(5)} with the PEM key`,
-    },
-  ]);
+  throw keyError(`${field} names ${ref}, which is empty or missing`, {
+    field,
+    message: `${ref} is empty or missing`,
+    fix: ref.startsWith("env:") ? `export ${ref.slice(4)} with the PEM key` : `create ${ref.slice(5)} with the PEM key`,
+  });
 }
 
 function sameKey(a: KeyObject, b: KeyObject): boolean {
@@ -383,13 +370,11 @@ function sameKey(a: KeyObject, b: KeyObject): boolean {
 
 function assertEd25519(key: KeyObject, type: "private" | "public", field: string): void {
   if (key.type === type && key.asymmetricKeyType === "ed25519") return;
-  throw new ConfigError(`${field} must be an Ed25519 ${type} key`, [
-    {
-      field,
-      message: `is a ${key.asymmetricKeyType ?? key.type} ${key.type} key`,
-      fix: `use an Ed25519 ${type} key; ${KEYGEN_FIX}`,
-    },
-  ]);
+  throw keyError(`${field} must be an Ed25519 ${type} key`, {
+    field,
+    message: `is a ${key.asymmetricKeyType ?? key.type} ${key.type} key`,
+    fix: `use an Ed25519 ${type} key; ${KEYGEN_FIX}`,
+  });
 }
 
 function parseClaims(p: Record<string, unknown>): CapabilityClaims | null {
