@@ -11,6 +11,7 @@
  * `[REDACTED:<kind>]` for long-lived scrubbers (`createScrubber`).
  */
 export {
+  createLineScrubber,
   createRedactor,
   createScrubber,
   createSecretScrubber,

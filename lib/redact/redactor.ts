@@ -57,6 +57,12 @@ const HINT =
 /** Key names that give their value a secret's context in `redactValue`. */
 const KEY_HINT = /pass|pwd|secret|token|key|auth|cred|cookie|session|sid|sig|private|cert|dsn|conn/i;
 
+/** A command-line flag whose next argument is a secret (`["--token", "…"]`, `["--password", "…"]`). */
+const SECRET_FLAG = /^--?[A-Za-z0-9-]*(?:pass|pwd|secret|token|key|auth|cred)[A-Za-z0-9-]*$/i;
+
+const PEM_BEGIN = /-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----/;
+const PEM_END = /-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----/;
+
 export function isRedacted(text: string): boolean {
   return text.includes(PLACEHOLDER_PREFIX);
 }
@@ -146,7 +152,18 @@ export function createRedactor(patterns: readonly string[] = [], options: Redact
       }
       return out;
     }
-    if (Array.isArray(value)) return value.map((item) => redactDeep(item, key));
+    if (Array.isArray(value)) {
+      return value.map((item, i) => {
+        const flag = value[i - 1];
+        if (typeof item === "string" && typeof flag === "string" && SECRET_FLAG.test(flag)) {
+          // An argv: the flag before a value is its context, as on a command line.
+          const prefix = `${flag} `;
+          const out = redact(prefix + item);
+          if (out.startsWith(prefix) && out !== prefix + item) return out.slice(prefix.length);
+        }
+        return redactDeep(item, key);
+      });
+    }
     if (value !== null && typeof value === "object") {
       const proto = Object.getPrototypeOf(value);
       if (proto !== Object.prototype && proto !== null) return value;
@@ -186,6 +203,24 @@ export function redactDeep<T>(value: T, patterns: readonly string[] = []): T {
 export function createScrubber(patterns: readonly string[] = []): Scrub {
   const redactor = createRedactor(patterns, { stable: false });
   return (text) => redactor.redact(text);
+}
+
+/**
+ * A scrubber for output read one line at a time (a tool's stdout): `scrub`
+ * for each line, and every line of a private key block redacted from its
+ * BEGIN line to its END line, since no line of a key's body says what it is.
+ * Stateful: one per stream.
+ */
+export function createLineScrubber(scrub: Scrub = defaultScrub): Scrub {
+  let inKey = false;
+  return (line) => {
+    if (inKey) {
+      if (PEM_END.test(line)) inKey = false;
+      return inKey && line.trim() !== "" ? `${PLACEHOLDER_PREFIX}private_key]` : scrub(line);
+    }
+    if (PEM_BEGIN.test(line) && !PEM_END.test(line)) inKey = true;
+    return scrub(line);
+  };
 }
 
 /** The placeholder for a value the caller handed over as secret (a credential injected into a tool). */

@@ -43,7 +43,7 @@ export function entropy(text: string): number {
 export function isReference(value: string): boolean {
   return (
     value.startsWith(PLACEHOLDER_PREFIX) ||
-    /^(env:|file:|vault:|secretref:|ref\+|arn:aws:secretsmanager:)/i.test(value) ||
+    /^(env:|file:|vault:|secretref:|ref\+|arn:aws:secretsmanager:|@\/|@\.)/i.test(value) ||
     /^\$\{?[A-Za-z_][A-Za-z0-9_]*\}?$/.test(value) ||
     /^\{\{.*\}\}$/.test(value) ||
     /^<[^>]*>$/.test(value) ||
@@ -220,7 +220,8 @@ export const DEFAULT_RULES: readonly RedactionRule[] = [
     // Command-line flags: `--password hunter2`, `--token=…`, `--client-secret …`.
     pattern:
       /(?:^|\s)--?(?:[a-z]+-)*(?:password|passwd|pass|token|secret|api-key|apikey|access-key|secret-key|client-secret)[ =]["']?(?<s>[^\s"']{4,512})/gi,
-    accept: (s) => !isReference(s) && !s.startsWith("-") && !s.startsWith(PLACEHOLDER_PREFIX),
+    // Not `--token DJANGO_SECRET_KEY="…"`: there the next word is a key, and its value the secret.
+    accept: (s) => !isReference(s) && !s.startsWith("-") && !/^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+[=:]$/.test(s),
   },
   {
     name: "password",

@@ -1,7 +1,15 @@
 /** The memoryless scrubbers: tool output (with the call's injected secrets) and logs. */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { createScrubber, createSecretScrubber, defaultScrub, INJECTED_SECRET } from "./index.ts";
+import { loadCorpus } from "../../test/fixtures/redaction/corpus.ts";
+import {
+  createLineScrubber,
+  createRedactor,
+  createScrubber,
+  createSecretScrubber,
+  defaultScrub,
+  INJECTED_SECRET,
+} from "./index.ts";
 import { secretlintAsynchronousResults } from "./secretlint.ts";
 
 describe("secret scrubber", () => {
@@ -65,6 +73,31 @@ describe("secret scrubber", () => {
     const a = `ghp_${"a1B2c3D4e5".repeat(4).slice(0, 36)}`;
     const b = `ghp_${"Z9y8X7w6V5".repeat(4).slice(0, 36)}`;
     assert.equal(scrub(`${a} ${b}`), "[REDACTED:github_token] [REDACTED:github_token]");
+  });
+
+  it("redacts a private key printed line by line, from BEGIN to END, and nothing after it", () => {
+    const key = (loadCorpus().kinds.find((k) => k.kind === "rsa_private_key")?.text ?? "").split("\n");
+    const scrub = createLineScrubber();
+    const out = [...key, "deployment.apps/checkout restarted"].map(scrub);
+    assert.equal(out.at(-1), "deployment.apps/checkout restarted");
+    for (const line of key.filter((l) => l.length > 40)) assert.equal(out.includes(line), false, line);
+  });
+
+  it("takes a secret flag in an argv as the context of the next argument", () => {
+    const secret = "Zq8wL3xv9RkP2mT7nB4cD6fH";
+    const argv = ["argocd", "login", "argocd.acme.dev", "--password", secret, "--grpc-web"];
+    const out = createRedactor().redactValue(argv);
+    assert.equal(out.includes(secret), false, out.join(" "));
+    assert.deepEqual(out.slice(0, 4), argv.slice(0, 4));
+    assert.equal(out[5], "--grpc-web");
+    // Not every flag: `--namespace shop` stays.
+    assert.deepEqual(createRedactor().redactValue(["kubectl", "-n", "shop", "--context", "prod-eu-1"]), [
+      "kubectl",
+      "-n",
+      "shop",
+      "--context",
+      "prod-eu-1",
+    ]);
   });
 
   it("runs secretlint's scanners synchronously (none answered with a promise)", () => {

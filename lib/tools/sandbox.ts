@@ -25,7 +25,7 @@ import { execa } from "execa";
 import type { SecretRef } from "../config/index.ts";
 import { resolveSecret as defaultResolveSecret } from "../config/index.ts";
 import { UnavailableError, ValidationError } from "../errors/index.ts";
-import { createSecretScrubber, type Scrub } from "../redact/index.ts";
+import { createLineScrubber, createSecretScrubber, type Scrub } from "../redact/index.ts";
 
 export type OutputStream = "stdout" | "stderr";
 
@@ -329,6 +329,8 @@ function collect(
   p: SpawnParams,
   emit: (stream: OutputStream, line: string) => void,
 ): Promise<StreamSummary> {
+  // One per stream: a private key printed over several lines is redacted from BEGIN to END.
+  const redactLine = createLineScrubber(p.redact);
   return new Promise((resolvePromise, rejectPromise) => {
     let bytes = 0;
     let kept = 0;
@@ -346,7 +348,7 @@ function collect(
         return;
       }
       kept += size;
-      const line = p.redact(raw.toString("utf8").replace(/\r$/, ""));
+      const line = redactLine(raw.toString("utf8").replace(/\r$/, ""));
       hash.update(lines.length === 0 ? line : `\n${line}`);
       lines.push(line);
       emit(name, line);

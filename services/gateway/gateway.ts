@@ -68,6 +68,7 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
     secrets: deps.webhookSecrets,
     now,
     onSignal: (source, duplicate) => metrics.signals.inc({ source, duplicate: String(duplicate) }),
+    redactPatterns: deps.redactPatterns,
   });
 
   const routes = buildRoutes({

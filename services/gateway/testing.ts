@@ -68,13 +68,20 @@ export async function startTestGateway(
     projector?: boolean;
     wsMaxBufferedBytes?: number;
     logLevel?: string;
+    /** Where the gateway's log lines go (a test that reads them); nowhere by default. */
+    logDestination?: NodeJS.WritableStream;
     /** `llm.redact_patterns` for intents. */
     redactPatterns?: readonly string[];
   } = {},
 ): Promise<TestGateway> {
   const prefix = uniqueName("gw");
   const schema = uniqueName("gw");
-  const logger = createLogger({ service: "gateway-test", level: options.logLevel ?? "silent", format: "json" });
+  const logger = createLogger({
+    service: "gateway-test",
+    level: options.logLevel ?? "silent",
+    format: "json",
+    destination: options.logDestination,
+  });
   const nc = await connect({ servers: testEnv.natsUrl });
   const store = createEventStore({ nc, prefix, logger });
   await store.provision();

@@ -109,7 +109,7 @@ describe("webhooks over real HTTP and NATS", () => {
   const sign = (body: string | Buffer, secret = gw.secrets.githubSecret ?? "") =>
     `sha256=${createHmac("sha256", secret).update(body).digest("hex")}`;
 
-  it("GitHub push and pull_request: HMAC over the raw body, deduplicated on X-GitHub-Delivery", async () => {
+  it("GitHub push and pull_request: HMAC over the raw body, deduplicated on redelivery", async () => {
     const body = fixture("github/push.json");
     const headers = {
       "x-github-event": "push",
@@ -139,6 +139,40 @@ describe("webhooks over real HTTP and NATS", () => {
       "x-hub-signature-256": sign('{"zen":"Keep it logically awesome."}'),
     });
     assert.equal(ping.status, 200);
+  });
+
+  it("GitHub: the same body under a new X-GitHub-Delivery is the same signal (real deliveries)", async () => {
+    const real = (name: string) =>
+      readFileSync(new URL(`../../../shared/webhook-payloads/github/${name}`, import.meta.url), "utf8");
+    const deliveries = [
+      ["push", "push_payload.json"],
+      ["push", "push_with-new-branch.payload.json"],
+      ["pull_request", "pull_request_opened.payload.json"],
+      ["pull_request", "pull_request_synchronize.payload.json"],
+      ["pull_request", "pull_request_closed.payload.json"],
+      ["workflow_run", "workflow_run_completed.payload.json"],
+      ["check_run", "check_run_completed.payload.json"],
+    ] as const;
+    const ids = new Set<string>();
+    for (const [event, name] of deliveries) {
+      const body = real(name);
+      const send = (delivery: string) =>
+        post("/v1/hooks/git", body, {
+          "x-github-event": event,
+          "x-github-delivery": delivery,
+          "x-hub-signature-256": sign(body),
+        });
+      const first = await signals(await send(`${name}-first`));
+      assert.equal(first.accepted, 1, name);
+      const before = await gw.eventCount();
+      const replay = await signals(await send(`${name}-replayed-under-a-new-id`));
+      assert.equal(replay.duplicates, 1, `${name} replayed under a new delivery id made a second signal`);
+      assert.equal(replay.signals[0]?.signal_id, first.signals[0]?.signal_id);
+      assert.equal(await gw.eventCount(), before, `${name}: nothing appended for the replay`);
+      ids.add(first.signals[0]?.signal_id ?? "");
+    }
+    // Distinct events (opened, synchronize, closed of one pull request; two pushes) stay distinct.
+    assert.equal(ids.size, deliveries.length);
   });
 
   it("GitHub: a forged, re-serialized, wrong-secret or missing signature gets 401 and nothing is appended", async () => {

@@ -1,9 +1,11 @@
 /**
  * Webhooks: each request is authenticated with the provider's own mechanism
  * before anything is read into an event, normalized into `signal.received`,
- * and deduplicated. A signal's id is derived from its dedupe key and appended
- * with `expectedVersion: "none"`, so a redelivery (Alertmanager's
- * repeat_interval, GitHub's redeliver button) is recognised however late it
+ * redacted (labels, annotations, messages, every string of the signal: an
+ * appended event can never be taken back), and deduplicated. A signal's id is
+ * derived from its dedupe key and appended with `expectedVersion: "none"`, so a
+ * redelivery (Alertmanager's repeat_interval, GitHub's redeliver button, the
+ * same GitHub body under a new delivery id) is recognised however late it
  * comes, and the `Nats-Msg-Id` covers concurrent retries inside the window.
  */
 import { createHash, createHmac, timingSafeEqual } from "node:crypto";
@@ -11,6 +13,7 @@ import type * as v from "valibot";
 import { newEvent, type SignalReceivedSchema, SYSTEM_ACTOR } from "../../events/index.ts";
 import { ConflictError, UnauthenticatedError, ValidationError } from "../../lib/errors/index.ts";
 import type { EventStore } from "../../lib/eventstore/index.ts";
+import { createRedactor } from "../../lib/redact/index.ts";
 import {
   AlertmanagerWebhookSchema,
   ArgoCdNotificationSchema,
@@ -30,6 +33,8 @@ export interface WebhookDeps {
   readonly now: () => Date;
   /** Counts accepted and duplicate signals per source (metrics). */
   readonly onSignal?: ((source: string, duplicate: boolean) => void) | undefined;
+  /** `llm.redact_patterns`: extra secret patterns, added to the built-in detectors. */
+  readonly redactPatterns?: readonly string[] | undefined;
 }
 
 const sha256 = (data: string | Buffer) => createHash("sha256").update(data).digest("hex");
@@ -185,6 +190,46 @@ function repoName(fullName: string): string {
   return fullName.split("/").pop() ?? fullName;
 }
 
+/** A scalar field of a JSON object as text; "" when it is absent or not a scalar. */
+function scalar(object: unknown, key: string): string {
+  if (object === null || typeof object !== "object") return "";
+  const value = (object as Record<string, unknown>)[key];
+  return typeof value === "string" || typeof value === "number" || typeof value === "boolean" ? String(value) : "";
+}
+
+/**
+ * What makes a GitHub event itself, whichever delivery carried it: the same
+ * body sent again under a new `X-GitHub-Delivery` (a replay, a redelivery)
+ * has the same identity and so makes no second signal. A push is its ref
+ * moving from `before` to `after`; a pull request event its action on a head
+ * commit at an update time; a run or check (`workflow_run`, `check_run`, …) its
+ * id, attempt and state. Anything else is identified by its exact body.
+ */
+export function gitHubIdentity(event: string, body: unknown, rawSha: string): string {
+  const b = body as Record<string, unknown>;
+  const repo = scalar(b.repository, "id") || scalar(b.repository, "full_name");
+  if (event === "push") return ["push", repo, scalar(b, "ref"), scalar(b, "before"), scalar(b, "after")].join(":");
+  if (event === "pull_request") {
+    const pr = b.pull_request as Record<string, unknown> | undefined;
+    const head = scalar(pr?.head, "sha");
+    return ["pull_request", repo, scalar(b, "number"), scalar(b, "action"), head, scalar(pr, "updated_at")].join(":");
+  }
+  const subject = b[event];
+  if (repo !== "" && scalar(subject, "id") !== "") {
+    return [
+      event,
+      repo,
+      scalar(b, "action"),
+      scalar(subject, "id"),
+      scalar(subject, "run_attempt"),
+      scalar(subject, "status"),
+      scalar(subject, "conclusion"),
+      scalar(subject, "updated_at") || scalar(subject, "completed_at"),
+    ].join(":");
+  }
+  return `${event}:body:${rawSha}`;
+}
+
 export function normalizeGitHub(request: ApiRequest, rawSha: string): Signal[] | "ignored" {
   const event = request.headers["x-github-event"] ?? "";
   const delivery = request.headers["x-github-delivery"];
@@ -194,7 +239,7 @@ export function normalizeGitHub(request: ApiRequest, rawSha: string): Signal[] |
       fix: "send the headers GitHub sends with every delivery",
     });
   }
-  const dedupe = `github:${delivery}`;
+  const dedupe = `github:${gitHubIdentity(event, request.body, rawSha)}`;
   switch (event) {
     case "ping":
       return "ignored";
@@ -306,8 +351,12 @@ export function normalizeGitLab(request: ApiRequest, rawSha: string): Signal[] {
 }
 
 export function createWebhookHandlers(deps: WebhookDeps) {
-  async function record(request: ApiRequest, signals: readonly Signal[]): Promise<ApiResponse> {
+  async function record(request: ApiRequest, normalized: readonly Signal[]): Promise<ApiResponse> {
     const now = deps.now();
+    // Every string of the signal is untrusted text (an annotation, a commit message, a label):
+    // redacted before the dedupe key is hashed, so no secret reaches the stream, not even as a hash.
+    const redactor = createRedactor(deps.redactPatterns ?? []);
+    const signals = normalized.map((signal) => redactor.redactValue(signal));
     const results = await Promise.all(
       signals.map(async (signal) => {
         const key = sha256(signal.dedupe_key);

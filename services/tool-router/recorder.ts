@@ -2,12 +2,15 @@
  * Turns what the tool router reports into the record: `tool_call.started` and
  * `tool_call.completed` on the execution's subject (audit-critical stream),
  * output chunks on the output stream, and the full redacted output (or the
- * dry-run diff) as evidence with its `evidence.stored` event.
+ * dry-run diff) as evidence with its `evidence.stored` event. Tool inputs
+ * (argv) and outputs (lines, errors, evidence) are untrusted text: every string
+ * is redacted (lib/redact) before it is recorded, whatever the sandbox did.
  */
 import { type Actor, type AnyEvent, type EventMeta, newEvent } from "../../events/index.ts";
 import type { EventStore } from "../../lib/eventstore/index.ts";
 import { type EvidenceMeta, type EvidenceStore, evidenceStoredEvent } from "../../lib/evidence/index.ts";
 import type { Logger } from "../../lib/log/index.ts";
+import { createLineScrubber, createRedactor, type Scrub } from "../../lib/redact/index.ts";
 import type { ToolRouterDeps, ToolRouterEvent } from "./router.ts";
 
 export const TOOL_ROUTER_ACTOR: Actor = { kind: "service", id: "tool-router", roles: [] };
@@ -20,10 +23,47 @@ export interface ToolCallRecorderDeps {
 
 export type ToolCallRecorder = Required<Pick<ToolRouterDeps, "onEvent" | "storeEvidence">>;
 
+/** Memoryless (`[REDACTED:kind]`): the same redaction as the sandbox's, for every recorded string. */
+const redactor = createRedactor([], { stable: false });
+
+function redactBlob(blob: Uint8Array): Uint8Array {
+  const text = new TextDecoder().decode(blob);
+  let redacted: string;
+  try {
+    redacted = JSON.stringify(redactor.redactValue(JSON.parse(text) as unknown));
+  } catch {
+    redacted = redactor.redact(text);
+  }
+  return redacted === text ? blob : new TextEncoder().encode(redacted);
+}
+
 export function createToolCallRecorder(deps: ToolCallRecorderDeps): ToolCallRecorder {
   const { store, evidence, logger } = deps;
+  // Output arrives a line per event: a private key spread over lines is redacted from BEGIN to END.
+  const lineScrubbers = new Map<string, Scrub>();
+  const redactLine = (callId: string, stream: string, line: string) => {
+    const key = `${callId}:${stream}`;
+    let scrub = lineScrubbers.get(key);
+    if (scrub === undefined) {
+      scrub = createLineScrubber((text) => redactor.redact(text));
+      lineScrubbers.set(key, scrub);
+    }
+    return scrub(line);
+  };
   return {
-    async onEvent(event: ToolRouterEvent) {
+    async onEvent(reported: ToolRouterEvent) {
+      if (reported.type === "tool_call.completed") {
+        lineScrubbers.delete(`${reported.payload.tool_call_id}:stdout`);
+        lineScrubbers.delete(`${reported.payload.tool_call_id}:stderr`);
+      }
+      const payload =
+        reported.type === "tool_call.output"
+          ? {
+              ...reported.payload,
+              text: redactLine(reported.payload.tool_call_id, reported.payload.stream, reported.payload.text),
+            }
+          : reported.payload;
+      const event = { ...reported, payload: redactor.redactValue(payload) } as ToolRouterEvent;
       const p = event.payload;
       const meta = { actor: TOOL_ROUTER_ACTOR, correlation_id: p.execution_id, aggregate_type: "execution" as const };
       // Keys make a retried report land once: per call for started/completed, per chunk for output.
@@ -48,7 +88,7 @@ export function createToolCallRecorder(deps: ToolCallRecorderDeps): ToolCallReco
         content_type: "application/json",
         redacted: true,
       };
-      const stored = await evidence.storeEvidence(meta, blob);
+      const stored = await evidence.storeEvidence(meta, redactBlob(blob));
       await store.append(
         [evidenceStoredEvent(meta, stored, { actor: TOOL_ROUTER_ACTOR, correlation_id: owner.execution_id })],
         { idempotencyKey: `evidence.stored:${stored.evidence_id}` },
