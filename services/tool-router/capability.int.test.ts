@@ -27,7 +27,7 @@ import {
   generateCapabilityKeys,
   loadCatalog,
 } from "../../lib/tools/index.ts";
-import { testEnv, uniqueName } from "../../test/support/env.ts";
+import { natsOptions, uniqueName } from "../../test/support/env.ts";
 import { createToolRouterTransport, type ToolRouterTransport } from "./http.ts";
 import { createToolCallRecorder } from "./recorder.ts";
 import { createToolRouter } from "./router.ts";
@@ -76,7 +76,7 @@ describe("tool router capabilities: nothing runs without one (real sandbox, NATS
       WH_FIXTURE_ARGV_LOG: argvLog,
       WHEELHOUSE_TOOLS__ENV_ALLOW: "[PATH, HOME, WH_FIXTURE_ARGV_LOG]",
     };
-    nc = await connect({ servers: testEnv.natsUrl });
+    nc = await connect(natsOptions());
     const logger = createLogger({ service: "tool-router", level: "info", format: "json", destination: logs });
     store = createEventStore({ nc, prefix: uniqueName("cap"), logger });
     await store.provision();
