@@ -31,6 +31,7 @@ import { decide, foldPlan, planRevisionDigest } from "../../lib/domain/index.ts"
 import { WheelhouseError } from "../../lib/errors/index.ts";
 import type { EventStore } from "../../lib/eventstore/index.ts";
 import type { Logger } from "../../lib/log/index.ts";
+import { createRedactor } from "../../lib/redact/index.ts";
 import { type CapabilityMinter, type Catalog, toolInputSha256 } from "../../lib/tools/index.ts";
 import type { ExecuteToolResult, ToolClient } from "./tool-client.ts";
 
@@ -131,6 +132,9 @@ export interface ActivityDeps {
   /** How often a running tool call heartbeats; default 5 s. */
   readonly heartbeatMs?: number | undefined;
 }
+
+/** Memoryless, as the tool output it quotes: `[REDACTED:kind]`. */
+const recordRedactor = createRedactor([], { stable: false });
 
 export function createActivities(deps: ActivityDeps) {
   const { store, tools, catalog, logger } = deps;
@@ -337,7 +341,7 @@ export function createActivities(deps: ActivityDeps) {
       };
     },
 
-    /** Appends one execution event, exactly once per execution, step and type. */
+    /** Appends one execution event, exactly once per execution, step and type; its text redacted. */
     async recordEvent(input: RecordEventInput): Promise<{ seq: number; duplicate: boolean }> {
       const { event } = input;
       const executionId = event.payload.execution_id;
@@ -352,7 +356,8 @@ export function createActivities(deps: ActivityDeps) {
       let envelope: AnyEvent;
       try {
         // The draft union is checked at the call site; newEvent validates the payload again.
-        envelope = newEvent(event.type, executionId, event.payload as never, {
+        // A step's detail and a rollback's reason quote tool output: redacted before they are appended.
+        envelope = newEvent(event.type, executionId, recordRedactor.redactValue(event.payload) as never, {
           actor: ORCHESTRATOR_ACTOR,
           correlation_id: input.correlation_id,
           causation_id: input.causation_id,
