@@ -426,6 +426,8 @@ export async function* readRawBatches(nc: NatsConnection, opts: RawReadOptions):
     void messages.close();
   };
   opts.signal?.addEventListener("abort", onAbort, { once: true });
+  // Aborted while the consumer was being set up: no event will fire, so close now (or a quiet stream blocks forever).
+  if (opts.signal?.aborted) onAbort();
   try {
     const it = messages[Symbol.asyncIterator]();
     let batch: RawStreamMessage[] = [];

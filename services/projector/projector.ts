@@ -586,6 +586,8 @@ export function createProjector(deps: ProjectorDeps): Projector {
         const reading = new AbortController();
         const stopReading = () => reading.abort();
         signal.addEventListener("abort", stopReading, { once: true });
+        // A stop asked for while the connections opened fired no event: without this, a quiet stream is read forever.
+        if (signal.aborted) stopReading();
         try {
           for await (const raw of readRawBatches(nc, {
             stream: store.streams.events,
