@@ -54,6 +54,14 @@ const DEFAULT_COMPILED: readonly CompiledRule[] = DEFAULT_RULES.map(compile);
 const HINT =
   /[A-Za-z0-9_+/=.~:-]{16,}|:\/\/|-----BEGIN|pass|pwd|secret|token|key|auth|cred|cookie|session|sid|sig=|machine|(?:^|\s)(?:-u|--user)[ =]/i;
 
+/**
+ * What every scanner of secretlint's preset needs to find anything: a token of
+ * 20 characters or more, credentials in a URL, PEM armour, or a key that says
+ * secret. Most ordinary text (an intent, a comment) has none, and skips it.
+ * The tests hold this true over the whole corpus.
+ */
+export const SECRETLINT_HINT = /[A-Za-z0-9_+=-]{20,}|:\/\/[^\s/@]*@|-----BEGIN|secret|token|_key/i;
+
 /** Key names that give their value a secret's context in `redactValue`. */
 const KEY_HINT = /pass|pwd|secret|token|key|auth|cred|cookie|session|sid|sig|private|cert|dsn|conn/i;
 
@@ -124,6 +132,7 @@ export function createRedactor(patterns: readonly string[] = [], options: Redact
   };
 
   const applySecretlint = (text: string): string => {
+    if (!SECRETLINT_HINT.test(text)) return text;
     const findings = scanWithSecretlint(text)
       .filter((f) => f.secret.length >= 4 && !f.secret.includes(PLACEHOLDER_PREFIX))
       .sort((a, b) => b.secret.length - a.secret.length);
