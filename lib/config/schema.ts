@@ -270,6 +270,11 @@ export const ConfigObjectSchema = v.strictObject({
   profile: v.optional(v.picklist(["embedded", "production"]), "embedded"),
   /** Directory for local state (NATS, Temporal, MinIO, evidence). */
   data_dir: v.optional(v.string(), ".data"),
+  /**
+   * How long a stopping process may drain (a tool call in flight, a projector batch) before it
+   * exits anyway. Unset: `tools.default_timeout_ms` plus 10 s, so that a write in flight can finish.
+   */
+  drain_timeout_ms: v.optional(positiveInt),
   gateway: v.optional(GatewayConfigSchema, {}),
   nats: v.optional(NatsConfigSchema, {}),
   storage: v.optional(StorageConfigSchema, {}),

@@ -95,10 +95,23 @@ export async function openRuntime(config: Config, name: string): Promise<Runtime
   };
 }
 
+/** How long stopping after a failed start may take: the failure is printed first, the exit follows within seconds. */
+const STOP_AFTER_FAILED_START_MS = 10_000;
+
+/**
+ * How long a stopping process may drain before it exits anyway: `drain_timeout_ms`, else the tool
+ * timeout plus 10 s, so that a write in flight (which the orchestrator lets finish) can.
+ */
+export function drainDeadlineMs(config: Config): number {
+  return config.drain_timeout_ms ?? config.tools.default_timeout_ms + 10_000;
+}
+
 /**
  * Runs services in this process until SIGINT/SIGTERM, then stops them in
- * reverse order and closes the runtime. On a start-up failure, prints what
- * failed and how to fix it, and exits 1.
+ * reverse order and closes the runtime; a stop that outlasts the drain deadline
+ * ends the process anyway (exit 1). On a start-up failure, prints what failed
+ * and how to fix it on one line, stops what had started, and exits 1.
+ * A signal during start-up lets the service being started finish, then stops.
  */
 export async function runServices(
   name: string,
@@ -115,10 +128,22 @@ export async function runServices(
   const log = createLogger({ service: name, level: config.log.level, format: config.log.format, scrub });
   const running: (readonly [string, RunningService])[] = [];
   let runtime: Runtime | null = null;
+  /** The start-up step in progress (opening the runtime, or starting one service). */
+  let inFlight: Promise<unknown> = Promise.resolve();
+  /** What the stop is waiting on, for the message when it runs out of time. */
+  let waitingOn = "start-up";
   let stopping: Promise<void> | null = null;
-  const stopAll = () => {
+  const stopAll = (deadlineMs: number) => {
     stopping ??= (async () => {
+      const deadline = setTimeout(() => {
+        process.stderr.write(
+          `wheelhouse: ${name} did not stop within ${Math.round(deadlineMs / 1000)} s (waiting on ${waitingOn}); exiting anyway\n`,
+        );
+        process.exit(1);
+      }, deadlineMs);
+      await inFlight.catch(() => {});
       for (const [service, handle] of [...running].reverse()) {
+        waitingOn = service;
         try {
           await handle.stop();
           log.info({ component: service }, "stopped");
@@ -126,37 +151,83 @@ export async function runServices(
           log.error({ err: error, component: service }, "did not stop cleanly");
         }
       }
-      await runtime?.close();
+      waitingOn = "the NATS and database connections";
+      await runtime?.close().catch((error: unknown) => log.error({ err: error }, "connections did not close cleanly"));
+      clearTimeout(deadline);
     })();
     return stopping;
   };
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
     process.on(signal, () => {
       // A terminal's Ctrl-C can arrive twice (the process group, and scripts/start forwarding it).
-      if (stopping === null) log.info({ signal }, "shutting down");
-      void stopAll().then(() => process.exit(0));
+      if (stopping === null) log.info({ signal, deadline_ms: drainDeadlineMs(config) }, "shutting down");
+      void stopAll(drainDeadlineMs(config)).then(() => process.exit(0));
     });
   }
+  let current = "runtime";
   try {
-    runtime = await openRuntime(config, name);
+    const opening = openRuntime(config, name);
+    inFlight = opening;
+    runtime = await opening;
     for (const [service, start] of services) {
-      running.push([service, await start(runtime)]);
+      if (stopping !== null) return;
+      current = service;
+      waitingOn = `${service} to start`;
+      const starting = start(runtime);
+      inFlight = starting;
+      running.push([service, await starting]);
       log.debug({ component: service }, "started");
     }
   } catch (error) {
-    await stopAll().catch(() => {});
-    exitWith(error, log);
+    if (stopping !== null) return; // a signal is already stopping the process; its failure is expected
+    // Say what failed before stopping the rest, so that a stop that hangs cannot hide it.
+    printStartupFailure(startupError(error, current, config), log);
+    await stopAll(Math.min(STOP_AFTER_FAILED_START_MS, drainDeadlineMs(config)));
+    process.exit(1);
   }
-  options.onStarted?.(running);
+  if (stopping === null) options.onStarted?.(running);
 }
 
-function exitWith(error: unknown, log?: Logger): never {
+/** The ports a process listens on, by the field that sets them, for "port in use" messages. */
+function portFields(config: Config): [field: string, port: number][] {
+  return [
+    ["gateway.port", config.gateway.port],
+    ["tools.router_port", config.tools.router_port],
+    ["chatops.slack.port", config.chatops.slack.port],
+  ];
+}
+
+/** A start-up failure the operator can act on: a port in use names the port, its field and the fix. */
+export function startupError(error: unknown, service: string, config: Config): unknown {
+  const e = error as NodeJS.ErrnoException & { address?: string; port?: number };
+  if (e?.code !== "EADDRINUSE" && e?.code !== "EACCES") return error;
+  const port = e.port ?? Number(/:(\d+)$/.exec(e.message)?.[1]);
+  const field = portFields(config).find(([, p]) => p === port)?.[0];
+  const env = field ? `WHEELHOUSE_${field.toUpperCase().replaceAll(".", "__")}` : null;
+  const where = `${e.address ?? "127.0.0.1"}:${port}`;
+  const problem = e.code === "EADDRINUSE" ? "it is in use (another Wheelhouse running?)" : "permission denied";
+  return new UnavailableError(`${service} cannot listen on ${where}${field ? ` (${field})` : ""}: ${problem}`, {
+    cause: error,
+    ...(field ? { field } : {}),
+    fix:
+      e.code === "EADDRINUSE"
+        ? `stop the process holding port ${port} (\`ss -ltnp 'sport = :${port}'\` names it)${env ? `, or set ${env} to a free port` : ""}`
+        : `use a port above 1023${env ? ` (set ${env})` : ""}`,
+  });
+}
+
+/** One line for a known failure (its message and fix); the stack for an unexpected one. */
+function printStartupFailure(error: unknown, log?: Logger): void {
   if (error instanceof WheelhouseError) {
-    const fix = error.fix && !(error instanceof ConfigError) ? `\n  fix: ${error.fix}` : "";
+    const fix = error.fix && !(error instanceof ConfigError) ? `; fix: ${error.fix}` : "";
     process.stderr.write(`wheelhouse: ${error.message}${fix}\n`);
   } else {
     log?.fatal({ err: error }, "start-up failed");
     process.stderr.write(`wheelhouse: start-up failed: ${(error as Error)?.stack ?? String(error)}\n`);
   }
+}
+
+function exitWith(error: unknown, log?: Logger): never {
+  printStartupFailure(error, log);
   process.exit(1);
 }
