@@ -5,6 +5,7 @@
  * ids carried through child loggers.
  */
 import { type Logger, type LoggerOptions, pino } from "pino";
+import pinoPretty from "pino-pretty";
 import { defaultScrub } from "../redact/index.ts";
 
 export type { Logger } from "pino";
@@ -59,7 +60,7 @@ export const REDACTED_PATHS: readonly string[] = [
 
 export function createLogger(options: LogOptions): Logger {
   const format = options.format ?? "auto";
-  const pretty = format === "pretty" || (format === "auto" && process.stdout.isTTY === true);
+  const pretty = logFormat(format, process.stdout.isTTY === true) === "pretty";
   const scrub = options.scrub ?? defaultScrub;
   const config: LoggerOptions = {
     level: options.level ?? "info",
@@ -79,16 +80,26 @@ export function createLogger(options: LogOptions): Logger {
     },
   };
   if (options.destination) return pino(config, options.destination);
-  if (pretty) {
-    return pino({
-      ...config,
-      transport: {
-        target: "pino-pretty",
-        options: { colorize: true, translateTime: "SYS:HH:MM:ss.l", ignore: "pid,hostname" },
-      },
-    });
-  }
+  if (pretty) return pino(config, prettyStdout());
   return pino(config);
+}
+
+/** `auto` is readable lines on a terminal and JSON lines otherwise (a pipe, a file, a log collector). */
+export function logFormat(format: "json" | "pretty" | "auto", stdoutIsTTY: boolean): "json" | "pretty" {
+  if (format === "auto") return stdoutIsTTY ? "pretty" : "json";
+  return format;
+}
+
+let prettyStream: ReturnType<typeof pinoPretty> | null = null;
+
+/**
+ * One readable stream to stdout for every logger of the process, written in this thread: lines
+ * keep their order across components and none is lost when the process exits (a transport would
+ * start a worker per logger). Colours follow the terminal (NO_COLOR and FORCE_COLOR are honoured).
+ */
+function prettyStdout(): ReturnType<typeof pinoPretty> {
+  prettyStream ??= pinoPretty({ sync: true, translateTime: "SYS:HH:MM:ss.l", ignore: "pid,hostname" });
+  return prettyStream;
 }
 
 /** A child logger that stamps every line with the ids that tie a request to its events. */
