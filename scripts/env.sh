@@ -18,6 +18,8 @@ WH_NATS_PORT=${WH_NATS_PORT:-4322}
 WH_NATS_MONITOR_PORT=${WH_NATS_MONITOR_PORT:-8322}
 # JetStream fsync: "always" (safe, the default: no acknowledged write lost on power loss) or a duration like 2m.
 WH_NATS_SYNC=${WH_NATS_SYNC:-always}
+# The local NATS users' nkey seeds (scripts/infra up writes them; tests and `npm start` connect with them).
+export WH_NATS_AUTH=$WH_DATA/nats/auth
 WH_TEMPORAL_PORT=${WH_TEMPORAL_PORT:-7322}
 WH_TEMPORAL_UI_PORT=${WH_TEMPORAL_UI_PORT:-8323}
 WH_MINIO_PORT=${WH_MINIO_PORT:-9322}

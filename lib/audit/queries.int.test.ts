@@ -18,6 +18,7 @@ import { type Actor, type AnyEvent, type AnyRecordedEvent, type EventMeta, newEv
 import { loadExecutionViews } from "../../projections/executions/sql.ts";
 import { projections } from "../../projections/index.ts";
 import { loadPlanViews } from "../../projections/plans/sql.ts";
+import { natsOptions } from "../../test/support/env.ts";
 import { createDb, type Db } from "../db/index.ts";
 import { createEventStore, type EventStore } from "../eventstore/index.ts";
 import { createEvidenceStore, type EvidenceMeta, type EvidenceStore, evidenceStoredEvent } from "../evidence/index.ts";
@@ -26,7 +27,6 @@ import { type ExecutionView, type PlanView, readModelFolds } from "./folds.ts";
 import { type AuditEventView, type AuditQueries, createAuditQueries } from "./queries.ts";
 import { slonikSqlClient } from "./slonik.ts";
 
-const NATS_URL = process.env.WH_NATS_URL ?? "nats://127.0.0.1:4322";
 const PG_URL = process.env.WH_PG_URL ?? "postgres://postgres@127.0.0.1:5432/wheelhouse";
 const MINIO = new URL(process.env.WH_MINIO_ENDPOINT ?? "http://127.0.0.1:9322");
 const env = {
@@ -135,7 +135,7 @@ const rollbackOutput = JSON.stringify({ stdout: "deployment.apps/checkout scaled
 const ids: Record<string, string> = {};
 
 before(async () => {
-  nc = await connect({ servers: NATS_URL });
+  nc = await connect(natsOptions());
   store = createEventStore({ nc, prefix });
   await store.provision();
   db = await createDb({ url: PG_URL, schema });

@@ -3,9 +3,9 @@ import { randomUUID } from "node:crypto";
 import { after, before, test } from "node:test";
 import { connect, type NatsConnection, nuid } from "@nats-io/transport-node";
 import { type Actor, newEvent } from "../../events/index.ts";
+import { natsOptions } from "../../test/support/env.ts";
 import { createEventStore, type EventStore } from "./index.ts";
 
-const NATS_URL = process.env.WH_NATS_URL ?? "nats://127.0.0.1:4322";
 const actor: Actor = { kind: "user", id: "alice", roles: ["operator"] };
 
 async function until<T>(what: string, fn: () => Promise<T | null | undefined | false>, ms = 10_000): Promise<T> {
@@ -23,7 +23,7 @@ let store: EventStore;
 const prefix = `t_esh_${nuid.next().toLowerCase().slice(0, 10)}`;
 
 before(async () => {
-  nc = await connect({ servers: NATS_URL });
+  nc = await connect(natsOptions());
   store = createEventStore({ nc, prefix });
   await store.provision();
 });

@@ -3,10 +3,10 @@ import { randomUUID } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import { connect, headers, type NatsConnection, nuid } from "@nats-io/transport-node";
 import { type Actor, type AnyRecordedEvent, newEvent } from "../../events/index.ts";
+import { natsOptions } from "../../test/support/env.ts";
 import { ConflictError } from "../errors/index.ts";
 import { createEventStore, type EventStore } from "./index.ts";
 
-const NATS_URL = process.env.WH_NATS_URL ?? "nats://127.0.0.1:4322";
 const actor: Actor = { kind: "user", id: "alice", roles: ["operator"] };
 const meta = { actor, correlation_id: "corr-1" };
 
@@ -33,7 +33,7 @@ describe("event store (real NATS)", () => {
   const prefix = `t_es_${nuid.next().toLowerCase().slice(0, 10)}`;
 
   before(async () => {
-    nc = await connect({ servers: NATS_URL });
+    nc = await connect(natsOptions());
     store = createEventStore({ nc, prefix });
     await store.provision();
   });

@@ -74,7 +74,9 @@ export function natsCredentials(config: Config, processName: string): NatsCreden
 }
 
 function authenticatorFor(secret: string, ref: string): Authenticator {
-  if (secret.includes("-----BEGIN NATS USER JWT-----")) return credsAuthenticator(new TextEncoder().encode(secret));
+  // resolveSecret trims the file; the creds parser needs the newline after the last marker line.
+  if (secret.includes("-----BEGIN NATS USER JWT-----"))
+    return credsAuthenticator(new TextEncoder().encode(`${secret}\n`));
   if (/^SU[A-Z2-7]{56}$/.test(secret)) return nkeyAuthenticator(new TextEncoder().encode(secret));
   throw new ConfigError(`${ref} holds neither NATS user credentials nor a user nkey seed`, [
     {

@@ -16,7 +16,7 @@ import { execa } from "execa";
 import pg from "pg";
 import { newEvent } from "../../events/index.ts";
 import { createEventStore } from "../../lib/eventstore/index.ts";
-import { testEnv, uniqueName, waitFor } from "../../test/support/env.ts";
+import { natsEnv, natsOptions, testEnv, uniqueName, waitFor } from "../../test/support/env.ts";
 
 const root = new URL("../../", import.meta.url).pathname;
 
@@ -53,7 +53,7 @@ describe("quick start: gateway (dev issuer) + projector + mint-token + CLI", () 
     env = {
       ...(process.env as Record<string, string>),
       WHEELHOUSE_DATA_DIR: dataDir,
-      WHEELHOUSE_NATS__URL: testEnv.natsUrl,
+      ...natsEnv(),
       WHEELHOUSE_NATS__PREFIX: prefix,
       WHEELHOUSE_STORAGE__POSTGRES_URL: testEnv.pgUrl,
       WHEELHOUSE_STORAGE__POSTGRES_SCHEMA: schema,
@@ -92,7 +92,7 @@ describe("quick start: gateway (dev issuer) + projector + mint-token + CLI", () 
       child.kill("SIGTERM");
       await exited;
     }
-    const nc = await connect({ servers: testEnv.natsUrl });
+    const nc = await connect(natsOptions());
     const jsm = await createEventStore({ nc, prefix }).manager();
     for (const s of await jsm.streams.names().next())
       if (s.startsWith(prefix.toUpperCase()) || s === `KV_${prefix}_idempotency`) await jsm.streams.delete(s);
@@ -150,7 +150,7 @@ describe("quick start: gateway (dev issuer) + projector + mint-token + CLI", () 
     assert.match(status.stdout, new RegExp(`${planId}\\s+requested`));
 
     // The planner and policy services are other areas: their events are appended directly.
-    const nc = await connect({ servers: testEnv.natsUrl });
+    const nc = await connect(natsOptions());
     const store = createEventStore({ nc, prefix });
     const svc = { actor: { kind: "service" as const, id: "policy", roles: [] }, correlation_id: "t" };
     await store.append([

@@ -4,7 +4,7 @@ import { after, before, describe, it } from "node:test";
 import { Kvm } from "@nats-io/kv";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { ConflictError } from "../../lib/errors/index.ts";
-import { testEnv, uniqueName } from "../../test/support/env.ts";
+import { natsOptions, uniqueName } from "../../test/support/env.ts";
 import type { ApiRequest } from "./api.ts";
 import { createIdempotencyStore, STALE_CLAIM_MS } from "./idempotency.ts";
 
@@ -23,7 +23,7 @@ describe("Idempotency-Key store (real NATS KV)", () => {
   const bucket = uniqueName("idem");
 
   before(async () => {
-    nc = await connect({ servers: testEnv.natsUrl });
+    nc = await connect(natsOptions());
   });
   after(async () => {
     await new Kvm(nc)

@@ -26,7 +26,7 @@ import { createEvidenceStore, type EvidenceStore } from "../../lib/evidence/inde
 import { createLogger } from "../../lib/log/index.ts";
 import { projections } from "../../projections/index.ts";
 import { type OidcFixture, startOidcFixture } from "../../test/fixtures/oidc/server.ts";
-import { testEnv, uniqueName } from "../../test/support/env.ts";
+import { natsOptions, testEnv, uniqueName } from "../../test/support/env.ts";
 import { createProjector, type Projector } from "../projector/projector.ts";
 import type { WebhookSecrets } from "./deps.ts";
 import { createGateway, type Gateway } from "./gateway.ts";
@@ -82,7 +82,7 @@ export async function startTestGateway(
     format: "json",
     destination: options.logDestination,
   });
-  const nc = await connect({ servers: testEnv.natsUrl });
+  const nc = await connect(natsOptions());
   const store = createEventStore({ nc, prefix, logger });
   await store.provision();
   const db = await createDb({ url: testEnv.pgUrl, schema, logger });

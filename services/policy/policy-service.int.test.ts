@@ -10,7 +10,7 @@ import { createLogger } from "../../lib/log/index.ts";
 import { buildPolicyBundle, POLICIES_DIR, resolveOpaBinary } from "../../lib/policy/build.ts";
 import { createPolicyService, type PolicyService } from "../../lib/policy/index.ts";
 import { loadCatalog } from "../../lib/tools/index.ts";
-import { testEnv, uniqueName, waitFor } from "../../test/support/env.ts";
+import { natsOptions, uniqueName, waitFor } from "../../test/support/env.ts";
 import { createPolicyDecider } from "./service.ts";
 
 const logger = createLogger({ service: "policy-test", level: "silent" });
@@ -46,7 +46,7 @@ describe("policy service (real NATS, compiled wasm)", () => {
       outPath: bundlePath,
     });
     policy = await createPolicyService({ bundlePath, timeoutMs: 50, logger, watch: false });
-    nc = await connect({ servers: testEnv.natsUrl });
+    nc = await connect(natsOptions());
     store = createEventStore({ nc, prefix: uniqueName("polsvc"), logger });
     await store.provision();
   });

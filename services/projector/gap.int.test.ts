@@ -7,9 +7,9 @@ import { createDb } from "../../lib/db/index.ts";
 import { createEventStore } from "../../lib/eventstore/index.ts";
 import { changeHistory } from "../../projections/fixtures.ts";
 import { projections } from "../../projections/index.ts";
+import { natsOptions } from "../../test/support/env.ts";
 import { createProjector } from "./projector.ts";
 
-const NATS_URL = process.env.WH_NATS_URL ?? "nats://127.0.0.1:4322";
 const PG_URL = process.env.WH_PG_URL ?? "postgres://postgres@127.0.0.1:5432/wheelhouse";
 
 async function until<T>(what: string, fn: () => Promise<T | null | undefined | false>, ms = 20_000): Promise<T> {
@@ -34,7 +34,7 @@ test("a checkpoint set back by another process is replayed, not jumped over", as
   const id = nuid.next().toLowerCase().slice(0, 8);
   const prefix = `t_pjgap_${id}`;
   const schema = `t_pjgap_${id}`;
-  const nc = await connect({ servers: NATS_URL });
+  const nc = await connect(natsOptions());
   const store = createEventStore({ nc, prefix });
   await store.provision();
   const db = await createDb({ url: PG_URL, schema });

@@ -12,6 +12,7 @@ import { createEventStore, type EventStore } from "../../lib/eventstore/index.ts
 import { changeHistory, contextHistory } from "../../projections/fixtures.ts";
 import { projections } from "../../projections/index.ts";
 import type { Projection } from "../../projections/types.ts";
+import { natsOptions } from "../../test/support/env.ts";
 import { registerProjectorLagMetrics } from "./lag.ts";
 import { createProjector } from "./projector.ts";
 
@@ -81,7 +82,7 @@ describe("projector (real NATS + Postgres)", () => {
   const dbs: Db[] = [];
 
   before(async () => {
-    nc = await connect({ servers: NATS_URL });
+    nc = await connect(natsOptions());
     store = createEventStore({ nc, prefix });
     await store.provision();
   });

@@ -11,7 +11,7 @@ import { createEventStore, type EventStore } from "../../lib/eventstore/index.ts
 import { createEvidenceStore, type EvidenceStore } from "../../lib/evidence/index.ts";
 import { createLogger } from "../../lib/log/index.ts";
 import { findExecutable, loadCatalog } from "../../lib/tools/index.ts";
-import { testEnv, uniqueName } from "../../test/support/env.ts";
+import { natsOptions, uniqueName } from "../../test/support/env.ts";
 import { createToolCallRecorder } from "./recorder.ts";
 import { createToolRouter, type ToolRouter } from "./router.ts";
 import { createSandboxProcessRunner } from "./spawn.ts";
@@ -30,7 +30,7 @@ describe("tool calls become events and evidence (real NATS, evidence store)", ()
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), "wh-recorder-"));
-    nc = await connect({ servers: testEnv.natsUrl });
+    nc = await connect(natsOptions());
     store = createEventStore({ nc, prefix: uniqueName("rec"), logger });
     await store.provision();
     evidence = createEvidenceStore(

@@ -3,6 +3,9 @@
  * and helpers that give each test its own isolated slice of them.
  */
 import { randomBytes } from "node:crypto";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { type ConnectionOptions, nkeyAuthenticator } from "@nats-io/transport-node";
 
 export const testEnv = {
   natsUrl: process.env.WH_NATS_URL ?? `nats://127.0.0.1:${process.env.WH_NATS_PORT ?? "4322"}`,
@@ -16,6 +19,38 @@ export const testEnv = {
     secretKey: process.env.WH_MINIO_PASSWORD ?? "wheelhouse-dev-only",
   },
 } as const;
+
+/** The local stack's NATS users' nkey seeds (`scripts/infra up` writes them; scripts/env.sh exports the path). */
+const natsAuthDir = process.env.WH_NATS_AUTH ?? join(import.meta.dirname, "..", "..", ".data", "nats", "auth");
+
+/**
+ * `file:` reference to a local NATS user's seed (see scripts/nats-auth.ts for the users), or
+ * `undefined` when the stack runs without NATS auth (no seeds written).
+ */
+export function natsCredentials(user = "embedded"): `file:${string}` | undefined {
+  const file = join(natsAuthDir, `${user}.nk`);
+  return existsSync(file) ? `file:${file}` : undefined;
+}
+
+/**
+ * Options for `connect()` to the local stack's NATS as `user`: `admin` by default, since tests
+ * create and delete their own streams; a service's user to check what that service may do.
+ */
+export function natsOptions(user = "admin", extra: Partial<ConnectionOptions> = {}): ConnectionOptions {
+  const ref = natsCredentials(user);
+  const seed = ref === undefined ? undefined : readFileSync(ref.slice("file:".length), "utf8").trim();
+  return {
+    servers: testEnv.natsUrl,
+    ...(seed === undefined ? {} : { authenticator: nkeyAuthenticator(new TextEncoder().encode(seed)) }),
+    ...extra,
+  };
+}
+
+/** Environment for a Wheelhouse process a test spawns: the NATS URL and, with auth on, `user`'s credentials. */
+export function natsEnv(user = "embedded"): Record<string, string> {
+  const ref = natsCredentials(user);
+  return { WHEELHOUSE_NATS__URL: testEnv.natsUrl, ...(ref === undefined ? {} : { WHEELHOUSE_NATS__CREDENTIALS: ref }) };
+}
 
 /** A short random token for stream prefixes, schemas, buckets and task queues (lower-case, starts with a letter). */
 export function uniqueName(base: string): string {
