@@ -75,6 +75,16 @@ export interface EventStore {
   readAggregate(aggregateType: AggregateType, aggregateId: string, opts?: ReadOptions): Promise<AnyRecordedEvent[]>;
   /** The aggregate's version (its last subject sequence), 0 when it has no events. */
   version(aggregateType: AggregateType, aggregateId: string): Promise<number>;
+  /**
+   * What an append with this idempotency key stored on the aggregate (`duplicate: true`, with the
+   * events), or `null` when nothing was: a retry whose first attempt died answers from this instead
+   * of deciding again on a state that already holds its own events.
+   */
+  findAppend(
+    aggregateType: AggregateType,
+    aggregateId: string,
+    idempotencyKey: string,
+  ): Promise<{ result: AppendResult; events: AnyRecordedEvent[] } | null>;
   /** Durable pull consumer: explicit ack, bounded redelivery with backoff, dead letters. */
   consume(opts: ConsumeOptions): Promise<Consumption>;
   /** Ordered (ephemeral) consumer from a sequence, for fan-out and replay; no acks. */
@@ -160,6 +170,21 @@ export function createEventStore(deps: EventStoreDeps): EventStore {
       seqs.push(s);
     }
     return seqs;
+  }
+
+  async function findAppend(aggregateType: AggregateType, aggregateId: string, key: string) {
+    const found: { index: number; msg: StoredMsg }[] = [];
+    for (const msg of await subjectMessages(names.events, subjectFor(aggregateType, aggregateId), 0)) {
+      const id = msg.header?.get("Nats-Msg-Id");
+      if (id?.startsWith(`${key}:`)) found.push({ index: Number(id.slice(key.length + 1)), msg });
+    }
+    if (found.length === 0) return null;
+    found.sort((a, b) => a.index - b.index);
+    const events = found.map(({ msg }) =>
+      decodeRecorded(msg.data, { seq: msg.seq, stream: names.events, subject: msg.subject }),
+    );
+    const seqs = found.map(({ msg }) => msg.seq);
+    return { result: { seqs, version: seqs[seqs.length - 1] as number, duplicate: true }, events };
   }
 
   async function append(events: readonly AnyEvent[], opts: AppendOptions = {}): Promise<AppendResult> {
@@ -331,6 +356,7 @@ export function createEventStore(deps: EventStoreDeps): EventStore {
     append,
     readAggregate,
     version,
+    findAppend,
     async consume(opts) {
       return startConsumer({ nc, jsm: await jsm(), prefix, names, logger }, opts);
     },

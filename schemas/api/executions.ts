@@ -52,6 +52,13 @@ export const ExecutionIdParamsSchema = v.strictObject({
   id: v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{1,128}$/)),
 });
 
+/** `Last-Event-ID` resumes the log stream after the last SSE `id:` received. */
+export const LogStreamHeadersSchema = v.looseObject({
+  "last-event-id": v.optional(
+    v.pipe(v.string(), v.regex(/^\d{1,15}$/, "must be the last id: value this stream sent, or be omitted")),
+  ),
+});
+
 /** One SSE `data:` of `GET /v1/executions/{id}/logs`; the SSE `id:` is the output stream sequence. */
 export const LogChunkSchema = v.object({
   tool_call_id: v.string(),

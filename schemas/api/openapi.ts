@@ -18,6 +18,8 @@ export interface OperationSpec {
   readonly access: string;
   readonly params?: v.GenericSchema | undefined;
   readonly query?: v.GenericSchema | undefined;
+  /** Request headers the operation reads, keyed by lower-case name. */
+  readonly headers?: v.GenericSchema | undefined;
   readonly body?: v.GenericSchema | undefined;
   readonly responses: Readonly<Record<number, { description: string; schema?: v.GenericSchema; contentType?: string }>>;
   /** Longer prose for the document (cost, streaming, protocol). */
@@ -38,13 +40,18 @@ function jsonSchema(schema: v.GenericSchema, typeMode: "input" | "output"): Json
   return out;
 }
 
-function parameters(schema: v.GenericSchema | undefined, where: "path" | "query"): Json[] {
+/** `idempotency-key` → `Idempotency-Key`: how the documents and clients spell a header. */
+export function headerName(name: string): string {
+  return name.replace(/(^|-)([a-z])/g, (_, dash: string, c: string) => dash + c.toUpperCase());
+}
+
+function parameters(schema: v.GenericSchema | undefined, where: "path" | "query" | "header"): Json[] {
   if (!schema) return [];
   const js = jsonSchema(schema, "input");
   const props = (js.properties ?? {}) as Record<string, Json>;
   const required = new Set((js.required ?? []) as string[]);
   return Object.entries(props).map(([name, s]) => ({
-    name,
+    name: where === "header" ? headerName(name) : name,
     in: where,
     required: where === "path" || required.has(name),
     schema: s,
@@ -81,7 +88,12 @@ export function buildOpenApi(
       ...(op.description ? { description: op.description } : {}),
       tags: op.tags,
       "x-wheelhouse-access": op.access,
-      parameters: [...parameters(op.params, "path"), ...parameters(op.query, "query"), ...(op.extraParameters ?? [])],
+      parameters: [
+        ...parameters(op.params, "path"),
+        ...parameters(op.query, "query"),
+        ...parameters(op.headers, "header"),
+        ...(op.extraParameters ?? []),
+      ],
       responses,
       ...(op.access === "public" || op.access === "webhook" ? { security: [] } : {}),
       ...(op.security ? { security: op.security } : {}),

@@ -80,3 +80,34 @@ export const ExecutePlanRequestSchema = v.strictObject({
 
 /** `?wait=N` is the query form of `Prefer: wait=N`. */
 export const CommandQuerySchema = v.strictObject({ wait: WaitSchema });
+
+/** Every `wait` preference in a `Prefer` header names whole seconds (RFC 7240; other preferences pass). */
+const PREFER_WAIT = /(?:^|[\s,;])wait\s*=\s*([^\s,;]*)/gi;
+
+/**
+ * The headers a command reads, by their lower-case names (HTTP headers are case-insensitive): checked
+ * with the rest of the request before anything is appended. Other headers pass untouched.
+ */
+export const CommandHeadersSchema = v.looseObject({
+  "idempotency-key": v.optional(
+    v.pipe(v.string(), v.regex(/^[\x21-\x7e]{1,255}$/, "must be 1-255 printable ASCII characters, e.g. a UUID")),
+  ),
+  "if-match": v.optional(
+    v.pipe(
+      v.string(),
+      v.regex(/^(W\/)?("\d{1,15}"|\d{1,15})$/, 'must be the version the plan was read at (its ETag), e.g. "12"'),
+    ),
+  ),
+  prefer: v.optional(
+    v.pipe(
+      v.string(),
+      v.check(
+        (value) => [...value.matchAll(PREFER_WAIT)].every((m) => /^\d{1,3}$/.test(m[1] ?? "")),
+        "must name whole seconds in its wait preference, e.g. wait=5",
+      ),
+    ),
+  ),
+  "x-correlation-id": v.optional(
+    v.pipe(v.string(), v.regex(/^[\w.:-]{1,128}$/, "must be 1-128 letters, digits, _ . : or -")),
+  ),
+});

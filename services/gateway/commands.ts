@@ -6,7 +6,7 @@
  */
 import { createHash } from "node:crypto";
 import { v5 as uuidv5, v7 as uuidv7 } from "uuid";
-import type { Actor, AnyEvent } from "../../events/index.ts";
+import type { Actor, AggregateType, AnyEvent } from "../../events/index.ts";
 import { newEvent } from "../../events/index.ts";
 import { decide, foldPlan, type PlanCommand, type PlanEventDraft } from "../../lib/domain/index.ts";
 import { ConflictError, UnauthenticatedError } from "../../lib/errors/index.ts";
@@ -61,7 +61,7 @@ export function scopedIdempotencyKey(request: ApiRequest, operation: string): st
 export function requestedWaitMs(request: ApiRequest, maxWaitMs: number): number {
   const query = parseInput(CommandQuerySchema, request.query, "query");
   const prefer = request.headers.prefer;
-  const fromHeader = prefer ? /(?:^|[\s,;])wait=(\d+)/.exec(prefer)?.[1] : undefined;
+  const fromHeader = prefer ? /(?:^|[\s,;])wait\s*=\s*(\d+)/i.exec(prefer)?.[1] : undefined;
   const seconds = query.wait ?? (fromHeader === undefined ? 0 : Number(fromHeader));
   return Math.min(seconds * 1000, maxWaitMs);
 }
@@ -98,6 +98,13 @@ function expectedFromIfMatch(request: ApiRequest, current: number): void {
 export function createCommandHandlers(deps: CommandDeps) {
   const { store } = deps;
 
+  /**
+   * On a resumed retry (the first request with this key never answered), what that request appended,
+   * if it got that far. Only then: the first attempt of a command costs no extra read.
+   */
+  const earlierAppend = (request: ApiRequest, aggregateType: AggregateType, id: string, key: string | undefined) =>
+    request.resumed && key !== undefined ? store.findAppend(aggregateType, id, key) : Promise.resolve(null);
+
   async function accepted(
     request: ApiRequest,
     result: AppendResult,
@@ -133,6 +140,16 @@ export function createCommandHandlers(deps: CommandDeps) {
       const planId = idempotencyKey ? uuidv5(idempotencyKey, ID_NAMESPACE) : uuidv7();
       const now = deps.now();
       const intent = deps.scrub(input.intent);
+      const earlier = await earlierAppend(request, "plan", planId, idempotencyKey);
+      if (earlier) {
+        return accepted(
+          request,
+          earlier.result,
+          { id: planId, kind: "plan", location: `/v1/plans/${planId}` },
+          { kind: "plan", id: planId },
+          { redacted: intent !== input.intent },
+        );
+      }
       const command: PlanCommand = {
         type: "RequestPlan",
         planId,
@@ -165,14 +182,24 @@ export function createCommandHandlers(deps: CommandDeps) {
       const actor = actorOf(request);
       const { id: planId } = parseInput(PlanIdParamsSchema, request.params, "params");
       const input = parseInput(ExecutePlanRequestSchema, request.body, "body");
-      const history = await store.readAggregate("plan", planId);
-      const version = history[history.length - 1]?.seq ?? 0;
-      expectedFromIfMatch(request, version);
-      const now = deps.now();
       // One execution per plan revision (and one dry run of it): the id is derived, so a
       // retry or a second click finds the execution already there instead of starting two.
       // The dry run has its own id, or previewing a revision would use up its real run.
       const executionId = `${planId}-r${input.revision}${input.dry_run === true ? "-dry" : ""}`;
+      const idempotencyKey = scopedIdempotencyKey(request, `execute:${planId}`);
+      const executionAccepted = (result: AppendResult) =>
+        accepted(
+          request,
+          result,
+          { id: executionId, kind: "execution", location: `/v1/executions/${executionId}` },
+          { kind: "execution", id: executionId },
+        );
+      const earlier = await earlierAppend(request, "execution", executionId, idempotencyKey);
+      if (earlier) return executionAccepted(earlier.result);
+      const history = await store.readAggregate("plan", planId);
+      const version = history[history.length - 1]?.seq ?? 0;
+      expectedFromIfMatch(request, version);
+      const now = deps.now();
       const drafts = decide(
         {
           type: "RequestExecution",
@@ -185,7 +212,6 @@ export function createCommandHandlers(deps: CommandDeps) {
         },
         foldPlan(history),
       );
-      const idempotencyKey = scopedIdempotencyKey(request, `execute:${planId}`);
       let result: AppendResult;
       try {
         result = await store.append(envelope(drafts, executionId, meta(request, actor, now)), {
@@ -203,27 +229,32 @@ export function createCommandHandlers(deps: CommandDeps) {
         }
         throw error;
       }
-      return accepted(
-        request,
-        result,
-        {
-          id: executionId,
-          kind: "execution",
-          location: `/v1/executions/${executionId}`,
-        },
-        { kind: "execution", id: executionId },
-      );
+      return executionAccepted(result);
     },
 
     /** POST /v1/approvals */
     async decideApproval(request: ApiRequest): Promise<ApiResponse> {
       const actor = actorOf(request);
       const input = parseInput(ApprovalRequestSchema, request.body, "body");
+      const idempotencyKey = scopedIdempotencyKey(request, `approval:${input.plan_id}`);
+      const approvalAccepted = (result: AppendResult, approvalId: string) =>
+        accepted(
+          request,
+          result,
+          { id: approvalId, kind: "approval", location: `/v1/plans/${input.plan_id}` },
+          { kind: "plan", id: input.plan_id },
+        );
+      const earlier = await earlierAppend(request, "plan", input.plan_id, idempotencyKey);
+      if (earlier) {
+        const recorded = earlier.events[0]?.payload as { approval_id?: string } | undefined;
+        return approvalAccepted(earlier.result, recorded?.approval_id ?? "");
+      }
       const history = await store.readAggregate("plan", input.plan_id);
       const version = history[history.length - 1]?.seq ?? 0;
       expectedFromIfMatch(request, version);
       const now = deps.now();
-      const approvalId = uuidv7();
+      // Derived from the key when there is one: two attempts of one request name the same approval.
+      const approvalId = idempotencyKey ? uuidv5(idempotencyKey, ID_NAMESPACE) : uuidv7();
       const base = {
         planId: input.plan_id,
         revision: input.revision,
@@ -238,7 +269,6 @@ export function createCommandHandlers(deps: CommandDeps) {
           ? { type: "GrantApproval", ...base }
           : { type: "DenyApproval", ...base, reason: base.comment ?? "denied via the API" };
       const drafts = decide(command, foldPlan(history));
-      const idempotencyKey = scopedIdempotencyKey(request, `approval:${input.plan_id}`);
       // Guarded on the version we decided on: if anything was recorded on the
       // plan since (a new revision, another answer), the append is refused with 409.
       const result = await store.append(envelope(drafts, input.plan_id, meta(request, actor, now)), {
@@ -246,16 +276,7 @@ export function createCommandHandlers(deps: CommandDeps) {
         ...(idempotencyKey ? { idempotencyKey } : {}),
       });
       const payload = drafts[0]?.payload as { approval_id?: string } | undefined;
-      return accepted(
-        request,
-        result,
-        {
-          id: payload?.approval_id ?? approvalId,
-          kind: "approval",
-          location: `/v1/plans/${input.plan_id}`,
-        },
-        { kind: "plan", id: input.plan_id },
-      );
+      return approvalAccepted(result, payload?.approval_id ?? approvalId);
     },
   };
 }

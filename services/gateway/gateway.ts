@@ -15,7 +15,7 @@ import { createIdempotencyStore } from "./idempotency.ts";
 import { createLiveHub, followOutput } from "./live.ts";
 import { createMetrics } from "./metrics.ts";
 import { createQueryHandlers } from "./queries.ts";
-import { createRateLimiter } from "./rate-limit.ts";
+import { createFailureLimiter, createRateLimiter } from "./rate-limit.ts";
 import { buildRoutes } from "./routes.ts";
 import { createWebhookHandlers } from "./webhooks.ts";
 
@@ -105,6 +105,7 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
     routes,
     authenticator: deps.authenticator,
     rateLimiter: createRateLimiter(deps.config.rate_limit_per_minute),
+    authFailures: createFailureLimiter(deps.config.auth_failures_per_minute),
     logger: deps.logger,
     metrics,
     bodyLimitBytes: deps.config.body_limit_bytes,

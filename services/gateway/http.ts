@@ -2,35 +2,45 @@
  * The HTTP transport: Fastify 5 mapping the transport-free routes, plus the
  * two endpoints that are streams by nature (WebSocket `/v1/ws`, SSE logs).
  * Everything HTTP-specific lives here: body parsing with UTF-8 and size
- * checks, problem+json rendering, metrics, authentication of each request.
+ * checks, problem+json rendering, metrics, security headers.
+ *
+ * Every route of the table, streams included, enters through `admit`:
+ * failed-authentication limit, authentication and role, command rate limit,
+ * then the whole request (path, query, headers, body) checked against the
+ * route's declared schemas. Only then does a handler (or a stream) run, so a
+ * request that is refused has done nothing, and a route added to the table
+ * gets all of this without asking.
  */
 import { randomUUID } from "node:crypto";
 import { Readable } from "node:stream";
-import websocket from "@fastify/websocket";
+import websocket, { type WebSocket } from "@fastify/websocket";
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import * as v from "valibot";
-import type { Actor } from "../../events/index.ts";
+import type { Actor, Role } from "../../events/index.ts";
 import { type Authenticator, requireRole } from "../../lib/auth/index.ts";
 import {
   PayloadTooLargeError,
   RateLimitedError,
   toProblem,
   toWheelhouseError,
+  UnauthenticatedError,
   UnsupportedMediaTypeError,
   ValidationError,
   WheelhouseError,
 } from "../../lib/errors/index.ts";
 import type { Logger } from "../../lib/log/index.ts";
-import { ClientMessageSchema, ExecutionIdParamsSchema } from "../../schemas/api/index.ts";
-import { type ApiRequest, parseInput, type Route } from "./api.ts";
+import { ClientMessageSchema } from "../../schemas/api/index.ts";
+import { type ApiRequest, assertRouteContracts, type Route, validateRequest } from "./api.ts";
 import type { LiveHub, OutputChunk } from "./live.ts";
 import type { Metrics } from "./metrics.ts";
-import type { RateLimiter } from "./rate-limit.ts";
+import type { FailureLimiter, RateLimiter } from "./rate-limit.ts";
 
 export interface HttpTransportDeps {
   readonly routes: readonly Route[];
   readonly authenticator: Authenticator;
   readonly rateLimiter: RateLimiter;
+  /** Failed authentications per client address (`gateway.auth_failures_per_minute`). */
+  readonly authFailures: FailureLimiter;
   readonly logger: Logger;
   readonly metrics: Metrics;
   readonly bodyLimitBytes: number;
@@ -53,8 +63,8 @@ export interface HttpTransport {
 }
 
 const rawBodies = new WeakMap<FastifyRequest, Buffer>();
-/** Routes the table documents but this file serves by hand (custom method, SSE, WebSocket). */
-const TRANSPORT_PATHS = new Set(["/v1/plans/{id}:execute", "/v1/executions/{id}/logs", "/v1/ws"]);
+/** `/v1/plans/{id}:execute` (AIP-136 custom method): a literal after a parameter in one path segment. */
+const CUSTOM_METHOD = /^(.*)\{(\w+)\}:([\w-]+)$/;
 
 function isStream(body: unknown): body is AsyncIterable<string | Uint8Array> {
   return (
@@ -175,11 +185,38 @@ export function createHttpTransport(deps: HttpTransportDeps): HttpTransport {
     deps.metrics.duration.observe({ route, method: request.method }, reply.elapsedTime / 1000);
   });
 
-  async function authenticate(request: FastifyRequest, route: Route): Promise<Actor | null> {
-    if (route.access === "public" || route.access === "webhook") return null;
-    const { actor } = await deps.authenticator.authenticate(request.headers.authorization);
-    requireRole(actor, route.access);
+  // What a browser must not do with an answer: sniff a JSON error into HTML, or keep it in a cache.
+  app.addHook("onSend", async (_request, reply, payload) => {
+    void reply.header("x-content-type-options", "nosniff");
+    if (!reply.hasHeader("cache-control")) void reply.header("cache-control", "no-store");
+    return payload;
+  });
+
+  /** Authenticates a bearer token, spending one of the address's failures when it is refused. */
+  async function authenticate(request: FastifyRequest, role: Role): Promise<Actor> {
+    let actor: Actor;
+    try {
+      ({ actor } = await deps.authenticator.authenticate(request.headers.authorization));
+    } catch (error) {
+      if (error instanceof UnauthenticatedError) deps.authFailures.record(request.ip);
+      throw error;
+    }
+    requireRole(actor, role);
     return actor;
+  }
+
+  /**
+   * The one way into a route: the address's failed-authentication budget, the caller and its role,
+   * the command rate limit, and the whole request checked against the route's contract.
+   */
+  async function admit(route: Route, request: FastifyRequest, params: Record<string, string>): Promise<ApiRequest> {
+    if (route.access !== "public") deps.authFailures.check(request.ip);
+    const actor =
+      route.access === "public" || route.access === "webhook" ? null : await authenticate(request, route.access);
+    if (route.command && actor) deps.rateLimiter.take(`${actor.kind}:${actor.id}`);
+    const apiRequest = toApiRequest(request, actor, params);
+    validateRequest(route, apiRequest);
+    return apiRequest;
   }
 
   function toApiRequest(request: FastifyRequest, actor: Actor | null, params: Record<string, string>): ApiRequest {
@@ -195,9 +232,15 @@ export function createHttpTransport(deps: HttpTransportDeps): HttpTransport {
   }
 
   async function run(route: Route, request: FastifyRequest, reply: FastifyReply, params: Record<string, string>) {
-    const actor = await authenticate(request, route);
-    if (route.command && actor) deps.rateLimiter.take(`${actor.kind}:${actor.id}`);
-    const response = await route.handler(toApiRequest(request, actor, params));
+    const apiRequest = await admit(route, request, params);
+    let response: Awaited<ReturnType<Route["handler"]>>;
+    try {
+      response = await route.handler(apiRequest);
+    } catch (error) {
+      // A webhook's handler checks the provider's credentials: a refusal there is a failed authentication too.
+      if (route.access === "webhook" && error instanceof UnauthenticatedError) deps.authFailures.record(request.ip);
+      throw error;
+    }
     void reply.code(response.status);
     for (const [k, value] of Object.entries(response.headers ?? {})) void reply.header(k, value);
     if (response.body === undefined) return reply.send();
@@ -213,36 +256,67 @@ export function createHttpTransport(deps: HttpTransportDeps): HttpTransport {
     streams.clear();
   });
 
-  const routes = deps.routes;
-  const byKey = new Map(routes.map((r) => [`${r.method} ${r.path}`, r]));
-  const executeRoute = byKey.get("POST /v1/plans/{id}:execute");
+  // Before any route: a WebSocket route is declared inside a plugin that needs it.
+  void app.register(websocket, {
+    options: {
+      maxPayload: 64 * 1024,
+      handleProtocols: (protocols: Set<string>) => (protocols.has(WS_PROTOCOL) ? WS_PROTOCOL : false),
+    },
+  });
 
-  for (const route of routes) {
-    if (TRANSPORT_PATHS.has(route.path)) continue;
-    const url = route.path.replace(/\{(\w+)\}/g, ":$1");
+  assertRouteContracts(deps.routes);
+  const toUrl = (path: string) => path.replace(/\{(\w+)\}/g, ":$1");
+  // Custom methods by the path before the parameter: the router cannot put a literal after a
+  // parameter in one segment, so `{id}:verb` is one parameter here, split below.
+  const customMethods = new Map<string, { method: Route["method"]; param: string; verbs: Map<string, Route> }>();
+
+  for (const route of deps.routes) {
+    if (route.stream === "sse") {
+      serveSse(route);
+      continue;
+    }
+    if (route.stream === "websocket") {
+      serveWebSocket(route);
+      continue;
+    }
+    const custom = CUSTOM_METHOD.exec(route.path);
+    if (custom) {
+      const [, base = "", param = "id", verb = ""] = custom;
+      const key = `${route.method} ${base}`;
+      const entry = customMethods.get(key) ?? { method: route.method, param, verbs: new Map<string, Route>() };
+      entry.verbs.set(verb, route);
+      customMethods.set(key, entry);
+      continue;
+    }
     app.route({
       method: route.method,
-      url,
+      url: toUrl(route.path),
       handler: (request, reply) => run(route, request, reply, (request.params ?? {}) as Record<string, string>),
     });
   }
 
-  // `/v1/plans/{id}:execute` (AIP-136 custom method): the router cannot put a
-  // literal after a parameter in one segment, so the suffix is split here.
-  app.post("/v1/plans/:target", (request, reply) => {
-    const target = (request.params as { target: string }).target;
-    const match = /^(.+):execute$/.exec(target);
-    if (!match?.[1] || !executeRoute) {
-      return sendProblem(
-        reply,
-        new WheelhouseError("not_found", 404, `no endpoint POST /v1/plans/${target}`, {
-          fix: "to run a plan, POST /v1/plans/{id}:execute",
-        }),
-        request.url,
-      );
-    }
-    return run(executeRoute, request, reply, { id: match[1] });
-  });
+  for (const [key, { method, param, verbs }] of customMethods) {
+    const base = key.slice(method.length + 1);
+    app.route({
+      method,
+      url: `${toUrl(base)}:target`,
+      handler: (request, reply) => {
+        const target = (request.params as { target: string }).target;
+        const match = /^(.+):([\w-]+)$/.exec(target);
+        const route = match?.[2] === undefined ? undefined : verbs.get(match[2]);
+        if (!match?.[1] || !route) {
+          return sendProblem(
+            reply,
+            new WheelhouseError("not_found", 404, `no endpoint ${method} ${base}${target}`, {
+              fix: `the custom methods here are ${[...verbs.keys()].map((v) => `${method} ${base}{${param}}:${v}`).join(", ")}`,
+            }),
+            request.url,
+          );
+        }
+        return run(route, request, reply, { [param]: match[1] });
+      },
+    });
+  }
 
   // The audit trail only grows: no method changes or removes a record, and saying so beats a bare 404.
   app.route({
@@ -274,28 +348,25 @@ export function createHttpTransport(deps: HttpTransportDeps): HttpTransport {
   app.get("/v1/openapi.json", async () => deps.openapi());
   for (const [path, document] of Object.entries(deps.publicDocuments ?? {})) app.get(path, async () => document());
 
-  // SSE: the execution's tool output, resumable with Last-Event-ID.
-  app.get("/v1/executions/:id/logs", async (request, reply) => {
-    const logsRoute = byKey.get("GET /v1/executions/{id}/logs");
-    if (logsRoute) await authenticate(request, logsRoute);
-    const { id } = parseInput(ExecutionIdParamsSchema, request.params, "params");
-    const lastEventId = request.headers["last-event-id"];
-    let fromSeq: number | undefined;
-    if (lastEventId !== undefined) {
-      const n = Number(lastEventId);
-      if (!Number.isInteger(n) || n < 0) {
-        throw new ValidationError("Last-Event-ID must be the id of an event this stream sent", {
-          field: "Last-Event-ID",
-          fix: "send the last id: value you received, or omit the header",
-        });
-      }
-      fromSeq = n + 1;
-    }
+  /** SSE: the execution's tool output, resumable with Last-Event-ID; admitted like any route. */
+  function serveSse(route: Route) {
+    app.get(toUrl(route.path), async (request, reply) => {
+      const admitted = await admit(route, request, (request.params ?? {}) as Record<string, string>);
+      const id = admitted.params.id as string;
+      // Checked by the route's header schema: digits only.
+      const lastEventId = admitted.headers["last-event-id"];
+      const fromSeq = lastEventId === undefined ? undefined : Number(lastEventId) + 1;
+      await streamOutput(request, reply, id, fromSeq);
+    });
+  }
+
+  async function streamOutput(request: FastifyRequest, reply: FastifyReply, id: string, fromSeq: number | undefined) {
     reply.hijack();
     const res = reply.raw;
     res.writeHead(200, {
       "content-type": "text/event-stream; charset=utf-8",
-      "cache-control": "no-cache",
+      "cache-control": "no-store",
+      "x-content-type-options": "nosniff",
       connection: "keep-alive",
       "x-accel-buffering": "no",
     });
@@ -324,77 +395,98 @@ export function createHttpTransport(deps: HttpTransportDeps): HttpTransport {
     });
     if (ended) void follower.stop();
     request.raw.on("close", end);
-  });
+  }
 
-  void app.register(websocket, {
-    options: {
-      maxPayload: 64 * 1024,
-      handleProtocols: (protocols: Set<string>) => (protocols.has(WS_PROTOCOL) ? WS_PROTOCOL : false),
-    },
-  });
-  void app.register(async (scope) => {
-    scope.get("/v1/ws", { websocket: true }, (socket, request) => {
-      let actor: Actor | null = null;
-      deps.metrics.wsClients.inc();
-      const fail = (code: number, detail: string) => {
-        socket.send(JSON.stringify({ type: "error", code: code === 4401 ? "unauthenticated" : "bad_request", detail }));
-        if (code === 4401) socket.close(4401, "unauthenticated");
-      };
-      const authenticated = (a: Actor) => {
-        actor = a;
-        socket.send(JSON.stringify({ type: "ready", actor: a.id }));
-      };
-      const tryToken = async (token: string) => {
-        try {
-          const { actor: a } = await deps.authenticator.verify(token);
-          requireRole(a, "viewer");
-          authenticated(a);
-        } catch (e) {
-          fail(4401, toWheelhouseError(e).message);
-        }
-      };
-      const protocolToken = (request.headers["sec-websocket-protocol"] ?? "")
-        .split(",")
-        .map((p) => p.trim())
-        .find((p) => p.startsWith("bearer."))
-        ?.slice("bearer.".length);
-      const queryToken = (request.query as { access_token?: string }).access_token;
-      const initial = protocolToken ?? queryToken;
-      // Without a token in the handshake, the first message must be {type:"auth"} within 5 s.
-      const authTimer = setTimeout(() => {
-        if (!actor) fail(4401, "no credentials within 5 s");
-      }, 5_000);
-      const ready = initial ? tryToken(initial) : Promise.resolve();
-
-      socket.on("message", (data: Buffer) => {
-        void (async () => {
-          await ready;
-          let message: v.InferOutput<typeof ClientMessageSchema>;
-          try {
-            message = v.parse(ClientMessageSchema, JSON.parse(utf8.decode(data)));
-          } catch (e) {
-            fail(4400, `not a valid message: ${(e as Error).message}`);
-            return;
-          }
-          if (message.type === "auth") {
-            if (!actor) await tryToken(message.token);
-            return;
-          }
-          if (!actor) {
-            fail(4401, 'authenticate first: send {type:"auth", token}');
-            return;
-          }
-          await deps.hub.subscribe(socket, message);
-          socket.send(JSON.stringify({ type: "subscribed", topics: message.topics, cursor: message.cursor ?? null }));
-        })().catch((e: unknown) => deps.logger.error({ err: e }, "websocket message failed"));
-      });
-      socket.on("close", () => {
-        clearTimeout(authTimer);
-        deps.metrics.wsClients.dec();
-        void deps.hub.remove(socket);
-      });
+  /**
+   * The WebSocket: the handshake is admitted like any route (failed-authentication budget, query
+   * checked against the contract) before the upgrade; the token may come in the handshake or as the
+   * first message, and must carry the route's role.
+   */
+  function serveWebSocket(route: Route) {
+    const role = route.access as Role;
+    void app.register(async (scope) => {
+      scope.get(
+        toUrl(route.path),
+        {
+          websocket: true,
+          preValidation: async (request) => {
+            deps.authFailures.check(request.ip);
+            validateRequest(route, toApiRequest(request, null, (request.params ?? {}) as Record<string, string>));
+          },
+        },
+        (socket, request) => acceptWebSocket(socket, request, role),
+      );
     });
-  });
+  }
+
+  function acceptWebSocket(socket: WebSocket, request: FastifyRequest, role: Role) {
+    let actor: Actor | null = null;
+    deps.metrics.wsClients.inc();
+    const fail = (code: number, detail: string) => {
+      socket.send(JSON.stringify({ type: "error", code: code === 4401 ? "unauthenticated" : "bad_request", detail }));
+      if (code === 4401) socket.close(4401, "unauthenticated");
+    };
+    const authenticated = (a: Actor) => {
+      actor = a;
+      socket.send(JSON.stringify({ type: "ready", actor: a.id }));
+    };
+    const tryToken = async (token: string) => {
+      try {
+        deps.authFailures.check(request.ip);
+        let a: Actor;
+        try {
+          ({ actor: a } = await deps.authenticator.verify(token));
+        } catch (e) {
+          if (e instanceof UnauthenticatedError) deps.authFailures.record(request.ip);
+          throw e;
+        }
+        requireRole(a, role);
+        authenticated(a);
+      } catch (e) {
+        fail(4401, toWheelhouseError(e).message);
+      }
+    };
+    const protocolToken = (request.headers["sec-websocket-protocol"] ?? "")
+      .split(",")
+      .map((p) => p.trim())
+      .find((p) => p.startsWith("bearer."))
+      ?.slice("bearer.".length);
+    const queryToken = (request.query as { access_token?: string }).access_token;
+    const initial = protocolToken ?? queryToken;
+    // Without a token in the handshake, the first message must be {type:"auth"} within 5 s.
+    const authTimer = setTimeout(() => {
+      if (!actor) fail(4401, "no credentials within 5 s");
+    }, 5_000);
+    const ready = initial ? tryToken(initial) : Promise.resolve();
+
+    socket.on("message", (data: Buffer) => {
+      void (async () => {
+        await ready;
+        let message: v.InferOutput<typeof ClientMessageSchema>;
+        try {
+          message = v.parse(ClientMessageSchema, JSON.parse(utf8.decode(data)));
+        } catch (e) {
+          fail(4400, `not a valid message: ${(e as Error).message}`);
+          return;
+        }
+        if (message.type === "auth") {
+          if (!actor) await tryToken(message.token);
+          return;
+        }
+        if (!actor) {
+          fail(4401, 'authenticate first: send {type:"auth", token}');
+          return;
+        }
+        await deps.hub.subscribe(socket, message);
+        socket.send(JSON.stringify({ type: "subscribed", topics: message.topics, cursor: message.cursor ?? null }));
+      })().catch((e: unknown) => deps.logger.error({ err: e }, "websocket message failed"));
+    });
+    socket.on("close", () => {
+      clearTimeout(authTimer);
+      deps.metrics.wsClients.dec();
+      void deps.hub.remove(socket);
+    });
+  }
 
   return {
     app,

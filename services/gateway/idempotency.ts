@@ -1,16 +1,25 @@
 /**
  * `Idempotency-Key` for commands: the first answer is stored in a NATS KV
  * bucket under the key (scoped to the caller and the operation), and a retry
- * gets that answer back without running the command again. A retry that
- * arrives while the first is still running gets 409; the same key with a
- * different body gets 422. The append itself also carries a `Nats-Msg-Id`
+ * gets that answer back without running the command again. The same key with
+ * a different body gets 422. The append itself also carries a `Nats-Msg-Id`
  * derived from the key, so even a lost KV entry cannot double-append.
+ *
+ * A claim without an answer belongs either to a request still running in
+ * this process (a concurrent retry gets 409) or to one that will never answer:
+ * its process was killed, or NATS went away before the answer was stored. A
+ * retry takes such a claim over at once and runs the command `resumed`: the
+ * command answers from the events the first request appended under the key
+ * when they are there, and decides again when they are not. Nothing is
+ * appended twice either way: every append is keyed. A claim held by another
+ * live gateway is taken over too; both then append under the same key and
+ * one of them gets the other's events back.
  */
-import { createHash } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import type { KV } from "@nats-io/kv";
 import { Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { ConflictError, ValidationError, WheelhouseError } from "../../lib/errors/index.ts";
+import { ConflictError, toWheelhouseError, ValidationError, WheelhouseError } from "../../lib/errors/index.ts";
 import type { ApiRequest, ApiResponse, Handler } from "./api.ts";
 
 interface Stored {
@@ -19,12 +28,13 @@ interface Stored {
   readonly response?: ApiResponse;
   /** When the pending claim was taken, ms since the epoch. */
   readonly claimed_at?: number;
+  /** The gateway process that took the claim (a random id per store). */
+  readonly holder?: string;
 }
 
 /**
- * A claim still pending after this long belongs to a request that died (or could not record its
- * answer): the next retry takes it over. Longer than any command may take (the longest read-your-
- * writes wait plus the append's timeout).
+ * Even this process's own in-flight claim is taken over after this long: no command runs longer
+ * (the longest read-your-writes wait plus the append's timeout), so its holder is stuck.
  */
 export const STALE_CLAIM_MS = 60_000;
 
@@ -40,7 +50,13 @@ export async function createIdempotencyStore(
   ttlMs: number,
   now: () => number = Date.now,
 ): Promise<IdempotencyStore> {
-  const isStale = (stored: Stored) => stored.state === "pending" && now() - (stored.claimed_at ?? 0) > STALE_CLAIM_MS;
+  const holder = randomUUID();
+  /** KV keys of the commands running in this process right now. */
+  const inFlight = new Set<string>();
+  // Only a claim this process holds and is still working on can have an answer coming; any other
+  // claim without an answer (a killed process's, a lost answer's) is taken over straight away.
+  const isLive = (kvKey: string, stored: Stored) =>
+    stored.holder === holder && inFlight.has(kvKey) && now() - (stored.claimed_at ?? 0) <= STALE_CLAIM_MS;
   const kv: KV = await new Kvm(nc).create(bucket, { ttl: ttlMs, history: 1 });
   const enc = new TextEncoder();
   const dec = new TextDecoder();
@@ -62,18 +78,28 @@ export async function createIdempotencyStore(
         const fingerprint = createHash("sha256")
           .update(JSON.stringify({ p: request.params, b: request.body ?? null }))
           .digest("hex");
-        const claim = enc.encode(JSON.stringify({ state: "pending", fingerprint, claimed_at: now() } satisfies Stored));
+        const claim = enc.encode(
+          JSON.stringify({ state: "pending", fingerprint, claimed_at: now(), holder } satisfies Stored),
+        );
+        let resumed = false;
         const existing = await kv.get(kvKey);
         if (existing && existing.operation === "PUT") {
           const stored = JSON.parse(dec.decode(existing.value)) as Stored;
-          if (stored.fingerprint !== fingerprint || !isStale(stored)) return replay(stored, fingerprint);
-          // The first attempt died after claiming the key. Running the command again is safe: its append
-          // carries a Nats-Msg-Id derived from the key, so JetStream hands back the first outcome.
+          if (stored.fingerprint !== fingerprint || stored.state === "done" || isLive(kvKey, stored)) {
+            return replay(stored, fingerprint);
+          }
+          // Nobody will answer this claim. Taking it over is safe: the command looks for the first
+          // attempt's events before deciding, and its append carries the same key.
           try {
             await kv.update(kvKey, claim, existing.revision);
           } catch {
+            // Another retry took it over (or the answer landed) between our read and write.
+            const raced = await kv.get(kvKey);
+            if (raced && raced.operation === "PUT")
+              return replay(JSON.parse(dec.decode(raced.value)) as Stored, fingerprint);
             throw busy();
           }
+          resumed = true;
         } else {
           try {
             await kv.create(kvKey, claim);
@@ -86,15 +112,20 @@ export async function createIdempotencyStore(
           }
         }
         let response: ApiResponse;
+        inFlight.add(kvKey);
         try {
-          response = await handler(request);
+          response = await handler(resumed ? { ...request, resumed } : request);
         } catch (error) {
-          // Failed commands are not remembered: the client may fix the request and retry with the same key.
-          await kv.delete(kvKey).catch(() => undefined);
+          // A refused command is not remembered: the client may fix the request and retry with the same
+          // key. After a failure whose outcome is unknown (NATS gone mid-append) the claim stays, so the
+          // retry is resumed and finds the events if the append landed after all.
+          if (toWheelhouseError(error).status < 500) await kv.delete(kvKey).catch(() => undefined);
           throw error;
+        } finally {
+          inFlight.delete(kvKey);
         }
         // The command is accepted whether or not its answer can be remembered; a retry after a failed
-        // put finds a claim that goes stale and re-runs into the deduplicated append.
+        // put finds a claim nobody is working on, and answers from the events.
         await kv
           .put(kvKey, enc.encode(JSON.stringify({ state: "done", fingerprint, response } satisfies Stored)))
           .catch(() => undefined);

@@ -13,6 +13,7 @@ import {
   AuditVerificationSchema,
   AuditVerifyQuerySchema,
   ChangeExplanationSchema,
+  CommandHeadersSchema,
   CommandQuerySchema,
   ContextServicesQuerySchema,
   CreatePlanRequestSchema,
@@ -28,6 +29,7 @@ import {
   ListExecutionsQuerySchema,
   ListPlansQuerySchema,
   LogChunkSchema,
+  LogStreamHeadersSchema,
   PlanAsOfSchema,
   PlanIdParamsSchema,
   PlanPageSchema,
@@ -67,6 +69,8 @@ zeros), then one \`chain_proof\` line with the chain head and whether the whole 
 that match the filters are exported; the proof always covers the whole chain. Streamed as it is read:
 a large trail is never held in memory. The trail cannot be changed or deleted through the API.`;
 
+const WEBHOOK_BODY = "the provider's credentials are checked first, and the event header says which shape the body has";
+
 const accepted = { 202: { description: "Accepted: appended and acknowledged by JetStream", schema: AcceptedSchema } };
 const webhookAccepted = {
   202: { description: "Signals recorded (duplicates counted, not re-appended)", schema: WebhookAcceptedSchema },
@@ -84,6 +88,7 @@ export function buildRoutes(h: RouteHandlers): Route[] {
       command: true,
       body: CreatePlanRequestSchema,
       query: CommandQuerySchema,
+      headers: CommandHeadersSchema,
       responses: accepted,
       handler: h.createPlan,
     },
@@ -120,6 +125,7 @@ export function buildRoutes(h: RouteHandlers): Route[] {
       params: PlanIdParamsSchema,
       body: ExecutePlanRequestSchema,
       query: CommandQuerySchema,
+      headers: CommandHeadersSchema,
       responses: accepted,
       handler: h.executePlan,
     },
@@ -133,6 +139,7 @@ export function buildRoutes(h: RouteHandlers): Route[] {
       command: true,
       body: ApprovalRequestSchema,
       query: CommandQuerySchema,
+      headers: CommandHeadersSchema,
       responses: accepted,
       handler: h.decideApproval,
     },
@@ -165,7 +172,9 @@ export function buildRoutes(h: RouteHandlers): Route[] {
       summary: "Server-sent events of the execution's tool output; resume with Last-Event-ID",
       tags: ["executions"],
       access: "viewer",
+      stream: "sse",
       params: ExecutionIdParamsSchema,
+      headers: LogStreamHeadersSchema,
       responses: {
         200: {
           description: "text/event-stream of output chunks",
@@ -287,6 +296,7 @@ reconnect with the last one as \`cursor\` to miss nothing. Close codes: 4401 una
 (more than 1 MiB unsent).`,
       tags: ["live"],
       access: "viewer",
+      stream: "websocket",
       query: WsQuerySchema,
       extraParameters: [
         { name: "Upgrade", in: "header", required: true, schema: { type: "string", const: "websocket" } },
@@ -336,6 +346,7 @@ reconnect with the last one as \`cursor\` to miss nothing. Close codes: 4401 una
       summary: "Alertmanager webhook (payload version 4); bearer or basic credentials from http_config",
       tags: ["webhooks"],
       access: "webhook",
+      bodyCheckedByHandler: WEBHOOK_BODY,
       body: AlertmanagerWebhookSchema,
       responses: webhookAccepted,
       handler: h.alertmanager,
@@ -347,6 +358,7 @@ reconnect with the last one as \`cursor\` to miss nothing. Close codes: 4401 una
       summary: "Argo CD notifications webhook; shared secret in X-Wheelhouse-Token",
       tags: ["webhooks"],
       access: "webhook",
+      bodyCheckedByHandler: WEBHOOK_BODY,
       body: ArgoCdNotificationSchema,
       responses: webhookAccepted,
       handler: h.argocd,
@@ -358,6 +370,7 @@ reconnect with the last one as \`cursor\` to miss nothing. Close codes: 4401 una
       summary: "GitHub (X-Hub-Signature-256) or GitLab (X-Gitlab-Token) webhook",
       tags: ["webhooks"],
       access: "webhook",
+      bodyCheckedByHandler: WEBHOOK_BODY,
       body: v.union([GitHubPushSchema, GitHubPullRequestSchema, GitLabPushSchema]),
       responses: {
         ...webhookAccepted,
