@@ -12,8 +12,8 @@ import { createDb, type Db } from "../db/index.ts";
 import { ConfigError, UnavailableError, WheelhouseError } from "../errors/index.ts";
 import { createEventStore, type EventStore, streamSettingsFromConfig } from "../eventstore/index.ts";
 import { createEvidenceStore, type EvidenceStore } from "../evidence/index.ts";
-import { createScrubber } from "../redact/index.ts";
 import { createLogger, type Logger } from "../log/index.ts";
+import { createScrubber } from "../redact/index.ts";
 import { type Catalog, loadCatalog } from "../tools/index.ts";
 import { connectNats } from "./nats.ts";
 
