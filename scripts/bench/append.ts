@@ -9,10 +9,10 @@ import { jetstream } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { type AnyEvent, newEvent } from "../../events/index.ts";
 import { createEventStore, type Durability } from "../../lib/eventstore/index.ts";
+import { natsOptions } from "../../test/support/env.ts";
 
 const N = Number(process.argv[2] ?? 4000);
-const url = process.env.WH_NATS_URL ?? "nats://127.0.0.1:4322";
-const nc = await connect({ servers: url });
+const nc = await connect(natsOptions());
 const js = jetstream(nc);
 const encoder = new TextEncoder();
 

@@ -34,6 +34,7 @@ import { appendAuditEvents } from "../../lib/audit/store.ts";
 import { migrate } from "../../lib/db/index.ts";
 import { createEventStore } from "../../lib/eventstore/index.ts";
 import { createEvidenceStore } from "../../lib/evidence/index.ts";
+import { natsOptions } from "../../test/support/env.ts";
 
 const { values: args } = parseArgs({
   options: {
@@ -44,7 +45,6 @@ const { values: args } = parseArgs({
 });
 const TOTAL = Number(args.events);
 const TARGET = Number(args.target);
-const NATS_URL = process.env.WH_NATS_URL ?? "nats://127.0.0.1:4322";
 const PG_URL = process.env.WH_PG_URL ?? "postgres://postgres@127.0.0.1:5432/wheelhouse";
 
 const id = randomBytes(3).toString("hex");
@@ -114,7 +114,7 @@ function executionEvent(executionId: string, i: number, occurredAt: string): Rec
 }
 
 async function main() {
-  const nc = await connect({ servers: NATS_URL, name: "bench-audit" });
+  const nc = await connect(natsOptions("admin", { name: "bench-audit" }));
   // Setup speed only: the stream is written with `persist_mode: async` (fsync per message would make the
   // setup of 1M events take minutes); reads, which is all that is measured, do not depend on it.
   const store = createEventStore({ nc, prefix, streams: { events: "fast" } });

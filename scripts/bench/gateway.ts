@@ -28,7 +28,7 @@ import { newEvent } from "../../events/index.ts";
 import { loadDevIssuer } from "../../lib/auth/index.ts";
 import { parseConfig } from "../../lib/config/index.ts";
 import { createEventStore } from "../../lib/eventstore/index.ts";
-import { testEnv, uniqueName, waitFor } from "../../test/support/env.ts";
+import { natsEnv, natsOptions, testEnv, uniqueName, waitFor } from "../../test/support/env.ts";
 
 const { values } = parseArgs({
   options: {
@@ -72,7 +72,7 @@ const issuerUrl = `http://127.0.0.1:${port}/dev-issuer`;
 const env = {
   ...(process.env as Record<string, string>),
   WHEELHOUSE_DATA_DIR: dataDir,
-  WHEELHOUSE_NATS__URL: testEnv.natsUrl,
+  ...natsEnv(),
   WHEELHOUSE_NATS__PREFIX: prefix,
   WHEELHOUSE_STORAGE__POSTGRES_URL: testEnv.pgUrl,
   WHEELHOUSE_STORAGE__POSTGRES_SCHEMA: schema,
@@ -84,7 +84,7 @@ const env = {
   WHEELHOUSE_LOG__LEVEL: "warn",
 };
 
-const nc = await connect({ servers: testEnv.natsUrl });
+const nc = await connect(natsOptions());
 const store = createEventStore({ nc, prefix });
 await store.provision();
 let gateway: ChildProcess | null = null;

@@ -15,9 +15,10 @@ import { createEventStore } from "../../lib/eventstore/index.ts";
 import { createPlanner } from "../../lib/planner/index.ts";
 import { loadCatalog } from "../../lib/tools/index.ts";
 import { createPlannerService } from "../../services/planner/service.ts";
+import { natsOptions, testEnv } from "../../test/support/env.ts";
 
 const iterations = Number(process.argv[2] ?? 2000);
-const natsUrl = process.env.WH_NATS_URL ?? "nats://127.0.0.1:4322";
+const natsUrl = testEnv.natsUrl;
 const intents = [
   "scale checkout to 6 in staging",
   "deploy checkout v1.4.2 to production",
@@ -49,7 +50,7 @@ console.log(`template planner, ${iterations} intents: ${fmt(planTimes)}  ${(iter
 
 let nc: Awaited<ReturnType<typeof connect>> | null = null;
 try {
-  nc = await connect({ servers: natsUrl, timeout: 2000 });
+  nc = await connect(natsOptions("admin", { timeout: 2000 }));
 } catch {
   console.log(`NATS not reachable at ${natsUrl}: skipping the append comparison`);
 }

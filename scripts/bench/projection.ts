@@ -20,9 +20,9 @@ import { createEventStore } from "../../lib/eventstore/index.ts";
 import { changeHistory, EVENTS_PER_CHANGE } from "../../projections/fixtures.ts";
 import { projections } from "../../projections/index.ts";
 import { type AppliedBatch, createProjector } from "../../services/projector/projector.ts";
+import { natsOptions } from "../../test/support/env.ts";
 
 const CHANGES = Number(process.argv[2] ?? 7700);
-const NATS_URL = process.env.WH_NATS_URL ?? "nats://127.0.0.1:4322";
 const PG_URL = process.env.WH_PG_URL ?? "postgres://postgres@127.0.0.1:5432/wheelhouse";
 const prefix = "bench_proj";
 const schemaA = "bench_proj_fold";
@@ -36,7 +36,7 @@ async function pgq(text: string) {
   await c.end();
 }
 
-const nc = await connect({ servers: NATS_URL });
+const nc = await connect(natsOptions());
 const store = createEventStore({ nc, prefix });
 const jsm = await store.manager();
 for (const s of Object.values(store.streams)) await jsm.streams.delete(s).catch(() => {});
