@@ -8,4 +8,5 @@ export * from "./plan.ts";
 export * from "./policy.ts";
 export * from "./registry.ts";
 export * from "./signal.ts";
+export * from "./storable.ts";
 export * from "./tool-call.ts";

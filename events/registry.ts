@@ -14,6 +14,7 @@ import { planEvents } from "./plan.ts";
 import { upcastPlanRequestedV1 } from "./plan.v1.ts";
 import { policyEvents } from "./policy.ts";
 import { signalEvents } from "./signal.ts";
+import { storableValue } from "./storable.ts";
 import { toolCallEvents } from "./tool-call.ts";
 
 interface EventDefinition {
@@ -63,7 +64,11 @@ export interface EventMeta {
   readonly aggregate_type?: AggregateType | undefined;
 }
 
-/** Builds a new event of the current schema version, validating its payload. */
+/**
+ * Builds a new event of the current schema version, validating its payload.
+ * Strings come out storable (NUL and unpaired surrogates become U+FFFD, see
+ * storable.ts), so the event a caller holds is the one the stream will hold.
+ */
 export function newEvent<T extends EventType>(
   type: T,
   aggregateId: string,
@@ -95,7 +100,7 @@ export function newEvent<T extends EventType>(
   };
   const envelope = v.safeParse(EnvelopeSchema, event);
   if (!envelope.success) throw payloadError(type, envelope.issues, "");
-  return event;
+  return storableValue(event);
 }
 
 /** Thrown for a type this build does not know (a newer producer); consumers skip it rather than fail. */

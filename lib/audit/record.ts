@@ -12,7 +12,7 @@
  * An auditor can recompute the chain with any JCS implementation.
  */
 import { createHash } from "node:crypto";
-import type { Actor, AnyEvent, AnyRecordedEvent } from "../../events/index.ts";
+import { type Actor, type AnyEvent, type AnyRecordedEvent, storableText, storableValue } from "../../events/index.ts";
 import { canonicalize, canonicalizeKnownKeys } from "./canonical.ts";
 
 /** `prev_hash` of the first record. */
@@ -166,11 +166,13 @@ export interface UnprojectedMessage {
  * may carry no id, or another event's.
  */
 export function deadLetterBody(m: UnprojectedMessage): AuditRecordBody {
-  const text = Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength).toString("utf8");
+  // Only what Postgres can store goes into the record (no NUL, no unpaired surrogate: events/storable.ts);
+  // the sha256 below still covers the message's exact bytes.
+  const text = storableText(Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength).toString("utf8"));
   let envelope: Record<string, unknown> | null = null;
   let parsed: unknown;
   try {
-    parsed = JSON.parse(text);
+    parsed = storableValue(JSON.parse(text));
     if (parsed !== null && typeof parsed === "object" && !Array.isArray(parsed))
       envelope = parsed as Record<string, unknown>;
   } catch {
@@ -214,7 +216,7 @@ export function deadLetterBody(m: UnprojectedMessage): AuditRecordBody {
     causation_id: str(envelope?.causation_id),
     payload: {
       reason: m.reason,
-      error: m.error,
+      error: storableText(m.error),
       sha256: createHash("sha256").update(m.data).digest("hex"),
       size_bytes: m.data.byteLength,
       ...(parsed === undefined ? { data: text } : { message: parsed }),

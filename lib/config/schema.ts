@@ -118,6 +118,13 @@ export const StorageConfigSchema = v.strictObject({
    * stream (nothing is lost, a reader may briefly see older rows).
    */
   projector_durable_commit: v.optional(v.boolean(), false),
+  /**
+   * When the events stream is not the one the read models were projected from (it was deleted and
+   * created again: `.data/` removed, a fresh server), empty the read models and project the new
+   * stream from its start. Off: the projector refuses to start and names the fix. `npm start`
+   * turns it on, so that deleting `.data/` starts over.
+   */
+  projector_rebuild_on_stream_change: v.optional(v.boolean(), false),
   /** Postgres schema holding the read models; tests use their own. */
   postgres_schema: v.optional(v.pipe(v.string(), v.regex(/^[a-z_][a-z0-9_]*$/)), "public"),
   evidence: v.optional(

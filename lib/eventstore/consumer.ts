@@ -19,6 +19,7 @@ import {
   aggregatesOf,
   type EventType,
   isEventType,
+  storableText,
   UnknownEventTypeError,
 } from "../../events/index.ts";
 import { ValidationError } from "../errors/index.ts";
@@ -34,8 +35,11 @@ export interface ConsumerContext {
   readonly logger?: Logger | undefined;
 }
 
-/** Why an event was set aside. */
-export type DeadLetterReason = "decode_error" | "handler_failed" | "max_deliveries";
+/**
+ * Why an event was set aside. `store_failed`: even its dead-letter record could not be stored as
+ * it was (the projector's last resort), so Postgres holds where it is and its digest, not its bytes.
+ */
+export type DeadLetterReason = "decode_error" | "handler_failed" | "max_deliveries" | "store_failed";
 
 /** A poison event, as recorded on `<PREFIX>_DLQ` and handed to `onDeadLetter`. */
 export interface DeadLetter {
@@ -300,7 +304,8 @@ export async function publishDeadLetter(nc: NatsConnection, prefix: string, lett
   h.set("Wh-Dlq-Subject", letter.subject);
   h.set("Wh-Dlq-Reason", letter.reason);
   h.set("Wh-Dlq-Deliveries", String(letter.deliveries));
-  h.set("Wh-Dlq-Error", letter.error.replace(/[\r\n]+/g, " ").slice(0, 1000));
+  // A header value is one line of text: no control characters (an error may quote the event's own).
+  h.set("Wh-Dlq-Error", storableText(letter.error.replace(/\p{Cc}+/gu, " ").slice(0, 1000)));
   if (letter.eventId) h.set("Wh-Dlq-Event-Id", letter.eventId);
   if (letter.eventType) h.set("Wh-Dlq-Event-Type", letter.eventType);
   // One dead letter per consumer and sequence, even if recorded twice (crash between record and term).

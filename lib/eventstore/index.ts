@@ -27,8 +27,8 @@ export type {
 export { publishDeadLetter, readRawBatches } from "./consumer.ts";
 export type { AppendOptions, AppendResult, EventStore, EventStoreDeps, ReadOptions } from "./store.ts";
 export { createEventStore, MAX_BATCH, OUTPUT_EVENT_TYPES } from "./store.ts";
-export type { Durability, StreamNames, StreamSettings } from "./streams.ts";
-export { provisionStreams, streamConfigs, streamNames } from "./streams.ts";
+export type { Durability, StreamIdentity, StreamNames, StreamSettings } from "./streams.ts";
+export { identityOf, provisionStreams, STREAM_ID_KEY, streamConfigs, streamNames } from "./streams.ts";
 
 /** Stream settings from the `nats` config section (`events_sync: always` = safe, `interval` = fast). */
 export function streamSettingsFromConfig(nats: NatsConfig): StreamSettings {

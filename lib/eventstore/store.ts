@@ -19,7 +19,14 @@ import {
   startConsumer,
   startLive,
 } from "./consumer.ts";
-import { provisionStreams, type StreamNames, type StreamSettings, streamNames } from "./streams.ts";
+import {
+  identityOf,
+  provisionStreams,
+  type StreamIdentity,
+  type StreamNames,
+  type StreamSettings,
+  streamNames,
+} from "./streams.ts";
 
 /** Event types that go to the output stream instead of the audit-critical one. */
 export const OUTPUT_EVENT_TYPES: ReadonlySet<string> = new Set(["tool_call.output"]);
@@ -95,6 +102,11 @@ export interface EventStore {
   deadLetters(consumer?: string): Promise<DeadLetter[]>;
   /** Last sequence of the events stream (0 when empty). */
   lastSeq(): Promise<number>;
+  /**
+   * Which events stream this is (`wheelhouse_stream_id`, set once at creation) and how far it goes.
+   * Positions kept outside the stream (checkpoints) are meaningful only for the identity they were taken in.
+   */
+  identity(): Promise<StreamIdentity>;
   subjectFor(aggregateType: AggregateType, aggregateId: string): string;
   /** The JetStream manager, for tooling and tests. */
   manager(): Promise<JetStreamManager>;
@@ -372,6 +384,9 @@ export function createEventStore(deps: EventStoreDeps): EventStore {
     async lastSeq() {
       const info = await (await jsm()).streams.info(names.events);
       return info.state.last_seq;
+    },
+    async identity() {
+      return identityOf(await (await jsm()).streams.info(names.events));
     },
     subjectFor,
     manager: jsm,

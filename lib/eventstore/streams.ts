@@ -9,7 +9,16 @@
  *   stream may trade durability for speed.
  * - `<PREFIX>_DLQ` on `<prefix>.dlq.<consumer>`: dead letters (poison events),
  *   kept so that a failing event is visible without blocking its stream.
+ *
+ * Each stream has an identity, `wheelhouse_stream_id` in its metadata: a
+ * random UUID given when the stream is created (a stream created before
+ * identities existed gets one derived from its creation time). A stream
+ * deleted and created again under the same name (`.data/` removed, a fresh
+ * server) has a new identity, so whoever keeps positions in it (the
+ * projector's checkpoints) can tell that its sequence numbers start over.
+ * A backup restored with its configuration keeps it.
  */
+import { randomUUID } from "node:crypto";
 import type { JetStreamManager, StreamConfig, StreamInfo } from "@nats-io/jetstream";
 import { nanos } from "@nats-io/transport-node";
 import { ConfigError } from "../errors/index.ts";
@@ -121,6 +130,36 @@ export async function provisionStreams(
   return out;
 }
 
+/** Metadata key of a stream's identity. */
+export const STREAM_ID_KEY = "wheelhouse_stream_id";
+
+/** Which stream, among all that ever had this name, and how far it goes. */
+export interface StreamIdentity {
+  readonly stream: string;
+  /** `wheelhouse_stream_id`; for a stream never provisioned with one, derived from its creation time. */
+  readonly id: string;
+  /** When the server created it (ISO 8601). */
+  readonly created: string;
+  readonly firstSeq: number;
+  readonly lastSeq: number;
+}
+
+/** The identity of a stream from its info. */
+export function identityOf(info: StreamInfo): StreamIdentity {
+  return {
+    stream: info.config.name,
+    id: info.config.metadata?.[STREAM_ID_KEY] ?? legacyStreamId(info),
+    created: info.created,
+    firstSeq: info.state.first_seq,
+    lastSeq: info.state.last_seq,
+  };
+}
+
+/** Deterministic, so that processes provisioning an older stream at the same time agree on it. */
+function legacyStreamId(info: StreamInfo): string {
+  return `created-${info.created}`;
+}
+
 async function ensureStream(jsm: JetStreamManager, wanted: StreamConfig, logger?: Logger): Promise<StreamInfo> {
   const existing = await jsm.streams.info(wanted.name).catch((e: unknown) => {
     if (isStreamNotFound(e)) return null;
@@ -128,7 +167,7 @@ async function ensureStream(jsm: JetStreamManager, wanted: StreamConfig, logger?
   });
   if (existing === null) {
     try {
-      return await jsm.streams.add(wanted);
+      return await jsm.streams.add({ ...wanted, metadata: { ...wanted.metadata, [STREAM_ID_KEY]: randomUUID() } });
     } catch (e) {
       // Another process created it between our info and add: fall through to the update path.
       if (!isAlreadyInUse(e)) throw e;
@@ -157,12 +196,26 @@ async function ensureStream(jsm: JetStreamManager, wanted: StreamConfig, logger?
   const keep = { ...updatable, persist_mode: havePersist } as StreamConfig;
   // Atomic batches cannot be enabled on an async stream.
   if (havePersist === "async") (keep as { allow_atomic?: boolean }).allow_atomic = false;
-  if (sameConfig(have, keep)) return existing;
-  return jsm.streams.update(wanted.name, keep);
+  // The identity never changes once given; the server's own keys (`_nats.*`) are kept as they are.
+  const id = have.metadata?.[STREAM_ID_KEY];
+  keep.metadata = { ...have.metadata, ...wanted.metadata, [STREAM_ID_KEY]: id ?? legacyStreamId(existing) };
+  if (!sameConfig(have, keep)) return jsm.streams.update(wanted.name, keep);
+  if (id !== undefined) return existing;
+  // Only the identity is missing (a stream created before identities). `identityOf` derives the same
+  // value without it, so a user not allowed to update streams (a service on its own) just goes on.
+  return jsm.streams.update(wanted.name, keep).catch((e: unknown) => {
+    logger?.debug(
+      { stream: wanted.name, err: (e as Error).message },
+      "stream identity not written; derived from its creation time",
+    );
+    return existing;
+  });
 }
 
 function sameConfig(have: StreamConfig, want: StreamConfig): boolean {
   for (const [k, v] of Object.entries(want)) {
+    if (k === "metadata") continue; // compared through the identity above
+
     const h = (have as unknown as Record<string, unknown>)[k];
     if (JSON.stringify(h ?? null) !== JSON.stringify(v ?? null)) {
       // The server omits false booleans and default values.

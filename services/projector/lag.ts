@@ -25,11 +25,16 @@ export interface ProjectionLag {
   /** now − occurred_at of the last applied event; 0 when caught up. */
   readonly ms_behind: number;
   readonly last_applied_occurred_at: string | null;
+  /**
+   * The checkpoint counts in another events stream than the one there now (it was deleted and
+   * created again): the projection has applied none of this stream, whatever the numbers say.
+   */
+  readonly stream_changed: boolean;
 }
 
 export interface LagSource {
   readonly db: Pick<Db, "pool">;
-  readonly store: Pick<EventStore, "lastSeq">;
+  readonly store: Pick<EventStore, "lastSeq"> & Partial<Pick<EventStore, "identity">>;
   /** Projection (checkpoint) names; default: every checkpoint in the schema. */
   readonly projections?: readonly string[] | undefined;
   /** Clock, ms since the epoch (tests). */
@@ -38,16 +43,20 @@ export interface LagSource {
 
 /** Each projection's checkpoint against the stream's last sequence, in projection-name order. */
 export async function readProjectionLag(source: LagSource): Promise<ProjectionLag[]> {
-  const last = await source.store.lastSeq();
+  const stream = source.store.identity ? await source.store.identity() : null;
+  const last = stream?.lastSeq ?? (await source.store.lastSeq());
   const rows = (await source.db.pool.any(
     source.projections === undefined
-      ? sql.unsafe`SELECT projection, last_seq, last_occurred_at FROM projection_checkpoints ORDER BY projection`
-      : sql.unsafe`SELECT projection, last_seq, last_occurred_at FROM projection_checkpoints
+      ? sql.unsafe`SELECT projection, last_seq, last_occurred_at, stream_id FROM projection_checkpoints ORDER BY projection`
+      : sql.unsafe`SELECT projection, last_seq, last_occurred_at, stream_id FROM projection_checkpoints
                    WHERE projection = ANY(${sql.array(source.projections, "text")}) ORDER BY projection`,
-  )) as unknown as CheckpointRow[];
+  )) as unknown as (CheckpointRow & { stream_id: string | null })[];
   const now = source.now?.() ?? Date.now();
   return rows.map((r) => {
-    const behind = Math.max(0, last - r.last_seq);
+    // A checkpoint of another stream, or past this one's end, covers nothing of this stream.
+    const changed =
+      stream !== null && ((r.stream_id !== null && r.stream_id !== stream.id) || r.last_seq > stream.lastSeq);
+    const behind = changed ? last : Math.max(0, last - r.last_seq);
     const at = r.last_occurred_at;
     return {
       projection: r.projection,
@@ -56,6 +65,7 @@ export async function readProjectionLag(source: LagSource): Promise<ProjectionLa
       events_behind: behind,
       ms_behind: behind > 0 && at !== null ? Math.max(0, now - Date.parse(at)) : 0,
       last_applied_occurred_at: at,
+      stream_changed: changed,
     };
   });
 }

@@ -26,20 +26,37 @@
  * `dead_letters` (and `<PREFIX>_DLQ`) for that projection and skipped, so a
  * poison event never stops the read models. Projections that record
  * everything (the audit trail) get a record of every message that was not
- * projected, so their chain has no holes.
+ * projected, so their chain has no holes. Whatever the error: as long as
+ * Postgres answers, an event whose transaction still fails after the retries
+ * (its dead-letter record included) is recorded in a last, minimal form and
+ * passed. Only a Postgres that does not answer makes the projector start
+ * over from its checkpoints (backing off, and stopping when asked).
+ *
+ * Checkpoints count in one particular stream: each is bound to the events
+ * stream's identity (`wheelhouse_stream_id`, lib/eventstore/streams.ts). A
+ * stream deleted and created again numbers its events from 1 again; reading
+ * it from the old checkpoints would skip its first events. On start (and on
+ * every restart of the loop) the projector compares: on a mismatch, or
+ * checkpoints past the stream's end, it refuses with the fix, or, with
+ * `rebuildOnStreamChange`, empties the read models and projects the new
+ * stream from its start.
  */
+import { createHash } from "node:crypto";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type pg from "pg";
-import { type AnyRecordedEvent, UnknownEventTypeError } from "../../events/index.ts";
+import { type AnyRecordedEvent, storableText, UnknownEventTypeError } from "../../events/index.ts";
 import type { Db } from "../../lib/db/index.ts";
 import type { SqlClient, Statement } from "../../lib/db/sql.ts";
 import { sql } from "../../lib/db/sql.ts";
+import { WheelhouseError } from "../../lib/errors/index.ts";
 import { decodeRecorded } from "../../lib/eventstore/codec.ts";
 import {
+  type DeadLetterReason,
   type EventStore,
   publishDeadLetter,
   type RawStreamMessage,
   readRawBatches,
+  type StreamIdentity,
 } from "../../lib/eventstore/index.ts";
 import type { Logger } from "../../lib/log/index.ts";
 import {
@@ -72,6 +89,12 @@ export interface ProjectorDeps {
    * keeps live lag low when fsync is slow.
    */
   readonly durableCommit?: boolean | undefined;
+  /**
+   * When the events stream is not the one the checkpoints were taken in, empty the read models and
+   * project the stream from its start (`storage.projector_rebuild_on_stream_change`). Default false:
+   * `start` throws `StreamChangedError` naming both streams and the fix, and the loop waits.
+   */
+  readonly rebuildOnStreamChange?: boolean | undefined;
 }
 
 export interface AppliedBatch {
@@ -102,6 +125,43 @@ export interface Projector {
 
 const CONSUMER = "projector";
 
+/** How to rebuild the read models by hand, for messages. */
+export const REBUILD_COMMAND = "node --import tsx services/projector/main.ts rebuild";
+
+/**
+ * The read models were projected from another events stream than the one
+ * there now (it was deleted and created again), or from further than it
+ * goes: reading on from the checkpoints would skip the new stream's events.
+ */
+export class StreamChangedError extends WheelhouseError {
+  constructor(stream: StreamIdentity, checkpoint: { readonly streamId: string | null; readonly lastSeq: number }) {
+    const message =
+      checkpoint.streamId !== null && checkpoint.streamId !== stream.id
+        ? `the read models were projected from stream ${checkpoint.streamId} (up to seq ${checkpoint.lastSeq}), but ${stream.stream} is now stream ${stream.id} (last seq ${stream.lastSeq}, created ${stream.created})`
+        : `the read models were projected up to seq ${checkpoint.lastSeq}, but ${stream.stream} (stream ${stream.id}) ends at seq ${stream.lastSeq}: it is not the stream they came from, or it lost events`;
+    super("stream_changed", 503, message, {
+      field: "storage.projector_rebuild_on_stream_change",
+      fix: `rebuild the read models from this stream (${REBUILD_COMMAND}), or set storage.projector_rebuild_on_stream_change: true (WHEELHOUSE_STORAGE__PROJECTOR_REBUILD_ON_STREAM_CHANGE=true) to have the projector do it; or point nats at the stream the read models came from`,
+      extra: {
+        stream: stream.stream,
+        stream_id: stream.id,
+        stream_last_seq: stream.lastSeq,
+        checkpoint_stream_id: checkpoint.streamId,
+        checkpoint_seq: checkpoint.lastSeq,
+      },
+    });
+    this.name = "StreamChangedError";
+  }
+}
+
+/** The projector was asked to stop between two events of a batch it was applying one by one. */
+class StopRequestedError extends Error {
+  constructor() {
+    super("projector stopping");
+    this.name = "StopRequestedError";
+  }
+}
+
 /** A checkpoint is below what this projector's reader has already passed: read again from the checkpoints. */
 class CheckpointBehindError extends Error {
   constructor(projection: string, checkpoint: number, readerAt: number) {
@@ -128,7 +188,13 @@ interface Letter {
   readonly consumer: string;
   readonly item: Item;
   readonly error: unknown;
+  /** Default: `handler_failed` for an event, `decode_error` for a message that is not one. */
+  readonly reason?: DeadLetterReason | undefined;
+  /** Keep the message's bytes out of Postgres (they are what could not be stored); the DLQ stream still gets them. */
+  readonly withoutData?: boolean | undefined;
 }
+
+const reasonOf = (l: Letter): DeadLetterReason => l.reason ?? (l.item.event ? "handler_failed" : "decode_error");
 
 interface Batch {
   readonly items: readonly Item[];
@@ -208,6 +274,58 @@ export function createProjector(deps: ProjectorDeps): Projector {
     for (const c of conns) await c?.end().catch(() => {});
   }
 
+  /**
+   * Binds the checkpoints to the events stream about to be read, in one transaction holding their
+   * locks: unbound ones adopt the stream's identity; ones taken in another stream, or past its end,
+   * are refused (`StreamChangedError`) or, with `rebuildOnStreamChange` and `mayRebuild`, reset to 0
+   * with every read model (and the old stream's dead letters) emptied. Only `start` may rebuild: a
+   * stream replaced under a running projector waits for a restart, so that two projectors reading
+   * two streams into one database cannot empty each other's read models in turn.
+   */
+  async function bindToStream(client: SqlClient, mayRebuild: boolean): Promise<void> {
+    await client.query("BEGIN");
+    try {
+      const { rows } = await client.query<{ projection: string; last_seq: string; stream_id: string | null }>(
+        `SELECT projection, last_seq, stream_id FROM projection_checkpoints
+         WHERE projection = ANY($1::text[]) ORDER BY projection FOR UPDATE`,
+        [names],
+      );
+      // Read under the locks: no other projector can move a checkpoint past what this sees.
+      const stream = await store.identity();
+      const foreign = rows.find(
+        (r) => (r.stream_id !== null && r.stream_id !== stream.id) || Number(r.last_seq) > stream.lastSeq,
+      );
+      if (foreign === undefined) {
+        await client.query(
+          "UPDATE projection_checkpoints SET stream_id = $2 WHERE projection = ANY($1::text[]) AND stream_id IS NULL",
+          [names, stream.id],
+        );
+      } else {
+        const changed = new StreamChangedError(stream, {
+          streamId: foreign.stream_id,
+          lastSeq: Number(foreign.last_seq),
+        });
+        if (deps.rebuildOnStreamChange !== true || !mayRebuild) throw changed;
+        logger?.warn(
+          { stream: stream.stream, stream_id: stream.id, was: foreign.stream_id, reason: changed.message },
+          "the events stream changed: emptying the read models and projecting the new stream from its start",
+        );
+        const tables = projections.flatMap((p) => p.tables);
+        if (tables.length > 0) await client.query(`TRUNCATE ${tables.map(quoteIdentifier).join(", ")}`);
+        await client.query("DELETE FROM dead_letters WHERE stream = $1", [stream.stream]);
+        await client.query(
+          `UPDATE projection_checkpoints SET last_seq = 0, last_occurred_at = NULL, stream_id = $2, updated_at = now()
+           WHERE projection = ANY($1::text[])`,
+          [names, stream.id],
+        );
+      }
+      await client.query("COMMIT");
+    } catch (e) {
+      await client.query("ROLLBACK").catch(() => {});
+      throw e;
+    }
+  }
+
   async function ensureCheckpoints(client: SqlClient) {
     await client.query(
       `INSERT INTO projection_checkpoints (projection, last_seq)
@@ -278,10 +396,10 @@ export function createProjector(deps: ProjectorDeps): Projector {
         col((l) => l.item.raw.subject),
         col((l) => l.item.event?.id ?? null),
         col((l) => l.item.event?.type ?? null),
-        col((l) => (l.item.event ? "handler_failed" : "decode_error")),
+        col(reasonOf),
         col((l) => describe(l.error).slice(0, 4000)),
         col((l) => (l.item.event ? retryBackoff.length + 1 : 1)),
-        col((l) => Buffer.from(l.item.raw.data).toString("utf8")),
+        col((l) => (l.withoutData ? "" : storableText(Buffer.from(l.item.raw.data).toString("utf8")))),
       ],
     };
   }
@@ -294,7 +412,7 @@ export function createProjector(deps: ProjectorDeps): Projector {
           stream: store.streams.events,
           seq: l.item.raw.seq,
           subject: l.item.raw.subject,
-          reason: l.item.event ? "handler_failed" : "decode_error",
+          reason: reasonOf(l),
           error: describe(l.error),
           deliveries: l.item.event ? retryBackoff.length + 1 : 1,
           eventId: l.item.event?.id ?? null,
@@ -424,11 +542,17 @@ export function createProjector(deps: ProjectorDeps): Projector {
     }
   }
 
-  /** The slow path after a batch failed: one event per transaction, retried, then dead-lettered per projection. */
+  /**
+   * The slow path after a batch failed: one event per transaction, retried, then dead-lettered per
+   * projection. Whatever fails, the event is passed once its retries are spent, as long as Postgres
+   * answers (`lastResort`); an unreachable Postgres is thrown to the loop, which starts over.
+   */
   async function applyOneByOne(client: pg.Client, batch: Batch, signal: AbortSignal): Promise<Letter[]> {
     const all: Letter[] = [];
     let prevSeq = batch.prevSeq;
     for (const it of batch.items) {
+      // Each event commits on its own, so stopping between two leaves the checkpoints exact.
+      if (signal.aborted) throw new StopRequestedError();
       for (let attempt = 0; ; attempt++) {
         const last = attempt >= retryBackoff.length;
         try {
@@ -445,9 +569,14 @@ export function createProjector(deps: ProjectorDeps): Projector {
             const event = it.event;
             if (event === null) {
               if (p.recordsUnprojected) {
-                await inSavepoint(client, () =>
-                  applyFresh(client, p, [], [unprojected(it, it.reason ?? "", it.error)]),
-                );
+                try {
+                  await inSavepoint(client, () =>
+                    applyFresh(client, p, [], [unprojected(it, it.reason ?? "", it.error)]),
+                  );
+                } catch (e) {
+                  if (!last) throw e;
+                  out.push({ consumer: `${CONSUMER}:${p.name}`, item: it, error: e });
+                }
               }
               continue;
             }
@@ -457,11 +586,16 @@ export function createProjector(deps: ProjectorDeps): Projector {
               await inSavepoint(client, () => applyFresh(client, p, [event], []));
             } catch (e) {
               if (!last) throw e;
-              out.push({ consumer: `${CONSUMER}:${p.name}`, item: it, error: e });
+              let error = e;
               if (p.recordsUnprojected) {
                 // The trail still records that the event exists, with why it could not be projected.
-                await inSavepoint(client, () => applyFresh(client, p, [], [unprojected(it, "handler_failed", e)]));
+                try {
+                  await inSavepoint(client, () => applyFresh(client, p, [], [unprojected(it, "handler_failed", e)]));
+                } catch (again) {
+                  error = new Error(`${describe(e)}; recording it as not projected failed too: ${describe(again)}`);
+                }
               }
+              out.push({ consumer: `${CONSUMER}:${p.name}`, item: it, error });
             }
           }
           await recordDeadLetters(client, out);
@@ -472,13 +606,76 @@ export function createProjector(deps: ProjectorDeps): Projector {
           break;
         } catch (e) {
           await client.query("ROLLBACK").catch(() => {});
-          if (last || e instanceof CheckpointBehindError) throw e; // Postgres itself is failing: restart from the checkpoints.
+          if (e instanceof CheckpointBehindError) throw e;
+          // Postgres not answering is no reason to pass an event: start over from the checkpoints.
+          if (!(await answers(client))) throw e;
+          if (last) {
+            all.push(...(await lastResort(client, it, prevSeq, e)));
+            prevSeq = it.raw.seq;
+            break;
+          }
           logger?.warn({ seq: it.raw.seq, attempt: attempt + 1, err: describe(e) }, "event failed; retrying");
           await sleep(retryBackoff[attempt] ?? 1000, signal);
         }
       }
     }
     return all;
+  }
+
+  /** Whether Postgres still answers on `client` (a failure was about the data, not the connection). */
+  async function answers(client: pg.Client): Promise<boolean> {
+    try {
+      await client.query("SELECT 1");
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * An event whose transaction failed every time, its dead-letter records included: record it in the
+   * smallest form that holds no byte of it (where it is, its digest, the error) for every projection
+   * that had not passed it, and move the checkpoints past it. Throws only if even that fails.
+   */
+  async function lastResort(client: pg.Client, it: Item, prevSeq: number, error: unknown): Promise<Letter[]> {
+    const digest = createHash("sha256").update(it.raw.data).digest("hex");
+    const why = new Error(
+      `${describe(error)} (message sha256 ${digest}, ${it.raw.data.byteLength} bytes, not stored in Postgres)`,
+    );
+    // What the audit trail records: the position and the error, none of the message's bytes.
+    const bare: Item = { ...it, raw: { ...it.raw, data: new Uint8Array(0) } };
+    try {
+      await client.query("BEGIN");
+      const cps = await lockCheckpoints(client);
+      const gap = behind(cps, prevSeq);
+      if (gap) throw new CheckpointBehindError(gap[0], gap[1], prevSeq);
+      const out: Letter[] = [];
+      for (const p of projections) {
+        if (it.raw.seq <= (cps.get(p.name) ?? 0)) continue;
+        const concerned = p.recordsUnprojected || (it.event !== null && p.handles.has(it.event.type));
+        if (!concerned) continue;
+        let error: Error = why;
+        if (p.recordsUnprojected) {
+          try {
+            await inSavepoint(client, () => applyFresh(client, p, [], [unprojected(bare, "store_failed", why)]));
+          } catch (e) {
+            error = new Error(`${why.message}; its record in ${p.name} failed too: ${describe(e)}`);
+          }
+        }
+        out.push({ consumer: `${CONSUMER}:${p.name}`, item: it, error, reason: "store_failed", withoutData: true });
+      }
+      await recordDeadLetters(client, out);
+      await advance(client, it.raw.seq, it.event?.occurred_at ?? null);
+      await client.query("COMMIT");
+      logger?.error(
+        { seq: it.raw.seq, err: why.message },
+        "event not storable even as a dead letter; recorded without it",
+      );
+      return out;
+    } catch (e) {
+      await client.query("ROLLBACK").catch(() => {});
+      throw e;
+    }
   }
 
   /** A projection's fold for the slow path: a fresh writer (nothing held), or `applyBatch`. */
@@ -517,12 +714,15 @@ export function createProjector(deps: ProjectorDeps): Projector {
   }
 
   async function follow(signal: AbortSignal) {
+    /** Consecutive failed starts of the loop: the wait before the next one doubles, up to 30 s. */
+    let failures = 0;
     while (!signal.aborted) {
       try {
         await openConnections();
         const client = txConn as pg.Client;
         const reader = readConn as pg.Client;
         await ensureCheckpoints(client);
+        await bindToStream(client, false);
         resetWriters();
         const { rows } = await client.query<{ last_seq: string }>(
           "SELECT last_seq FROM projection_checkpoints WHERE projection = ANY($1::text[])",
@@ -588,6 +788,7 @@ export function createProjector(deps: ProjectorDeps): Projector {
         signal.addEventListener("abort", stopReading, { once: true });
         // A stop asked for while the connections opened fired no event: without this, a quiet stream is read forever.
         if (signal.aborted) stopReading();
+        // A stop asked for while the connections opened fired no event: without this, a quiet stream is read forever.
         try {
           for await (const raw of readRawBatches(nc, {
             stream: store.streams.events,
@@ -602,8 +803,17 @@ export function createProjector(deps: ProjectorDeps): Projector {
             let prepared: Prepared | null = null;
             const assumed = expected;
             if (assumed !== null) {
-              prepared = await withWriters(() => prepare(batch, reader, assumed, true));
-              expected = advanced(assumed, batch.lastSeq);
+              try {
+                prepared = await withWriters(() => prepare(batch, reader, assumed, true));
+                expected = advanced(assumed, batch.lastSeq);
+              } catch (e) {
+                // A fold that throws (or a failed read) leaves the writers half-updated: forget what they hold,
+                // and let the batch go the cold way, where a failure is retried and dead-lettered per event.
+                logger?.warn({ first: batch.firstSeq, err: describe(e) }, "preparing a batch failed; applying it cold");
+                generation++;
+                expected = null;
+                await withWriters(async () => resetWriters());
+              }
             }
             const previousCommitted = inflight === null ? true : await inflight;
             inflight = null;
@@ -624,6 +834,7 @@ export function createProjector(deps: ProjectorDeps): Projector {
               // Awaited by the next batch or on the way out; this only keeps a failure from being "unhandled" meanwhile.
               inflight.catch(stopReading);
             }
+            failures = 0;
             if (signal.aborted) break;
           }
         } finally {
@@ -632,14 +843,27 @@ export function createProjector(deps: ProjectorDeps): Projector {
         }
       } catch (e) {
         resetWriters();
-        if (signal.aborted) break;
+        if (signal.aborted || e instanceof StopRequestedError) break;
         if (e instanceof CheckpointBehindError) {
           // Someone set a checkpoint back (a rebuild elsewhere): follow again from the lowest one, at once.
           logger?.info({ err: describe(e) }, "a checkpoint was set back; reading the stream again from it");
           continue;
         }
-        logger?.error({ err: describe(e) }, "projector loop failed; restarting from the checkpoints");
-        await sleep(1000, signal);
+        failures++;
+        const waitMs = Math.min(30_000, 1000 * 2 ** Math.min(failures - 1, 5));
+        if (e instanceof StreamChangedError) {
+          // Never read on from checkpoints of another stream; wait for a rebuild, a restart or the old stream.
+          logger?.error(
+            { err: e.message, fix: e.fix, retry_ms: waitMs },
+            "read models belong to another events stream",
+          );
+        } else {
+          logger?.error(
+            { err: describe(e), retry_ms: waitMs },
+            "projector loop failed; restarting from the checkpoints",
+          );
+        }
+        await sleep(waitMs, signal);
       }
     }
     await closeConnections();
@@ -651,12 +875,16 @@ export function createProjector(deps: ProjectorDeps): Projector {
     },
     async start() {
       if (loop) return;
+      // Bind to the stream before anything runs, so that a changed stream stops start-up with the fix.
+      const client = await db.connectClient("wheelhouse-projector-start");
+      try {
+        await ensureCheckpoints(client);
+        await bindToStream(client, true);
+      } finally {
+        await client.end().catch(() => {});
+      }
       abort = new AbortController();
       applied = -1; // unknown until the loop has read the checkpoints
-      await db.pool.query(
-        sql.unsafe`INSERT INTO projection_checkpoints (projection, last_seq)
-                   SELECT unnest(${sql.array(names, "text")}), 0 ON CONFLICT (projection) DO NOTHING`,
-      );
       loop = follow(abort.signal);
     },
     async stop() {
@@ -703,8 +931,18 @@ export function createProjector(deps: ProjectorDeps): Projector {
             )}`,
           );
         }
+        // The replay records its dead letters again (the stream may not be the one they were recorded in).
+        const consumers = [
+          ...selected.map((p) => `${CONSUMER}:${p.name}`),
+          ...(selected.length === projections.length ? [CONSUMER] : []),
+        ];
         await tx.query(
-          sql.unsafe`UPDATE projection_checkpoints SET last_seq = 0, last_occurred_at = NULL, updated_at = now()
+          sql.unsafe`DELETE FROM dead_letters WHERE stream = ${store.streams.events}
+                     AND consumer = ANY(${sql.array(consumers, "text")})`,
+        );
+        // Unbound: the next start binds them to the stream they are rebuilt from.
+        await tx.query(
+          sql.unsafe`UPDATE projection_checkpoints SET last_seq = 0, last_occurred_at = NULL, stream_id = NULL, updated_at = now()
                      WHERE projection = ANY(${sql.array(
                        selected.map((p) => p.name),
                        "text",
@@ -762,8 +1000,13 @@ export function combineStatements(statements: readonly Statement[]): Statement[]
   return out;
 }
 
+/** An error as text Postgres and a NATS header can hold (an error may quote the event that caused it). */
 function describe(e: unknown): string {
-  return e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+  return storableText(e instanceof Error ? `${e.name}: ${e.message}` : String(e));
+}
+
+function quoteIdentifier(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
 }
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {

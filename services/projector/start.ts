@@ -12,6 +12,7 @@ export async function projectorOn(runtime: Runtime): Promise<Projector> {
     projections,
     logger: runtime.logger("projector"),
     durableCommit: runtime.config.storage.projector_durable_commit,
+    rebuildOnStreamChange: runtime.config.storage.projector_rebuild_on_stream_change,
   });
 }
 
