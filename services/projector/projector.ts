@@ -126,7 +126,7 @@ export interface Projector {
 const CONSUMER = "projector";
 
 /** How to rebuild the read models by hand, for messages. */
-export const REBUILD_COMMAND = "node --import tsx services/projector/main.ts rebuild";
+export const REBUILD_COMMAND = "npm run rebuild";
 
 /**
  * The read models were projected from another events stream than the one
