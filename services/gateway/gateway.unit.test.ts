@@ -4,9 +4,10 @@ import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
 import { RateLimitedError, UnauthenticatedError, ValidationError } from "../../lib/errors/index.ts";
 import { CreatePlanRequestSchema } from "../../schemas/api/index.ts";
-import { type ApiRequest, parseInput } from "./api.ts";
+import { type ApiRequest, assertRouteContracts, type Handler, parseInput, type Route, validateRequest } from "./api.ts";
 import { requestedWaitMs } from "./commands.ts";
-import { createRateLimiter } from "./rate-limit.ts";
+import { createFailureLimiter, createRateLimiter } from "./rate-limit.ts";
+import { buildRoutes, type RouteHandlers } from "./routes.ts";
 import { normalizeAlertmanager, safeEqual, verifyAlertmanager, verifyGitHub } from "./webhooks.ts";
 
 const secrets = { alertmanagerToken: "tok", argocdSecret: null, githubSecret: "gh", gitlabToken: null };
@@ -53,6 +54,89 @@ describe("gateway pure parts", () => {
     limiter.take("b");
     now = 30_000;
     limiter.take("a");
+  });
+
+  it("failed authentications: an address that spent its budget is refused until a token is back", () => {
+    let now = 0;
+    const failures = createFailureLimiter(2, () => now);
+    failures.check("10.0.0.1");
+    failures.record("10.0.0.1");
+    failures.record("10.0.0.1");
+    assert.throws(
+      () => failures.check("10.0.0.1"),
+      (e: unknown) => e instanceof RateLimitedError && e.retryAfterSeconds === 30,
+    );
+    failures.check("10.0.0.2");
+    now = 30_000;
+    failures.check("10.0.0.1");
+  });
+
+  const handler: Handler = async () => ({ status: 200 });
+  const table = buildRoutes(new Proxy({}, { get: () => handler }) as RouteHandlers);
+  const route = (method: string, path: string) => table.find((r) => r.method === method && r.path === path) as Route;
+
+  it("validateRequest checks path, query, headers and body against the route's schemas", () => {
+    const createPlan = route("POST", "/v1/plans");
+    const valid = {
+      params: {},
+      query: {},
+      headers: { prefer: "wait=5" } as Record<string, string>,
+      body: { intent: "scale checkout" } as unknown,
+    };
+    validateRequest(createPlan, valid);
+    const field = (request: Record<string, unknown>, r = createPlan) => {
+      try {
+        validateRequest(r, { ...valid, ...request } as never);
+      } catch (e) {
+        assert.ok(e instanceof ValidationError);
+        return e.field;
+      }
+      return "accepted";
+    };
+    assert.equal(field({ query: { wait: "abc" } }), "query.wait");
+    assert.equal(field({ query: { bogus: "1" } }), "query.bogus");
+    assert.equal(field({ headers: { prefer: "wait=abc" } }), "Prefer");
+    assert.equal(field({ headers: { prefer: "respond-async, wait=5" } }), "accepted");
+    assert.equal(field({ headers: { "idempotency-key": "has space" } }), "Idempotency-Key");
+    assert.equal(field({ headers: { "if-match": 'W/"12"' } }), "accepted");
+    assert.equal(field({ body: { intent: "" } }), "body.intent");
+    // A route without a query schema takes no query at all.
+    assert.equal(
+      field({ params: { id: "p-1" }, query: { x: "1" }, body: undefined }, route("GET", "/v1/plans/{id}")),
+      "query.x",
+    );
+    assert.equal(field({ params: { id: "no spaces" }, body: undefined }, route("GET", "/v1/plans/{id}")), "params.id");
+  });
+
+  it("a route table that would let a request through unchecked is refused", () => {
+    assertRouteContracts(table);
+    const base = { operationId: "x", summary: "x", tags: [], responses: {}, handler } as const;
+    assert.throws(
+      () => assertRouteContracts([{ ...base, method: "GET", path: "/v1/things/{id}", access: "viewer" }]),
+      /params/,
+    );
+    assert.throws(
+      () => assertRouteContracts([{ ...base, method: "POST", path: "/v1/things", access: "operator" }]),
+      /body/,
+    );
+    assert.throws(
+      () => assertRouteContracts([{ ...base, method: "GET", path: "/v1/stream", access: "public", stream: "sse" }]),
+      /stream/,
+    );
+    assert.throws(
+      () =>
+        assertRouteContracts([
+          {
+            ...base,
+            method: "POST",
+            path: "/v1/things",
+            access: "operator",
+            body: CreatePlanRequestSchema,
+            bodyCheckedByHandler: "no",
+          },
+        ]),
+      /webhooks/,
+    );
   });
 
   it("GitHub signatures are checked over the raw bytes", () => {
