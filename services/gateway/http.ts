@@ -1,8 +1,9 @@
 /**
- * The HTTP transport: Fastify 5 mapping the transport-free routes, plus the
- * two endpoints that are streams by nature (WebSocket `/v1/ws`, SSE logs).
- * Everything HTTP-specific lives here: body parsing with UTF-8 and size
- * checks, problem+json rendering, metrics, security headers.
+ * The HTTP transport: Fastify 5 mapping the transport-free routes (the two
+ * that are streams by nature, WebSocket `/v1/ws` and SSE logs, are served by
+ * `http-streams.ts`). Everything HTTP-specific lives in these two files: body
+ * parsing with UTF-8 and size checks, problem+json rendering, metrics,
+ * security headers.
  *
  * Every route of the table, streams included, enters through `admit`:
  * failed-authentication limit, authentication and role, command rate limit,
@@ -13,11 +14,9 @@
  */
 import { randomUUID } from "node:crypto";
 import { Readable } from "node:stream";
-import websocket, { type WebSocket } from "@fastify/websocket";
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
-import * as v from "valibot";
 import type { Actor, Role } from "../../events/index.ts";
-import { type Authenticator, requireRole } from "../../lib/auth/index.ts";
+import { requireRole } from "../../lib/auth/index.ts";
 import {
   PayloadTooLargeError,
   RateLimitedError,
@@ -28,30 +27,24 @@ import {
   ValidationError,
   WheelhouseError,
 } from "../../lib/errors/index.ts";
-import type { Logger } from "../../lib/log/index.ts";
-import { ClientMessageSchema } from "../../schemas/api/index.ts";
 import { type ApiRequest, assertRouteContracts, type Route, validateRequest } from "./api.ts";
-import type { LiveHub, OutputChunk } from "./live.ts";
-import type { Metrics } from "./metrics.ts";
-import type { FailureLimiter, RateLimiter } from "./rate-limit.ts";
+import {
+  registerWebSocketPlugin,
+  type StreamContext,
+  type StreamDeps,
+  serveSse,
+  serveWebSocket,
+  toUrl,
+} from "./http-streams.ts";
+import type { RateLimiter } from "./rate-limit.ts";
 
-export interface HttpTransportDeps {
+/** What the transport needs; `authFailures` is the budget of `gateway.auth_failures_per_minute`. */
+export interface HttpTransportDeps extends StreamDeps {
   readonly routes: readonly Route[];
-  readonly authenticator: Authenticator;
   readonly rateLimiter: RateLimiter;
-  /** Failed authentications per client address (`gateway.auth_failures_per_minute`). */
-  readonly authFailures: FailureLimiter;
-  readonly logger: Logger;
-  readonly metrics: Metrics;
   readonly bodyLimitBytes: number;
-  readonly hub: LiveHub;
   readonly openapi: () => unknown;
   readonly health: () => Promise<{ ok: boolean; checks: Record<string, string> }>;
-  readonly followOutput: (
-    executionId: string,
-    fromSeq: number | undefined,
-    onChunk: (chunk: OutputChunk) => void,
-  ) => Promise<{ stop(): Promise<void> }>;
   /** Extra GET endpoints without auth (the dev issuer's documents). */
   readonly publicDocuments?: Readonly<Record<string, () => unknown>> | undefined;
 }
@@ -75,9 +68,6 @@ function isStream(body: unknown): body is AsyncIterable<string | Uint8Array> {
   );
 }
 const utf8 = new TextDecoder("utf-8", { fatal: true });
-const WS_PROTOCOL = "wheelhouse.v1";
-/** Unsent SSE bytes after which a stalled client is disconnected (it resumes with Last-Event-ID). */
-const SSE_MAX_BUFFERED_BYTES = 1024 * 1024;
 
 function headersOf(request: FastifyRequest): Record<string, string | undefined> {
   const out: Record<string, string | undefined> = {};
@@ -256,27 +246,20 @@ export function createHttpTransport(deps: HttpTransportDeps): HttpTransport {
     streams.clear();
   });
 
-  // Before any route: a WebSocket route is declared inside a plugin that needs it.
-  void app.register(websocket, {
-    options: {
-      maxPayload: 64 * 1024,
-      handleProtocols: (protocols: Set<string>) => (protocols.has(WS_PROTOCOL) ? WS_PROTOCOL : false),
-    },
-  });
-
+  registerWebSocketPlugin(app);
   assertRouteContracts(deps.routes);
-  const toUrl = (path: string) => path.replace(/\{(\w+)\}/g, ":$1");
+  const streamContext: StreamContext = { app, deps, admit, toApiRequest, open: streams };
   // Custom methods by the path before the parameter: the router cannot put a literal after a
   // parameter in one segment, so `{id}:verb` is one parameter here, split below.
   const customMethods = new Map<string, { method: Route["method"]; param: string; verbs: Map<string, Route> }>();
 
   for (const route of deps.routes) {
     if (route.stream === "sse") {
-      serveSse(route);
+      serveSse(streamContext, route);
       continue;
     }
     if (route.stream === "websocket") {
-      serveWebSocket(route);
+      serveWebSocket(streamContext, route);
       continue;
     }
     const custom = CUSTOM_METHOD.exec(route.path);
@@ -347,146 +330,6 @@ export function createHttpTransport(deps: HttpTransportDeps): HttpTransport {
   );
   app.get("/v1/openapi.json", async () => deps.openapi());
   for (const [path, document] of Object.entries(deps.publicDocuments ?? {})) app.get(path, async () => document());
-
-  /** SSE: the execution's tool output, resumable with Last-Event-ID; admitted like any route. */
-  function serveSse(route: Route) {
-    app.get(toUrl(route.path), async (request, reply) => {
-      const admitted = await admit(route, request, (request.params ?? {}) as Record<string, string>);
-      const id = admitted.params.id as string;
-      // Checked by the route's header schema: digits only.
-      const lastEventId = admitted.headers["last-event-id"];
-      const fromSeq = lastEventId === undefined ? undefined : Number(lastEventId) + 1;
-      await streamOutput(request, reply, id, fromSeq);
-    });
-  }
-
-  async function streamOutput(request: FastifyRequest, reply: FastifyReply, id: string, fromSeq: number | undefined) {
-    reply.hijack();
-    const res = reply.raw;
-    res.writeHead(200, {
-      "content-type": "text/event-stream; charset=utf-8",
-      "cache-control": "no-store",
-      "x-content-type-options": "nosniff",
-      connection: "keep-alive",
-      "x-accel-buffering": "no",
-    });
-    res.write(": connected\n\n");
-    streams.add(res);
-    let follower: { stop(): Promise<void> } | null = null;
-    let ended = false;
-    const end = () => {
-      if (ended) return;
-      ended = true;
-      streams.delete(res);
-      clearInterval(heartbeat);
-      void follower?.stop();
-      res.end();
-    };
-    const heartbeat = setInterval(() => res.write(": keep-alive\n\n"), 15_000);
-    follower = await deps.followOutput(id, fromSeq, (chunk) => {
-      if (ended) return;
-      // Like the WebSocket's slow-consumer close: a client that stops reading is let go (it resumes
-      // with Last-Event-ID) rather than having the gateway buffer the output for it without bound.
-      if (res.writableLength > SSE_MAX_BUFFERED_BYTES) {
-        end();
-        return;
-      }
-      res.write(`id: ${chunk.seq}\nevent: output\ndata: ${JSON.stringify(chunk.data)}\n\n`);
-    });
-    if (ended) void follower.stop();
-    request.raw.on("close", end);
-  }
-
-  /**
-   * The WebSocket: the handshake is admitted like any route (failed-authentication budget, query
-   * checked against the contract) before the upgrade; the token may come in the handshake or as the
-   * first message, and must carry the route's role.
-   */
-  function serveWebSocket(route: Route) {
-    const role = route.access as Role;
-    void app.register(async (scope) => {
-      scope.get(
-        toUrl(route.path),
-        {
-          websocket: true,
-          preValidation: async (request) => {
-            deps.authFailures.check(request.ip);
-            validateRequest(route, toApiRequest(request, null, (request.params ?? {}) as Record<string, string>));
-          },
-        },
-        (socket, request) => acceptWebSocket(socket, request, role),
-      );
-    });
-  }
-
-  function acceptWebSocket(socket: WebSocket, request: FastifyRequest, role: Role) {
-    let actor: Actor | null = null;
-    deps.metrics.wsClients.inc();
-    const fail = (code: number, detail: string) => {
-      socket.send(JSON.stringify({ type: "error", code: code === 4401 ? "unauthenticated" : "bad_request", detail }));
-      if (code === 4401) socket.close(4401, "unauthenticated");
-    };
-    const authenticated = (a: Actor) => {
-      actor = a;
-      socket.send(JSON.stringify({ type: "ready", actor: a.id }));
-    };
-    const tryToken = async (token: string) => {
-      try {
-        deps.authFailures.check(request.ip);
-        let a: Actor;
-        try {
-          ({ actor: a } = await deps.authenticator.verify(token));
-        } catch (e) {
-          if (e instanceof UnauthenticatedError) deps.authFailures.record(request.ip);
-          throw e;
-        }
-        requireRole(a, role);
-        authenticated(a);
-      } catch (e) {
-        fail(4401, toWheelhouseError(e).message);
-      }
-    };
-    const protocolToken = (request.headers["sec-websocket-protocol"] ?? "")
-      .split(",")
-      .map((p) => p.trim())
-      .find((p) => p.startsWith("bearer."))
-      ?.slice("bearer.".length);
-    const queryToken = (request.query as { access_token?: string }).access_token;
-    const initial = protocolToken ?? queryToken;
-    // Without a token in the handshake, the first message must be {type:"auth"} within 5 s.
-    const authTimer = setTimeout(() => {
-      if (!actor) fail(4401, "no credentials within 5 s");
-    }, 5_000);
-    const ready = initial ? tryToken(initial) : Promise.resolve();
-
-    socket.on("message", (data: Buffer) => {
-      void (async () => {
-        await ready;
-        let message: v.InferOutput<typeof ClientMessageSchema>;
-        try {
-          message = v.parse(ClientMessageSchema, JSON.parse(utf8.decode(data)));
-        } catch (e) {
-          fail(4400, `not a valid message: ${(e as Error).message}`);
-          return;
-        }
-        if (message.type === "auth") {
-          if (!actor) await tryToken(message.token);
-          return;
-        }
-        if (!actor) {
-          fail(4401, 'authenticate first: send {type:"auth", token}');
-          return;
-        }
-        await deps.hub.subscribe(socket, message);
-        socket.send(JSON.stringify({ type: "subscribed", topics: message.topics, cursor: message.cursor ?? null }));
-      })().catch((e: unknown) => deps.logger.error({ err: e }, "websocket message failed"));
-    });
-    socket.on("close", () => {
-      clearTimeout(authTimer);
-      deps.metrics.wsClients.dec();
-      void deps.hub.remove(socket);
-    });
-  }
 
   return {
     app,

@@ -1,0 +1,205 @@
+/**
+ * The two routes that are streams by nature: the SSE tool output and the WebSocket of live updates.
+ * Both are declared in the route table (`stream: "sse" | "websocket"`) and served only from there,
+ * through the transport's `admit` (SSE) or its checks before the upgrade (WebSocket): neither can be
+ * served without authentication.
+ */
+import websocket, { type WebSocket } from "@fastify/websocket";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import * as v from "valibot";
+import type { Actor, Role } from "../../events/index.ts";
+import { type Authenticator, requireRole } from "../../lib/auth/index.ts";
+import { toWheelhouseError, UnauthenticatedError } from "../../lib/errors/index.ts";
+import type { Logger } from "../../lib/log/index.ts";
+import { ClientMessageSchema } from "../../schemas/api/index.ts";
+import { type ApiRequest, type Route, validateRequest } from "./api.ts";
+import type { LiveHub, OutputChunk } from "./live.ts";
+import type { Metrics } from "./metrics.ts";
+import type { FailureLimiter } from "./rate-limit.ts";
+
+export interface StreamDeps {
+  readonly authenticator: Authenticator;
+  readonly authFailures: FailureLimiter;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  readonly hub: LiveHub;
+  readonly followOutput: (
+    executionId: string,
+    fromSeq: number | undefined,
+    onChunk: (chunk: OutputChunk) => void,
+  ) => Promise<{ stop(): Promise<void> }>;
+}
+
+export interface StreamContext {
+  readonly app: FastifyInstance;
+  readonly deps: StreamDeps;
+  /** The transport's one way into a route. */
+  readonly admit: (route: Route, request: FastifyRequest, params: Record<string, string>) => Promise<ApiRequest>;
+  readonly toApiRequest: (request: FastifyRequest, actor: Actor | null, params: Record<string, string>) => ApiRequest;
+  /** Open SSE responses, ended when the transport stops. */
+  readonly open: Set<{ end(): void }>;
+}
+
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+const WS_PROTOCOL = "wheelhouse.v1";
+/** Unsent SSE bytes after which a stalled client is disconnected (it resumes with Last-Event-ID). */
+const SSE_MAX_BUFFERED_BYTES = 1024 * 1024;
+
+/** `/v1/plans/{id}` → `/v1/plans/:id` (the router's syntax). */
+export const toUrl = (path: string) => path.replace(/\{(\w+)\}/g, ":$1");
+
+/** The WebSocket plugin, registered before any route: a WebSocket route is declared inside a plugin that needs it. */
+export function registerWebSocketPlugin(app: FastifyInstance): void {
+  void app.register(websocket, {
+    options: {
+      maxPayload: 64 * 1024,
+      handleProtocols: (protocols: Set<string>) => (protocols.has(WS_PROTOCOL) ? WS_PROTOCOL : false),
+    },
+  });
+}
+
+/** SSE: the execution's tool output, resumable with Last-Event-ID; admitted like any route. */
+export function serveSse(ctx: StreamContext, route: Route): void {
+  ctx.app.get(toUrl(route.path), async (request, reply) => {
+    const admitted = await ctx.admit(route, request, (request.params ?? {}) as Record<string, string>);
+    const id = admitted.params.id as string;
+    // Checked by the route's header schema: digits only.
+    const lastEventId = admitted.headers["last-event-id"];
+    const fromSeq = lastEventId === undefined ? undefined : Number(lastEventId) + 1;
+    await streamOutput(ctx, request, reply, id, fromSeq);
+  });
+}
+
+async function streamOutput(
+  { deps, open }: StreamContext,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  id: string,
+  fromSeq: number | undefined,
+) {
+  reply.hijack();
+  const res = reply.raw;
+  res.writeHead(200, {
+    "content-type": "text/event-stream; charset=utf-8",
+    "cache-control": "no-store",
+    "x-content-type-options": "nosniff",
+    connection: "keep-alive",
+    "x-accel-buffering": "no",
+  });
+  res.write(": connected\n\n");
+  open.add(res);
+  let follower: { stop(): Promise<void> } | null = null;
+  let ended = false;
+  const end = () => {
+    if (ended) return;
+    ended = true;
+    open.delete(res);
+    clearInterval(heartbeat);
+    void follower?.stop();
+    res.end();
+  };
+  const heartbeat = setInterval(() => res.write(": keep-alive\n\n"), 15_000);
+  follower = await deps.followOutput(id, fromSeq, (chunk) => {
+    if (ended) return;
+    // Like the WebSocket's slow-consumer close: a client that stops reading is let go (it resumes
+    // with Last-Event-ID) rather than having the gateway buffer the output for it without bound.
+    if (res.writableLength > SSE_MAX_BUFFERED_BYTES) {
+      end();
+      return;
+    }
+    res.write(`id: ${chunk.seq}\nevent: output\ndata: ${JSON.stringify(chunk.data)}\n\n`);
+  });
+  if (ended) void follower.stop();
+  request.raw.on("close", end);
+}
+
+/**
+ * The WebSocket: the handshake is admitted like any route (failed-authentication budget, query
+ * checked against the contract) before the upgrade; the token may come in the handshake or as the
+ * first message, and must carry the route's role.
+ */
+export function serveWebSocket(ctx: StreamContext, route: Route): void {
+  const role = route.access as Role;
+  void ctx.app.register(async (scope) => {
+    scope.get(
+      toUrl(route.path),
+      {
+        websocket: true,
+        preValidation: async (request) => {
+          ctx.deps.authFailures.check(request.ip);
+          validateRequest(route, ctx.toApiRequest(request, null, (request.params ?? {}) as Record<string, string>));
+        },
+      },
+      (socket, request) => acceptWebSocket(ctx.deps, socket, request, role),
+    );
+  });
+}
+
+function acceptWebSocket(deps: StreamDeps, socket: WebSocket, request: FastifyRequest, role: Role) {
+  let actor: Actor | null = null;
+  deps.metrics.wsClients.inc();
+  const fail = (code: number, detail: string) => {
+    socket.send(JSON.stringify({ type: "error", code: code === 4401 ? "unauthenticated" : "bad_request", detail }));
+    if (code === 4401) socket.close(4401, "unauthenticated");
+  };
+  const authenticated = (a: Actor) => {
+    actor = a;
+    socket.send(JSON.stringify({ type: "ready", actor: a.id }));
+  };
+  const tryToken = async (token: string) => {
+    try {
+      deps.authFailures.check(request.ip);
+      let a: Actor;
+      try {
+        ({ actor: a } = await deps.authenticator.verify(token));
+      } catch (e) {
+        if (e instanceof UnauthenticatedError) deps.authFailures.record(request.ip);
+        throw e;
+      }
+      requireRole(a, role);
+      authenticated(a);
+    } catch (e) {
+      fail(4401, toWheelhouseError(e).message);
+    }
+  };
+  const protocolToken = (request.headers["sec-websocket-protocol"] ?? "")
+    .split(",")
+    .map((p) => p.trim())
+    .find((p) => p.startsWith("bearer."))
+    ?.slice("bearer.".length);
+  const queryToken = (request.query as { access_token?: string }).access_token;
+  const initial = protocolToken ?? queryToken;
+  // Without a token in the handshake, the first message must be {type:"auth"} within 5 s.
+  const authTimer = setTimeout(() => {
+    if (!actor) fail(4401, "no credentials within 5 s");
+  }, 5_000);
+  const ready = initial ? tryToken(initial) : Promise.resolve();
+
+  socket.on("message", (data: Buffer) => {
+    void (async () => {
+      await ready;
+      let message: v.InferOutput<typeof ClientMessageSchema>;
+      try {
+        message = v.parse(ClientMessageSchema, JSON.parse(utf8.decode(data)));
+      } catch (e) {
+        fail(4400, `not a valid message: ${(e as Error).message}`);
+        return;
+      }
+      if (message.type === "auth") {
+        if (!actor) await tryToken(message.token);
+        return;
+      }
+      if (!actor) {
+        fail(4401, 'authenticate first: send {type:"auth", token}');
+        return;
+      }
+      await deps.hub.subscribe(socket, message);
+      socket.send(JSON.stringify({ type: "subscribed", topics: message.topics, cursor: message.cursor ?? null }));
+    })().catch((e: unknown) => deps.logger.error({ err: e }, "websocket message failed"));
+  });
+  socket.on("close", () => {
+    clearTimeout(authTimer);
+    deps.metrics.wsClients.dec();
+    void deps.hub.remove(socket);
+  });
+}
