@@ -14,7 +14,7 @@ import { Kvm } from "@nats-io/kv";
 import { connect, type NatsConnection, nkeyAuthenticator, nkeys } from "@nats-io/transport-node";
 import { type AnyEvent, type AnyRecordedEvent, newEvent } from "../events/index.ts";
 import { parseConfig } from "../lib/config/index.ts";
-import { UnauthenticatedError } from "../lib/errors/index.ts";
+import { ForbiddenError, UnauthenticatedError } from "../lib/errors/index.ts";
 import { createEventStore, type EventStore } from "../lib/eventstore/index.ts";
 import { openRuntime } from "../lib/runtime/index.ts";
 import { uniqueName, waitFor } from "../test/support/env.ts";
@@ -230,6 +230,19 @@ describe("NATS users of the local stack (own nats-server)", () => {
       (await stored("plan", planId)).map((e) => e.type),
       ["plan.requested"],
     );
+  });
+
+  it("stops a service whose own user may not bring the streams to new settings, and says why", async () => {
+    const config = parseConfig({
+      nats: { url, prefix, credentials: seedRef("planner"), duplicate_window_ms: 60_000 },
+      log: { level: "silent" },
+    });
+    await assert.rejects(openRuntime(config, "planner"), (e: unknown) => {
+      assert.ok(e instanceof ForbiddenError, chain(e));
+      assert.match(e.message, /STREAM\.UPDATE/);
+      assert.equal(e.field, "nats.credentials");
+      return true;
+    });
   });
 
   it("tells a process without credentials which setting to fix", async () => {

@@ -15,9 +15,9 @@ import { createEvidenceStore, type EvidenceStore } from "../evidence/index.ts";
 import { createLogger, type Logger } from "../log/index.ts";
 import { createScrubber } from "../redact/index.ts";
 import { type Catalog, loadCatalog } from "../tools/index.ts";
-import { connectNats } from "./nats.ts";
+import { connectNats, refusedByNats } from "./nats.ts";
 
-export { connectNats, LOCAL_NATS_AUTH_DIR, type NatsCredentials, natsCredentials } from "./nats.ts";
+export { connectNats, LOCAL_NATS_AUTH_DIR, type NatsCredentials, natsCredentials, refusedByNats } from "./nats.ts";
 
 export interface Runtime {
   readonly config: Config;
@@ -55,7 +55,10 @@ export async function openRuntime(config: Config, name: string): Promise<Runtime
     logger: logger("eventstore"),
     streams: streamSettingsFromConfig(config.nats),
   });
-  await store.provision();
+  await store.provision().catch(async (cause: unknown) => {
+    await nc.close().catch(() => {});
+    throw refusedByNats(cause, "provisioning the streams") ?? cause;
+  });
 
   let db: Promise<Db> | null = null;
   let evidence: EvidenceStore | null = null;

@@ -22,7 +22,7 @@ import {
   usernamePasswordAuthenticator,
 } from "@nats-io/transport-node";
 import { type Config, requireSecret } from "../config/index.ts";
-import { ConfigError, UnauthenticatedError, UnavailableError } from "../errors/index.ts";
+import { ConfigError, ForbiddenError, UnauthenticatedError, UnavailableError } from "../errors/index.ts";
 import type { Logger } from "../log/index.ts";
 
 /** Where `scripts/infra up` writes the local stack's nkey seeds, under the data directory. */
@@ -85,6 +85,23 @@ function authenticatorFor(secret: string, ref: string): Authenticator {
       fix: "point it at a .creds file (nsc generate creds) or a file holding one user seed (SU…)",
     },
   ]);
+}
+
+/**
+ * What NATS refused, when `error` (or one of its causes) is a permissions violation: a
+ * `ForbiddenError` naming the operation and the fix; otherwise `null`.
+ */
+export function refusedByNats(error: unknown, what: string): ForbiddenError | null {
+  for (let e = error as (Error & { cause?: unknown }) | undefined; e; e = e.cause as typeof e) {
+    if (e.name === "PermissionViolationError") {
+      return new ForbiddenError(`NATS refused ${what}: ${e.message}`, {
+        cause: error,
+        field: "nats.credentials",
+        fix: "this process's NATS user may not do that (scripts/nats-auth.ts lists what each may publish): a service's own user cannot update a stream, so start once with the embedded user (`npm start`) to bring the streams to the configured settings, or connect with credentials that allow it",
+      });
+    }
+  }
+  return null;
 }
 
 /**
