@@ -434,5 +434,5 @@ export function foldPlan(events: readonly AnyEvent[]): PlanState {
   return events.reduce(evolve, initialState);
 }
 
-/** The plan aggregate as a decider value. */
-export const planDecider = { decide, evolve, initialState } as const;
+/** The plan aggregate as a decider value; `type` names the stream the command path reads (`handleCommand`). */
+export const planDecider = { type: "plan", decide, evolve, initialState } as const;

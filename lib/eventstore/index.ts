@@ -15,6 +15,8 @@ import type { NatsConfig } from "../config/index.ts";
 import type { StreamSettings } from "./streams.ts";
 
 export { PoisonMessageError } from "./codec.ts";
+export type { Aggregate, AggregateRead, CommandDecision, CommandOptions, CommandResult } from "./command.ts";
+export { aggregateStream, handleCommand } from "./command.ts";
 export type {
   ConsumeOptions,
   Consumption,

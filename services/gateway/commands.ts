@@ -8,9 +8,9 @@ import { createHash } from "node:crypto";
 import { v5 as uuidv5, v7 as uuidv7 } from "uuid";
 import type { Actor, AggregateType, AnyEvent } from "../../events/index.ts";
 import { newEvent } from "../../events/index.ts";
-import { decide, foldPlan, type PlanCommand, type PlanEventDraft } from "../../lib/domain/index.ts";
+import { decide, type PlanCommand, type PlanEventDraft, planDecider } from "../../lib/domain/index.ts";
 import { ConflictError, UnauthenticatedError } from "../../lib/errors/index.ts";
-import type { AppendResult, EventStore } from "../../lib/eventstore/index.ts";
+import { type AppendResult, type EventStore, handleCommand } from "../../lib/eventstore/index.ts";
 import {
   type Accepted,
   ApprovalRequestSchema,
@@ -162,15 +162,16 @@ export function createCommandHandlers(deps: CommandDeps) {
       };
       // A fresh id has no history: decide on the empty state and let the
       // append's expectedVersion "none" catch the (retry) case where it exists.
-      const drafts = decide(command, foldPlan([]));
-      const m = meta(request, actor, now);
-      const result = await store.append(envelope(drafts, planId, { ...m, correlation_id: m.correlation_id }), {
-        expectedVersion: "none",
-        ...(idempotencyKey ? { idempotencyKey } : {}),
-      });
+      const { appended } = await handleCommand(
+        store,
+        planDecider,
+        planId,
+        (state) => envelope(decide(command, state), planId, meta(request, actor, now)),
+        { newAggregate: true, idempotencyKey },
+      );
       return accepted(
         request,
-        result,
+        appended as AppendResult,
         { id: planId, kind: "plan", location: `/v1/plans/${planId}` },
         { kind: "plan", id: planId },
         { redacted: intent !== input.intent },
@@ -196,28 +197,30 @@ export function createCommandHandlers(deps: CommandDeps) {
         );
       const earlier = await earlierAppend(request, "execution", executionId, idempotencyKey);
       if (earlier) return executionAccepted(earlier.result);
-      const history = await store.readAggregate("plan", planId);
-      const version = history[history.length - 1]?.seq ?? 0;
-      expectedFromIfMatch(request, version);
       const now = deps.now();
-      const drafts = decide(
-        {
-          type: "RequestExecution",
-          planId,
-          revision: input.revision,
-          executionId,
-          dryRun: input.dry_run,
-          actor,
-          now,
-        },
-        foldPlan(history),
-      );
+      const command: PlanCommand = {
+        type: "RequestExecution",
+        planId,
+        revision: input.revision,
+        executionId,
+        dryRun: input.dry_run,
+        actor,
+        now,
+      };
       let result: AppendResult;
       try {
-        result = await store.append(envelope(drafts, executionId, meta(request, actor, now)), {
-          expectedVersion: "none",
-          ...(idempotencyKey ? { idempotencyKey } : {}),
-        });
+        // Decided on the plan, recorded on the execution it starts: that one must not exist yet.
+        const { appended } = await handleCommand(
+          store,
+          planDecider,
+          planId,
+          (state, { version }) => {
+            expectedFromIfMatch(request, version);
+            return envelope(decide(command, state), executionId, meta(request, actor, now));
+          },
+          { expectedVersion: "none", idempotencyKey },
+        );
+        result = appended as AppendResult;
       } catch (error) {
         if (error instanceof ConflictError) {
           throw new ConflictError(`plan ${planId} revision ${input.revision} was already sent for execution`, {
@@ -249,9 +252,6 @@ export function createCommandHandlers(deps: CommandDeps) {
         const recorded = earlier.events[0]?.payload as { approval_id?: string } | undefined;
         return approvalAccepted(earlier.result, recorded?.approval_id ?? "");
       }
-      const history = await store.readAggregate("plan", input.plan_id);
-      const version = history[history.length - 1]?.seq ?? 0;
-      expectedFromIfMatch(request, version);
       const now = deps.now();
       // Derived from the key when there is one: two attempts of one request name the same approval.
       const approvalId = idempotencyKey ? uuidv5(idempotencyKey, ID_NAMESPACE) : uuidv7();
@@ -268,15 +268,20 @@ export function createCommandHandlers(deps: CommandDeps) {
         input.decision === "grant"
           ? { type: "GrantApproval", ...base }
           : { type: "DenyApproval", ...base, reason: base.comment ?? "denied via the API" };
-      const drafts = decide(command, foldPlan(history));
       // Guarded on the version we decided on: if anything was recorded on the
       // plan since (a new revision, another answer), the append is refused with 409.
-      const result = await store.append(envelope(drafts, input.plan_id, meta(request, actor, now)), {
-        expectedVersion: version === 0 ? "none" : version,
-        ...(idempotencyKey ? { idempotencyKey } : {}),
-      });
-      const payload = drafts[0]?.payload as { approval_id?: string } | undefined;
-      return approvalAccepted(result, payload?.approval_id ?? approvalId);
+      const { appended, events } = await handleCommand(
+        store,
+        planDecider,
+        input.plan_id,
+        (state, { version }) => {
+          expectedFromIfMatch(request, version);
+          return envelope(decide(command, state), input.plan_id, meta(request, actor, now));
+        },
+        { idempotencyKey },
+      );
+      const payload = events[0]?.payload as { approval_id?: string } | undefined;
+      return approvalAccepted(appended as AppendResult, payload?.approval_id ?? approvalId);
     },
   };
 }
