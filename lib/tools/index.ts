@@ -78,3 +78,11 @@ export {
   type StreamSummary,
   type WorkDirContext,
 } from "./sandbox.ts";
+export {
+  type ObjectStoreRef,
+  parseSandboxExecMessage,
+  parseSandboxExecRequest,
+  type SandboxExecMessage,
+  type SandboxExecRequest,
+  sandboxExecError,
+} from "./sandbox-protocol.ts";

@@ -4,13 +4,14 @@
  *   echo '{"tool_call_id":"t1","action_id":"kubectl.get","input":{"kind":"pod","namespace":"shop"}}' \
  *     | node --import tsx services/sandbox-exec/main.ts
  *
- * Reads one JSON request on stdin and writes JSON lines to stdout (see run.ts).
+ * Reads one JSON request on stdin and writes JSON lines to stdout (lib/tools/sandbox-protocol.ts).
  * SIGTERM/SIGINT cancel the call: the tool's whole process group is stopped.
  * The only file here that reads the environment.
  */
 import { text } from "node:stream/consumers";
 import { loadConfig } from "../../lib/config/index.ts";
-import { runSandboxExec, type SandboxExecMessage } from "./run.ts";
+import type { SandboxExecMessage } from "../../lib/tools/index.ts";
+import { runSandboxExec } from "./run.ts";
 
 const controller = new AbortController();
 process.once("SIGTERM", () => controller.abort());

@@ -6,9 +6,14 @@
  */
 import { fileURLToPath } from "node:url";
 import { execa } from "execa";
-import { UnavailableError, ValidationError, WheelhouseError } from "../../lib/errors/index.ts";
-import type { ToolCallOutcome } from "../../lib/tools/index.ts";
-import type { ObjectStoreRef, SandboxExecMessage } from "../sandbox-exec/run.ts";
+import type { ProblemDetails } from "../../lib/errors/index.ts";
+import { UnavailableError } from "../../lib/errors/index.ts";
+import {
+  type ObjectStoreRef,
+  parseSandboxExecMessage,
+  sandboxExecError,
+  type ToolCallOutcome,
+} from "../../lib/tools/index.ts";
 import type { RunInSandbox } from "./router.ts";
 
 export interface SandboxProcessOptions {
@@ -49,14 +54,10 @@ export function createSandboxProcessRunner(options: SandboxProcessOptions = {}):
       ...(hooks.signal ? { cancelSignal: hooks.signal } : {}),
     });
     let result: ToolCallOutcome | undefined;
-    let problem: (SandboxExecMessage & { type: "error" })["error"] | undefined;
+    let problem: ProblemDetails | undefined;
     for await (const raw of child.iterable({ from: "stdout" })) {
-      let message: SandboxExecMessage;
-      try {
-        message = JSON.parse(raw) as SandboxExecMessage;
-      } catch {
-        continue;
-      }
+      const message = parseSandboxExecMessage(raw);
+      if (message === null) continue;
       if (message.type === "started") hooks.onStarted({ binary: message.binary, argv: message.argv });
       else if (message.type === "output")
         hooks.onLine({ seq: message.seq, stream: message.stream, line: message.line });
@@ -65,21 +66,8 @@ export function createSandboxProcessRunner(options: SandboxProcessOptions = {}):
     }
     const exit = await child;
     if (result) return result;
-    if (problem) {
-      // Re-raise the sandbox's typed error with its code, status, field and fix intact.
-      if (problem.code === "validation_failed") {
-        throw new ValidationError(problem.detail, {
-          field: problem.field,
-          fix: problem.fix,
-          issues: problem.errors ?? [],
-        });
-      }
-      throw new WheelhouseError(problem.code, problem.status, problem.detail, {
-        field: problem.field,
-        fix: problem.fix,
-        extra: problem.errors ? { issues: problem.errors } : undefined,
-      });
-    }
+    // Re-raise the sandbox's typed error with its code, status, field and fix intact.
+    if (problem) throw sandboxExecError(problem);
     throw new UnavailableError(
       `sandbox-exec ended without a result (exit ${exit.exitCode ?? exit.signal}): ${String(exit.stderr).slice(0, 2000)}`,
       { fix: "check the tool router's logs; the sandbox process crashed or was killed" },
