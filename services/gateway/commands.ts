@@ -208,6 +208,7 @@ export function createCommandHandlers(deps: CommandDeps) {
         now,
       };
       let result: AppendResult;
+      let decided = false;
       try {
         // Decided on the plan, recorded on the execution it starts: that one must not exist yet.
         const { appended } = await handleCommand(
@@ -216,13 +217,16 @@ export function createCommandHandlers(deps: CommandDeps) {
           planId,
           (state, { version }) => {
             expectedFromIfMatch(request, version);
-            return envelope(decide(command, state), executionId, meta(request, actor, now));
+            const drafts = decide(command, state);
+            decided = true;
+            return envelope(drafts, executionId, meta(request, actor, now));
           },
           { expectedVersion: "none", idempotencyKey },
         );
         result = appended as AppendResult;
       } catch (error) {
-        if (error instanceof ConflictError) {
+        // Only the append's refusal means the execution exists; the decider's own refusals pass as they are.
+        if (decided && error instanceof ConflictError) {
           throw new ConflictError(`plan ${planId} revision ${input.revision} was already sent for execution`, {
             field: "revision",
             fix: `follow /v1/executions/${executionId}; to run again, request a new revision`,
