@@ -14,7 +14,6 @@
  */
 export { canonicalize } from "./canonical.ts";
 export type { ChangeExplanation, EventRef, EvidenceLink, ExecutionStory } from "./explain.ts";
-export { type ExecutionView, type PlanView, readModelFolds } from "./folds.ts";
 export type {
   AsOf,
   AsOfFolds,

@@ -29,12 +29,13 @@ import { connect } from "@nats-io/transport-node";
 import pg from "pg";
 import { v7 as uuidv7 } from "uuid";
 import type { AnyRecordedEvent } from "../../events/index.ts";
-import { createAuditQueries, readModelFolds } from "../../lib/audit/index.ts";
+import { createAuditQueries } from "../../lib/audit/index.ts";
 import { appendAuditEvents } from "../../lib/audit/store.ts";
 import { migrate } from "../../lib/db/index.ts";
 import { createEventStore } from "../../lib/eventstore/index.ts";
 import { createEvidenceStore } from "../../lib/evidence/index.ts";
-import { natsOptions } from "../../test/support/env.ts";
+import { readModelFolds } from "../../projections/replay.ts";
+import { natsOptions } from "../../test/support/index.ts";
 
 const { values: args } = parseArgs({
   options: {

@@ -9,7 +9,7 @@ import { readFileSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
 import { Kvm } from "@nats-io/kv";
 import { type Actor, newEvent } from "../../events/index.ts";
-import { startTestGateway, type TestGateway } from "./testing.ts";
+import { startTestGateway, type TestGateway } from "../../test/support/gateway.ts";
 
 const fixture = (path: string) =>
   readFileSync(new URL(`../../test/fixtures/webhooks/${path}`, import.meta.url), "utf8");

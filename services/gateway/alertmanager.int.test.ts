@@ -12,8 +12,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { AnyRecordedEvent } from "../../events/index.ts";
-import { waitFor } from "../../test/support/env.ts";
-import { startTestGateway, type TestGateway } from "./testing.ts";
+import { waitFor } from "../../test/support/index.ts";
+import { startTestGateway, type TestGateway } from "../../test/support/gateway.ts";
 
 const BINARY = process.env.WH_ALERTMANAGER_BIN ?? "/usr/bin/prometheus-alertmanager";
 

@@ -21,8 +21,8 @@ import {
   ExecutionAsOfSchema,
   PlanAsOfSchema,
 } from "../../schemas/api/index.ts";
-import { testEnv, waitFor } from "../../test/support/env.ts";
-import { startTestGateway, type TestGateway } from "./testing.ts";
+import { testEnv, waitFor } from "../../test/support/index.ts";
+import { startTestGateway, type TestGateway } from "../../test/support/gateway.ts";
 
 const planner: Actor = { kind: "service", id: "planner", roles: [] };
 const policy: Actor = { kind: "service", id: "policy", roles: [] };

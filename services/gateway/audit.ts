@@ -5,8 +5,10 @@
  * them and their answers onto the API's shapes. Nothing here writes: the
  * audit API has no update, delete or purge, by design.
  */
-import type { AuditFilters, AuditQueries, ExecutionView, PlanView } from "../../lib/audit/index.ts";
+import type { AuditFilters, AuditQueries } from "../../lib/audit/index.ts";
 import { NotFoundError, ValidationError } from "../../lib/errors/index.ts";
+import type { ExecutionView } from "../../projections/executions/index.ts";
+import type { PlanView } from "../../projections/plans/index.ts";
 import {
   AsOfQuerySchema,
   AuditExportQuerySchema,

@@ -3,8 +3,8 @@ import { after, before, describe, it } from "node:test";
 import * as v from "valibot";
 import { type Actor, newEvent } from "../../events/index.ts";
 import { ExecutionViewSchema, PlanPageSchema, PlanViewSchema } from "../../schemas/api/index.ts";
-import { waitFor } from "../../test/support/env.ts";
-import { startTestGateway, type TestGateway } from "./testing.ts";
+import { waitFor } from "../../test/support/index.ts";
+import { startTestGateway, type TestGateway } from "../../test/support/gateway.ts";
 
 const policyActor: Actor = { kind: "service", id: "policy", roles: [] };
 

@@ -1,7 +1,7 @@
 /** Every forged or invalid token is refused at the HTTP edge, and nothing is appended. */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { startTestGateway, type TestGateway } from "./testing.ts";
+import { startTestGateway, type TestGateway } from "../../test/support/gateway.ts";
 
 describe("JWT verification at the gateway (local JWKS issuer over HTTP)", () => {
   let gw: TestGateway;

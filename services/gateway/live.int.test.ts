@@ -3,8 +3,8 @@ import assert from "node:assert/strict";
 import { connect as tcpConnect } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { type Actor, newEvent } from "../../events/index.ts";
-import { waitFor } from "../../test/support/env.ts";
-import { startTestGateway, type TestGateway } from "./testing.ts";
+import { waitFor } from "../../test/support/index.ts";
+import { startTestGateway, type TestGateway } from "../../test/support/gateway.ts";
 
 const actor: Actor = { kind: "service", id: "test", roles: [] };
 

@@ -5,7 +5,6 @@
  * row while new ones arrive; the cursor is the last row's key.
  */
 
-import type { ExecutionView as ExecutionFold, PlanView as PlanFold } from "../../lib/audit/index.ts";
 import type {
   Db,
   ExecutionDetail,
@@ -16,6 +15,8 @@ import type {
   PlanStatus,
 } from "../../lib/db/index.ts";
 import { ValidationError } from "../../lib/errors/index.ts";
+import type { ExecutionView as ExecutionFold } from "../../projections/executions/index.ts";
+import type { PlanView as PlanFold } from "../../projections/plans/index.ts";
 import { decodeCursor, encodeCursor } from "../../schemas/api/index.ts";
 
 /** The node-postgres surface used (Pool, PoolClient and Client all have it). */

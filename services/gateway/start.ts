@@ -1,10 +1,11 @@
 /** Starts the gateway on a shared runtime: the HTTP, WebSocket and SSE edge. */
 import { join } from "node:path";
-import { createAuditQueries, readModelFolds, slonikSqlClient } from "../../lib/audit/index.ts";
+import { createAuditQueries, slonikSqlClient } from "../../lib/audit/index.ts";
 import { createAuthenticator, loadDevIssuer } from "../../lib/auth/index.ts";
 import { resolveSecret } from "../../lib/config/index.ts";
 import type { RunningService, Runtime } from "../../lib/runtime/index.ts";
-import { readProjectionLag } from "../projector/lag.ts";
+import { readProjectionLag } from "../../projections/lag.ts";
+import { readModelFolds } from "../../projections/replay.ts";
 import { createGateway } from "./gateway.ts";
 import { createReadModels } from "./read-models.ts";
 

@@ -3,7 +3,7 @@ import { createHmac } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
 import type { AnyRecordedEvent } from "../../events/index.ts";
-import { startTestGateway, type TestGateway } from "./testing.ts";
+import { startTestGateway, type TestGateway } from "../../test/support/gateway.ts";
 
 const fixture = (path: string) =>
   readFileSync(new URL(`../../test/fixtures/webhooks/${path}`, import.meta.url), "utf8");

@@ -11,9 +11,9 @@ import { createDb, type Db, sql } from "../../lib/db/index.ts";
 import { createEventStore, type EventStore } from "../../lib/eventstore/index.ts";
 import { changeHistory, contextHistory } from "../../projections/fixtures.ts";
 import { projections } from "../../projections/index.ts";
+import { registerProjectorLagMetrics } from "../../projections/lag.ts";
 import type { Projection } from "../../projections/types.ts";
-import { natsOptions } from "../../test/support/env.ts";
-import { registerProjectorLagMetrics } from "./lag.ts";
+import { natsOptions } from "../../test/support/index.ts";
 import { createProjector } from "./projector.ts";
 
 const NATS_URL = process.env.WH_NATS_URL ?? "nats://127.0.0.1:4322";

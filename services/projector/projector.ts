@@ -65,7 +65,7 @@ import {
   runStatements,
   type UnprojectedEntry,
 } from "../../projections/types.ts";
-import { readProjectionLag } from "./lag.ts";
+import { readProjectionLag } from "../../projections/lag.ts";
 
 export interface ProjectorDeps {
   readonly nc: NatsConnection;
@@ -107,7 +107,7 @@ export interface AppliedBatch {
   readonly occurredAt: readonly number[];
 }
 
-export type { ProjectionLag } from "./lag.ts";
+export type { ProjectionLag } from "../../projections/lag.ts";
 
 export interface Projector {
   /** Starts following the stream from the checkpoints. */
@@ -119,7 +119,7 @@ export interface Projector {
   /** Empties the read models (all, or the named ones), replays the stream from the start, returns when caught up. */
   rebuild(names?: readonly string[]): Promise<void>;
   /** Per projection: checkpoint, events and ms behind the stream (from Postgres, so any process can ask). */
-  lag(): Promise<import("./lag.ts").ProjectionLag[]>;
+  lag(): Promise<import("../../projections/lag.ts").ProjectionLag[]>;
   readonly running: boolean;
 }
 

@@ -11,10 +11,10 @@
  * ```
  */
 import { Gauge, type Registry } from "prom-client";
-import type { Db } from "../../lib/db/index.ts";
-import { sql } from "../../lib/db/sql.ts";
-import type { CheckpointRow } from "../../lib/db/types.ts";
-import type { EventStore } from "../../lib/eventstore/index.ts";
+import type { Db } from "../lib/db/index.ts";
+import { sql } from "../lib/db/sql.ts";
+import type { CheckpointRow } from "../lib/db/types.ts";
+import type { EventStore } from "../lib/eventstore/index.ts";
 
 export interface ProjectionLag {
   readonly projection: string;

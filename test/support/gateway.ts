@@ -1,5 +1,5 @@
 /**
- * A real gateway for integration tests and benchmarks: real NATS (own stream
+ * A real gateway for integration tests: real NATS (own stream
  * prefix and KV bucket), real Postgres (own schema, migrated), the real
  * projector, and a local OIDC issuer over HTTP. `stop()` removes everything
  * it created.
@@ -10,27 +10,23 @@ import { join } from "node:path";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import pg from "pg";
 import type { Role } from "../../events/index.ts";
-import {
-  type AuditQueries,
-  createAuditQueries,
-  type ExecutionView,
-  type PlanView,
-  readModelFolds,
-  slonikSqlClient,
-} from "../../lib/audit/index.ts";
+import { type AuditQueries, createAuditQueries, slonikSqlClient } from "../../lib/audit/index.ts";
 import { createAuthenticator } from "../../lib/auth/index.ts";
 import { type GatewayConfig, parseConfig } from "../../lib/config/index.ts";
 import { createDb, type Db } from "../../lib/db/index.ts";
 import { createEventStore, type EventStore } from "../../lib/eventstore/index.ts";
 import { createEvidenceStore, type EvidenceStore } from "../../lib/evidence/index.ts";
 import { createLogger } from "../../lib/log/index.ts";
+import type { ExecutionView } from "../../projections/executions/index.ts";
 import { projections } from "../../projections/index.ts";
-import { type OidcFixture, startOidcFixture } from "../../test/fixtures/oidc/server.ts";
-import { natsOptions, testEnv, uniqueName } from "../../test/support/env.ts";
-import { createProjector, type Projector } from "../projector/projector.ts";
-import type { WebhookSecrets } from "./deps.ts";
-import { createGateway, type Gateway } from "./gateway.ts";
-import { createReadModels } from "./read-models.ts";
+import type { PlanView } from "../../projections/plans/index.ts";
+import { readModelFolds } from "../../projections/replay.ts";
+import type { WebhookSecrets } from "../../services/gateway/deps.ts";
+import { createGateway, type Gateway } from "../../services/gateway/gateway.ts";
+import { createReadModels } from "../../services/gateway/read-models.ts";
+import { createProjector, type Projector } from "../../services/projector/projector.ts";
+import { type OidcFixture, startOidcFixture } from "../fixtures/oidc/server.ts";
+import { natsOptions, testEnv, uniqueName } from "./env.ts";
 
 export interface TestGateway {
   readonly url: string;
