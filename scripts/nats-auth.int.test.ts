@@ -17,7 +17,7 @@ import { parseConfig } from "../lib/config/index.ts";
 import { ForbiddenError, UnauthenticatedError } from "../lib/errors/index.ts";
 import { createEventStore, type EventStore } from "../lib/eventstore/index.ts";
 import { openRuntime } from "../lib/runtime/index.ts";
-import { uniqueName, waitFor } from "../test/support/env.ts";
+import { uniqueName, waitFor } from "../test/support/index.ts";
 import { type NatsUserName, seedFileName, writeNatsAuth } from "./nats-auth.ts";
 
 const root = join(import.meta.dirname, "..");

@@ -3,7 +3,7 @@ import { randomUUID } from "node:crypto";
 import { after, before, test } from "node:test";
 import { connect, type NatsConnection, nuid } from "@nats-io/transport-node";
 import { type Actor, newEvent } from "../../events/index.ts";
-import { natsOptions } from "../../test/support/env.ts";
+import { natsOptions } from "../../test/support/index.ts";
 import { createEventStore, type EventStore } from "./index.ts";
 
 const actor: Actor = { kind: "user", id: "alice", roles: ["operator"] };

@@ -3,7 +3,7 @@ import { randomUUID } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import { connect, headers, type NatsConnection, nuid } from "@nats-io/transport-node";
 import { type Actor, type AnyRecordedEvent, newEvent } from "../../events/index.ts";
-import { natsOptions } from "../../test/support/env.ts";
+import { natsOptions } from "../../test/support/index.ts";
 import { ConflictError } from "../errors/index.ts";
 import { createEventStore, type EventStore } from "./index.ts";
 

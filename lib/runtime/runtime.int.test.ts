@@ -8,7 +8,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { after, describe, it } from "node:test";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
-import { natsEnv, natsOptions, uniqueName, waitFor } from "../../test/support/env.ts";
+import { natsEnv, natsOptions, uniqueName, waitFor } from "../../test/support/index.ts";
 import { streamNames } from "../eventstore/index.ts";
 
 const root = new URL("../../", import.meta.url).pathname;

@@ -9,7 +9,7 @@ import { jetstream } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { type AnyEvent, newEvent } from "../../events/index.ts";
 import { createEventStore, type Durability } from "../../lib/eventstore/index.ts";
-import { natsOptions } from "../../test/support/env.ts";
+import { natsOptions } from "../../test/support/index.ts";
 
 const N = Number(process.argv[2] ?? 4000);
 const nc = await connect(natsOptions());

@@ -28,7 +28,7 @@ import { newEvent } from "../../events/index.ts";
 import { loadDevIssuer } from "../../lib/auth/index.ts";
 import { parseConfig } from "../../lib/config/index.ts";
 import { createEventStore } from "../../lib/eventstore/index.ts";
-import { natsEnv, natsOptions, testEnv, uniqueName, waitFor } from "../../test/support/env.ts";
+import { natsEnv, natsOptions, testEnv, uniqueName, waitFor } from "../../test/support/index.ts";
 
 const { values } = parseArgs({
   options: {

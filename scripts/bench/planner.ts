@@ -15,7 +15,7 @@ import { createEventStore } from "../../lib/eventstore/index.ts";
 import { createPlanner } from "../../lib/planner/index.ts";
 import { loadCatalog } from "../../lib/tools/index.ts";
 import { createPlannerService } from "../../services/planner/service.ts";
-import { natsOptions, testEnv } from "../../test/support/env.ts";
+import { natsOptions, testEnv } from "../../test/support/index.ts";
 
 const iterations = Number(process.argv[2] ?? 2000);
 const natsUrl = testEnv.natsUrl;

@@ -20,7 +20,7 @@ import { createEventStore } from "../../lib/eventstore/index.ts";
 import { changeHistory, EVENTS_PER_CHANGE } from "../../projections/fixtures.ts";
 import { projections } from "../../projections/index.ts";
 import { type AppliedBatch, createProjector } from "../../services/projector/projector.ts";
-import { natsOptions } from "../../test/support/env.ts";
+import { natsOptions } from "../../test/support/index.ts";
 
 const CHANGES = Number(process.argv[2] ?? 7700);
 const PG_URL = process.env.WH_PG_URL ?? "postgres://postgres@127.0.0.1:5432/wheelhouse";

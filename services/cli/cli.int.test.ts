@@ -16,7 +16,7 @@ import { execa } from "execa";
 import pg from "pg";
 import { newEvent } from "../../events/index.ts";
 import { createEventStore } from "../../lib/eventstore/index.ts";
-import { natsEnv, natsOptions, testEnv, uniqueName, waitFor } from "../../test/support/env.ts";
+import { natsEnv, natsOptions, testEnv, uniqueName, waitFor } from "../../test/support/index.ts";
 
 const root = new URL("../../", import.meta.url).pathname;
 

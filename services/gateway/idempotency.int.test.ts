@@ -4,7 +4,7 @@ import { after, before, describe, it } from "node:test";
 import { Kvm } from "@nats-io/kv";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { ConflictError, UnavailableError } from "../../lib/errors/index.ts";
-import { natsOptions, uniqueName } from "../../test/support/env.ts";
+import { natsOptions, uniqueName } from "../../test/support/index.ts";
 import type { ApiRequest } from "./api.ts";
 import { createIdempotencyStore } from "./idempotency.ts";
 

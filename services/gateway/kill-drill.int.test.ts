@@ -17,7 +17,7 @@ import { connect, type NatsConnection } from "@nats-io/transport-node";
 import pg from "pg";
 import { createEventStore, type EventStore } from "../../lib/eventstore/index.ts";
 import { type OidcFixture, startOidcFixture } from "../../test/fixtures/oidc/server.ts";
-import { natsEnv, natsOptions, testEnv, uniqueName, waitFor } from "../../test/support/env.ts";
+import { natsEnv, natsOptions, testEnv, uniqueName, waitFor } from "../../test/support/index.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const LANDED = 12;

@@ -35,7 +35,7 @@ import {
   loadCatalog,
   toolInputSha256,
 } from "../../lib/tools/index.ts";
-import { natsOptions, testEnv, uniqueName, waitFor } from "../../test/support/env.ts";
+import { natsOptions, testEnv, uniqueName, waitFor } from "../../test/support/index.ts";
 import { createToolRouterTransport, type ToolRouterTransport } from "../tool-router/http.ts";
 import { createToolCallRecorder } from "../tool-router/recorder.ts";
 import { createToolRouter } from "../tool-router/router.ts";

@@ -21,7 +21,7 @@ import { createPlanner } from "../../lib/planner/index.ts";
 import { loadCatalog } from "../../lib/tools/index.ts";
 import { answer, GOOD_PLAN, STAGING_CONTEXT } from "../../test/fixtures/llm/plans.ts";
 import { type FixtureServer, startFixtureServer } from "../../test/fixtures/llm/server.ts";
-import { natsOptions, uniqueName, waitFor } from "../../test/support/env.ts";
+import { natsOptions, uniqueName, waitFor } from "../../test/support/index.ts";
 import { createPlannerService, type PlannerService, planIdForSignal } from "./service.ts";
 
 const user: Actor = { kind: "user", id: "dana", roles: ["operator"] };

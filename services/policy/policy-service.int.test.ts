@@ -10,7 +10,7 @@ import { createLogger } from "../../lib/log/index.ts";
 import { buildPolicyBundle, POLICIES_DIR, resolveOpaBinary } from "../../lib/policy/build.ts";
 import { createPolicyService, type PolicyService } from "../../lib/policy/index.ts";
 import { loadCatalog } from "../../lib/tools/index.ts";
-import { natsOptions, uniqueName, waitFor } from "../../test/support/env.ts";
+import { natsOptions, uniqueName, waitFor } from "../../test/support/index.ts";
 import { createPolicyDecider } from "./service.ts";
 
 const logger = createLogger({ service: "policy-test", level: "silent" });

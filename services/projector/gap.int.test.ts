@@ -7,7 +7,7 @@ import { createDb } from "../../lib/db/index.ts";
 import { createEventStore } from "../../lib/eventstore/index.ts";
 import { changeHistory } from "../../projections/fixtures.ts";
 import { projections } from "../../projections/index.ts";
-import { natsOptions } from "../../test/support/env.ts";
+import { natsOptions } from "../../test/support/index.ts";
 import { createProjector } from "./projector.ts";
 
 const PG_URL = process.env.WH_PG_URL ?? "postgres://postgres@127.0.0.1:5432/wheelhouse";

@@ -19,7 +19,7 @@ import { createEventStore, type EventStore } from "../../lib/eventstore/index.ts
 import { changeHistory } from "../../projections/fixtures.ts";
 import { projections } from "../../projections/index.ts";
 import type { Projection } from "../../projections/types.ts";
-import { natsEnv, natsOptions, testEnv, uniqueName, waitFor } from "../../test/support/env.ts";
+import { natsEnv, natsOptions, testEnv, uniqueName, waitFor } from "../../test/support/index.ts";
 import { createProjector } from "./projector.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));

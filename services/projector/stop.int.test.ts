@@ -5,7 +5,7 @@ import pg from "pg";
 import { createDb } from "../../lib/db/index.ts";
 import { createEventStore } from "../../lib/eventstore/index.ts";
 import { projections } from "../../projections/index.ts";
-import { natsOptions, testEnv, uniqueName } from "../../test/support/env.ts";
+import { natsOptions, testEnv, uniqueName } from "../../test/support/index.ts";
 import { createProjector } from "./projector.ts";
 
 const cleanups: (() => Promise<void>)[] = [];

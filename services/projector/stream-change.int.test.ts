@@ -13,7 +13,7 @@ import { createDb, type Db } from "../../lib/db/index.ts";
 import { createEventStore, type EventStore, STREAM_ID_KEY, streamConfigs } from "../../lib/eventstore/index.ts";
 import { changeHistory } from "../../projections/fixtures.ts";
 import { projections } from "../../projections/index.ts";
-import { natsOptions, testEnv, uniqueName } from "../../test/support/env.ts";
+import { natsOptions, testEnv, uniqueName } from "../../test/support/index.ts";
 import { createProjector, StreamChangedError } from "./projector.ts";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;

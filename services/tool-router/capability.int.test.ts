@@ -27,7 +27,7 @@ import {
   generateCapabilityKeys,
   loadCatalog,
 } from "../../lib/tools/index.ts";
-import { natsOptions, uniqueName } from "../../test/support/env.ts";
+import { natsOptions, uniqueName } from "../../test/support/index.ts";
 import { createToolRouterTransport, type ToolRouterTransport } from "./http.ts";
 import { createToolCallRecorder } from "./recorder.ts";
 import { createToolRouter } from "./router.ts";

@@ -15,7 +15,7 @@ import { createEventStore, type EventStore } from "../../lib/eventstore/index.ts
 import { createEvidenceStore } from "../../lib/evidence/index.ts";
 import { createLogger } from "../../lib/log/index.ts";
 import { leaked, loadCorpus } from "../../test/fixtures/redaction/corpus.ts";
-import { natsOptions, uniqueName } from "../../test/support/env.ts";
+import { natsOptions, uniqueName } from "../../test/support/index.ts";
 import { createToolCallRecorder, type ToolCallRecorder } from "./recorder.ts";
 
 const { kinds } = loadCorpus();

@@ -11,7 +11,7 @@ import { createEventStore, type EventStore } from "../../lib/eventstore/index.ts
 import { createEvidenceStore, type EvidenceStore } from "../../lib/evidence/index.ts";
 import { createLogger } from "../../lib/log/index.ts";
 import { findExecutable, loadCatalog } from "../../lib/tools/index.ts";
-import { natsOptions, uniqueName } from "../../test/support/env.ts";
+import { natsOptions, uniqueName } from "../../test/support/index.ts";
 import { createToolCallRecorder } from "./recorder.ts";
 import { createToolRouter, type ToolRouter } from "./router.ts";
 import { createSandboxProcessRunner } from "./spawn.ts";

@@ -16,7 +16,7 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import pg from "pg";
 import { streamNames } from "../../lib/eventstore/index.ts";
-import { natsEnv, natsOptions, testEnv, uniqueName, waitFor } from "../../test/support/env.ts";
+import { natsEnv, natsOptions, testEnv, uniqueName, waitFor } from "../../test/support/index.ts";
 
 const root = new URL("../../", import.meta.url).pathname;
 const DRAIN_MS = 15_000;

@@ -1,8 +1,8 @@
 /**
- * Where the integration tests find the real services `scripts/infra up` runs,
- * and helpers that give each test its own isolated slice of them.
+ * Where the integration tests find the real services `scripts/infra up` runs, and the
+ * credentials they connect with. The rest of test/support (see index.ts) gives each test
+ * its own isolated slice of those services.
  */
-import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { type ConnectionOptions, nkeyAuthenticator } from "@nats-io/transport-node";
@@ -50,36 +50,4 @@ export function natsOptions(user = "admin", extra: Partial<ConnectionOptions> = 
 export function natsEnv(user = "embedded"): Record<string, string> {
   const ref = natsCredentials(user);
   return { WHEELHOUSE_NATS__URL: testEnv.natsUrl, ...(ref === undefined ? {} : { WHEELHOUSE_NATS__CREDENTIALS: ref }) };
-}
-
-/** A short random token for stream prefixes, schemas, buckets and task queues (lower-case, starts with a letter). */
-export function uniqueName(base: string): string {
-  return `${base}_${randomBytes(4).toString("hex")}`;
-}
-
-/**
- * Polls `check` until it returns a value other than `undefined`/`false`, or
- * fails after `timeoutMs` with `what` in the message. Tests wait on
- * conditions with deadlines, never on fixed sleeps.
- */
-export async function waitFor<T>(
-  what: string,
-  check: () => T | undefined | false | Promise<T | undefined | false>,
-  { timeoutMs = 10_000, intervalMs = 25 }: { timeoutMs?: number; intervalMs?: number } = {},
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value !== undefined && value !== false) return value;
-    } catch (error) {
-      lastError = error;
-    }
-    if (Date.now() > deadline) {
-      const suffix = lastError instanceof Error ? ` (last error: ${lastError.message})` : "";
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${suffix}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, intervalMs));
-  }
 }

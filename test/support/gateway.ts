@@ -26,7 +26,8 @@ import { createGateway, type Gateway } from "../../services/gateway/gateway.ts";
 import { createReadModels } from "../../services/gateway/read-models.ts";
 import { createProjector, type Projector } from "../../services/projector/projector.ts";
 import { type OidcFixture, startOidcFixture } from "../fixtures/oidc/server.ts";
-import { natsOptions, testEnv, uniqueName } from "./env.ts";
+import { natsOptions, testEnv } from "./env.ts";
+import { uniqueName } from "./names.ts";
 
 export interface TestGateway {
   readonly url: string;
