@@ -6,9 +6,8 @@
  */
 import { createHash } from "node:crypto";
 import { v5 as uuidv5, v7 as uuidv7 } from "uuid";
-import type { Actor, AggregateType, AnyEvent } from "../../events/index.ts";
-import { newEvent } from "../../events/index.ts";
-import { decide, type PlanCommand, type PlanEventDraft, planDecider } from "../../lib/domain/index.ts";
+import type { Actor, AggregateType } from "../../events/index.ts";
+import { decide, envelopeDrafts, type PlanCommand, planDecider } from "../../lib/domain/index.ts";
 import { ConflictError, UnauthenticatedError } from "../../lib/errors/index.ts";
 import { type AppendResult, type EventStore, handleCommand } from "../../lib/eventstore/index.ts";
 import {
@@ -73,12 +72,6 @@ function meta(request: ApiRequest, actor: Actor, now: Date) {
     correlation_id: correlation && /^[\w.:-]{1,128}$/.test(correlation) ? correlation : request.requestId,
     occurred_at: now.toISOString(),
   };
-}
-
-function envelope(drafts: readonly PlanEventDraft[], aggregateId: string, m: ReturnType<typeof meta>): AnyEvent[] {
-  return drafts.map(
-    (d) => newEvent(d.type, aggregateId, d.payload as never, { ...m, aggregate_type: d.aggregateType }) as AnyEvent,
-  );
 }
 
 /** `If-Match: "<version>"` lets a client say which version of the plan it decided on. */
@@ -166,7 +159,7 @@ export function createCommandHandlers(deps: CommandDeps) {
         store,
         planDecider,
         planId,
-        (state) => envelope(decide(command, state), planId, meta(request, actor, now)),
+        (state) => envelopeDrafts(decide(command, state), planId, meta(request, actor, now)),
         { newAggregate: true, idempotencyKey },
       );
       return accepted(
@@ -219,7 +212,7 @@ export function createCommandHandlers(deps: CommandDeps) {
             expectedFromIfMatch(request, version);
             const drafts = decide(command, state);
             decided = true;
-            return envelope(drafts, executionId, meta(request, actor, now));
+            return envelopeDrafts(drafts, executionId, meta(request, actor, now));
           },
           { expectedVersion: "none", idempotencyKey },
         );
@@ -280,7 +273,7 @@ export function createCommandHandlers(deps: CommandDeps) {
         input.plan_id,
         (state, { version }) => {
           expectedFromIfMatch(request, version);
-          return envelope(decide(command, state), input.plan_id, meta(request, actor, now));
+          return envelopeDrafts(decide(command, state), input.plan_id, meta(request, actor, now));
         },
         { idempotencyKey },
       );

@@ -18,12 +18,13 @@ import type { Logger } from "pino";
 import { v5 as uuidv5 } from "uuid";
 import type { Actor, AnyEvent, AnyRecordedEvent, EventPayload } from "../../events/index.ts";
 import { newEvent } from "../../events/index.ts";
+import { decide, envelopeDrafts, type PlanState, planDecider } from "../../lib/domain/index.ts";
 import { ConflictError } from "../../lib/errors/index.ts";
-import type { EventStore } from "../../lib/eventstore/index.ts";
+import { aggregateStream, type EventStore, handleCommand } from "../../lib/eventstore/index.ts";
 import type { EvidenceMeta, StoredEvidence } from "../../lib/evidence/index.ts";
 import { evidenceStoredEvent } from "../../lib/evidence/index.ts";
-import { createRedactor } from "../../lib/redact/index.ts";
 import { type Planner, PlanningFailedError, type PlanResult, type PlanTranscript } from "../../lib/planner/index.ts";
+import { createRedactor } from "../../lib/redact/index.ts";
 
 /** Namespace for plan ids derived from signal ids (UUIDv5). */
 const SIGNAL_PLAN_NAMESPACE = "5b0f7c5e-8d0b-4c36-9a53-6f1f4c1d2e77";
@@ -54,6 +55,13 @@ export interface PlannerService {
 
 type Recorded<T extends AnyRecordedEvent["type"]> = Extract<AnyRecordedEvent, { type: T }>;
 
+/** What planning one request yields: the events to record and how the planner answered. */
+interface PlanningOutcome {
+  readonly events: readonly AnyEvent[];
+  readonly result: PlanResult | null;
+  readonly failure: PlanningFailedError | null;
+}
+
 /** The plan id a signal's incident plan gets: stable, so the same signal cannot request twice. */
 export function planIdForSignal(signalId: string): string {
   return uuidv5(`signal:${signalId}`, SIGNAL_PLAN_NAMESPACE);
@@ -81,8 +89,8 @@ export function createPlannerService(deps: PlannerServiceDeps): PlannerService {
   const actor = deps.actor ?? PLANNER_ACTOR;
   let consumption: { stop(): Promise<void> } | null = null;
 
-  const done = (history: readonly AnyRecordedEvent[]) =>
-    history.some((e) => e.type === "plan.proposed" || e.type === "plan.failed");
+  /** A plan past `requested` has had its outcome (`plan.proposed` or `plan.failed`) recorded. */
+  const planned = (state: PlanState) => state.status !== "empty" && state.status !== "requested";
 
   async function onSignal(event: Recorded<"signal.received">): Promise<void> {
     const signal = event.payload;
@@ -90,24 +98,33 @@ export function createPlannerService(deps: PlannerServiceDeps): PlannerService {
     const planId = planIdForSignal(signal.signal_id);
     const redactor = createRedactor(deps.redactPatterns ?? []);
     const environment = signal.environment ?? signal.labels?.env ?? signal.labels?.environment;
-    const request = newEvent(
-      "plan.requested",
+    const now = new Date();
+    const request = {
+      type: "RequestPlan",
       planId,
-      {
-        plan_id: planId,
-        intent: redactor.redact(alertIntent(signal)),
-        source: "alert",
-        signal_id: signal.signal_id,
-        ...(environment ? { environment } : {}),
-        ...(signal.service ? { service: signal.service } : {}),
-      },
-      { actor, correlation_id: event.correlation_id, causation_id: event.id },
-    );
+      intent: redactor.redact(alertIntent(signal)),
+      source: "alert",
+      signalId: signal.signal_id,
+      environment: environment || undefined,
+      service: signal.service || undefined,
+      actor,
+      now,
+    } as const;
     try {
-      await store.append([request], {
-        expectedVersion: "none",
-        idempotencyKey: `plan.requested:signal:${signal.signal_id}`,
-      });
+      // The plan id is derived from the signal: new unless this signal was delivered before.
+      await handleCommand(
+        store,
+        planDecider,
+        planId,
+        (state) =>
+          envelopeDrafts(decide(request, state), planId, {
+            actor,
+            correlation_id: event.correlation_id,
+            causation_id: event.id,
+            occurred_at: now.toISOString(),
+          }),
+        { newAggregate: true, idempotencyKey: `plan.requested:signal:${signal.signal_id}` },
+      );
       logger?.info({ plan_id: planId, signal_id: signal.signal_id }, "alert became a plan request");
     } catch (error) {
       if (error instanceof ConflictError) return; // requested already (a redelivery)
@@ -116,12 +133,43 @@ export function createPlannerService(deps: PlannerServiceDeps): PlannerService {
   }
 
   async function onPlanRequested(event: Recorded<"plan.requested">): Promise<void> {
+    const planId = event.payload.plan_id;
+    const attempt: { outcome?: PlanningOutcome } = {};
+    try {
+      // Guarded on the version read and keyed by the request: a redelivered request finds the
+      // outcome already recorded (or loses the race to it) and never yields a second proposal.
+      await handleCommand(
+        store,
+        planDecider,
+        planId,
+        async (state) => {
+          if (planned(state)) return [];
+          attempt.outcome = await planRequest(event);
+          return attempt.outcome.events;
+        },
+        { idempotencyKey: `planned:${event.id}` },
+      );
+    } catch (error) {
+      if (error instanceof ConflictError && planned((await aggregateStream(store, planDecider, planId)).state)) return;
+      throw error;
+    }
+    const { outcome } = attempt;
+    if (!outcome) return;
+    logger?.info(
+      {
+        plan_id: planId,
+        outcome: outcome.events.at(-1)?.type,
+        planner: outcome.result?.plan.planner ?? outcome.failure?.planner,
+        fallback: outcome.result?.fallbackReason,
+      },
+      outcome.result ? `plan proposed (${outcome.result.plan.steps.length} steps)` : "planning failed",
+    );
+  }
+
+  /** Plans one request: the outcome (`plan.proposed` or `plan.failed`) after the evidence of how it was reached. */
+  async function planRequest(event: Recorded<"plan.requested">): Promise<PlanningOutcome> {
     const request = event.payload;
     const planId = request.plan_id;
-    const history = await store.readAggregate("plan", planId);
-    if (done(history)) return;
-    const version = history.at(-1)?.seq ?? 0;
-
     let alert: EventPayload<"signal.received"> | undefined;
     if (request.signal_id) {
       const signalEvents = await store.readAggregate("signal", request.signal_id);
@@ -172,21 +220,7 @@ export function createPlannerService(deps: PlannerServiceDeps): PlannerService {
           },
           meta,
         );
-    try {
-      await store.append([...evidence, outcome], { expectedVersion: version, idempotencyKey: `planned:${event.id}` });
-      logger?.info(
-        {
-          plan_id: planId,
-          outcome: outcome.type,
-          planner: result?.plan.planner ?? failure?.planner,
-          fallback: result?.fallbackReason,
-        },
-        result ? `plan proposed (${result.plan.steps.length} steps)` : "planning failed",
-      );
-    } catch (error) {
-      if (error instanceof ConflictError && done(await store.readAggregate("plan", planId))) return;
-      throw error;
-    }
+    return { events: [...evidence, outcome], result, failure };
   }
 
   async function storeTranscript(

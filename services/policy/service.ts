@@ -7,7 +7,8 @@
 import type { InferOutput } from "valibot";
 import type { Actor, AnyRecordedEvent, PlanStep, RecordedEvent } from "../../events/index.ts";
 import { newEvent, type PlanProposedSchema } from "../../events/index.ts";
-import type { EventStore } from "../../lib/eventstore/index.ts";
+import { planDecider } from "../../lib/domain/index.ts";
+import { type EventStore, handleCommand } from "../../lib/eventstore/index.ts";
 import type { Logger } from "../../lib/log/index.ts";
 import { buildPolicyInput, type PolicyService } from "../../lib/policy/index.ts";
 import type { Catalog } from "../../lib/tools/index.ts";
@@ -52,9 +53,29 @@ export function createPolicyDecider(deps: PolicyDeciderDeps): PolicyDecider {
   let consumption: { stop(): Promise<void> } | null = null;
 
   async function decide(event: PlanProposed): Promise<"decided" | "already_decided"> {
+    const { plan_id, revision } = event.payload;
+    // The idempotency key makes a redelivery (or a second replica racing this one) a no-op; the
+    // expected version (the one read) makes a decision taken on a stale read impossible.
+    const { appended, events } = await handleCommand(
+      store,
+      planDecider,
+      plan_id,
+      async (_state, { events: history }) => {
+        if (history.some((e) => e.type === "policy.decided" && e.payload.revision === revision)) return [];
+        return [await decisionFor(event, history)];
+      },
+      { idempotencyKey: `policy.decided:${plan_id}:${revision}` },
+    );
+    const decided = events[0];
+    if (!appended || decided?.type !== "policy.decided") return "already_decided";
+    const { decision, tier } = decided.payload;
+    logger.info({ plan_id, revision, decision, tier, duplicate: appended.duplicate }, "plan decided");
+    return appended.duplicate ? "already_decided" : "decided";
+  }
+
+  /** Evaluates the proposed revision's steps with the requester's rights and the service graph's facts. */
+  async function decisionFor(event: PlanProposed, history: readonly AnyRecordedEvent[]) {
     const { plan_id, revision, steps } = event.payload;
-    const history = await store.readAggregate("plan", plan_id);
-    if (history.some((e) => e.type === "policy.decided" && e.payload.revision === revision)) return "already_decided";
     const requested = history.find((e) => e.type === "plan.requested");
     // The actor whose rights are checked is whoever asked for the change, not the planner that wrote it down.
     const requester = requested?.actor ?? event.actor;
@@ -73,7 +94,7 @@ export function createPolicyDecider(deps: PolicyDeciderDeps): PolicyDecider {
       }),
     );
     const decision = policy.evaluatePlan(inputs);
-    const decided = newEvent(
+    return newEvent(
       "policy.decided",
       plan_id,
       {
@@ -98,18 +119,6 @@ export function createPolicyDecider(deps: PolicyDeciderDeps): PolicyDecider {
       },
       { actor: POLICY_SERVICE_ACTOR, correlation_id: event.correlation_id, causation_id: event.id },
     );
-    const last = history[history.length - 1];
-    // The idempotency key makes a redelivery (or a second replica racing this one) a no-op; the
-    // expected version makes a decision taken on a stale read impossible.
-    const result = await store.append([decided], {
-      idempotencyKey: `policy.decided:${plan_id}:${revision}`,
-      expectedVersion: last?.seq ?? 0,
-    });
-    logger.info(
-      { plan_id, revision, decision: decision.decision, tier: decision.tier, duplicate: result.duplicate },
-      "plan decided",
-    );
-    return result.duplicate ? "already_decided" : "decided";
   }
 
   return {
