@@ -10,6 +10,9 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Ajv2020, type ErrorObject, type ValidateFunction } from "ajv/dist/2020.js";
 import addFormatsModule from "ajv-formats";
+import type * as v from "valibot";
+import type { TierSchema } from "../../events/index.ts";
+import type { ActionKindSchema, CatalogActionSchema } from "../../schemas/tools/action.ts";
 import { ConfigError, type FieldIssue } from "../errors/index.ts";
 
 // ajv-formats is CommonJS; under NodeNext its default import is the plugin itself at run time.
@@ -17,38 +20,14 @@ const addFormats = addFormatsModule as unknown as typeof addFormatsModule.defaul
 
 export type { FieldIssue } from "../errors/index.ts";
 
-export type RiskTier = "T0" | "T1" | "T2" | "T3";
-export type ActionKind = "read" | "write";
+export type RiskTier = v.InferOutput<typeof TierSchema>;
+export type ActionKind = v.InferOutput<typeof ActionKindSchema>;
 
 /** A JSON Schema object (2020-12). Kept loose on purpose: consumers hand it to ajv or an LLM. */
 export type JsonSchema = Readonly<Record<string, unknown>>;
 
-/**
- * One action of one CLI, e.g. `kubectl.scale`.
- *
- * `resource` maps target attributes (namespace, name, kind, replicas, ...) to
- * the input field that holds them, so policy can read "what does this touch"
- * without knowing each tool: `{ namespace: "namespace", name: "release" }`.
- */
-export interface CatalogAction {
-  /** `<tool>.<action>`, e.g. `helm.upgrade`. */
-  readonly id: string;
-  readonly tool: string;
-  readonly action: string;
-  /** Executable the action runs, e.g. `kubectl`. */
-  readonly binary: string;
-  readonly description: string;
-  readonly kind: ActionKind;
-  readonly reversible: boolean;
-  /** Default risk tier; policy may raise it (production, protected namespaces). */
-  readonly risk: RiskTier;
-  /** Whether the action has a dry-run form (server-side dry run, helm --dry-run, argocd app diff). */
-  readonly dry_run: boolean;
-  /** Action id that undoes this one, or null. */
-  readonly rollback: string | null;
-  readonly resource: Readonly<Record<string, string>>;
-  readonly input: JsonSchema;
-}
+/** One action of one CLI, e.g. `kubectl.scale` (its shape: schemas/tools/action.ts). */
+export type CatalogAction = Readonly<v.InferOutput<typeof CatalogActionSchema>>;
 
 export type InputValidation = { ok: true } | { ok: false; issues: FieldIssue[] };
 

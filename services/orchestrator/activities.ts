@@ -33,7 +33,8 @@ import type { EventStore } from "../../lib/eventstore/index.ts";
 import type { Logger } from "../../lib/log/index.ts";
 import { createRedactor } from "../../lib/redact/index.ts";
 import { type CapabilityMinter, type Catalog, toolInputSha256 } from "../../lib/tools/index.ts";
-import type { ExecuteToolResult, ToolClient } from "./tool-client.ts";
+import type { ExecuteToolResult } from "../../schemas/rpc/tool-router.ts";
+import type { ToolClient } from "./tool-client.ts";
 
 export const ORCHESTRATOR_ACTOR: Actor = { kind: "service", id: "orchestrator", roles: [] };
 

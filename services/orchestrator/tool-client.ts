@@ -16,9 +16,7 @@ import type {
   ExecuteToolResult,
   GetResourceRequest,
   GetResourceResult,
-} from "../tool-router/router.ts";
-
-export type { ExecuteToolRequest, ExecuteToolResult, GetResourceRequest, GetResourceResult };
+} from "../../schemas/rpc/tool-router.ts";
 
 export interface ToolCallOptions {
   /** The capability minted for exactly this call (purpose `execute` for ExecuteTool, `read` for GetResource). */

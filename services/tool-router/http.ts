@@ -1,10 +1,13 @@
 /**
  * The tool router's transport: typed RPC over HTTP+JSON on Fastify.
  *
- *   POST /rpc/ListTools       {}                                  → { tools }
- *   POST /rpc/ExecuteTool     ExecuteToolRequest                  → ExecuteToolResult
- *   POST /rpc/GetResource     GetResourceRequest                  → GetResourceResult
- *   POST /rpc/StreamToolLogs  { tool_call_id, from_seq?, wait_ms? } → NDJSON, one ToolLogMessage per line
+ *   POST /rpc/ListTools       {}                      → ListToolsResult
+ *   POST /rpc/ExecuteTool     ExecuteToolRequest      → ExecuteToolResult
+ *   POST /rpc/GetResource     GetResourceRequest      → GetResourceResult
+ *   POST /rpc/StreamToolLogs  StreamToolLogsRequest   → NDJSON, one ToolLogLine per line
+ *
+ * The shapes are the contract in schemas/rpc/tool-router.ts, shared with the
+ * orchestrator's client.
  *
  * ExecuteTool, GetResource and StreamToolLogs each need a capability in the
  * `Wheelhouse-Capability` header: a short-lived Ed25519-signed token the
@@ -15,8 +18,8 @@
  * 403; either way nothing runs and nothing is recorded but one log line
  * naming the caller's address.
  *
- * Errors are RFC 9457 problem+json. Request bodies are checked with JSON
- * Schema (Fastify's ajv) before a handler sees them. An optional bearer token
+ * Errors are RFC 9457 problem+json. Request bodies are checked with the JSON
+ * Schema generated from the contract (Fastify's ajv) before a handler sees them. An optional bearer token
  * protects the router when it listens beyond loopback.
  */
 import { timingSafeEqual } from "node:crypto";
@@ -25,6 +28,7 @@ import { Readable } from "node:stream";
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest } from "fastify";
 import {
   ConfigError,
+  type ProblemDetails,
   toProblem,
   toWheelhouseError,
   UnauthenticatedError,
@@ -37,7 +41,14 @@ import {
   type CapabilityPurpose,
   type CapabilityVerifier,
 } from "../../lib/tools/index.ts";
-import type { ExecuteToolRequest, GetResourceRequest, ToolRouter } from "./router.ts";
+import {
+  type ExecuteToolRequest,
+  type GetResourceRequest,
+  type StreamToolLogsRequest,
+  type ToolLogMessage,
+  toolRouterRequestJsonSchema,
+} from "../../schemas/rpc/tool-router.ts";
+import type { ToolRouter } from "./router.ts";
 
 export interface ToolRouterTransportDeps {
   readonly router: ToolRouter;
@@ -67,43 +78,6 @@ export function isLoopbackHost(host: string): boolean {
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(h)?.[1];
   return mapped?.startsWith("127.") === true;
 }
-
-const idPattern = "^[A-Za-z0-9_-]{1,128}$";
-const executeSchema = {
-  type: "object",
-  additionalProperties: false,
-  required: ["action_id", "input"],
-  properties: {
-    action_id: { type: "string", pattern: "^[a-z][a-z0-9_]*\\.[a-z][a-z0-9_]*$" },
-    input: { type: "object" },
-    dry_run: { type: "boolean" },
-    tool_call_id: { type: "string", pattern: idPattern },
-    execution_id: { type: "string", pattern: idPattern },
-    step_id: { type: "string", pattern: idPattern },
-    timeout_ms: { type: "integer", minimum: 1000, maximum: 3_600_000 },
-  },
-} as const;
-const resourceSchema = {
-  type: "object",
-  additionalProperties: false,
-  required: ["action_id", "input"],
-  properties: {
-    action_id: executeSchema.properties.action_id,
-    input: { type: "object" },
-    execution_id: executeSchema.properties.execution_id,
-    step_id: executeSchema.properties.step_id,
-  },
-} as const;
-const logsSchema = {
-  type: "object",
-  additionalProperties: false,
-  required: ["tool_call_id"],
-  properties: {
-    tool_call_id: executeSchema.properties.tool_call_id,
-    from_seq: { type: "integer", minimum: 0 },
-    wait_ms: { type: "integer", minimum: 0, maximum: 300_000 },
-  },
-} as const;
 
 export function createToolRouterTransport(deps: ToolRouterTransportDeps): ToolRouterTransport {
   const app = Fastify({
@@ -192,7 +166,7 @@ export function createToolRouterTransport(deps: ToolRouterTransportDeps): ToolRo
   app.post<{ Body: ExecuteToolRequest }>(
     "/rpc/ExecuteTool",
     {
-      schema: { body: executeSchema },
+      schema: { body: toolRouterRequestJsonSchema("ExecuteTool") },
       ...capability("execute", (b) => ({
         execution_id: b.execution_id,
         step_id: b.step_id,
@@ -215,7 +189,7 @@ export function createToolRouterTransport(deps: ToolRouterTransportDeps): ToolRo
   app.post<{ Body: GetResourceRequest }>(
     "/rpc/GetResource",
     {
-      schema: { body: resourceSchema },
+      schema: { body: toolRouterRequestJsonSchema("GetResource") },
       ...capability("read", (b) => ({
         execution_id: b.execution_id,
         step_id: b.step_id,
@@ -226,17 +200,20 @@ export function createToolRouterTransport(deps: ToolRouterTransportDeps): ToolRo
     async (request) => deps.router.getResource(request.body),
   );
 
-  app.post<{ Body: { tool_call_id: string; from_seq?: number; wait_ms?: number } }>(
+  app.post<{ Body: StreamToolLogsRequest }>(
     "/rpc/StreamToolLogs",
-    { schema: { body: logsSchema }, ...capability("logs", (b) => ({ tool_call_id: b.tool_call_id })) },
+    {
+      schema: { body: toolRouterRequestJsonSchema("StreamToolLogs") },
+      ...capability("logs", (b) => ({ tool_call_id: b.tool_call_id })),
+    },
     async (request, reply) => {
       const messages = deps.router.streamToolLogs(request.body);
       const body = Readable.from(
         (async function* () {
           try {
-            for await (const message of messages) yield `${JSON.stringify(message)}\n`;
+            for await (const message of messages) yield ndjsonLine(message);
           } catch (error) {
-            yield `${JSON.stringify({ type: "error", error: toProblem(error) })}\n`;
+            yield ndjsonLine({ type: "error", error: toProblem(error) });
           }
         })(),
       );
@@ -263,4 +240,9 @@ export function createToolRouterTransport(deps: ToolRouterTransportDeps): ToolRo
       await app.close();
     },
   };
+}
+
+/** One line of the StreamToolLogs answer (a `ToolLogLine` of the contract). */
+function ndjsonLine(message: ToolLogMessage | { type: "error"; error: ProblemDetails }): string {
+  return `${JSON.stringify(message)}\n`;
 }

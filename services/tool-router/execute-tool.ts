@@ -1,0 +1,231 @@
+/**
+ * ExecuteTool, in three steps: admit the call (a known action, a dry run it
+ * has, an input that passes the builders' checks, a way to run it), run it
+ * (the CLI in a sandbox process, or GitHub's REST API when `gh` is missing),
+ * and record what happened (evidence, `tool_call.completed`, the result).
+ * A call refused at any step ends as `refused`, reported like any other.
+ */
+import { toWheelhouseError, UnavailableError, ValidationError } from "../../lib/errors/index.ts";
+import { type CatalogAction, type OutputLine, type ToolCallOutcome, validateToolInput } from "../../lib/tools/index.ts";
+import type { ExecuteToolRequest, ExecuteToolResult, ToolCallStatus } from "../../schemas/rpc/tool-router.ts";
+import type { CallLogs } from "./call-logs.ts";
+import { catalogActionOf } from "./get-resource.ts";
+import type { GithubApi } from "./github.ts";
+import type { ToolRouterDeps, ToolRouterEvent } from "./router.ts";
+
+export interface ExecuteToolDeps extends ToolRouterDeps {
+  readonly logs: CallLogs;
+  readonly newId: () => string;
+}
+
+/** The ids one call is recorded under. */
+interface ToolCall {
+  readonly toolCallId: string;
+  readonly executionId: string;
+  readonly stepId: string;
+  readonly dryRun: boolean;
+  readonly request: ExecuteToolRequest;
+}
+
+type Ran = Omit<ToolCallOutcome, "via"> & { request?: { method: string; url: string } };
+
+export async function executeTool(
+  deps: ExecuteToolDeps,
+  request: ExecuteToolRequest,
+  signal?: AbortSignal,
+): Promise<ExecuteToolResult> {
+  const call: ToolCall = {
+    toolCallId: request.tool_call_id ?? deps.newId(),
+    executionId: request.execution_id ?? "adhoc",
+    stepId: request.step_id ?? "adhoc",
+    dryRun: request.dry_run === true,
+    request,
+  };
+  deps.logs.started(call.toolCallId);
+  let admitted: { action: CatalogAction; via: "cli" | "api" };
+  let ran: Ran;
+  try {
+    admitted = await admit(deps, call);
+    ran = await run(deps, call, admitted.action, admitted.via, signal);
+  } catch (error) {
+    return refuse(deps, call, error);
+  }
+  return record(deps, call, admitted.action, admitted.via, ran);
+}
+
+/** Whether the call may run, and how: throws the reason it may not. */
+async function admit(deps: ExecuteToolDeps, call: ToolCall): Promise<{ action: CatalogAction; via: "cli" | "api" }> {
+  const action = catalogActionOf(deps.catalog, call.request.action_id);
+  if (call.dryRun && action.kind === "write" && !action.dry_run) {
+    throw new ValidationError(`${action.id} has no dry-run form`, {
+      field: "dry_run",
+      fix: "run it without dry_run after approval, or plan a read action to preview it",
+    });
+  }
+  validateToolInput(action.id, call.request.input, { catalog: deps.catalog });
+  if (await deps.isInstalled(action.binary)) return { action, via: "cli" };
+  if (action.tool === "gh" && deps.github != null) return { action, via: "api" };
+  throw new UnavailableError(`${action.binary} is not installed on the tool router's PATH`, {
+    field: "action_id",
+    fix:
+      action.tool === "gh"
+        ? "install gh, or configure connectors.github.token for the REST API fallback"
+        : `install ${action.binary} where the tool router runs`,
+  });
+}
+
+/** Runs an admitted call, reporting `tool_call.started` and each output line as they happen. */
+async function run(
+  deps: ExecuteToolDeps,
+  call: ToolCall,
+  action: CatalogAction,
+  via: "cli" | "api",
+  signal: AbortSignal | undefined,
+): Promise<Ran> {
+  const { toolCallId, executionId, stepId, dryRun, request } = call;
+  const started = (argv: readonly string[], binary: string) =>
+    emit(deps, {
+      type: "tool_call.started",
+      payload: {
+        execution_id: executionId,
+        tool_call_id: toolCallId,
+        step_id: stepId,
+        action_id: action.id,
+        argv: [...argv],
+        binary,
+        via,
+        dry_run: dryRun,
+      },
+    });
+  const onLine = (line: OutputLine) => {
+    deps.logs.line(toolCallId, line);
+    void emit(deps, {
+      type: "tool_call.output",
+      payload: {
+        execution_id: executionId,
+        tool_call_id: toolCallId,
+        seq: line.seq,
+        stream: line.stream,
+        text: line.line,
+      },
+    });
+  };
+  if (via === "api") {
+    const github = deps.github as GithubApi;
+    const planned = github.describe(action.action, request.input);
+    await started([planned.method, planned.url], planned.url);
+    return { ...(await github.run(action.action, request.input, { onLine, signal })), tool_call_id: toolCallId };
+  }
+  return deps.runInSandbox(
+    {
+      tool_call_id: toolCallId,
+      execution_id: executionId,
+      step_id: stepId,
+      action_id: action.id,
+      input: request.input,
+      dry_run: dryRun,
+      timeout_ms: request.timeout_ms,
+    },
+    {
+      onStarted: ({ binary, argv }) => {
+        void started(argv, binary);
+      },
+      onLine,
+      ...(signal ? { signal } : {}),
+    },
+  );
+}
+
+/** Stores the call's evidence, reports `tool_call.completed` and answers with the result. */
+async function record(
+  deps: ExecuteToolDeps,
+  call: ToolCall,
+  action: CatalogAction,
+  via: "cli" | "api",
+  outcome: Ran,
+): Promise<ExecuteToolResult> {
+  const { toolCallId, executionId, stepId, dryRun } = call;
+  const status: ToolCallStatus = outcome.timed_out ? "timed_out" : outcome.ok ? "succeeded" : "failed";
+  let evidence: { evidence_id: string; sha256: string } | null = null;
+  if (deps.storeEvidence) {
+    const blob = JSON.stringify({
+      tool_call_id: toolCallId,
+      action_id: action.id,
+      via,
+      argv: outcome.argv,
+      binary: outcome.binary,
+      exit_code: outcome.exit_code,
+      stdout: outcome.stdout.text,
+      stderr: outcome.stderr.text,
+      truncated: outcome.truncated,
+    });
+    evidence = await deps.storeEvidence(dryRun ? "diff" : "tool_output", new TextEncoder().encode(blob), {
+      execution_id: executionId,
+      tool_call_id: toolCallId,
+    });
+  }
+  deps.logs.ended(toolCallId, status);
+  await emit(deps, {
+    type: "tool_call.completed",
+    payload: {
+      execution_id: executionId,
+      tool_call_id: toolCallId,
+      step_id: stepId,
+      action_id: action.id,
+      via,
+      status,
+      exit_code: outcome.exit_code,
+      duration_ms: outcome.duration_ms,
+      truncated: outcome.truncated,
+      stdout_sha256: outcome.stdout.sha256,
+      stderr_sha256: outcome.stderr.sha256,
+      ...(evidence ? { evidence_id: evidence.evidence_id } : {}),
+    },
+  });
+  return {
+    tool_call_id: toolCallId,
+    execution_id: executionId,
+    step_id: stepId,
+    action_id: action.id,
+    status,
+    ok: outcome.ok,
+    via,
+    argv: [...outcome.argv],
+    binary: outcome.binary,
+    ...(outcome.request ? { request: outcome.request } : {}),
+    exit_code: outcome.exit_code,
+    signal: outcome.signal,
+    duration_ms: outcome.duration_ms,
+    truncated: outcome.truncated,
+    stdout: outcome.stdout,
+    stderr: outcome.stderr,
+    dry_run: dryRun ? { diff: outcome.stdout.text } : null,
+    evidence,
+  };
+}
+
+/** Ends a call that did not run (or whose run threw) as `refused`, and rethrows its reason. */
+async function refuse(deps: ExecuteToolDeps, call: ToolCall, error: unknown): Promise<never> {
+  const e = toWheelhouseError(error);
+  deps.logs.ended(call.toolCallId, "refused");
+  await emit(deps, {
+    type: "tool_call.completed",
+    payload: {
+      execution_id: call.executionId,
+      tool_call_id: call.toolCallId,
+      step_id: call.stepId,
+      action_id: call.request.action_id,
+      via: null,
+      status: "refused",
+      exit_code: null,
+      duration_ms: 0,
+      truncated: false,
+      error: e.message,
+    },
+  });
+  throw e;
+}
+
+async function emit(deps: ExecuteToolDeps, event: ToolRouterEvent): Promise<void> {
+  await deps.onEvent?.(event);
+}
