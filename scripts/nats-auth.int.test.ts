@@ -5,7 +5,6 @@
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -17,21 +16,12 @@ import { parseConfig } from "../lib/config/index.ts";
 import { ForbiddenError, UnauthenticatedError } from "../lib/errors/index.ts";
 import { createEventStore, type EventStore } from "../lib/eventstore/index.ts";
 import { openRuntime } from "../lib/runtime/index.ts";
-import { uniqueName, waitFor } from "../test/support/index.ts";
+import { freePort, uniqueName, waitFor } from "../test/support/index.ts";
 import { type NatsUserName, seedFileName, writeNatsAuth } from "./nats-auth.ts";
 
 const root = join(import.meta.dirname, "..");
 const natsServer = join(root, ".tools", "bin", "nats-server");
 const actor = { kind: "service" as const, id: "auth-test", roles: [] };
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const address = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  if (address === null || typeof address === "string") throw new Error("no port");
-  return address.port;
-}
 
 /** The error and its causes, for asserting on what NATS said however the store wraps it. */
 const chain = (error: unknown): string => {

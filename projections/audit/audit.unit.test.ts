@@ -3,7 +3,7 @@ import { createHash } from "node:crypto";
 import { describe, it } from "node:test";
 import { canonicalize } from "../../lib/audit/canonical.ts";
 import { auditBody, canonicalAuditBody, chainRecords, DEAD_LETTERED, deadLetterBody } from "../../lib/audit/record.ts";
-import { recordedChange } from "../testing.ts";
+import { recordedChange } from "../../test/support/events.ts";
 import type { UnprojectedEntry } from "../types.ts";
 import { inStreamOrder } from "./index.ts";
 

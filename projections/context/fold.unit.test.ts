@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { newEvent } from "../../events/index.ts";
+import { recorded } from "../../test/support/events.ts";
 import { contextHistory } from "../fixtures.ts";
-import { recorded } from "../testing.ts";
 import { edgeKey, emptyChanges, evolveGraph } from "./fold.ts";
 
 const system = { kind: "service" as const, id: "sync", roles: [] };

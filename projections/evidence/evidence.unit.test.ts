@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { recordedChange } from "../testing.ts";
+import { recordedChange } from "../../test/support/events.ts";
 import { createEvidenceWriter, evidenceRow } from "./index.ts";
 
 describe("evidence fold", () => {

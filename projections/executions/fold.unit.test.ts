@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { type AnyEvent, newEvent } from "../../events/index.ts";
-import { recorded, recordedChange } from "../testing.ts";
+import { recorded, recordedChange } from "../../test/support/events.ts";
 import { type ExecutionView, evolveExecution, foldExecution } from "./fold.ts";
 
 const executionEvents = (n: number) =>

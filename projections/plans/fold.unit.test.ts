@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { newEvent } from "../../events/index.ts";
-import { recorded, recordedChange } from "../testing.ts";
+import { recorded, recordedChange } from "../../test/support/events.ts";
 import { evolvePlan, foldPlan, type PlanView } from "./fold.ts";
 
 const planEvents = (n: number) => recordedChange(n).filter((e) => e.aggregate_type === "plan");

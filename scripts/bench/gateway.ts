@@ -17,18 +17,24 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { Agent, request } from "node:http";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { connect } from "@nats-io/transport-node";
-import pg from "pg";
 import { v7 as uuidv7 } from "uuid";
 import { newEvent } from "../../events/index.ts";
 import { loadDevIssuer } from "../../lib/auth/index.ts";
 import { parseConfig } from "../../lib/config/index.ts";
 import { createEventStore } from "../../lib/eventstore/index.ts";
-import { natsEnv, natsOptions, testEnv, uniqueName, waitFor } from "../../test/support/index.ts";
+import {
+  connectTestNats,
+  deleteStreams,
+  dropSchemas,
+  freePort,
+  natsEnv,
+  testEnv,
+  uniqueName,
+  waitFor,
+} from "../../test/support/index.ts";
 
 const { values } = parseArgs({
   options: {
@@ -54,16 +60,6 @@ function summary(latencies: number[]) {
   return { p50: pct(s, 50), p99: pct(s, 99), max: s[s.length - 1] ?? NaN };
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, "127.0.0.1", () => {
-      const a = s.address();
-      s.close(() => resolve(typeof a === "object" && a ? a.port : 0));
-    });
-  });
-}
-
 const prefix = uniqueName("bench");
 const schema = uniqueName("bench");
 const dataDir = mkdtempSync(join(tmpdir(), "wh-bench-"));
@@ -84,7 +80,7 @@ const env = {
   WHEELHOUSE_LOG__LEVEL: "warn",
 };
 
-const nc = await connect(natsOptions());
+const nc = await connectTestNats();
 const store = createEventStore({ nc, prefix });
 await store.provision();
 let gateway: ChildProcess | null = null;
@@ -285,14 +281,9 @@ try {
     gateway.kill("SIGTERM");
     await exited;
   }
-  const jsm = await store.manager();
-  for (const s of Object.values(store.streams)) await jsm.streams.delete(s).catch(() => undefined);
-  await jsm.streams.delete(`KV_${prefix}_idempotency`).catch(() => undefined);
+  await deleteStreams(nc, prefix);
   await nc.close();
-  const admin = new pg.Client({ connectionString: testEnv.pgUrl });
-  await admin.connect();
-  await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-  await admin.end();
+  await dropSchemas(schema);
   rmSync(dataDir, { recursive: true, force: true });
   console.log("cleaned up");
 }

@@ -7,36 +7,25 @@ import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { connect } from "@nats-io/transport-node";
 import { execa } from "execa";
-import pg from "pg";
 import { newEvent } from "../../events/index.ts";
 import { createEventStore } from "../../lib/eventstore/index.ts";
-import { natsEnv, natsOptions, testEnv, uniqueName, waitFor } from "../../test/support/index.ts";
+import {
+  connectTestNats,
+  deleteStreams,
+  dropSchemas,
+  freePort,
+  jcs,
+  natsEnv,
+  testEnv,
+  uniqueName,
+  waitFor,
+} from "../../test/support/index.ts";
 
 const root = new URL("../../", import.meta.url).pathname;
-
-/** RFC 8785 for the JSON the export holds, written here so that the check owes nothing to Wheelhouse. */
-function jcs(value: unknown): string {
-  if (value === null || typeof value !== "object") return JSON.stringify(value);
-  if (Array.isArray(value)) return `[${value.map(jcs).join(",")}]`;
-  const entries = Object.entries(value as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return `{${entries.map(([k, x]) => `${JSON.stringify(k)}:${jcs(x)}`).join(",")}}`;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, "127.0.0.1", () => {
-      const a = s.address();
-      s.close(() => resolve(typeof a === "object" && a ? a.port : 0));
-    });
-  });
-}
 
 describe("quick start: gateway (dev issuer) + projector + mint-token + CLI", () => {
   const prefix = uniqueName("cli");
@@ -92,15 +81,10 @@ describe("quick start: gateway (dev issuer) + projector + mint-token + CLI", () 
       child.kill("SIGTERM");
       await exited;
     }
-    const nc = await connect(natsOptions());
-    const jsm = await createEventStore({ nc, prefix }).manager();
-    for (const s of await jsm.streams.names().next())
-      if (s.startsWith(prefix.toUpperCase()) || s === `KV_${prefix}_idempotency`) await jsm.streams.delete(s);
+    const nc = await connectTestNats();
+    await deleteStreams(nc, prefix);
     await nc.close();
-    const admin = new pg.Client({ connectionString: testEnv.pgUrl });
-    await admin.connect();
-    await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-    await admin.end();
+    await dropSchemas(schema);
     rmSync(dataDir, { recursive: true, force: true });
   });
 
@@ -150,7 +134,7 @@ describe("quick start: gateway (dev issuer) + projector + mint-token + CLI", () 
     assert.match(status.stdout, new RegExp(`${planId}\\s+requested`));
 
     // The planner and policy services are other areas: their events are appended directly.
-    const nc = await connect(natsOptions());
+    const nc = await connectTestNats();
     const store = createEventStore({ nc, prefix });
     const svc = { actor: { kind: "service" as const, id: "policy", roles: [] }, correlation_id: "t" };
     await store.append([

@@ -7,27 +7,14 @@
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { AnyRecordedEvent } from "../../events/index.ts";
-import { waitFor } from "../../test/support/index.ts";
 import { startTestGateway, type TestGateway } from "../../test/support/gateway.ts";
+import { freePort, waitFor } from "../../test/support/index.ts";
 
 const BINARY = process.env.WH_ALERTMANAGER_BIN ?? "/usr/bin/prometheus-alertmanager";
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 describe("Alertmanager delivering to the gateway", () => {
   let gw: TestGateway;

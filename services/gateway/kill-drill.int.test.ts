@@ -8,34 +8,29 @@
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { Kvm } from "@nats-io/kv";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
-import pg from "pg";
+import type { NatsConnection } from "@nats-io/transport-node";
 import { createEventStore, type EventStore } from "../../lib/eventstore/index.ts";
 import { type OidcFixture, startOidcFixture } from "../../test/fixtures/oidc/server.ts";
-import { natsEnv, natsOptions, testEnv, uniqueName, waitFor } from "../../test/support/index.ts";
+import {
+  connectTestNats,
+  deleteStreams,
+  dropSchemas,
+  freePort,
+  natsEnv,
+  testEnv,
+  uniqueName,
+  waitFor,
+} from "../../test/support/index.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const LANDED = 12;
 const BURST = 24;
 /** Far below the 60 s a dead claim used to hold its key; generous for a loaded two-core machine. */
 const AT_ONCE_MS = 5_000;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 describe("kill drill: SIGKILL of the gateway during keyed appends, retries through a new process", () => {
   const prefix = uniqueName("drill");
@@ -49,21 +44,16 @@ describe("kill drill: SIGKILL of the gateway during keyed appends, retries throu
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), "wh-kill-drill-"));
     idp = await startOidcFixture();
-    nc = await connect(natsOptions());
+    nc = await connectTestNats();
     store = createEventStore({ nc, prefix });
     await store.provision();
   });
 
   after(async () => {
     for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-    const jsm = await store.manager();
-    for (const s of Object.values(store.streams)) await jsm.streams.delete(s).catch(() => undefined);
-    await jsm.streams.delete(`KV_${prefix}_idempotency`).catch(() => undefined);
+    await deleteStreams(nc, prefix);
     await nc.close();
-    const admin = new pg.Client({ connectionString: testEnv.pgUrl });
-    await admin.connect();
-    await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-    await admin.end();
+    await dropSchemas(schema);
     await idp.stop();
     rmSync(dir, { recursive: true, force: true });
   });

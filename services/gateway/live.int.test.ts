@@ -3,8 +3,8 @@ import assert from "node:assert/strict";
 import { connect as tcpConnect } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { type Actor, newEvent } from "../../events/index.ts";
-import { waitFor } from "../../test/support/index.ts";
 import { startTestGateway, type TestGateway } from "../../test/support/gateway.ts";
+import { waitFor } from "../../test/support/index.ts";
 
 const actor: Actor = { kind: "service", id: "test", roles: [] };
 
@@ -190,8 +190,17 @@ describe("live updates", () => {
       const masked = Buffer.from(payload.map((b, i) => b ^ (mask[i % 4] ?? 0)));
       return Buffer.concat([Buffer.from([0x81, 0x80 | payload.length]), mask, masked]);
     };
+    // Read until the server confirms the subscription, then stop reading for good.
+    let fromServer = "";
+    const collect = (d: Buffer) => {
+      fromServer += d.toString("latin1");
+    };
+    slow.on("data", collect);
     slow.write(frame(JSON.stringify({ type: "subscribe", topics: ["plan.updated"] })));
-    await new Promise((r) => setTimeout(r, 50)); // lets the subscribe frame be processed before pausing
+    await waitFor("the slow subscriber's subscription confirmed", () => fromServer.includes('"type":"subscribed"'), {
+      timeoutMs: 5_000,
+    });
+    slow.off("data", collect);
     slow.pause();
     const planId = `ws-flood-${Date.now()}`;
     const reason = "x".repeat(4000);
