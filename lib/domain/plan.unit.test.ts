@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { type Actor, type AnyEvent, newEvent } from "../../events/index.ts";
-import { ConflictError, ForbiddenError, type WheelhouseError } from "../errors/index.ts";
-import { decide, evolve, initialState, type PlanCommand, type PlanEventDraft } from "./plan.ts";
+import { type Actor, newEvent } from "../../events/index.ts";
+import { ConflictError, ForbiddenError } from "../errors/index.ts";
+import { evolve, initialState, type PlanCommand, type PlanEventDraft, planDecider } from "./plan.ts";
+import { DeciderSpecification } from "./testing.ts";
 
 const alice: Actor = { kind: "user", id: "alice", roles: ["operator", "approver"] };
 const bob: Actor = { kind: "user", id: "bob", roles: ["approver"] };
@@ -62,29 +63,14 @@ function ev(actor: Actor) {
   return { actor, correlation_id: "c1", occurred_at: T0.toISOString() };
 }
 
-/** Given these events, when this command, then these drafts (or this error). */
-function given(events: AnyEvent[]) {
-  const state = events.reduce(evolve, initialState);
-  return {
-    when(command: PlanCommand) {
-      return {
-        expect(check: (drafts: PlanEventDraft[]) => void) {
-          check(decide(command, state));
-        },
-        expectRefused(errorClass: new (...args: never[]) => WheelhouseError, field?: string) {
-          assert.throws(
-            () => decide(command, state),
-            (e: unknown) => {
-              assert.ok(e instanceof errorClass, `expected ${errorClass.name}, got ${String(e)}`);
-              if (field !== undefined) assert.equal((e as WheelhouseError).field, field);
-              return true;
-            },
-          );
-        },
-      };
-    },
-  };
-}
+const { given } = DeciderSpecification.for(planDecider);
+
+/** The draft an accepted `execute()` yields. */
+const executionRequested = (revision = 1): PlanEventDraft => ({
+  type: "execution.requested",
+  aggregateType: "execution",
+  payload: { execution_id: "x1", plan_id: "p1", revision, dry_run: false },
+});
 
 const execute = (revision = 1, now = at(5), actor: Actor = alice): PlanCommand => ({
   type: "RequestExecution",
@@ -108,69 +94,62 @@ describe("plan decider", () => {
   it("RequestPlan on a new plan yields plan.requested", () => {
     given([])
       .when({ type: "RequestPlan", planId: "p1", intent: "scale", source: "api", actor: alice, now: T0 })
-      .expect((drafts) => {
-        assert.deepEqual(drafts, [
-          { type: "plan.requested", aggregateType: "plan", payload: { plan_id: "p1", intent: "scale", source: "api" } },
-        ]);
-      });
+      .then([
+        { type: "plan.requested", aggregateType: "plan", payload: { plan_id: "p1", intent: "scale", source: "api" } },
+      ]);
   });
 
   it("RequestPlan on an existing plan is a conflict", () => {
     given([requested()])
       .when({ type: "RequestPlan", planId: "p1", intent: "scale", source: "api", actor: alice, now: T0 })
-      .expectRefused(ConflictError, "plan_id");
+      .thenThrows(ConflictError, { field: "plan_id" });
   });
 
   it("RequestExecution of an allowed plan yields execution.requested", () => {
     given([requested(), proposed(), decided("allow")])
       .when(execute())
-      .expect((drafts) => {
-        assert.equal(drafts.length, 1);
-        assert.equal(drafts[0]?.type, "execution.requested");
-        assert.equal(drafts[0]?.aggregateType, "execution");
-        assert.deepEqual(drafts[0]?.payload, { execution_id: "x1", plan_id: "p1", revision: 1, dry_run: false });
-      });
+      .then([executionRequested()]);
   });
 
   it("RequestExecution before a policy decision is a conflict", () => {
-    given([requested(), proposed()]).when(execute()).expectRefused(ConflictError, "plan_id");
-    given([]).when(execute()).expectRefused(ConflictError, "plan_id");
+    given([requested(), proposed()]).when(execute()).thenThrows(ConflictError, { field: "plan_id" });
+    given([]).when(execute()).thenThrows(ConflictError, { field: "plan_id" });
   });
 
   it("RequestExecution of a denied plan is forbidden", () => {
     given([requested(), proposed(), decided("deny")])
       .when(execute())
-      .expectRefused(ForbiddenError);
+      .thenThrows(ForbiddenError);
   });
 
   it("RequestExecution for another revision is a conflict naming revision", () => {
     given([requested(), proposed(), decided("allow")])
       .when(execute(2))
-      .expectRefused(ConflictError, "revision");
+      .thenThrows(ConflictError, { field: "revision" });
   });
 
   it("RequestExecution after the decision expired is a conflict", () => {
     given([requested(), proposed(), decided("allow")])
       .when(execute(1, at(61)))
-      .expectRefused(ConflictError);
+      .thenThrows(ConflictError);
   });
 
   it("RequestExecution needing approval without it is forbidden", () => {
     given([requested(), proposed(), decided("require_approval")])
       .when(execute())
-      .expectRefused(ForbiddenError);
+      .thenThrows(ForbiddenError);
   });
 
   it("RequestExecution with enough distinct approvals for the revision yields execution.requested", () => {
     given([requested(), proposed(), decided("require_approval", { approvers: 2 }), granted(bob), granted(carol)])
       .when(execute())
-      .expect((drafts) => assert.equal(drafts[0]?.type, "execution.requested"));
+      .then([executionRequested()]);
   });
 
   it("an approver counted twice does not make two approvals", () => {
     given([requested(), proposed(), decided("require_approval", { approvers: 2 }), granted(bob), granted(bob)])
       .when(execute())
-      .expectRefused(ForbiddenError, "revision");
+      .thenThrows(ForbiddenError, { field: "revision" });
   });
 
   it("approvals for an older revision do not count for a new one", () => {
@@ -183,38 +162,35 @@ describe("plan decider", () => {
       decided("require_approval", { revision: 2 }),
     ])
       .when(execute(2))
-      .expectRefused(ForbiddenError);
+      .thenThrows(ForbiddenError);
   });
 
   it("expired approvals do not count", () => {
     given([requested(), proposed(), decided("require_approval"), granted(bob)])
       .when(execute(1, at(90)))
-      .expectRefused(ForbiddenError);
+      .thenThrows(ForbiddenError);
     const expired = newEvent("approval.expired", "p1", { plan_id: "p1", revision: 1, approval_id: "a1" }, ev(system));
     given([requested(), proposed(), decided("require_approval"), granted(bob), expired])
       .when(execute())
-      .expectRefused(ForbiddenError);
+      .thenThrows(ForbiddenError);
   });
 
   it("a denial blocks execution", () => {
     given([requested(), proposed(), decided("require_approval", { approvers: 1 }), granted(bob), denied(carol)])
       .when(execute())
-      .expectRefused(ForbiddenError);
+      .thenThrows(ForbiddenError);
   });
 
   it("GrantApproval yields approval.granted bound to the revision", () => {
     given([requested(), proposed(), decided("require_approval")])
       .when({ ...grant(bob), comment: "lgtm" } as PlanCommand)
-      .expect((drafts) => {
-        assert.deepEqual(drafts[0]?.payload, {
-          plan_id: "p1",
-          revision: 1,
-          approval_id: "a-new",
-          approver: "bob",
-          via: "api",
-          comment: "lgtm",
-        });
-      });
+      .then([
+        {
+          type: "approval.granted",
+          aggregateType: "plan",
+          payload: { plan_id: "p1", revision: 1, approval_id: "a-new", approver: "bob", via: "api", comment: "lgtm" },
+        },
+      ]);
   });
 
   it("GrantApproval uses the approval id from approval.requested", () => {
@@ -233,39 +209,49 @@ describe("plan decider", () => {
     );
     given([requested(), proposed(), decided("require_approval"), req])
       .when(grant(bob))
-      .expect((drafts) =>
-        assert.equal((drafts[0]?.payload as { approval_id?: string } | undefined)?.approval_id, "apr-7"),
-      );
+      .then([
+        {
+          type: "approval.granted",
+          aggregateType: "plan",
+          payload: { plan_id: "p1", revision: 1, approval_id: "apr-7", approver: "bob", via: "api" },
+        },
+      ]);
     given([requested(), proposed(), decided("require_approval"), req])
       .when(grant(bob, 1, at(31)))
-      .expectRefused(ConflictError);
+      .thenThrows(ConflictError);
   });
 
   it("approving your own plan is forbidden unless policy allows self approval", () => {
     given([requested(alice), proposed(), decided("require_approval")])
       .when(grant(alice))
-      .expectRefused(ForbiddenError);
+      .thenThrows(ForbiddenError);
     given([requested(alice), proposed(), decided("require_approval", { selfApproval: true })])
       .when(grant(alice))
-      .expect((drafts) => assert.equal(drafts[0]?.type, "approval.granted"));
+      .then([
+        {
+          type: "approval.granted",
+          aggregateType: "plan",
+          payload: { plan_id: "p1", revision: 1, approval_id: "a-new", approver: "alice", via: "api" },
+        },
+      ]);
   });
 
   it("an actor without the approver role cannot approve", () => {
     given([requested(), proposed(), decided("require_approval")])
       .when(grant(viewer))
-      .expectRefused(ForbiddenError);
+      .thenThrows(ForbiddenError);
   });
 
   it("approving the wrong revision, a denied plan, or twice is refused", () => {
     given([requested(), proposed(), decided("require_approval")])
       .when(grant(bob, 2))
-      .expectRefused(ConflictError);
+      .thenThrows(ConflictError);
     given([requested(), proposed(), decided("deny")])
       .when(grant(bob))
-      .expectRefused(ConflictError);
+      .thenThrows(ConflictError);
     given([requested(), proposed(), decided("require_approval"), granted(bob)])
       .when(grant(bob))
-      .expectRefused(ConflictError, "revision");
+      .thenThrows(ConflictError, { field: "revision" });
   });
 
   it("DenyApproval yields approval.denied with the reason", () => {
@@ -280,10 +266,13 @@ describe("plan decider", () => {
         approvalId: "a2",
         now: at(1),
       })
-      .expect((drafts) => {
-        assert.equal(drafts[0]?.type, "approval.denied");
-        assert.equal((drafts[0]?.payload as { reason?: string } | undefined)?.reason, "too risky");
-      });
+      .then([
+        {
+          type: "approval.denied",
+          aggregateType: "plan",
+          payload: { plan_id: "p1", revision: 1, approval_id: "a2", approver: "bob", via: "api", reason: "too risky" },
+        },
+      ]);
   });
 
   it("evolve keeps the requester and moves to failed on plan.failed", () => {
@@ -291,6 +280,6 @@ describe("plan decider", () => {
     const state = [requested(), failed].reduce(evolve, initialState);
     assert.equal(state.status, "failed");
     if (state.status === "failed") assert.equal(state.requestedBy.id, "alice");
-    given([requested(), failed]).when(execute()).expectRefused(ConflictError);
+    given([requested(), failed]).when(execute()).thenThrows(ConflictError);
   });
 });
