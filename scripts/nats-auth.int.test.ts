@@ -129,10 +129,18 @@ describe("NATS users of the local stack (own nats-server)", () => {
     for (const user of ["projector", "orchestrator", "tool-router"] as const) {
       const planId = uniqueName(`p_${user.replace("-", "_")}`);
       const store = await storeAs(user);
+      const started = Date.now();
       await assert.rejects(store.append([planRequested(planId)], { expectedVersion: "none" }), (e: unknown) => {
         assert.match(chain(e), /permission/i, `${user}: ${chain(e)}`);
+        // A 403 naming the subject and the fix, not "did not acknowledge… retry" (retrying cannot help).
+        assert.ok(e instanceof ForbiddenError, `${user}: ${chain(e)}`);
+        assert.equal(e.status, 403);
+        assert.equal(e.field, "nats.credentials");
+        assert.ok(e.message.includes(store.subjectFor("plan", planId)), e.message);
+        assert.match(e.fix ?? "", /lacks publish permission for the plan aggregate/);
         return true;
       });
+      assert.ok(Date.now() - started < 4000, `${user}: refused at once, not after the publish timeout`);
       // A raw publish, the way the anonymous client of the issue wrote one, is dropped by the server.
       const nc = connections.at(-1) as NatsConnection;
       nc.publish(store.subjectFor("plan", planId), JSON.stringify(planRequested(planId)));
@@ -141,7 +149,11 @@ describe("NATS users of the local stack (own nats-server)", () => {
     }
     const policy = await storeAs("policy");
     const executionId = uniqueName("e_policy");
-    await assert.rejects(policy.append([executionStarted(executionId)], { expectedVersion: "none" }));
+    // An atomic batch is refused the same way.
+    await assert.rejects(
+      policy.append([executionStarted(executionId), executionStarted(executionId)], { expectedVersion: "none" }),
+      (e: unknown) => e instanceof ForbiddenError && /execution aggregate/.test(e.fix ?? ""),
+    );
     assert.deepEqual(await stored("execution", executionId), []);
   });
 

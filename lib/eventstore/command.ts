@@ -9,7 +9,7 @@
  * ```
  */
 import type { AggregateType, AnyEvent, AnyRecordedEvent } from "../../events/index.ts";
-import type { AppendResult, EventStore, ReadOptions } from "./store.ts";
+import type { AppendOutcome, EventStore, ReadOptions } from "./store.ts";
 
 /** What the command path needs of an aggregate: where it lives and how its events fold into state. */
 export interface Aggregate<State> {
@@ -58,7 +58,7 @@ export interface CommandResult<State> {
   /** The events decided (and appended, unless empty). */
   readonly events: readonly AnyEvent[];
   /** The append's result; `null` when the decision was to record nothing. */
-  readonly appended: AppendResult | null;
+  readonly appended: AppendOutcome | null;
 }
 
 /** Reads an aggregate's stream and folds it (emmett's `aggregateStream`). */

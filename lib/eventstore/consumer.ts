@@ -1,8 +1,7 @@
 /**
- * Consumers: durable pull consumers with explicit ack, bounded redelivery and
- * dead letters (for services reacting to events), ordered consumers (live
- * fan-out, replay and read-model projection, where the position is kept by
- * the reader itself).
+ * Durable pull consumers, for services reacting to events: explicit ack,
+ * bounded redelivery with backoff, a deadline per handler call, and dead
+ * letters for what never succeeds. Ordered consumers are in reader.ts.
  */
 import {
   type ConsumerConfig,
@@ -10,21 +9,19 @@ import {
   type JetStreamManager,
   type JsMsg,
   jetstream,
-  jetstreamManager,
-  type StoredMsg,
 } from "@nats-io/jetstream";
-import { type NatsConnection, nanos, headers as natsHeaders } from "@nats-io/transport-node";
+import { type NatsConnection, nanos } from "@nats-io/transport-node";
 import {
   type AnyRecordedEvent,
   aggregatesOf,
   type EventType,
   isEventType,
-  storableText,
   UnknownEventTypeError,
 } from "../../events/index.ts";
 import { ValidationError } from "../errors/index.ts";
 import type { Logger } from "../log/index.ts";
 import { decodeRecorded } from "./codec.ts";
+import { type DeadLetter, type DeadLetterReason, describeError, publishDeadLetter } from "./dead-letters.ts";
 import type { StreamNames } from "./streams.ts";
 
 export interface ConsumerContext {
@@ -33,27 +30,6 @@ export interface ConsumerContext {
   readonly prefix: string;
   readonly names: StreamNames;
   readonly logger?: Logger | undefined;
-}
-
-/**
- * Why an event was set aside. `store_failed`: even its dead-letter record could not be stored as
- * it was (the projector's last resort), so Postgres holds where it is and its digest, not its bytes.
- */
-export type DeadLetterReason = "decode_error" | "handler_failed" | "max_deliveries" | "store_failed";
-
-/** A poison event, as recorded on `<PREFIX>_DLQ` and handed to `onDeadLetter`. */
-export interface DeadLetter {
-  readonly consumer: string;
-  readonly stream: string;
-  readonly seq: number;
-  readonly subject: string;
-  readonly reason: DeadLetterReason;
-  readonly error: string;
-  readonly deliveries: number;
-  readonly eventId: string | null;
-  readonly eventType: string | null;
-  /** The original message body. */
-  readonly data: Uint8Array;
 }
 
 export interface ConsumeOptions {
@@ -88,22 +64,6 @@ export interface Consumption {
   readonly done: Promise<void>;
 }
 
-export interface LiveOptions {
-  /** First stream sequence to deliver; default: only new events. */
-  readonly fromSeq?: number | undefined;
-  readonly filterTypes?: readonly EventType[] | undefined;
-  readonly handler: (event: AnyRecordedEvent) => Promise<void> | void;
-}
-
-export interface ReadStreamOptions {
-  readonly fromSeq?: number | undefined;
-  readonly upToSeq?: number | undefined;
-  /** Stop after the last event stored at or before this ISO 8601 time. */
-  readonly upToTime?: string | undefined;
-  /** Events per yielded batch; default 1000. */
-  readonly batchSize?: number | undefined;
-}
-
 const DEFAULT_BACKOFF_MS = [1000, 5000, 30_000] as const;
 const DEFAULT_HANDLER_TIMEOUT_MS = 15 * 60_000;
 
@@ -130,7 +90,8 @@ async function withTimeout(promise: Promise<void>, ms: number): Promise<void> {
   }
 }
 
-function filterSubjects(prefix: string, types: readonly EventType[] | undefined): string[] | undefined {
+/** The subjects of the aggregates whose events include `types`; `undefined` = every subject. */
+export function filterSubjects(prefix: string, types: readonly EventType[] | undefined): string[] | undefined {
   if (!types || types.length === 0) return undefined;
   const aggs = new Set(types.flatMap((t) => aggregatesOf(t)));
   return [...aggs].sort().map((a) => `${prefix}.evt.${a}.>`);
@@ -181,7 +142,7 @@ export async function startConsumer(ctx: ConsumerContext, opts: ConsumeOptions):
       seq: m.seq,
       subject: m.subject,
       reason,
-      error: describe(error),
+      error: describeError(error),
       deliveries: m.info.deliveryCount,
       eventId: event?.id ?? null,
       eventType: event?.type ?? null,
@@ -226,7 +187,10 @@ export async function startConsumer(ctx: ConsumerContext, opts: ConsumeOptions):
         m.term("handler_failed");
       } else {
         const delay = backoffMs[Math.min(m.info.deliveryCount - 1, backoffMs.length - 1)] ?? 1000;
-        logger?.warn({ seq: m.seq, type: event.type, err: describe(e), delay_ms: delay }, "handler failed; retrying");
+        logger?.warn(
+          { seq: m.seq, type: event.type, err: describeError(e), delay_ms: delay },
+          "handler failed; retrying",
+        );
         m.nak(delay);
       }
     } finally {
@@ -245,7 +209,10 @@ export async function startConsumer(ctx: ConsumerContext, opts: ConsumeOptions):
         await handle(m);
       } catch (e) {
         // Recording the dead letter failed (NATS down?): leave the event for redelivery, never drop it.
-        logger?.error({ seq: m.seq, err: describe(e) }, "could not handle or dead-letter event; will be redelivered");
+        logger?.error(
+          { seq: m.seq, err: describeError(e) },
+          "could not handle or dead-letter event; will be redelivered",
+        );
         m.nak(backoffMs[0] ?? 1000);
       }
     }
@@ -293,215 +260,4 @@ async function ensureConsumer(
     max_ack_pending: wanted.max_ack_pending,
     ...(wanted.filter_subjects ? { filter_subjects: wanted.filter_subjects } : {}),
   });
-}
-
-export async function publishDeadLetter(nc: NatsConnection, prefix: string, letter: DeadLetter): Promise<void> {
-  const js = jetstream(nc);
-  const h = natsHeaders();
-  h.set("Wh-Dlq-Consumer", letter.consumer);
-  h.set("Wh-Dlq-Stream", letter.stream);
-  h.set("Wh-Dlq-Seq", String(letter.seq));
-  h.set("Wh-Dlq-Subject", letter.subject);
-  h.set("Wh-Dlq-Reason", letter.reason);
-  h.set("Wh-Dlq-Deliveries", String(letter.deliveries));
-  // A header value is one line of text: no control characters (an error may quote the event's own).
-  h.set("Wh-Dlq-Error", storableText(letter.error.replace(/\p{Cc}+/gu, " ").slice(0, 1000)));
-  if (letter.eventId) h.set("Wh-Dlq-Event-Id", letter.eventId);
-  if (letter.eventType) h.set("Wh-Dlq-Event-Type", letter.eventType);
-  // One dead letter per consumer and sequence, even if recorded twice (crash between record and term).
-  await js.publish(`${prefix}.dlq.${letter.consumer}`, letter.data, {
-    headers: h,
-    msgID: `${letter.consumer}:${letter.stream}:${letter.seq}`,
-  });
-}
-
-/** Dead letters recorded for a consumer (or all), oldest first. */
-export async function listDeadLetters(
-  jsm: JetStreamManager,
-  prefix: string,
-  names: StreamNames,
-  consumer?: string,
-): Promise<DeadLetter[]> {
-  const info = await jsm.streams.info(names.dlq);
-  if (info.state.messages === 0) return [];
-  const out: DeadLetter[] = [];
-  let seq = info.state.first_seq;
-  const subject = consumer ? `${prefix}.dlq.${consumer}` : `${prefix}.dlq.>`;
-  for (;;) {
-    const iter = await jsm.direct.getBatch(names.dlq, { seq, next_by_subj: subject, batch: 500 });
-    let n = 0;
-    const items: StoredMsg[] = [];
-    try {
-      for await (const m of iter) items.push(m);
-    } catch (e) {
-      if ((e as { code?: number }).code !== 404) throw e;
-    }
-    for (const m of items) {
-      n++;
-      seq = m.seq + 1;
-      const h = m.header;
-      out.push({
-        consumer: h.get("Wh-Dlq-Consumer"),
-        stream: h.get("Wh-Dlq-Stream"),
-        seq: Number(h.get("Wh-Dlq-Seq")),
-        subject: h.get("Wh-Dlq-Subject"),
-        reason: h.get("Wh-Dlq-Reason") as DeadLetterReason,
-        error: h.get("Wh-Dlq-Error"),
-        deliveries: Number(h.get("Wh-Dlq-Deliveries")),
-        eventId: h.get("Wh-Dlq-Event-Id") || null,
-        eventType: h.get("Wh-Dlq-Event-Type") || null,
-        data: m.data,
-      });
-    }
-    if (n < 500) return out;
-  }
-}
-
-export async function startLive(ctx: ConsumerContext, opts: LiveOptions): Promise<Consumption> {
-  const js = jetstream(ctx.nc);
-  const stream = ctx.names.events;
-  const subjects = filterSubjects(ctx.prefix, opts.filterTypes);
-  const consumer = await js.consumers.get(stream, {
-    ...(opts.fromSeq === undefined
-      ? { deliver_policy: "new" as ConsumerConfig["deliver_policy"] }
-      : { deliver_policy: "by_start_sequence" as ConsumerConfig["deliver_policy"], opt_start_seq: opts.fromSeq }),
-    ...(subjects ? { filter_subjects: subjects } : {}),
-  });
-  const messages = await consumer.consume({ max_messages: 500 });
-  const filter = opts.filterTypes ? new Set<string>(opts.filterTypes) : null;
-  const done = (async () => {
-    for await (const m of messages) {
-      let event: AnyRecordedEvent;
-      try {
-        event = decodeRecorded(m.data, { seq: m.seq, stream, subject: m.subject });
-      } catch (e) {
-        ctx.logger?.warn({ seq: m.seq, err: describe(e) }, "live subscriber skipped an undecodable message");
-        continue;
-      }
-      if (filter && !filter.has(event.type)) continue;
-      try {
-        await opts.handler(event);
-      } catch (e) {
-        ctx.logger?.error({ seq: m.seq, err: describe(e) }, "live subscriber handler failed");
-      }
-    }
-  })();
-  return {
-    done,
-    async stop() {
-      await messages.close();
-      await done;
-    },
-  };
-}
-
-/** A stored message in stream order, decoded or not (the caller decides what a poison message means). */
-export interface RawStreamMessage {
-  readonly seq: number;
-  readonly subject: string;
-  readonly data: Uint8Array;
-  /** Stream timestamp in ms since the epoch. */
-  readonly timeMs: number;
-}
-
-export interface RawReadOptions {
-  readonly stream: string;
-  readonly fromSeq: number;
-  /** Stop after this sequence; `undefined` = keep following the stream live. */
-  readonly endSeq?: number | undefined;
-  readonly batchSize: number;
-  /** Flush a partial batch when nothing more is buffered (live following). */
-  readonly signal?: AbortSignal | undefined;
-}
-
-/**
- * Batches of raw messages from an ordered consumer, in stream order. A batch
- * is yielded when full or when no more messages are buffered, so catch-up
- * gets big batches and live following gets low latency.
- */
-export async function* readRawBatches(nc: NatsConnection, opts: RawReadOptions): AsyncGenerator<RawStreamMessage[]> {
-  if (opts.endSeq !== undefined && opts.endSeq < opts.fromSeq) return;
-  const js = jetstream(nc);
-  const consumer = await js.consumers.get(opts.stream, {
-    deliver_policy: "by_start_sequence" as ConsumerConfig["deliver_policy"],
-    opt_start_seq: Math.max(1, opts.fromSeq),
-  });
-  const messages = await consumer.consume({ max_messages: Math.max(opts.batchSize * 2, 1000) });
-  const onAbort = () => {
-    void messages.close();
-  };
-  opts.signal?.addEventListener("abort", onAbort, { once: true });
-  // Aborted while the consumer was being set up: no event will fire, so close now (or a quiet stream blocks forever).
-  if (opts.signal?.aborted) onAbort();
-  try {
-    const it = messages[Symbol.asyncIterator]();
-    let batch: RawStreamMessage[] = [];
-    let next = it.next();
-    for (;;) {
-      const r = await next;
-      if (r.done) break;
-      const m = r.value;
-      next = it.next();
-      const item = { seq: m.seq, subject: m.subject, data: m.data, timeMs: Math.floor(m.info.timestampNanos / 1e6) };
-      if (opts.endSeq !== undefined && item.seq > opts.endSeq) break;
-      batch.push(item);
-      const atEnd = opts.endSeq !== undefined && item.seq >= opts.endSeq;
-      let flush = batch.length >= opts.batchSize || atEnd;
-      if (!flush && m.info.pending === 0) {
-        // The server had nothing more when it sent this one. Flush, unless more is already
-        // buffered here: a buffered message resolves within this turn, setImmediate only after it.
-        const buffered = await Promise.race([
-          next.then(() => true),
-          new Promise<boolean>((res) => setImmediate(() => res(false))),
-        ]);
-        flush = !buffered;
-      }
-      if (flush) {
-        yield batch;
-        batch = [];
-      }
-      if (atEnd) break;
-    }
-    if (batch.length > 0) yield batch;
-  } finally {
-    opts.signal?.removeEventListener("abort", onAbort);
-    await messages.close();
-  }
-}
-
-export async function* readStream(ctx: ConsumerContext, opts: ReadStreamOptions): AsyncGenerator<AnyRecordedEvent[]> {
-  const stream = ctx.names.events;
-  const jsm = ctx.jsm ?? (await jetstreamManager(ctx.nc));
-  const info = await jsm.streams.info(stream);
-  const end = Math.min(opts.upToSeq ?? Number.POSITIVE_INFINITY, info.state.last_seq);
-  const upToTime = opts.upToTime === undefined ? Number.POSITIVE_INFINITY : Date.parse(opts.upToTime);
-  const from = Math.max(opts.fromSeq ?? 1, info.state.first_seq);
-  if (end < from || info.state.messages === 0) return;
-  for await (const raw of readRawBatches(ctx.nc, {
-    stream,
-    fromSeq: from,
-    endSeq: end,
-    batchSize: opts.batchSize ?? 1000,
-  })) {
-    const out: AnyRecordedEvent[] = [];
-    let past = false;
-    for (const m of raw) {
-      if (m.timeMs > upToTime) {
-        past = true;
-        break;
-      }
-      try {
-        out.push(decodeRecorded(m.data, { seq: m.seq, stream, subject: m.subject }));
-      } catch (e) {
-        ctx.logger?.warn({ seq: m.seq, err: describe(e) }, "readStream skipped an undecodable message");
-      }
-    }
-    if (out.length > 0) yield out;
-    if (past) return;
-  }
-}
-
-export function describe(e: unknown): string {
-  if (e instanceof Error) return `${e.name}: ${e.message}`;
-  return String(e);
 }

@@ -14,20 +14,24 @@
 import type { NatsConfig } from "../config/index.ts";
 import type { StreamSettings } from "./streams.ts";
 
+export { permissionViolation } from "./append.ts";
 export { PoisonMessageError } from "./codec.ts";
 export type { Aggregate, AggregateRead, CommandDecision, CommandOptions, CommandResult } from "./command.ts";
 export { aggregateStream, handleCommand } from "./command.ts";
+export type { ConsumeOptions, Consumption } from "./consumer.ts";
+export type { DeadLetter, DeadLetterReason } from "./dead-letters.ts";
+export { describeError, publishDeadLetter } from "./dead-letters.ts";
+export type { LiveOptions, RawStreamMessage, ReadStreamOptions } from "./reader.ts";
+export { readRawBatches } from "./reader.ts";
+/** @deprecated The event store's append result is `AppendOutcome` (`AppendResult` is the audit store's); kept until the gateway's imports move. */
 export type {
-  ConsumeOptions,
-  Consumption,
-  DeadLetter,
-  DeadLetterReason,
-  LiveOptions,
-  RawStreamMessage,
-  ReadStreamOptions,
-} from "./consumer.ts";
-export { publishDeadLetter, readRawBatches } from "./consumer.ts";
-export type { AppendOptions, AppendResult, EventStore, EventStoreDeps, ReadOptions } from "./store.ts";
+  AppendOptions,
+  AppendOutcome,
+  AppendOutcome as AppendResult,
+  EventStore,
+  EventStoreDeps,
+  ReadOptions,
+} from "./store.ts";
 export { createEventStore, MAX_BATCH, OUTPUT_EVENT_TYPES } from "./store.ts";
 export type { Durability, StreamIdentity, StreamNames, StreamSettings } from "./streams.ts";
 export { identityOf, provisionStreams, STREAM_ID_KEY, streamConfigs, streamNames } from "./streams.ts";

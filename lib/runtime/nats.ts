@@ -23,6 +23,7 @@ import {
 } from "@nats-io/transport-node";
 import { type Config, requireSecret } from "../config/index.ts";
 import { ConfigError, ForbiddenError, UnauthenticatedError, UnavailableError } from "../errors/index.ts";
+import { permissionViolation } from "../eventstore/index.ts";
 import type { Logger } from "../log/index.ts";
 
 /** Where `scripts/infra up` writes the local stack's nkey seeds, under the data directory. */
@@ -92,16 +93,13 @@ function authenticatorFor(secret: string, ref: string): Authenticator {
  * `ForbiddenError` naming the operation and the fix; otherwise `null`.
  */
 export function refusedByNats(error: unknown, what: string): ForbiddenError | null {
-  for (let e = error as (Error & { cause?: unknown }) | undefined; e; e = e.cause as typeof e) {
-    if (e.name === "PermissionViolationError") {
-      return new ForbiddenError(`NATS refused ${what}: ${e.message}`, {
-        cause: error,
-        field: "nats.credentials",
-        fix: "this process's NATS user may not do that (scripts/nats-auth.ts lists what each may publish): a service's own user cannot update a stream, so start once with the embedded user (`npm start`) to bring the streams to the configured settings, or connect with credentials that allow it",
-      });
-    }
-  }
-  return null;
+  const e = permissionViolation(error);
+  if (e === null) return null;
+  return new ForbiddenError(`NATS refused ${what}: ${e.message}`, {
+    cause: error,
+    field: "nats.credentials",
+    fix: "this process's NATS user may not do that (scripts/nats-auth.ts lists what each may publish): a service's own user cannot update a stream, so start once with the embedded user (`npm start`) to bring the streams to the configured settings, or connect with credentials that allow it",
+  });
 }
 
 /**
