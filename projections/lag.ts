@@ -13,8 +13,15 @@
 import { Gauge, type Registry } from "prom-client";
 import type { Db } from "../lib/db/index.ts";
 import { sql } from "../lib/db/sql.ts";
-import type { CheckpointRow } from "../lib/db/types.ts";
 import type { EventStore } from "../lib/eventstore/index.ts";
+
+/** A row of `projection_checkpoints`: how far one projection has applied the events stream. */
+interface CheckpointRow {
+  projection: string;
+  last_seq: number;
+  last_occurred_at: string | null;
+  stream_id: string | null;
+}
 
 export interface ProjectionLag {
   readonly projection: string;
@@ -50,7 +57,7 @@ export async function readProjectionLag(source: LagSource): Promise<ProjectionLa
       ? sql.unsafe`SELECT projection, last_seq, last_occurred_at, stream_id FROM projection_checkpoints ORDER BY projection`
       : sql.unsafe`SELECT projection, last_seq, last_occurred_at, stream_id FROM projection_checkpoints
                    WHERE projection = ANY(${sql.array(source.projections, "text")}) ORDER BY projection`,
-  )) as unknown as (CheckpointRow & { stream_id: string | null })[];
+  )) as unknown as CheckpointRow[];
   const now = source.now?.() ?? Date.now();
   return rows.map((r) => {
     // A checkpoint of another stream, or past this one's end, covers nothing of this stream.

@@ -6,8 +6,7 @@
 import type { DatabaseTransactionConnection } from "slonik";
 import type { AnyRecordedEvent, EventType } from "../events/index.ts";
 import type { UnprojectedMessage } from "../lib/audit/record.ts";
-import { slonikSqlClient } from "../lib/audit/slonik.ts";
-import type { SqlClient, Statement } from "../lib/db/sql.ts";
+import { type SqlClient, type Statement, slonikSqlClient } from "../lib/db/sql.ts";
 
 export type { SqlClient, Statement } from "../lib/db/sql.ts";
 

@@ -9,9 +9,9 @@ import type pg from "pg";
 import { createPool, sql } from "slonik";
 import type { AnyRecordedEvent } from "../../events/index.ts";
 import { newEvent } from "../../events/index.ts";
-import { slonikSqlClient } from "./slonik.ts";
+import { createTestSchema, type TestSchema } from "../../test/support/index.ts";
+import { slonikSqlClient } from "../db/sql.ts";
 import { appendAuditEvents, readHead, verifyAuditChain } from "./store.ts";
-import { createTestSchema, type TestSchema } from "./testing.ts";
 
 const actor = { kind: "user" as const, id: "alice", roles: ["operator" as const] };
 

@@ -28,13 +28,11 @@ export type {
 export { createAuditQueries } from "./queries.ts";
 export type { AuditRecord, AuditRecordBody } from "./record.ts";
 export { auditBody, chainHash, chainRecords, deriveOutcome, GENESIS_HASH } from "./record.ts";
-export { slonikSqlClient } from "./slonik.ts";
 export type {
   AppendResult,
   ChainFailure,
   ChainFailureKind,
   ChainVerification,
-  SqlClient,
   VerifyOptions,
 } from "./store.ts";
 export { appendAuditEvent, appendAuditEvents, readHead, verifyAuditChain } from "./store.ts";

@@ -23,11 +23,11 @@ import { loadPlanViews } from "../../projections/plans/sql.ts";
 import { readModelFolds } from "../../projections/replay.ts";
 import { natsOptions } from "../../test/support/index.ts";
 import { createDb, type Db } from "../db/index.ts";
+import { slonikSqlClient } from "../db/sql.ts";
 import { createEventStore, type EventStore } from "../eventstore/index.ts";
 import { createEvidenceStore, type EvidenceMeta, type EvidenceStore, evidenceStoredEvent } from "../evidence/index.ts";
 import { canonicalize } from "./canonical.ts";
 import { type AuditEventView, type AuditQueries, createAuditQueries } from "./queries.ts";
-import { slonikSqlClient } from "./slonik.ts";
 
 const PG_URL = process.env.WH_PG_URL ?? "postgres://postgres@127.0.0.1:5432/wheelhouse";
 const MINIO = new URL(process.env.WH_MINIO_ENDPOINT ?? "http://127.0.0.1:9322");

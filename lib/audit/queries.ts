@@ -13,7 +13,8 @@
  * lib/audit: the trail only grows.
  */
 import type { AggregateType, AnyRecordedEvent } from "../../events/index.ts";
-import { decodeCursor, encodeCursor } from "../../schemas/api/common.ts";
+import { decodeCursor, encodeCursor } from "../db/cursor.ts";
+import type { SqlClient } from "../db/sql.ts";
 import { ValidationError } from "../errors/index.ts";
 import type { EventStore } from "../eventstore/index.ts";
 import type { EvidenceCheck, EvidenceStore } from "../evidence/index.ts";
@@ -29,7 +30,6 @@ import {
   readHead,
   rowToRecord,
   SELECT_RECORD,
-  type SqlClient,
   verifyAuditChain,
 } from "./store.ts";
 
@@ -160,17 +160,7 @@ export function createAuditQueries<P, E>(deps: AuditQueriesDeps<P, E>): AuditQue
         });
       }
       const where = whereClause(query);
-      let afterSeq = 0;
-      if (query.cursor !== undefined) {
-        const key = decodeCursor(query.cursor);
-        if (!key || typeof key[0] !== "number") {
-          throw new ValidationError("cursor is not one this API returned", {
-            field: "cursor",
-            fix: "pass next_cursor from the previous page unchanged, or leave it out to start over",
-          });
-        }
-        afterSeq = key[0];
-      }
+      const afterSeq = decodeCursor(query.cursor, ["number"])?.[0] ?? 0;
       const values = [...where.values, afterSeq, limit + 1];
       const { rows } = await db.query<AuditRow>(
         `SELECT ${SELECT_RECORD} FROM audit_events WHERE ${where.sql} AND seq > $${values.length - 1}

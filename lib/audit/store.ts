@@ -7,6 +7,7 @@
  * connection's `search_path` selects the schema (tests use their own).
  */
 import type { AnyRecordedEvent } from "../../events/index.ts";
+import type { SqlClient } from "../db/sql.ts";
 import { canonicalize } from "./canonical.ts";
 import {
   type AuditRecord,
@@ -19,11 +20,6 @@ import {
   GENESIS_HASH,
   type UnprojectedMessage,
 } from "./record.ts";
-
-/** What lib/audit needs from a Postgres connection (node-postgres shape). */
-export interface SqlClient {
-  query<R extends object = Record<string, unknown>>(text: string, values?: unknown[]): Promise<{ rows: R[] }>;
-}
 
 /** Columns of `audit_events` and their Postgres types, in insert order. */
 const COLUMN_TYPES = {

@@ -1,11 +1,14 @@
 /**
- * Small SQL helpers over slonik: multi-row upserts through `unnest`, keyset
- * cursors. Table and column names here come from code, never from input.
+ * Small SQL helpers over slonik and node-postgres: multi-row upserts
+ * (through `unnest`, or one json parameter), the one `SqlClient` interface
+ * and its slonik adapter, page limits. Table and column names here come
+ * from code, never from input.
  */
 import { type CommonQueryMethods, type FragmentSqlToken, sql } from "slonik";
 import { ValidationError } from "../errors/index.ts";
 
 export { sql };
+/** A slonik pool, connection or transaction. */
 export type Queryable = CommonQueryMethods;
 
 /** Column type names as Postgres knows them; jsonb values are passed as JSON text. */
@@ -66,9 +69,32 @@ export interface Statement {
   readonly values: unknown[];
 }
 
-/** The smallest node-postgres interface (`Client`, `PoolClient`, `Pool`): what the projector's hot path runs on. */
+/**
+ * The smallest node-postgres interface (`Client`, `PoolClient`, `Pool`):
+ * positional-parameter text in, rows out. The projector's hot path, the
+ * audit chain and plain checks run on it; `slonikSqlClient` gives one over
+ * a slonik pool or transaction.
+ */
 export interface SqlClient {
   query<R extends object = Record<string, unknown>>(text: string, values?: unknown[]): Promise<{ rows: R[] }>;
+}
+
+const template = sql.unsafe`SELECT 1`;
+
+/**
+ * `SqlClient` over a slonik connection or transaction: the text is wrapped
+ * in a query token of slonik's own shape (the one `sql.unsafe` produces: no
+ * result validation), so code written for node-postgres runs inside a
+ * slonik transaction too.
+ */
+export function slonikSqlClient(conn: Queryable): SqlClient {
+  return {
+    async query<R extends object>(text: string, values: unknown[] = []) {
+      const token = { ...template, sql: text, values } as unknown as typeof template;
+      const result = await conn.query(token);
+      return { rows: result.rows as unknown as R[] };
+    },
+  };
 }
 
 const upsertTexts = new WeakMap<object, Map<string, string>>();
@@ -115,35 +141,16 @@ function quoteIdent(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;
 }
 
-export interface Cursor {
-  readonly at: string;
-  readonly id: string;
-}
-
-export function encodeCursor(at: string, id: string): string {
-  return Buffer.from(JSON.stringify([at, id])).toString("base64url");
-}
-
-export function decodeCursor(cursor: string | null | undefined): Cursor | null {
-  if (cursor === null || cursor === undefined || cursor === "") return null;
-  try {
-    const v = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")) as unknown;
-    if (Array.isArray(v) && typeof v[0] === "string" && typeof v[1] === "string" && !Number.isNaN(Date.parse(v[0]))) {
-      return { at: v[0], id: v[1] };
-    }
-  } catch {
-    // fall through to the error below
-  }
-  throw new ValidationError("cursor is not valid", {
-    field: "cursor",
-    fix: "pass the next_cursor value of the previous page unchanged",
-  });
-}
-
 export function clampLimit(limit: number | undefined, fallback = 50, max = 200): number {
   if (limit === undefined) return fallback;
   if (!Number.isInteger(limit) || limit < 1 || limit > max) {
     throw new ValidationError(`limit must be an integer from 1 to ${max}`, { field: "limit", fix: `pass 1..${max}` });
   }
   return limit;
+}
+
+/** One page of a list, newest first; pass `next_cursor` back as `cursor` for the next page. */
+export interface Page<T> {
+  items: T[];
+  next_cursor: string | null;
 }

@@ -1,6 +1,6 @@
 /** The service graph as a pure fold over context events. */
 import type { AnyRecordedEvent, EventType } from "../../events/index.ts";
-import type { ContextEdgeRow, ContextNodeRow } from "../../lib/db/types.ts";
+import type { ContextEdgeRow, ContextNodeRow } from "./rows.ts";
 
 export const CONTEXT_EVENT_TYPES: ReadonlySet<EventType> = new Set<EventType>([
   "context.node_upserted",

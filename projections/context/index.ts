@@ -1,11 +1,13 @@
 /** Read model `context_nodes` + `context_edges`: the service graph the planner reads. */
 import type { AnyRecordedEvent } from "../../events/index.ts";
-import { type Queryable, type Statement, sql, type TableSpec, upsertStatement } from "../../lib/db/sql.ts";
-import type { ContextEdgeRow, ContextNodeRow } from "../../lib/db/types.ts";
+import { type Statement, type TableSpec, upsertStatement } from "../../lib/db/sql.ts";
 import { applyWithWriter, type Projection, type ProjectionWriter, type Tx } from "../types.ts";
 import { CONTEXT_EVENT_TYPES, emptyChanges, evolveGraph } from "./fold.ts";
+import type { ContextEdgeRow, ContextNodeRow } from "./rows.ts";
 
 export { CONTEXT_EVENT_TYPES, emptyChanges, evolveGraph, type GraphChanges } from "./fold.ts";
+export * from "./queries.ts";
+export type * from "./rows.ts";
 
 export const contextNodesTable: TableSpec<ContextNodeRow> = {
   table: "context_nodes",
@@ -26,25 +28,6 @@ export const contextEdgesTable: TableSpec<ContextEdgeRow> = {
   key: ["from_node", "to_node", "kind"],
   columns: { from_node: "text", to_node: "text", kind: "text", updated_at: "timestamptz", last_seq: "int8" },
 };
-
-export interface ContextService {
-  node_id: string;
-  name: string;
-  environment: string | null;
-  attributes: Record<string, unknown>;
-  /** Outgoing edges: `{ kind, to }`, e.g. depends_on, runs_in. */
-  edges: { kind: string; to: string }[];
-  updated_at: string;
-}
-
-export async function listContextServices(db: Queryable): Promise<ContextService[]> {
-  return (await db.any(
-    sql.unsafe`SELECT n.node_id, n.name, n.environment, n.attributes, n.updated_at,
-        COALESCE((SELECT jsonb_agg(jsonb_build_object('kind', e.kind, 'to', e.to_node) ORDER BY e.kind, e.to_node)
-                  FROM context_edges e WHERE e.from_node = n.node_id), '[]'::jsonb) AS edges
-      FROM context_nodes n WHERE n.kind = 'service' ORDER BY n.name, n.environment NULLS FIRST, n.node_id`,
-  )) as unknown as ContextService[];
-}
 
 /** The context writer: the batch's graph changes as statements, nothing held between batches. */
 export function createContextWriter(): ProjectionWriter {

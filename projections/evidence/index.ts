@@ -1,7 +1,11 @@
 /** Read model `evidence`: where each stored blob is, its digest and what it belongs to. Insert-only. */
 import type { AnyRecordedEvent, EventType } from "../../events/index.ts";
-import { type Queryable, type Statement, sql, type TableSpec, upsertRows, upsertStatement } from "../../lib/db/sql.ts";
-import type { EvidenceRow } from "../../lib/db/types.ts";
+import { type Queryable, type Statement, type TableSpec, upsertRows, upsertStatement } from "../../lib/db/sql.ts";
+import type { EvidenceRow } from "./rows.ts";
+
+export * from "./queries.ts";
+export type * from "./rows.ts";
+
 import { applyWithWriter, type Projection, type ProjectionWriter, type Tx } from "../types.ts";
 
 export const EVIDENCE_EVENT_TYPES: ReadonlySet<EventType> = new Set<EventType>(["evidence.stored"]);
@@ -46,19 +50,6 @@ export function evidenceRow(event: AnyRecordedEvent): EvidenceRow | null {
 /** Inserts evidence rows (design name `insertEvidence`); an id seen before keeps its first record. */
 export async function insertEvidence(db: Queryable, rows: readonly EvidenceRow[]): Promise<void> {
   await upsertRows(db, evidenceTable, rows, "nothing");
-}
-
-export async function listEvidence(db: Queryable, ownerType: string, ownerId: string): Promise<EvidenceRow[]> {
-  return (await db.any(
-    sql.unsafe`SELECT * FROM evidence WHERE owner_type = ${ownerType} AND owner_id = ${ownerId}
-               ORDER BY created_at, evidence_id`,
-  )) as unknown as EvidenceRow[];
-}
-
-export async function getEvidence(db: Queryable, evidenceId: string): Promise<EvidenceRow | null> {
-  return (await db.maybeOne(
-    sql.unsafe`SELECT * FROM evidence WHERE evidence_id = ${evidenceId}`,
-  )) as EvidenceRow | null;
 }
 
 /** The evidence writer: insert-only, nothing held between batches. */

@@ -1,6 +1,6 @@
 /** The executions read model as a pure fold: (execution view, event) → execution view. */
 import type { AnyRecordedEvent, EventType } from "../../events/index.ts";
-import type { ExecutionRow, ExecutionStatus, ToolCallRow } from "../../lib/db/types.ts";
+import type { ExecutionRow, ExecutionViewStatus, ToolCallRow } from "./rows.ts";
 
 export const EXECUTION_EVENT_TYPES: ReadonlySet<EventType> = new Set<EventType>([
   "execution.requested",
@@ -69,7 +69,7 @@ function emptyToolCall(id: string, executionId: string, e: AnyRecordedEvent): To
   };
 }
 
-const TERMINAL: Partial<Record<EventType, ExecutionStatus>> = {
+const TERMINAL: Partial<Record<EventType, ExecutionViewStatus>> = {
   "execution.succeeded": "succeeded",
   "execution.failed": "failed",
   "execution.cancelled": "cancelled",
@@ -177,7 +177,7 @@ export function foldExecution(view: ExecutionView | null, events: Iterable<AnyRe
       case "execution.succeeded":
       case "execution.failed":
       case "execution.cancelled":
-        ex.status = TERMINAL[event.type] as ExecutionStatus;
+        ex.status = TERMINAL[event.type] as ExecutionViewStatus;
         ex.reason = event.payload.reason ?? ex.reason;
         ex.finished_at = event.occurred_at;
         break;

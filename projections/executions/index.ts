@@ -6,6 +6,7 @@ import { createExecutionsWriter } from "./sql.ts";
 
 export { EXECUTION_EVENT_TYPES, type ExecutionView, evolveExecution, foldExecution } from "./fold.ts";
 export * from "./queries.ts";
+export type * from "./rows.ts";
 export { createExecutionsWriter, upsertExecutions, upsertToolCalls } from "./sql.ts";
 
 export const executionsProjection: Projection = {

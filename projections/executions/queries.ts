@@ -1,6 +1,7 @@
 /** Read queries on the executions read model. */
-import { clampLimit, decodeCursor, encodeCursor, type Queryable, sql } from "../../lib/db/sql.ts";
-import type { ExecutionRow, ExecutionStatus, Page, ToolCallRow } from "../../lib/db/types.ts";
+import { decodeCursor, encodeCursor } from "../../lib/db/cursor.ts";
+import { clampLimit, type Page, type Queryable, sql } from "../../lib/db/sql.ts";
+import type { ExecutionRow, ExecutionViewStatus, ToolCallRow } from "./rows.ts";
 
 export interface ExecutionDetail extends ExecutionRow {
   tool_calls: ToolCallRow[];
@@ -19,7 +20,7 @@ export async function getExecution(db: Queryable, executionId: string): Promise<
 
 export interface ListExecutionsQuery {
   readonly planId?: string | undefined;
-  readonly status?: ExecutionStatus | undefined;
+  readonly status?: ExecutionViewStatus | undefined;
   readonly limit?: number | undefined;
   readonly cursor?: string | null | undefined;
 }
@@ -27,11 +28,11 @@ export interface ListExecutionsQuery {
 /** Newest first, keyset-paginated on (created_at, execution_id). */
 export async function listExecutions(db: Queryable, q: ListExecutionsQuery = {}): Promise<Page<ExecutionRow>> {
   const limit = clampLimit(q.limit);
-  const cursor = decodeCursor(q.cursor);
+  const cursor = decodeCursor(q.cursor, ["timestamp", "string"]);
   const where = [
     q.planId === undefined ? null : sql.fragment`plan_id = ${q.planId}`,
     q.status === undefined ? null : sql.fragment`status = ${q.status}`,
-    cursor === null ? null : sql.fragment`(created_at, execution_id) < (${cursor.at}::timestamptz, ${cursor.id})`,
+    cursor === null ? null : sql.fragment`(created_at, execution_id) < (${cursor[0]}::timestamptz, ${cursor[1]})`,
   ].filter((f) => f !== null);
   const rows = (await db.any(
     sql.unsafe`SELECT * FROM executions
@@ -40,5 +41,8 @@ export async function listExecutions(db: Queryable, q: ListExecutionsQuery = {})
   )) as unknown as ExecutionRow[];
   const items = rows.slice(0, limit);
   const last = items[items.length - 1];
-  return { items, next_cursor: rows.length > limit && last ? encodeCursor(last.created_at, last.execution_id) : null };
+  return {
+    items,
+    next_cursor: rows.length > limit && last ? encodeCursor([last.created_at, last.execution_id]) : null,
+  };
 }

@@ -1,7 +1,7 @@
 import { type Queryable, type SqlClient, sql, type TableSpec, upsertRows, upsertStatement } from "../../lib/db/sql.ts";
-import type { ExecutionRow, ToolCallRow } from "../../lib/db/types.ts";
 import { createViewWriter, type ProjectionWriter } from "../types.ts";
 import { type ExecutionView, foldExecution } from "./fold.ts";
+import type { ExecutionRow, ToolCallRow } from "./rows.ts";
 
 export const executionsTable: TableSpec<ExecutionRow> = {
   table: "executions",

@@ -3,7 +3,7 @@
  * view is the plan row, its steps and its approvals.
  */
 import type { AnyRecordedEvent, EventType } from "../../events/index.ts";
-import type { ApprovalRow, PlanRow, PlanStepRow } from "../../lib/db/types.ts";
+import type { ApprovalRow, PlanRow, PlanStepRow } from "./rows.ts";
 
 export const PLAN_EVENT_TYPES: ReadonlySet<EventType> = new Set<EventType>([
   "plan.requested",

@@ -6,6 +6,7 @@ import { createPlansWriter } from "./sql.ts";
 
 export { evolvePlan, foldPlan, PLAN_EVENT_TYPES, type PlanView } from "./fold.ts";
 export * from "./queries.ts";
+export type * from "./rows.ts";
 export { createPlansWriter, upsertApprovals, upsertPlanSteps, upsertPlans } from "./sql.ts";
 
 export const plansProjection: Projection = {

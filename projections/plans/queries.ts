@@ -1,6 +1,7 @@
 /** Read queries on the plans read model. */
-import { clampLimit, decodeCursor, encodeCursor, type Queryable, sql } from "../../lib/db/sql.ts";
-import type { ApprovalRow, Page, PlanRow, PlanStatus, PlanStepRow } from "../../lib/db/types.ts";
+import { decodeCursor, encodeCursor } from "../../lib/db/cursor.ts";
+import { clampLimit, type Page, type Queryable, sql } from "../../lib/db/sql.ts";
+import type { ApprovalRow, PlanRow, PlanStepRow, PlanViewStatus } from "./rows.ts";
 
 export interface PlanDetail extends PlanRow {
   /** Steps of the current revision, in plan order. */
@@ -22,7 +23,7 @@ export async function getPlan(db: Queryable, planId: string): Promise<PlanDetail
 }
 
 export interface ListPlansQuery {
-  readonly status?: PlanStatus | undefined;
+  readonly status?: PlanViewStatus | undefined;
   readonly service?: string | undefined;
   readonly environment?: string | undefined;
   readonly limit?: number | undefined;
@@ -32,12 +33,12 @@ export interface ListPlansQuery {
 /** Newest first, keyset-paginated on (created_at, plan_id). */
 export async function listPlans(db: Queryable, q: ListPlansQuery = {}): Promise<Page<PlanRow>> {
   const limit = clampLimit(q.limit);
-  const cursor = decodeCursor(q.cursor);
+  const cursor = decodeCursor(q.cursor, ["timestamp", "string"]);
   const where = [
     q.status === undefined ? null : sql.fragment`status = ${q.status}`,
     q.service === undefined ? null : sql.fragment`service = ${q.service}`,
     q.environment === undefined ? null : sql.fragment`environment = ${q.environment}`,
-    cursor === null ? null : sql.fragment`(created_at, plan_id) < (${cursor.at}::timestamptz, ${cursor.id})`,
+    cursor === null ? null : sql.fragment`(created_at, plan_id) < (${cursor[0]}::timestamptz, ${cursor[1]})`,
   ].filter((f) => f !== null);
   const rows = (await db.any(
     sql.unsafe`SELECT * FROM plans
@@ -46,5 +47,5 @@ export async function listPlans(db: Queryable, q: ListPlansQuery = {}): Promise<
   )) as unknown as PlanRow[];
   const items = rows.slice(0, limit);
   const last = items[items.length - 1];
-  return { items, next_cursor: rows.length > limit && last ? encodeCursor(last.created_at, last.plan_id) : null };
+  return { items, next_cursor: rows.length > limit && last ? encodeCursor([last.created_at, last.plan_id]) : null };
 }

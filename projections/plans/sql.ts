@@ -1,7 +1,7 @@
 import { type Queryable, type SqlClient, sql, type TableSpec, upsertRows, upsertStatement } from "../../lib/db/sql.ts";
-import type { ApprovalRow, PlanRow, PlanStepRow } from "../../lib/db/types.ts";
 import { createViewWriter, type ProjectionWriter } from "../types.ts";
 import { foldPlan, type PlanView, stepKey } from "./fold.ts";
+import type { ApprovalRow, PlanRow, PlanStepRow } from "./rows.ts";
 
 export const plansTable: TableSpec<PlanRow> = {
   table: "plans",

@@ -65,19 +65,3 @@ export const ProblemSchema = v.object({
 export function pageSchema<T extends v.GenericSchema>(item: T) {
   return v.object({ items: v.array(item), next_cursor: v.nullable(v.string()) });
 }
-
-/** Cursors are base64url JSON of the last row's sort key; opaque to clients. */
-export function encodeCursor(key: readonly (string | number)[]): string {
-  return Buffer.from(JSON.stringify(key)).toString("base64url");
-}
-
-export function decodeCursor(cursor: string | undefined): (string | number)[] | null {
-  if (cursor === undefined) return null;
-  try {
-    const parsed = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")) as unknown;
-    if (Array.isArray(parsed) && parsed.every((x) => typeof x === "string" || typeof x === "number")) return parsed;
-  } catch {
-    // fall through: reported as a field error by the caller
-  }
-  return null;
-}

@@ -19,7 +19,7 @@ import {
   PlanIdParamsSchema,
 } from "../../schemas/api/index.ts";
 import { type ApiRequest, type ApiResponse, json, parseInput } from "./api.ts";
-import { executionDetailView, planDetailView } from "./read-models.ts";
+import { executionResponseOf, planResponseOf } from "./read-models.ts";
 
 /** What the gateway uses of lib/audit. */
 export type AuditApi = Pick<
@@ -117,7 +117,7 @@ export function createAuditHandlers(audit: AuditApi) {
         });
       }
       const { state, ...rest } = found;
-      return json(200, { ...rest, state: planDetailView(state) });
+      return json(200, { ...rest, state: planResponseOf(state) });
     },
 
     /** GET /v1/executions/{id}/as-of */
@@ -132,7 +132,7 @@ export function createAuditHandlers(audit: AuditApi) {
         });
       }
       const { state, ...rest } = found;
-      return json(200, { ...rest, state: executionDetailView(state) });
+      return json(200, { ...rest, state: executionResponseOf(state) });
     },
 
     /** GET /v1/plans/{id}/explain */

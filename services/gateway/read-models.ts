@@ -5,29 +5,16 @@
  * row while new ones arrive; the cursor is the last row's key.
  */
 
+import { decodeCursor, encodeCursor } from "../../lib/db/cursor.ts";
+import type { Page, SqlClient } from "../../lib/db/sql.ts";
 import type {
-  Db,
   ExecutionDetail,
   ExecutionRow,
-  ExecutionStatus,
-  PlanDetail,
-  PlanRow,
-  PlanStatus,
-} from "../../lib/db/index.ts";
-import { ValidationError } from "../../lib/errors/index.ts";
-import type { ExecutionView as ExecutionFold } from "../../projections/executions/index.ts";
-import type { PlanView as PlanFold } from "../../projections/plans/index.ts";
-import { decodeCursor, encodeCursor } from "../../schemas/api/index.ts";
-
-/** The node-postgres surface used (Pool, PoolClient and Client all have it). */
-export interface SqlClient {
-  query<R extends object = Record<string, unknown>>(text: string, values?: unknown[]): Promise<{ rows: R[] }>;
-}
-
-export interface Page<T> {
-  readonly items: T[];
-  readonly next_cursor: string | null;
-}
+  ExecutionView,
+  ExecutionViewStatus,
+} from "../../projections/executions/index.ts";
+import type { PlanDetail, PlanRow, PlanView, PlanViewStatus } from "../../projections/plans/index.ts";
+import type { ReadModelQueries } from "../../projections/queries.ts";
 
 export interface ReadModels {
   getPlan(planId: string): Promise<Record<string, unknown> | null>;
@@ -49,20 +36,8 @@ export interface ReadModels {
   ping(): Promise<void>;
 }
 
-function cursorKey(cursor: string | undefined): [string, string] | null {
-  if (cursor === undefined) return null;
-  const key = decodeCursor(cursor);
-  if (key?.length !== 2 || typeof key[0] !== "string" || typeof key[1] !== "string") {
-    throw new ValidationError("the cursor is not one this API issued", {
-      field: "query.cursor",
-      fix: "pass the next_cursor of the previous page unchanged, or omit it to start over",
-    });
-  }
-  return [key[0], key[1]];
-}
-
-/** A plan as the API shows it: the read model's row with its steps and approvals, and its version. */
-function planView(plan: PlanDetail | PlanRow) {
+/** A plan as the API shows it (`PlanResponse`): the read model's row with its steps and approvals, and its version. */
+function planResponse(plan: PlanDetail | PlanRow) {
   return {
     ...plan,
     requested_by: plan.actor_id ? { kind: "user", id: plan.actor_id } : null,
@@ -73,7 +48,8 @@ function planView(plan: PlanDetail | PlanRow) {
   };
 }
 
-function executionView(execution: ExecutionDetail | ExecutionRow) {
+/** An execution as the API shows it (`ExecutionResponse`). */
+function executionResponse(execution: ExecutionDetail | ExecutionRow) {
   return {
     ...execution,
     requested_by: execution.actor_id ? { kind: "user", id: execution.actor_id } : null,
@@ -84,26 +60,26 @@ function executionView(execution: ExecutionDetail | ExecutionRow) {
 }
 
 /**
- * A plan as the projection's fold holds it (an as-of replay), in the shape
+ * A plan as the read model's fold holds it (an as-of replay), in the shape
  * `GET /v1/plans/{id}` serves: the current revision's steps in plan order
  * and the approvals in the order they were requested.
  */
-export function planDetailView(fold: PlanFold) {
-  const revision = fold.plan.revision ?? 0;
-  const steps = Object.values(fold.steps)
+export function planResponseOf(view: PlanView) {
+  const revision = view.plan.revision ?? 0;
+  const steps = Object.values(view.steps)
     .filter((s) => s.revision === revision)
     .sort((a, b) => a.position - b.position);
-  const approvals = Object.values(fold.approvals).sort((a, b) =>
+  const approvals = Object.values(view.approvals).sort((a, b) =>
     a.requested_at === b.requested_at
       ? a.approval_id.localeCompare(b.approval_id)
       : a.requested_at.localeCompare(b.requested_at),
   );
-  return planView({ ...fold.plan, steps, approvals });
+  return planResponse({ ...view.plan, steps, approvals });
 }
 
-/** An execution as the projection's fold holds it, in the shape `GET /v1/executions/{id}` serves. */
-export function executionDetailView(fold: ExecutionFold) {
-  const toolCalls = Object.values(fold.toolCalls).sort((a, b) =>
+/** An execution as the read model's fold holds it, in the shape `GET /v1/executions/{id}` serves. */
+export function executionResponseOf(view: ExecutionView) {
+  const toolCalls = Object.values(view.toolCalls).sort((a, b) =>
     a.started_at === b.started_at
       ? a.tool_call_id.localeCompare(b.tool_call_id)
       : a.started_at === null
@@ -112,54 +88,57 @@ export function executionDetailView(fold: ExecutionFold) {
           ? -1
           : a.started_at.localeCompare(b.started_at),
   );
-  return executionView({ ...fold.execution, tool_calls: toolCalls });
+  return executionResponse({ ...view.execution, tool_calls: toolCalls });
 }
 
 export interface ReadModelsDeps {
-  /** The read models' own queries (lib/db). */
-  readonly db: Pick<Db, "getPlan" | "listPlans" | "getExecution" | "listExecutions" | "listContextServices">;
+  /** The read models' own queries (projections/queries.ts). */
+  readonly queries: Pick<
+    ReadModelQueries,
+    "getPlan" | "listPlans" | "getExecution" | "listExecutions" | "listContextServices"
+  >;
   /** Plain SQL on the same schema, for the projection checkpoints. */
   readonly sql: SqlClient;
 }
 
 export function createReadModels(deps: ReadModelsDeps): ReadModels {
-  const { db, sql } = deps;
+  const { queries, sql } = deps;
   return {
     async getPlan(planId) {
-      const plan = await db.getPlan(planId);
-      return plan ? planView(plan) : null;
+      const plan = await queries.getPlan(planId);
+      return plan ? planResponse(plan) : null;
     },
 
     async listPlans(filter, p) {
-      const page = await db.listPlans({
-        status: filter.status as PlanStatus | undefined,
+      const page = await queries.listPlans({
+        status: filter.status as PlanViewStatus | undefined,
         service: filter.service,
         environment: filter.environment,
         limit: p.limit,
         cursor: p.cursor,
       });
-      return { items: page.items.map(planView), next_cursor: page.next_cursor };
+      return { items: page.items.map(planResponse), next_cursor: page.next_cursor };
     },
 
     async getExecution(executionId) {
-      const execution = await db.getExecution(executionId);
-      return execution ? executionView(execution) : null;
+      const execution = await queries.getExecution(executionId);
+      return execution ? executionResponse(execution) : null;
     },
 
     async listExecutions(filter, p) {
-      const page = await db.listExecutions({
+      const page = await queries.listExecutions({
         planId: filter.plan_id,
-        status: filter.status as ExecutionStatus | undefined,
+        status: filter.status as ExecutionViewStatus | undefined,
         limit: p.limit,
         cursor: p.cursor,
       });
-      return { items: page.items.map(executionView), next_cursor: page.next_cursor };
+      return { items: page.items.map(executionResponse), next_cursor: page.next_cursor };
     },
 
     async listServices(filter, p) {
-      // The service graph is small (one row per service); lib/db returns it whole, sorted by name.
-      const after = cursorKey(p.cursor);
-      const all = (await db.listContextServices())
+      // The service graph is small (one row per service); its query returns it whole, sorted by name.
+      const after = decodeCursor(p.cursor, ["string", "string"], "query.cursor");
+      const all = (await queries.listContextServices())
         .filter((s) => filter.environment === undefined || s.environment === filter.environment)
         .map((s) => ({ ...s, edges: s.edges.map((e) => ({ kind: e.kind, to_node: e.to })) }))
         .sort((x, y) => (x.name === y.name ? x.node_id.localeCompare(y.node_id) : x.name.localeCompare(y.name)));

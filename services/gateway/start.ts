@@ -1,10 +1,12 @@
 /** Starts the gateway on a shared runtime: the HTTP, WebSocket and SSE edge. */
 import { join } from "node:path";
-import { createAuditQueries, slonikSqlClient } from "../../lib/audit/index.ts";
+import { createAuditQueries } from "../../lib/audit/index.ts";
 import { createAuthenticator, loadDevIssuer } from "../../lib/auth/index.ts";
 import { resolveSecret } from "../../lib/config/index.ts";
+import { slonikSqlClient } from "../../lib/db/sql.ts";
 import type { RunningService, Runtime } from "../../lib/runtime/index.ts";
 import { readProjectionLag } from "../../projections/lag.ts";
+import { createReadModelQueries } from "../../projections/queries.ts";
 import { readModelFolds } from "../../projections/replay.ts";
 import { createGateway } from "./gateway.ts";
 import { createReadModels } from "./read-models.ts";
@@ -22,7 +24,7 @@ export async function startGateway(runtime: Runtime): Promise<RunningService> {
     config: config.gateway,
     nc: runtime.nc,
     store,
-    readModels: createReadModels({ db, sql }),
+    readModels: createReadModels({ queries: createReadModelQueries(db.pool), sql }),
     audit: createAuditQueries({
       db: sql,
       eventStore: store,

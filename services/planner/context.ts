@@ -3,8 +3,9 @@
  * `context_edges`): the service nodes of the request's environment, their
  * attributes (namespace, replicas, helm release, argocd app, ...) and edges.
  */
-import type { ContextService } from "../../lib/db/index.ts";
+
 import type { PlanningContext, PlanRequest, ServiceContext } from "../../lib/planner/index.ts";
+import type { ContextService } from "../../projections/context/queries.ts";
 
 const str = (v: unknown): string | undefined => (typeof v === "string" && v !== "" ? v : undefined);
 const int = (v: unknown): number | undefined => (typeof v === "number" && Number.isInteger(v) ? v : undefined);

@@ -2,6 +2,7 @@
 import { createLLMRouter } from "../../lib/llm/index.ts";
 import { createPlanner } from "../../lib/planner/index.ts";
 import type { RunningService, Runtime } from "../../lib/runtime/index.ts";
+import { listContextServices } from "../../projections/context/queries.ts";
 import { createContextReader } from "./context.ts";
 import { createPlannerService } from "./service.ts";
 
@@ -18,7 +19,7 @@ export async function startPlanner(runtime: Runtime): Promise<RunningService> {
   const planner = createPlanner({
     catalog: runtime.catalog(),
     llm,
-    getContext: createContextReader(() => db.listContextServices()),
+    getContext: createContextReader(() => listContextServices(db.pool)),
     redactPatterns: config.llm.redact_patterns,
     logger,
   });

@@ -1,10 +1,10 @@
 /** Starts the policy service on a shared runtime (its own process, or the embedded one). */
 import { readFileSync } from "node:fs";
 import type { PlanStep } from "../../events/index.ts";
-import type { Db } from "../../lib/db/index.ts";
 import { ConfigError } from "../../lib/errors/index.ts";
 import { createPolicyService } from "../../lib/policy/index.ts";
 import type { RunningService, Runtime } from "../../lib/runtime/index.ts";
+import { createReadModelQueries, type ReadModelQueries } from "../../projections/queries.ts";
 import { createPolicyDecider, type StepContext } from "./service.ts";
 
 export async function startPolicy(runtime: Runtime): Promise<RunningService> {
@@ -31,7 +31,7 @@ export async function startPolicy(runtime: Runtime): Promise<RunningService> {
     catalog: runtime.catalog(),
     logger,
     stage: config.policy.stage,
-    lookupContext: lookupInServiceGraph(db),
+    lookupContext: lookupInServiceGraph(createReadModelQueries(db.pool)),
   });
   await decider.start();
   logger.info({ revision: policy.revision, stage: config.policy.stage ?? "from data" }, "deciding proposed plans");
@@ -67,11 +67,11 @@ function readPolicyData(path: string | undefined): Record<string, unknown> | und
  * the service's replica count, and how many services depend on it (its blast radius).
  */
 export function lookupInServiceGraph(
-  db: Pick<Db, "listContextServices">,
+  readModels: Pick<ReadModelQueries, "listContextServices">,
 ): (steps: readonly PlanStep[]) => Promise<StepContext[]> {
   return async (steps) => {
     if (!steps.some((step) => step.target.service !== undefined)) return steps.map(() => ({}));
-    const services = await db.listContextServices();
+    const services = await readModels.listContextServices();
     return steps.map((step) => {
       const name = step.target.service;
       if (name === undefined) return {};

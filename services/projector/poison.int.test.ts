@@ -18,11 +18,13 @@ import { createDb, type Db, sql } from "../../lib/db/index.ts";
 import { createEventStore, type EventStore } from "../../lib/eventstore/index.ts";
 import { changeHistory } from "../../projections/fixtures.ts";
 import { projections } from "../../projections/index.ts";
+import { createReadModelQueries } from "../../projections/queries.ts";
 import type { Projection } from "../../projections/types.ts";
 import { natsEnv, natsOptions, testEnv, uniqueName, waitFor } from "../../test/support/index.ts";
 import { createProjector } from "./projector.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+const queriesOf = (d: Db) => createReadModelQueries(d.pool);
 const system: Actor = { kind: "system", id: "tool-router", roles: [] };
 const encoder = new TextEncoder();
 
@@ -130,14 +132,16 @@ describe("kill drill: poison events appended straight to NATS", () => {
     });
 
     // The events after the poison ones were projected.
-    assert.equal((await db.getPlan("p-plan-2"))?.status, "approved");
-    assert.equal((await db.getExecution("p-exec-2"))?.status, "succeeded");
+    assert.equal((await queriesOf(db).getPlan("p-plan-2"))?.status, "approved");
+    assert.equal((await queriesOf(db).getExecution("p-exec-2"))?.status, "succeeded");
     // The refused call is recorded, its NUL and lone surrogate as U+FFFD.
-    const call = (await db.getExecution("p-exec-1"))?.tool_calls.find((t) => t.tool_call_id === "p-exec-1-t2");
+    const call = (await queriesOf(db).getExecution("p-exec-1"))?.tool_calls.find(
+      (t) => t.tool_call_id === "p-exec-1-t2",
+    );
     assert.equal(call?.status, "refused");
     assert.equal(call?.error, 'annotation key "team\uFFFDx" holds a NUL byte \uFFFD');
     // What is not an event is dead-lettered, in Postgres and on the DLQ stream.
-    const letters = await db.listDeadLetters();
+    const letters = await queriesOf(db).listDeadLetters();
     assert.deepEqual(
       letters.map((l) => [l.consumer, l.seq, l.reason]),
       [
@@ -169,7 +173,7 @@ describe("kill drill: poison events appended straight to NATS", () => {
     // A normal event after all that is projected as it comes, and SIGINT ends the process promptly.
     const [late] = changeHistory(3, base, "p");
     await store.append(late ?? []);
-    await waitFor("the next plan to be projected", async () => (await db.getPlan("p-plan-3")) !== null);
+    await waitFor("the next plan to be projected", async () => (await queriesOf(db).getPlan("p-plan-3")) !== null);
     const sent = Date.now();
     child.kill("SIGINT");
     assert.equal(await exited, 0);
@@ -224,8 +228,8 @@ describe("kill drill: poison events appended straight to NATS", () => {
       await projector.start();
       await projector.catchUp(60_000);
 
-      assert.equal((await d2.getPlan("q-plan-2"))?.status, "approved", "the events after it were projected");
-      const letters = await d2.listDeadLetters();
+      assert.equal((await queriesOf(d2).getPlan("q-plan-2"))?.status, "approved", "the events after it were projected");
+      const letters = await queriesOf(d2).listDeadLetters();
       const mine = letters.filter((l) => l.seq === x.seqs[0]);
       assert.ok(mine.length > 0, JSON.stringify(letters));
       assert.ok(

@@ -12,6 +12,7 @@ import { createEventStore, type EventStore } from "../../lib/eventstore/index.ts
 import { changeHistory, contextHistory } from "../../projections/fixtures.ts";
 import { projections } from "../../projections/index.ts";
 import { registerProjectorLagMetrics } from "../../projections/lag.ts";
+import { createReadModelQueries } from "../../projections/queries.ts";
 import type { Projection } from "../../projections/types.ts";
 import { natsOptions } from "../../test/support/index.ts";
 import { createProjector } from "./projector.ts";
@@ -19,6 +20,7 @@ import { createProjector } from "./projector.ts";
 const NATS_URL = process.env.WH_NATS_URL ?? "nats://127.0.0.1:4322";
 const PG_URL = process.env.WH_PG_URL ?? "postgres://postgres@127.0.0.1:5432/wheelhouse";
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+const queriesOf = (d: Db) => createReadModelQueries(d.pool);
 
 const READ_MODELS: Record<string, string> = {
   plans: "plan_id",
@@ -113,24 +115,24 @@ describe("projector (real NATS + Postgres)", () => {
     await projector.catchUp();
     await projector.stop();
 
-    const plan = await main.getPlan("c-plan-7");
+    const plan = await queriesOf(main).getPlan("c-plan-7");
     assert.equal(plan?.status, "approved");
     assert.equal(plan?.steps.length, 2);
     assert.equal(plan?.steps[0]?.decision, "require_approval");
     assert.equal(plan?.approvals[0]?.status, "granted");
-    const ex = await main.getExecution("c-exec-7");
+    const ex = await queriesOf(main).getExecution("c-exec-7");
     assert.equal(ex?.status, "succeeded");
     assert.equal(ex?.tool_calls.length, 1);
     assert.equal(ex?.tool_calls[0]?.status, "succeeded");
-    assert.equal((await main.listContextServices()).length, 20);
-    assert.equal(await main.getPlan("missing"), null);
-    assert.equal(await main.getExecution("missing"), null);
-    const page1 = await main.listPlans({ limit: 25, environment: "staging" });
-    const page2 = await main.listPlans({ limit: 25, environment: "staging", cursor: page1.next_cursor });
+    assert.equal((await queriesOf(main).listContextServices()).length, 20);
+    assert.equal(await queriesOf(main).getPlan("missing"), null);
+    assert.equal(await queriesOf(main).getExecution("missing"), null);
+    const page1 = await queriesOf(main).listPlans({ limit: 25, environment: "staging" });
+    const page2 = await queriesOf(main).listPlans({ limit: 25, environment: "staging", cursor: page1.next_cursor });
     assert.equal(page1.items.length, 25);
     assert.equal(page2.items.length, 15);
     assert.equal(page2.next_cursor, null);
-    assert.equal((await main.listExecutions({ planId: "c-plan-3" })).items.length, 1);
+    assert.equal((await queriesOf(main).listExecutions({ planId: "c-plan-3" })).items.length, 1);
     const lag = await projector.lag();
     assert.ok(lag.every((l) => l.events_behind === 0 && l.ms_behind === 0));
 
@@ -190,7 +192,7 @@ describe("projector (real NATS + Postgres)", () => {
     await projector.start();
     await projector.catchUp();
     await projector.stop();
-    const letters = await d.listDeadLetters();
+    const letters = await queriesOf(d).listDeadLetters();
     assert.deepEqual(
       letters.map((l) => [l.consumer, l.seq, l.reason]),
       [
@@ -199,8 +201,8 @@ describe("projector (real NATS + Postgres)", () => {
       ],
     );
     // The failing event still reached the other read models, and everything after it was projected.
-    assert.equal((await d.getExecution("x-exec-1"))?.status, "succeeded");
-    assert.equal((await d.getPlan("x-plan-1"))?.status, "approved");
+    assert.equal((await queriesOf(d).getExecution("x-exec-1"))?.status, "succeeded");
+    assert.equal((await queriesOf(d).getPlan("x-plan-1"))?.status, "approved");
     const dlq = await s.deadLetters();
     assert.deepEqual(
       dlq.map((l) => l.seq),
@@ -317,7 +319,7 @@ describe("projector (real NATS + Postgres)", () => {
       assert.equal(verified.ok, true, JSON.stringify(verified.failure));
       assert.equal(verified.checked, last);
       assert.deepEqual(
-        (await d.listDeadLetters()).map((l) => l.seq),
+        (await queriesOf(d).listDeadLetters()).map((l) => l.seq),
         [garbage.seq, invalid.seq],
       );
 

@@ -13,11 +13,13 @@ import { createDb, type Db } from "../../lib/db/index.ts";
 import { createEventStore, type EventStore, STREAM_ID_KEY, streamConfigs } from "../../lib/eventstore/index.ts";
 import { changeHistory } from "../../projections/fixtures.ts";
 import { projections } from "../../projections/index.ts";
+import { createReadModelQueries } from "../../projections/queries.ts";
 import { natsOptions, testEnv, uniqueName } from "../../test/support/index.ts";
 import { createProjector, StreamChangedError } from "./projector.ts";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 const base = Date.UTC(2026, 0, 1);
+const queriesOf = (d: Db) => createReadModelQueries(d.pool);
 
 describe("checkpoints are bound to the events stream's identity", () => {
   const prefix = uniqueName("t_streamid");
@@ -74,7 +76,7 @@ describe("checkpoints are bound to the events stream's identity", () => {
     await p1.stop();
     const oldEnd = await store.lastSeq();
     assert.ok((await checkpoints()).every((c) => c.stream_id === first.id && c.last_seq === oldEnd));
-    assert.equal((await db.getPlan("a-plan-0"))?.status, "approved");
+    assert.equal((await queriesOf(db).getPlan("a-plan-0"))?.status, "approved");
 
     // What deleting .data/ does: the same stream name, a new stream, numbered from 1 again, shorter than before.
     await recreateStreams();
@@ -94,7 +96,7 @@ describe("checkpoints are bound to the events stream's identity", () => {
       return true;
     });
     assert.equal(refusing.running, false);
-    assert.equal(await db.getPlan("b-plan-0"), null);
+    assert.equal(await queriesOf(db).getPlan("b-plan-0"), null);
     assert.ok(
       (await checkpoints()).every((c) => c.stream_id === first.id),
       "a refusal changes nothing",
@@ -109,8 +111,8 @@ describe("checkpoints are bound to the events stream's identity", () => {
     await rebuilding.start();
     await rebuilding.catchUp();
     await rebuilding.stop();
-    assert.equal((await db.getPlan("b-plan-0"))?.status, "approved");
-    assert.equal(await db.getPlan("a-plan-1"), null, "the old stream's read models are gone");
+    assert.equal((await queriesOf(db).getPlan("b-plan-0"))?.status, "approved");
+    assert.equal(await queriesOf(db).getPlan("a-plan-1"), null, "the old stream's read models are gone");
     assert.ok((await checkpoints()).every((c) => c.stream_id === second.id && c.last_seq === newEnd));
     const seqs = (await admin.query("SELECT event_seq FROM audit_events ORDER BY seq")).rows.map((r) =>
       Number(r.event_seq),
@@ -133,7 +135,7 @@ describe("checkpoints are bound to the events stream's identity", () => {
     await projector.rebuild();
     const id = (await store.identity()).id;
     assert.ok((await checkpoints()).every((c) => c.stream_id === id && c.last_seq === end));
-    assert.equal((await db.getPlan("b-plan-0"))?.status, "approved");
+    assert.equal((await queriesOf(db).getPlan("b-plan-0"))?.status, "approved");
   });
 
   test("a stream created before identities gets one from its creation time, the same from every process", async () => {

@@ -10,16 +10,18 @@ import { join } from "node:path";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import pg from "pg";
 import type { Role } from "../../events/index.ts";
-import { type AuditQueries, createAuditQueries, slonikSqlClient } from "../../lib/audit/index.ts";
+import { type AuditQueries, createAuditQueries } from "../../lib/audit/index.ts";
 import { createAuthenticator } from "../../lib/auth/index.ts";
 import { type GatewayConfig, parseConfig } from "../../lib/config/index.ts";
 import { createDb, type Db } from "../../lib/db/index.ts";
+import { slonikSqlClient } from "../../lib/db/sql.ts";
 import { createEventStore, type EventStore } from "../../lib/eventstore/index.ts";
 import { createEvidenceStore, type EvidenceStore } from "../../lib/evidence/index.ts";
 import { createLogger } from "../../lib/log/index.ts";
 import type { ExecutionView } from "../../projections/executions/index.ts";
 import { projections } from "../../projections/index.ts";
 import type { PlanView } from "../../projections/plans/index.ts";
+import { createReadModelQueries } from "../../projections/queries.ts";
 import { readModelFolds } from "../../projections/replay.ts";
 import type { WebhookSecrets } from "../../services/gateway/deps.ts";
 import { createGateway, type Gateway } from "../../services/gateway/gateway.ts";
@@ -102,7 +104,7 @@ export async function startTestGateway(
     config: gatewayConfig,
     nc,
     store,
-    readModels: createReadModels({ db, sql }),
+    readModels: createReadModels({ queries: createReadModelQueries(db.pool), sql }),
     audit,
     redactPatterns: options.redactPatterns,
     projectorLag: projector ? () => projector.lag() : undefined,

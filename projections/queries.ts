@@ -1,0 +1,44 @@
+/**
+ * The read models' queries in one object, bound to one slonik pool (or
+ * transaction): what a service that reads the read models is given. Each
+ * query also stands alone in `projections/<readModel>/queries.ts`.
+ *
+ * ```ts
+ * const readModels = createReadModelQueries(db.pool);
+ * const plan = await readModels.getPlan(planId);        // null when there is none
+ * const page = await readModels.listPlans({ status: "pending_approval", limit: 20 });
+ * ```
+ */
+import type { Page, Queryable } from "../lib/db/sql.ts";
+import { type ContextService, listContextServices } from "./context/queries.ts";
+import { type DeadLetterRow, listDeadLetters } from "./dead-letters.ts";
+import { getEvidence, listEvidence } from "./evidence/queries.ts";
+import type { EvidenceRow } from "./evidence/rows.ts";
+import { type ExecutionDetail, getExecution, type ListExecutionsQuery, listExecutions } from "./executions/queries.ts";
+import type { ExecutionRow } from "./executions/rows.ts";
+import { getPlan, type ListPlansQuery, listPlans, type PlanDetail } from "./plans/queries.ts";
+import type { PlanRow } from "./plans/rows.ts";
+
+export interface ReadModelQueries {
+  getPlan(planId: string): Promise<PlanDetail | null>;
+  listPlans(query?: ListPlansQuery): Promise<Page<PlanRow>>;
+  getExecution(executionId: string): Promise<ExecutionDetail | null>;
+  listExecutions(query?: ListExecutionsQuery): Promise<Page<ExecutionRow>>;
+  listContextServices(): Promise<ContextService[]>;
+  getEvidence(evidenceId: string): Promise<EvidenceRow | null>;
+  listEvidence(ownerType: string, ownerId: string): Promise<EvidenceRow[]>;
+  listDeadLetters(consumer?: string): Promise<DeadLetterRow[]>;
+}
+
+export function createReadModelQueries(db: Queryable): ReadModelQueries {
+  return {
+    getPlan: (planId) => getPlan(db, planId),
+    listPlans: (query) => listPlans(db, query),
+    getExecution: (executionId) => getExecution(db, executionId),
+    listExecutions: (query) => listExecutions(db, query),
+    listContextServices: () => listContextServices(db),
+    getEvidence: (evidenceId) => getEvidence(db, evidenceId),
+    listEvidence: (ownerType, ownerId) => listEvidence(db, ownerType, ownerId),
+    listDeadLetters: (consumer) => listDeadLetters(db, consumer),
+  };
+}
