@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { promisify } from "node:util";
 import type { PlanStep } from "../../events/plan.ts";
+import { waitFor } from "../../test/support/index.ts";
 import { createLogger } from "../log/index.ts";
 import { type CatalogAction, loadCatalog } from "../tools/index.ts";
 import { buildPolicyBundle, POLICIES_DIR, resolveOpaBinary } from "./build.ts";
@@ -50,14 +51,6 @@ async function service(options: { stage?: number; path?: string; timeoutMs?: num
   });
   services.push(created);
   return created;
-}
-
-async function waitFor(what: string, condition: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) assert.fail(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
 }
 
 /** A catalog action, or a stand-in for actions the catalog does not have yet (deletes, drain). */
@@ -988,7 +981,7 @@ describe("reload", () => {
     })();
     await copyFile(join(v2, "bundle.tar.gz"), join(live, ".bundle.tmp"));
     await rename(join(live, ".bundle.tmp"), path);
-    await waitFor("the watcher to load v2", () => policy.revision === "v2+stage.3");
+    await waitFor("the watcher to load v2", () => policy.revision === "v2+stage.3", { timeoutMs: 5000 });
     stop = true;
     await hammer;
 

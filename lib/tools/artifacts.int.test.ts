@@ -1,39 +1,17 @@
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, readdirSync } from "node:fs";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
-import { homedir, tmpdir } from "node:os";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { execa } from "execa";
-import { Client } from "minio";
+import { minioClient, removeBuckets, uniqueBucketName } from "../../test/support/index.ts";
 import { ArtifactIntegrityError, type ArtifactRef, createArtifactResolver } from "./artifacts.ts";
 import { buildCommand } from "./builders.ts";
 import { createSandbox } from "./sandbox.ts";
 
 const sha = (s: string | Buffer) => createHash("sha256").update(s).digest("hex");
 const VALUES = "replicaCount: 3\nimage:\n  tag: 1.2.3\n";
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === "object" && address ? address.port : 0));
-    });
-  });
-}
-async function waitFor(cond: () => Promise<boolean>, ms: number, what: string): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (await cond().catch(() => false)) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-}
 
 /** Runs a helm-shaped call through the sandbox, so "stops before anything runs" is observable. */
 async function runWithValues(ref: ArtifactRef, resolver: ReturnType<typeof createArtifactResolver>) {
@@ -133,68 +111,25 @@ describe("artifacts: git_path", () => {
 });
 
 describe("artifacts: object_store (MinIO)", () => {
-  const cache = join(homedir(), ".cache/wheelhouse/tools");
-  const minioDir = existsSync(cache)
-    ? readdirSync(cache).find((d) => d.startsWith("minio-") && !d.endsWith(".log"))
-    : undefined;
-  const minioBin = minioDir ? join(cache, minioDir, "minio") : undefined;
-  const external = process.env.MINIO_ENDPOINT;
-  const skip =
-    !external && (!minioBin || !existsSync(minioBin))
-      ? "MinIO binary not built yet (~/.cache/wheelhouse/tools/minio-*/minio)"
-      : false;
-
-  let client: Client;
-  let stop = async () => {};
-  const bucket = `wh-art-${process.pid}`;
+  const client = minioClient();
+  const bucket = uniqueBucketName("art");
 
   before(async () => {
-    if (skip) return;
-    let endPoint = "127.0.0.1";
-    let port: number;
-    let accessKey = process.env.MINIO_ACCESS_KEY ?? "whtestaccess";
-    let secretKey = process.env.MINIO_SECRET_KEY ?? "whtestsecret123";
-    if (external) {
-      const url = new URL(external);
-      endPoint = url.hostname;
-      port = Number(url.port || 80);
-    } else {
-      port = await freePort();
-      const consolePort = await freePort();
-      const data = await mkdtemp(join(tmpdir(), "wh-minio-"));
-      accessKey = "whtestaccess";
-      secretKey = "whtestsecret123";
-      const child = spawn(
-        minioBin as string,
-        ["server", data, "--quiet", "--address", `127.0.0.1:${port}`, "--console-address", `127.0.0.1:${consolePort}`],
-        { env: { ...process.env, MINIO_ROOT_USER: accessKey, MINIO_ROOT_PASSWORD: secretKey }, stdio: "ignore" },
-      );
-      stop = async () => {
-        child.kill("SIGKILL");
-        await rm(data, { recursive: true, force: true });
-      };
-      await waitFor(
-        async () => (await fetch(`http://127.0.0.1:${port}/minio/health/live`)).ok,
-        20_000,
-        "MinIO to answer",
-      );
-    }
-    client = new Client({ endPoint, port, useSSL: false, accessKey, secretKey });
-    if (!(await client.bucketExists(bucket))) await client.makeBucket(bucket);
+    await client.makeBucket(bucket);
     await client.putObject(bucket, "web/values.yaml", Buffer.from(VALUES));
   });
   after(async () => {
-    await stop();
+    await removeBuckets(client, bucket);
   });
 
-  it("fetches and verifies an object", { skip }, async () => {
+  it("fetches and verifies an object", async () => {
     const resolver = createArtifactResolver({ objectStore: client });
     const ref: ArtifactRef = { kind: "object_store", bucket, key: "web/values.yaml", sha256: sha(VALUES) };
     const { result } = await runWithValues(ref, resolver);
     assert.equal(result.stdout.text, VALUES.trimEnd());
   });
 
-  it("stops before anything runs when the object was tampered with", { skip }, async () => {
+  it("stops before anything runs when the object was tampered with", async () => {
     await client.putObject(bucket, "web/tampered.yaml", Buffer.from(`${VALUES}evil: true\n`));
     const resolver = createArtifactResolver({ objectStore: client });
     const ref: ArtifactRef = { kind: "object_store", bucket, key: "web/tampered.yaml", sha256: sha(VALUES) };
@@ -208,7 +143,7 @@ describe("artifacts: object_store (MinIO)", () => {
     assert.deepEqual(ran, []);
   });
 
-  it("refuses an object larger than the limit", { skip }, async () => {
+  it("refuses an object larger than the limit", async () => {
     await client.putObject(bucket, "web/big.yaml", Buffer.alloc(2048, 97));
     const resolver = createArtifactResolver({ objectStore: client, maxBytes: 1024 });
     const work = await mkdtemp(join(tmpdir(), "wh-art-w-"));

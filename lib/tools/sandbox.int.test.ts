@@ -4,6 +4,7 @@ import { readFile } from "node:fs/promises";
 import { describe, it } from "node:test";
 import v8 from "node:v8";
 import vm from "node:vm";
+import { waitFor } from "../../test/support/index.ts";
 import { UnavailableError } from "../errors/index.ts";
 import { createSandbox, type OutputLine } from "./sandbox.ts";
 
@@ -39,14 +40,6 @@ async function groupMembers(pgid: number): Promise<number[]> {
     }
   }
   return out;
-}
-async function waitFor(cond: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (await cond()) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  assert.fail(`timed out after ${ms} ms waiting for ${what}`);
 }
 
 describe("sandbox", () => {
@@ -98,7 +91,9 @@ describe("sandbox", () => {
     const children = lines.map(Number);
     assert.equal(children.length, 2, `children reported: ${lines.join(",")}`);
     assert.ok(pgid > 0);
-    await waitFor(async () => (await groupMembers(pgid)).length === 0, 5000, "the process group to be empty");
+    await waitFor("the process group to be empty", async () => (await groupMembers(pgid)).length === 0, {
+      timeoutMs: 5000,
+    });
     for (const pid of children) assert.equal(alive(pid), false, `child ${pid} is gone`);
   });
 
@@ -106,7 +101,7 @@ describe("sandbox", () => {
     const result = await sandbox.run({ argv: ["bash", "-c", "sleep 300 >/dev/null 2>&1 & echo $!"] });
     assert.equal(result.exit_code, 0);
     const pid = Number(result.stdout.text);
-    await waitFor(() => !alive(pid), 5000, `leftover child ${pid} to be killed`);
+    await waitFor(`leftover child ${pid} to be killed`, () => !alive(pid), { timeoutMs: 5000 });
   });
 
   it("cancels through an AbortSignal", async () => {

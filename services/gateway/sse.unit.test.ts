@@ -7,21 +7,13 @@ import { after, before, describe, it } from "node:test";
 import { createAuthenticator, type DevIssuer, loadDevIssuer } from "../../lib/auth/index.ts";
 import { parseConfig } from "../../lib/config/index.ts";
 import { createLogger } from "../../lib/log/index.ts";
+import { waitFor } from "../../test/support/wait.ts";
 import type { Handler, Route } from "./api.ts";
 import { createHttpTransport, type HttpTransport } from "./http.ts";
 import type { LiveHub, OutputChunk } from "./live.ts";
 import { createMetrics } from "./metrics.ts";
 import { createFailureLimiter, createRateLimiter } from "./rate-limit.ts";
 import { buildRoutes, type RouteHandlers } from "./routes.ts";
-
-async function waitFor(cond: () => boolean, ms: number, what: string): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (cond()) return;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  assert.fail(`timed out after ${ms} ms waiting for ${what}`);
-}
 
 const unused: Handler = async () => assert.fail("no handler runs in this test");
 const logsRoute = buildRoutes(new Proxy({}, { get: () => unused }) as RouteHandlers).find(
@@ -144,7 +136,7 @@ describe("SSE tool output", () => {
       );
       request.on("error", () => undefined);
       try {
-        await waitFor(() => stopped, 10_000, "the gateway to give up on the stalled client");
+        await waitFor("the gateway to give up on the stalled client", () => stopped, { timeoutMs: 10_000 });
         assert.equal(status, 200);
         assert.equal(headers["x-content-type-options"], "nosniff");
         assert.equal(headers["cache-control"], "no-store");
