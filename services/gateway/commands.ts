@@ -9,7 +9,7 @@ import { v5 as uuidv5, v7 as uuidv7 } from "uuid";
 import type { Actor, AggregateType } from "../../events/index.ts";
 import { decide, envelopeDrafts, type PlanCommand, planDecider } from "../../lib/domain/index.ts";
 import { ConflictError, UnauthenticatedError } from "../../lib/errors/index.ts";
-import { type AppendResult, type EventStore, handleCommand } from "../../lib/eventstore/index.ts";
+import { type AppendOutcome, type EventStore, handleCommand } from "../../lib/eventstore/index.ts";
 import {
   type Accepted,
   ApprovalRequestSchema,
@@ -100,7 +100,7 @@ export function createCommandHandlers(deps: CommandDeps) {
 
   async function accepted(
     request: ApiRequest,
-    result: AppendResult,
+    result: AppendOutcome,
     body: Omit<Accepted, "seq" | "duplicate" | "projected" | "redacted">,
     target: { kind: "plan" | "execution"; id: string },
     extra: Pick<Accepted, "redacted"> = {},
@@ -164,7 +164,7 @@ export function createCommandHandlers(deps: CommandDeps) {
       );
       return accepted(
         request,
-        appended as AppendResult,
+        appended as AppendOutcome,
         { id: planId, kind: "plan", location: `/v1/plans/${planId}` },
         { kind: "plan", id: planId },
         { redacted: intent !== input.intent },
@@ -181,7 +181,7 @@ export function createCommandHandlers(deps: CommandDeps) {
       // The dry run has its own id, or previewing a revision would use up its real run.
       const executionId = `${planId}-r${input.revision}${input.dry_run === true ? "-dry" : ""}`;
       const idempotencyKey = scopedIdempotencyKey(request, `execute:${planId}`);
-      const executionAccepted = (result: AppendResult) =>
+      const executionAccepted = (result: AppendOutcome) =>
         accepted(
           request,
           result,
@@ -200,7 +200,7 @@ export function createCommandHandlers(deps: CommandDeps) {
         actor,
         now,
       };
-      let result: AppendResult;
+      let result: AppendOutcome;
       let decided = false;
       try {
         // Decided on the plan, recorded on the execution it starts: that one must not exist yet.
@@ -216,7 +216,7 @@ export function createCommandHandlers(deps: CommandDeps) {
           },
           { expectedVersion: "none", idempotencyKey },
         );
-        result = appended as AppendResult;
+        result = appended as AppendOutcome;
       } catch (error) {
         // Only the append's refusal means the execution exists; the decider's own refusals pass as they are.
         if (decided && error instanceof ConflictError) {
@@ -237,7 +237,7 @@ export function createCommandHandlers(deps: CommandDeps) {
       const actor = actorOf(request);
       const input = parseInput(ApprovalRequestSchema, request.body, "body");
       const idempotencyKey = scopedIdempotencyKey(request, `approval:${input.plan_id}`);
-      const approvalAccepted = (result: AppendResult, approvalId: string) =>
+      const approvalAccepted = (result: AppendOutcome, approvalId: string) =>
         accepted(
           request,
           result,
@@ -278,7 +278,7 @@ export function createCommandHandlers(deps: CommandDeps) {
         { idempotencyKey },
       );
       const payload = events[0]?.payload as { approval_id?: string } | undefined;
-      return approvalAccepted(appended as AppendResult, payload?.approval_id ?? approvalId);
+      return approvalAccepted(appended as AppendOutcome, payload?.approval_id ?? approvalId);
     },
   };
 }
