@@ -23,15 +23,7 @@ export type { DeadLetter, DeadLetterReason } from "./dead-letters.ts";
 export { describeError, publishDeadLetter } from "./dead-letters.ts";
 export type { LiveOptions, RawStreamMessage, ReadStreamOptions } from "./reader.ts";
 export { readRawBatches } from "./reader.ts";
-/** @deprecated The event store's append result is `AppendOutcome` (`AppendResult` is the audit store's); kept until the gateway's imports move. */
-export type {
-  AppendOptions,
-  AppendOutcome,
-  AppendOutcome as AppendResult,
-  EventStore,
-  EventStoreDeps,
-  ReadOptions,
-} from "./store.ts";
+export type { AppendOptions, AppendOutcome, EventStore, EventStoreDeps, ReadOptions } from "./store.ts";
 export { createEventStore, MAX_BATCH, OUTPUT_EVENT_TYPES } from "./store.ts";
 export type { Durability, StreamIdentity, StreamNames, StreamSettings } from "./streams.ts";
 export { identityOf, provisionStreams, STREAM_ID_KEY, streamConfigs, streamNames } from "./streams.ts";
