@@ -11,10 +11,10 @@
  */
 import type { AnyRecordedEvent } from "../events/index.ts";
 import type { AsOfFolds } from "../lib/audit/index.ts";
-import { type ExecutionView, foldExecution } from "./executions/fold.ts";
-import { foldPlan, type PlanView } from "./plans/fold.ts";
+import { type ExecutionView, foldExecutionView } from "./executions/fold.ts";
+import { foldPlanView, type PlanView } from "./plans/fold.ts";
 
 export const readModelFolds: AsOfFolds<PlanView, ExecutionView> = {
-  plan: (events: readonly AnyRecordedEvent[]) => foldPlan(null, events),
-  execution: (events: readonly AnyRecordedEvent[]) => foldExecution(null, events),
+  plan: (events: readonly AnyRecordedEvent[]) => foldPlanView(null, events),
+  execution: (events: readonly AnyRecordedEvent[]) => foldExecutionView(null, events),
 };

@@ -7,6 +7,7 @@
  * `file:/path`, resolved at the point of use by `resolveSecret`.
  */
 import * as v from "valibot";
+import { RoleSchema } from "../../events/index.ts";
 
 /** `env:NAME` or `file:/absolute/or/relative/path`. */
 export const SecretRefSchema = v.pipe(
@@ -21,9 +22,6 @@ export type SecretRef = v.InferOutput<typeof SecretRefSchema>;
 const port = v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(65535));
 const positiveInt = v.pipe(v.number(), v.integer(), v.minValue(1));
 const url = v.pipe(v.string(), v.url("must be an absolute URL such as http://127.0.0.1:4222"));
-
-export const RoleSchema = v.picklist(["viewer", "operator", "approver", "admin"]);
-export type Role = v.InferOutput<typeof RoleSchema>;
 
 export const GatewayConfigSchema = v.strictObject({
   host: v.optional(v.string(), "127.0.0.1"),

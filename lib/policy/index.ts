@@ -14,7 +14,6 @@ export {
 export {
   createPolicyService,
   type Decision,
-  DecisionSchema,
   type PlanDecision,
   POLICY_ENTRYPOINT,
   type PolicyDecision,
@@ -23,5 +22,4 @@ export {
   type PolicyServiceOptions,
   type ReloadResult,
   type Tier,
-  TierSchema,
 } from "./service.ts";

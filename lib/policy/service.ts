@@ -9,6 +9,7 @@ import { createRequire } from "node:module";
 import { basename, dirname } from "node:path";
 import { performance } from "node:perf_hooks";
 import * as v from "valibot";
+import { DecisionSchema, TierSchema } from "../../events/index.ts";
 import type { Logger } from "../log/index.ts";
 import { parseBundle } from "./bundle.ts";
 import type { PolicyInput } from "./input.ts";
@@ -20,9 +21,6 @@ const { loadPolicy, loadPolicySync } = createRequire(import.meta.url)("@open-pol
 
 /** The Rego rule the bundle is built for (`opa build -e`). */
 export const POLICY_ENTRYPOINT = "wheelhouse/authz/decision";
-
-export const DecisionSchema = v.picklist(["allow", "require_approval", "deny"]);
-export const TierSchema = v.picklist(["T0", "T1", "T2", "T3"]);
 
 /** What the Rego must return; anything else is treated as a deny. */
 export const PolicyOutputSchema = v.object({

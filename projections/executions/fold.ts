@@ -77,11 +77,11 @@ const TERMINAL: Partial<Record<EventType, ExecutionViewStatus>> = {
 
 /**
  * Folds one event into an execution view. Events of other types leave it
- * unchanged. Pure; to fold many events use `foldExecution`, which is O(1) per
+ * unchanged. Pure; to fold many events use `foldExecutionView`, which is O(1) per
  * event where calling this in a loop copies the view's maps every time.
  */
-export function evolveExecution(view: ExecutionView | null, event: AnyRecordedEvent): ExecutionView | null {
-  return foldExecution(view, [event]);
+export function evolveExecutionView(view: ExecutionView | null, event: AnyRecordedEvent): ExecutionView | null {
+  return foldExecutionView(view, [event]);
 }
 
 /**
@@ -92,7 +92,10 @@ export function evolveExecution(view: ExecutionView | null, event: AnyRecordedEv
  * O(tool calls); rows that did not change keep their identity, which tells
  * a writer what to save.
  */
-export function foldExecution(view: ExecutionView | null, events: Iterable<AnyRecordedEvent>): ExecutionView | null {
+export function foldExecutionView(
+  view: ExecutionView | null,
+  events: Iterable<AnyRecordedEvent>,
+): ExecutionView | null {
   let execution: ExecutionRow | undefined = view?.execution;
   let toolCalls: Record<string, ToolCallRow> = (view?.toolCalls ?? {}) as Record<string, ToolCallRow>;
   // What this fold already owns (copied), and may therefore update in place.

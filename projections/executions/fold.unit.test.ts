@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { type AnyEvent, newEvent } from "../../events/index.ts";
 import { recorded, recordedChange } from "../../test/support/events.ts";
-import { type ExecutionView, evolveExecution, foldExecution } from "./fold.ts";
+import { type ExecutionView, evolveExecutionView, foldExecutionView } from "./fold.ts";
 
 const executionEvents = (n: number) =>
   recordedChange(n).filter((e) => e.aggregate_type === "execution" && e.type !== "evidence.stored");
@@ -54,7 +54,7 @@ function longExecution(calls: number) {
 
 describe("executions fold", () => {
   it("given no execution, when it runs a tool call and succeeds, then the view has both", () => {
-    const view = foldExecution(null, executionEvents(1));
+    const view = foldExecutionView(null, executionEvents(1));
     assert.equal(view?.execution.status, "succeeded");
     assert.equal(view?.execution.plan_id, "u-plan-1");
     assert.equal(view?.execution.verification.length, 1);
@@ -66,17 +66,17 @@ describe("executions fold", () => {
 
   it("given events in any split, when folded batch by batch or one by one, then the views are equal", () => {
     const events = executionEvents(2);
-    const oneByOne = events.reduce<ExecutionView | null>(evolveExecution, null);
+    const oneByOne = events.reduce<ExecutionView | null>(evolveExecutionView, null);
     for (let cut = 0; cut <= events.length; cut++) {
-      assert.deepEqual(foldExecution(foldExecution(null, events.slice(0, cut)), events.slice(cut)), oneByOne);
+      assert.deepEqual(foldExecutionView(foldExecutionView(null, events.slice(0, cut)), events.slice(cut)), oneByOne);
     }
   });
 
   it("given a view, when folded further, then the given view is left exactly as it was (pure)", () => {
     const events = executionEvents(3);
-    const before = foldExecution(null, events.slice(0, 4));
+    const before = foldExecutionView(null, events.slice(0, 4));
     const frozen = structuredClone(before);
-    foldExecution(before, events.slice(4));
+    foldExecutionView(before, events.slice(4));
     assert.deepEqual(before, frozen);
   });
 
@@ -88,22 +88,22 @@ describe("executions fold", () => {
       let best = Number.POSITIVE_INFINITY;
       for (let i = 0; i < 7; i++) {
         const t = performance.now();
-        foldExecution(null, events);
+        foldExecutionView(null, events);
         best = Math.min(best, performance.now() - t);
       }
       return best;
     };
     time(large); // warm up
     const ratio = time(large) / time(small);
-    assert.equal(Object.keys(foldExecution(null, large)?.toolCalls ?? {}).length, 8_000);
+    assert.equal(Object.keys(foldExecutionView(null, large)?.toolCalls ?? {}).length, 8_000);
     // Quadratic would be ~16x for 4x the events; linear ~4x. Generous bound for a noisy machine.
     assert.ok(ratio < 10, `folding 4x the events took ${ratio.toFixed(1)}x as long`);
   });
 
   it("given a fold, when only one tool call changed, then the others keep their identity", () => {
     const events = longExecution(3);
-    const before = foldExecution(null, events.slice(0, 5));
-    const after = foldExecution(before, events.slice(5));
+    const before = foldExecutionView(null, events.slice(0, 5));
+    const after = foldExecutionView(before, events.slice(5));
     assert.equal(after?.toolCalls.t0, before?.toolCalls.t0);
     assert.notEqual(after?.toolCalls.t2, before?.toolCalls.t2);
   });
@@ -112,14 +112,14 @@ describe("executions fold", () => {
     const events = executionEvents(4);
     const calls = events.filter((e) => e.type.startsWith("tool_call."));
     const rest = events.filter((e) => !e.type.startsWith("tool_call."));
-    const onlyCalls = foldExecution(null, calls);
-    const view = foldExecution(onlyCalls, rest);
+    const onlyCalls = foldExecutionView(null, calls);
+    const view = foldExecutionView(onlyCalls, rest);
     assert.equal(view?.execution.status, "succeeded");
     assert.equal(Object.keys(view?.toolCalls ?? {}).length, 1);
   });
 
   it("given events of other read models, when folded, then nothing changes", () => {
     const plans = recordedChange(5).filter((e) => e.aggregate_type === "plan");
-    assert.equal(foldExecution(null, plans), null);
+    assert.equal(foldExecutionView(null, plans), null);
   });
 });

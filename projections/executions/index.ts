@@ -4,7 +4,7 @@ import { applyWithWriter, type Projection, type Tx } from "../types.ts";
 import { EXECUTION_EVENT_TYPES } from "./fold.ts";
 import { createExecutionsWriter } from "./sql.ts";
 
-export { EXECUTION_EVENT_TYPES, type ExecutionView, evolveExecution, foldExecution } from "./fold.ts";
+export { EXECUTION_EVENT_TYPES, type ExecutionView, evolveExecutionView, foldExecutionView } from "./fold.ts";
 export * from "./queries.ts";
 export type * from "./rows.ts";
 export { createExecutionsWriter, upsertExecutions, upsertToolCalls } from "./sql.ts";

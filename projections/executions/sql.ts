@@ -1,6 +1,6 @@
 import { type Queryable, type SqlClient, sql, type TableSpec, upsertRows, upsertStatement } from "../../lib/db/sql.ts";
 import { createViewWriter, type ProjectionWriter } from "../types.ts";
-import { type ExecutionView, foldExecution } from "./fold.ts";
+import { type ExecutionView, foldExecutionView } from "./fold.ts";
 import type { ExecutionRow, ToolCallRow } from "./rows.ts";
 
 export const executionsTable: TableSpec<ExecutionRow> = {
@@ -122,7 +122,7 @@ export async function loadExecutionViewsJson(
 
 /**
  * The executions writer: views kept in memory between batches, loaded only
- * on first sight, folded per aggregate with `foldExecution`, saved as one
+ * on first sight, folded per aggregate with `foldExecutionView`, saved as one
  * upsert per table with only the rows that changed (a long execution does
  * not rewrite all its tool calls every batch).
  */
@@ -131,7 +131,7 @@ export function createExecutionsWriter(maxViews?: number): ProjectionWriter {
     tables: ["executions", "tool_calls"],
     maxViews,
     load: loadExecutionViewsJson,
-    fold: foldExecution,
+    fold: foldExecutionView,
     save(changed) {
       const executions: ExecutionRow[] = [];
       const calls: ToolCallRow[] = [];

@@ -71,10 +71,10 @@ function emptyApproval(id: string, planId: string, revision: number, e: AnyRecor
 
 /**
  * Folds one event into a plan view. Events of other types leave it
- * unchanged. Pure; to fold many events use `foldPlan` (O(1) per event).
+ * unchanged. Pure; to fold many events use `foldPlanView` (O(1) per event).
  */
-export function evolvePlan(view: PlanView | null, event: AnyRecordedEvent): PlanView | null {
-  return foldPlan(view, [event]);
+export function evolvePlanView(view: PlanView | null, event: AnyRecordedEvent): PlanView | null {
+  return foldPlanView(view, [event]);
 }
 
 /**
@@ -83,7 +83,7 @@ export function evolvePlan(view: PlanView | null, event: AnyRecordedEvent): Plan
  * copied once, on first write, then updated in place (O(1) per event); rows
  * that did not change keep their identity, which tells a writer what to save.
  */
-export function foldPlan(view: PlanView | null, events: Iterable<AnyRecordedEvent>): PlanView | null {
+export function foldPlanView(view: PlanView | null, events: Iterable<AnyRecordedEvent>): PlanView | null {
   let plan: PlanRow | null = null;
   let steps = (view?.steps ?? {}) as Record<string, PlanStepRow>;
   let approvals = (view?.approvals ?? {}) as Record<string, ApprovalRow>;

@@ -4,7 +4,7 @@ import { applyWithWriter, type Projection, type Tx } from "../types.ts";
 import { PLAN_EVENT_TYPES } from "./fold.ts";
 import { createPlansWriter } from "./sql.ts";
 
-export { evolvePlan, foldPlan, PLAN_EVENT_TYPES, type PlanView } from "./fold.ts";
+export { evolvePlanView, foldPlanView, PLAN_EVENT_TYPES, type PlanView } from "./fold.ts";
 export * from "./queries.ts";
 export type * from "./rows.ts";
 export { createPlansWriter, upsertApprovals, upsertPlanSteps, upsertPlans } from "./sql.ts";

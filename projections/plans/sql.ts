@@ -1,6 +1,6 @@
 import { type Queryable, type SqlClient, sql, type TableSpec, upsertRows, upsertStatement } from "../../lib/db/sql.ts";
 import { createViewWriter, type ProjectionWriter } from "../types.ts";
-import { foldPlan, type PlanView, stepKey } from "./fold.ts";
+import { foldPlanView, type PlanView, stepKey } from "./fold.ts";
 import type { ApprovalRow, PlanRow, PlanStepRow } from "./rows.ts";
 
 export const plansTable: TableSpec<PlanRow> = {
@@ -153,7 +153,7 @@ export async function loadPlanViewsJson(db: SqlClient, planIds: readonly string[
 
 /**
  * The plans writer: views kept in memory between batches, loaded only on
- * first sight, folded per aggregate with `foldPlan`, and saved as one
+ * first sight, folded per aggregate with `foldPlanView`, and saved as one
  * upsert per table holding only the rows that changed.
  */
 export function createPlansWriter(maxViews?: number): ProjectionWriter {
@@ -161,7 +161,7 @@ export function createPlansWriter(maxViews?: number): ProjectionWriter {
     tables: ["plans", "plan_steps", "approvals"],
     maxViews,
     load: loadPlanViewsJson,
-    fold: foldPlan,
+    fold: foldPlanView,
     save(changed) {
       const plans: PlanRow[] = [];
       const steps: PlanStepRow[] = [];

@@ -6,8 +6,8 @@
  */
 import * as v from "valibot";
 import { ActorViewSchema, CursorSchema, LimitSchema, pageSchema } from "./common.ts";
-import { ExecutionViewSchema } from "./executions.ts";
-import { PlanViewSchema } from "./plans.ts";
+import { ExecutionResponseSchema } from "./executions.ts";
+import { PlanResponseSchema } from "./plans.ts";
 
 /** RFC 3339 (ISO 8601 with a zone), e.g. `2026-01-31T12:00:00Z`. */
 const timestamp = v.pipe(
@@ -162,8 +162,8 @@ const asOf = <S extends v.GenericSchema>(aggregate: "plan" | "execution", state:
     state,
   });
 
-export const PlanAsOfSchema = asOf("plan", PlanViewSchema);
-export const ExecutionAsOfSchema = asOf("execution", ExecutionViewSchema);
+export const PlanAsOfSchema = asOf("plan", PlanResponseSchema);
+export const ExecutionAsOfSchema = asOf("execution", ExecutionResponseSchema);
 
 export const ExplainQuerySchema = v.strictObject({
   /** Also read every evidence blob and check it against its digest (slower). */

@@ -3,7 +3,7 @@ import * as v from "valibot";
 import { ActorViewSchema, CursorSchema, LimitSchema, pageSchema } from "./common.ts";
 
 /** An execution as served: the executions read model's row with its steps and tool calls. */
-export const ExecutionViewSchema = v.object({
+export const ExecutionResponseSchema = v.object({
   execution_id: v.string(),
   plan_id: v.nullable(v.string()),
   revision: v.nullable(v.number()),
@@ -25,11 +25,11 @@ export const ExecutionViewSchema = v.object({
   finished_at: v.nullable(v.string()),
   updated_at: v.string(),
 });
-export type ExecutionView = v.InferOutput<typeof ExecutionViewSchema>;
+export type ExecutionResponse = v.InferOutput<typeof ExecutionResponseSchema>;
 
-export const ExecutionPageSchema = pageSchema(ExecutionViewSchema);
+export const ExecutionPageSchema = pageSchema(ExecutionResponseSchema);
 
-/** As in the executions read model (lib/db ExecutionStatus). */
+/** As in the executions read model (projections/executions ExecutionViewStatus). */
 export const ExecutionStatusSchema = v.picklist([
   "requested",
   "running",

@@ -17,7 +17,7 @@ export const CreatePlanRequestSchema = v.strictObject({
 });
 export type CreatePlanRequest = v.InferOutput<typeof CreatePlanRequestSchema>;
 
-/** As in the plans read model (lib/db PlanStatus). */
+/** As in the plans read model (projections/plans PlanViewStatus). */
 export const PlanStatusSchema = v.picklist([
   "requested",
   "proposed",
@@ -40,7 +40,7 @@ export const ListPlansQuerySchema = v.strictObject({
 export const PlanIdParamsSchema = v.strictObject({ id: v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{1,128}$/)) });
 
 /** A plan as served: the plans read model's row, its current revision's steps and its approvals. */
-export const PlanViewSchema = v.object({
+export const PlanResponseSchema = v.object({
   plan_id: v.string(),
   status: PlanStatusSchema,
   revision: v.nullable(v.number()),
@@ -69,9 +69,9 @@ export const PlanViewSchema = v.object({
   created_at: v.string(),
   updated_at: v.string(),
 });
-export type PlanView = v.InferOutput<typeof PlanViewSchema>;
+export type PlanResponse = v.InferOutput<typeof PlanResponseSchema>;
 
-export const PlanPageSchema = pageSchema(PlanViewSchema);
+export const PlanPageSchema = pageSchema(PlanResponseSchema);
 
 export const ExecutePlanRequestSchema = v.strictObject({
   revision: v.pipe(v.number("must be a number"), v.integer("must be a whole number"), v.minValue(1, "must be >= 1")),

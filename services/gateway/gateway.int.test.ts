@@ -2,9 +2,9 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import * as v from "valibot";
 import { type Actor, newEvent } from "../../events/index.ts";
-import { ExecutionViewSchema, PlanPageSchema, PlanViewSchema } from "../../schemas/api/index.ts";
-import { waitFor } from "../../test/support/index.ts";
+import { ExecutionResponseSchema, PlanPageSchema, PlanResponseSchema } from "../../schemas/api/index.ts";
 import { startTestGateway, type TestGateway } from "../../test/support/gateway.ts";
+import { waitFor } from "../../test/support/index.ts";
 
 const policyActor: Actor = { kind: "service", id: "policy", roles: [] };
 
@@ -116,7 +116,7 @@ describe("gateway over real HTTP, NATS and Postgres", () => {
     const read = await call("GET", body.location, { token: viewer });
     assert.equal(read.status, 200);
     // The response is what the OpenAPI document says it is.
-    const plan = v.parse(PlanViewSchema, await read.json());
+    const plan = v.parse(PlanResponseSchema, await read.json());
     assert.equal(plan.plan_id, body.id);
     assert.equal(plan.status, "requested");
     assert.equal(plan.service, "checkout");
@@ -261,7 +261,7 @@ describe("gateway over real HTTP, NATS and Postgres", () => {
     assert.match(JSON.stringify(again), new RegExp(body.id));
     const read = await call("GET", body.location, { token: viewer });
     assert.equal(read.status, 200);
-    const execution = v.parse(ExecutionViewSchema, await read.json());
+    const execution = v.parse(ExecutionResponseSchema, await read.json());
     assert.equal(execution.plan_id, plan.id);
     const list = (await (await call("GET", `/v1/executions?plan_id=${plan.id}`, { token: viewer })).json()) as {
       items: unknown[];
