@@ -1,11 +1,21 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import {
+  ConfigError,
   ConflictError,
+  ERROR_CODES,
+  ForbiddenError,
+  MethodNotAllowedError,
   NotFoundError,
+  PayloadTooLargeError,
+  PreconditionFailedError,
   RateLimitedError,
+  RelayedError,
   toProblem,
   toWheelhouseError,
+  UnauthenticatedError,
+  UnavailableError,
+  UnsupportedMediaTypeError,
   ValidationError,
   WheelhouseError,
 } from "./index.ts";
@@ -16,6 +26,19 @@ describe("errors", () => {
     { error: new NotFoundError("none"), status: 404, code: "not_found" },
     { error: new ConflictError("stale"), status: 409, code: "conflict" },
     { error: new RateLimitedError("slow down", 3), status: 429, code: "rate_limited" },
+    { error: new UnauthenticatedError("who"), status: 401, code: "unauthenticated" },
+    { error: new ForbiddenError("no"), status: 403, code: "forbidden" },
+    { error: new MethodNotAllowedError("GET only"), status: 405, code: "method_not_allowed" },
+    { error: new PreconditionFailedError("If-Match"), status: 412, code: "precondition_failed" },
+    { error: new PayloadTooLargeError("big"), status: 413, code: "payload_too_large" },
+    { error: new UnsupportedMediaTypeError("xml"), status: 415, code: "unsupported_media_type" },
+    { error: new UnavailableError("down"), status: 503, code: "unavailable" },
+    { error: new ConfigError("bad config", []), status: 500, code: "invalid_config" },
+    {
+      error: new WheelhouseError("idempotency_key_reused", "other request"),
+      status: 422,
+      code: "idempotency_key_reused",
+    },
   ];
   for (const { error, status, code } of table) {
     it(`${error.name} maps to ${status} ${code}`, () => {
@@ -24,6 +47,24 @@ describe("errors", () => {
       assert.ok(error instanceof WheelhouseError);
     });
   }
+
+  it("takes every status from the one table of codes", () => {
+    for (const { error } of table) {
+      assert.equal(error.status, ERROR_CODES[error.code as keyof typeof ERROR_CODES].status, error.code);
+      assert.equal(toProblem(error).title, ERROR_CODES[error.code as keyof typeof ERROR_CODES].title);
+    }
+  });
+
+  it("a relayed problem keeps its sender's code and status", () => {
+    const relayed = new RelayedError("tool_call_refused", 403, "capability expired", { fix: "ask again" });
+    assert.ok(relayed instanceof WheelhouseError);
+    assert.equal(relayed.code, "tool_call_refused");
+    assert.equal(relayed.status, 403);
+    assert.deepEqual(
+      { status: toProblem(relayed).status, title: toProblem(relayed).title, code: toProblem(relayed).code },
+      { status: 403, title: "Forbidden", code: "tool_call_refused" },
+    );
+  });
 
   it("renders RFC 9457 problem details with the field and the fix", () => {
     const problem = toProblem(

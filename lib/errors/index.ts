@@ -5,8 +5,11 @@
  * `WheelhouseError` with a stable string `code`, an HTTP status, and, where a
  * caller can do something about it, the field at fault and how to fix it.
  * Unknown errors are wrapped at the edges with `toWheelhouseError`, never
- * swallowed.
+ * swallowed. Codes and their statuses live in one table (codes.ts).
  */
+import { ERROR_CODES, type ErrorCode, isErrorCode, titleOf } from "./codes.ts";
+
+export { ERROR_CODES, type ErrorCode, isErrorCode } from "./codes.ts";
 
 export interface ErrorDetails {
   /** Where the problem is: a JSON pointer, a config path, a header name. */
@@ -19,19 +22,19 @@ export interface ErrorDetails {
 }
 
 export class WheelhouseError extends Error {
-  /** Stable machine-readable code, e.g. `validation_failed`. */
+  /** Stable machine-readable code from `ERROR_CODES`, e.g. `validation_failed` (a `RelayedError` keeps its sender's). */
   readonly code: string;
-  /** HTTP status this error maps to at the API edge. */
+  /** HTTP status this error maps to at the API edge: the code's row in `ERROR_CODES`. */
   readonly status: number;
   readonly field: string | undefined;
   readonly fix: string | undefined;
   readonly extra: Readonly<Record<string, unknown>> | undefined;
 
-  constructor(code: string, status: number, message: string, details: ErrorDetails = {}) {
+  constructor(code: ErrorCode, message: string, details: ErrorDetails = {}) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });
     this.name = "WheelhouseError";
     this.code = code;
-    this.status = status;
+    this.status = ERROR_CODES[code].status;
     this.field = details.field;
     this.fix = details.fix;
     this.extra = details.extra;
@@ -48,7 +51,7 @@ export interface FieldIssue {
 export class ValidationError extends WheelhouseError {
   readonly issues: readonly FieldIssue[];
   constructor(message: string, details: ErrorDetails & { issues?: readonly FieldIssue[] } = {}) {
-    super("validation_failed", 400, message, details);
+    super("validation_failed", message, details);
     this.name = "ValidationError";
     this.issues = details.issues ?? (details.field ? [{ field: details.field, message, fix: details.fix }] : []);
   }
@@ -56,21 +59,21 @@ export class ValidationError extends WheelhouseError {
 
 export class UnauthenticatedError extends WheelhouseError {
   constructor(message: string, details: ErrorDetails = {}) {
-    super("unauthenticated", 401, message, details);
+    super("unauthenticated", message, details);
     this.name = "UnauthenticatedError";
   }
 }
 
 export class ForbiddenError extends WheelhouseError {
   constructor(message: string, details: ErrorDetails = {}) {
-    super("forbidden", 403, message, details);
+    super("forbidden", message, details);
     this.name = "ForbiddenError";
   }
 }
 
 export class NotFoundError extends WheelhouseError {
   constructor(message: string, details: ErrorDetails = {}) {
-    super("not_found", 404, message, details);
+    super("not_found", message, details);
     this.name = "NotFoundError";
   }
 }
@@ -78,28 +81,28 @@ export class NotFoundError extends WheelhouseError {
 /** A write raced another one: the aggregate moved on since the caller read it. */
 export class ConflictError extends WheelhouseError {
   constructor(message: string, details: ErrorDetails = {}) {
-    super("conflict", 409, message, details);
+    super("conflict", message, details);
     this.name = "ConflictError";
   }
 }
 
 export class PreconditionFailedError extends WheelhouseError {
   constructor(message: string, details: ErrorDetails = {}) {
-    super("precondition_failed", 412, message, details);
+    super("precondition_failed", message, details);
     this.name = "PreconditionFailedError";
   }
 }
 
 export class PayloadTooLargeError extends WheelhouseError {
   constructor(message: string, details: ErrorDetails = {}) {
-    super("payload_too_large", 413, message, details);
+    super("payload_too_large", message, details);
     this.name = "PayloadTooLargeError";
   }
 }
 
 export class UnsupportedMediaTypeError extends WheelhouseError {
   constructor(message: string, details: ErrorDetails = {}) {
-    super("unsupported_media_type", 415, message, details);
+    super("unsupported_media_type", message, details);
     this.name = "UnsupportedMediaTypeError";
   }
 }
@@ -107,7 +110,7 @@ export class UnsupportedMediaTypeError extends WheelhouseError {
 export class RateLimitedError extends WheelhouseError {
   readonly retryAfterSeconds: number;
   constructor(message: string, retryAfterSeconds: number, details: ErrorDetails = {}) {
-    super("rate_limited", 429, message, { ...details, extra: { ...details.extra, retry_after: retryAfterSeconds } });
+    super("rate_limited", message, { ...details, extra: { ...details.extra, retry_after: retryAfterSeconds } });
     this.name = "RateLimitedError";
     this.retryAfterSeconds = retryAfterSeconds;
   }
@@ -116,7 +119,7 @@ export class RateLimitedError extends WheelhouseError {
 /** A dependency (NATS, Postgres, an LLM provider, a CLI) is not answering. */
 export class UnavailableError extends WheelhouseError {
   constructor(message: string, details: ErrorDetails = {}) {
-    super("unavailable", 503, message, details);
+    super("unavailable", message, details);
     this.name = "UnavailableError";
   }
 }
@@ -125,9 +128,26 @@ export class UnavailableError extends WheelhouseError {
 export class ConfigError extends WheelhouseError {
   readonly issues: readonly FieldIssue[];
   constructor(message: string, issues: readonly FieldIssue[], details: ErrorDetails = {}) {
-    super("invalid_config", 500, message, details);
+    super("invalid_config", message, details);
     this.name = "ConfigError";
     this.issues = issues;
+  }
+}
+
+export class MethodNotAllowedError extends WheelhouseError {
+  constructor(message: string, details: ErrorDetails = {}) {
+    super("method_not_allowed", message, details);
+    this.name = "MethodNotAllowedError";
+  }
+}
+
+/** A problem another process or library answered with, under its own code and status (not this table's). */
+export class RelayedError extends WheelhouseError {
+  constructor(code: string, status: number, message: string, details: ErrorDetails = {}) {
+    super("upstream_error", message, details);
+    this.name = "RelayedError";
+    // The table names this process's codes; a relay keeps the sender's, so callers can branch on them.
+    Object.assign(this, { code, status });
   }
 }
 
@@ -135,7 +155,7 @@ export class ConfigError extends WheelhouseError {
 export function toWheelhouseError(error: unknown): WheelhouseError {
   if (error instanceof WheelhouseError) return error;
   const message = error instanceof Error ? error.message : String(error);
-  return new WheelhouseError("internal", 500, `internal error: ${message}`, { cause: error });
+  return new WheelhouseError("internal", `internal error: ${message}`, { cause: error });
 }
 
 /** RFC 9457 problem details, as served by the API. */
@@ -152,20 +172,6 @@ export interface ProblemDetails {
   readonly [extension: string]: unknown;
 }
 
-const titles: Record<number, string> = {
-  400: "Bad Request",
-  401: "Unauthorized",
-  403: "Forbidden",
-  404: "Not Found",
-  409: "Conflict",
-  412: "Precondition Failed",
-  413: "Content Too Large",
-  415: "Unsupported Media Type",
-  429: "Too Many Requests",
-  500: "Internal Server Error",
-  503: "Service Unavailable",
-};
-
 /** Renders an error as RFC 9457 problem+json. Internal errors do not leak their message. */
 export function toProblem(error: unknown, instance?: string): ProblemDetails {
   const e = toWheelhouseError(error);
@@ -173,7 +179,8 @@ export function toProblem(error: unknown, instance?: string): ProblemDetails {
   const issues = e instanceof ValidationError || e instanceof ConfigError ? e.issues : undefined;
   return {
     type: `https://wheelhouse.dev/problems/${e.code}`,
-    title: titles[e.status] ?? "Error",
+    title:
+      isErrorCode(e.code) && ERROR_CODES[e.code].status === e.status ? ERROR_CODES[e.code].title : titleOf(e.status),
     status: e.status,
     detail: internal ? "The server failed to handle this request; the error was logged." : e.message,
     code: e.code,

@@ -210,7 +210,7 @@ async function refused(
   const { first, subject, key, expected } = append;
   const code = error.err_code;
   if (code !== ERR_WRONG_LAST_SEQUENCE && code !== ERR_BATCH_DUPLICATE_MSG_ID) {
-    throw new WheelhouseError("append_rejected", 500, `JetStream rejected the append: ${error.description}`, {
+    throw new WheelhouseError("append_rejected", `JetStream rejected the append: ${error.description}`, {
       extra: { err_code: code },
     });
   }
@@ -258,7 +258,7 @@ async function appendOutput(
   const seqs: number[] = [];
   for (const a of acks) {
     if (a.error) {
-      throw new WheelhouseError("append_rejected", 500, `JetStream rejected an output chunk: ${a.error.description}`);
+      throw new WheelhouseError("append_rejected", `JetStream rejected an output chunk: ${a.error.description}`);
     }
     seqs.push(a.seq);
   }

@@ -81,7 +81,7 @@ export interface EvidenceStore {
 export class EvidenceIntegrityError extends WheelhouseError {
   readonly reason: "mismatch" | "missing";
   constructor(check: Extract<EvidenceCheck, { ok: false }>) {
-    super("evidence_integrity_failed", 500, check.message, {
+    super("evidence_integrity_failed", check.message, {
       field: "sha256",
       fix: "treat the blob as tampered with: compare it with the locked version or a backup, and investigate who wrote it",
       extra: {

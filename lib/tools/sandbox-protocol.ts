@@ -10,7 +10,7 @@
  *      or `{"type":"error","error":{problem+json}}`.
  */
 import type { SecretRef } from "../config/index.ts";
-import { type ProblemDetails, ValidationError, WheelhouseError } from "../errors/index.ts";
+import { type ProblemDetails, RelayedError, ValidationError, type WheelhouseError } from "../errors/index.ts";
 import type { ToolCallOutcome, ToolCallSpec } from "./execute.ts";
 
 /** How the sandbox process reaches the object store that `object_store` artifacts are read from. */
@@ -78,7 +78,7 @@ export function sandboxExecError(problem: ProblemDetails): WheelhouseError {
       issues: problem.errors ?? [],
     });
   }
-  return new WheelhouseError(problem.code, problem.status, problem.detail, {
+  return new RelayedError(problem.code, problem.status, problem.detail, {
     field: problem.field,
     fix: problem.fix,
     extra: problem.errors ? { issues: problem.errors } : undefined,

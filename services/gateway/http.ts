@@ -18,8 +18,11 @@ import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, ty
 import type { Actor, Role } from "../../events/index.ts";
 import { requireRole } from "../../lib/auth/index.ts";
 import {
+  MethodNotAllowedError,
+  NotFoundError,
   PayloadTooLargeError,
   RateLimitedError,
+  RelayedError,
   toProblem,
   toWheelhouseError,
   UnauthenticatedError,
@@ -100,7 +103,7 @@ function fromFastifyError(error: FastifyError, bodyLimit: number): WheelhouseErr
       if (error.statusCode === 415)
         return fromFastifyError({ ...error, code: "FST_ERR_CTP_INVALID_MEDIA_TYPE" }, bodyLimit);
       if (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) {
-        return new WheelhouseError("bad_request", error.statusCode, error.message, {});
+        return new RelayedError("bad_request", error.statusCode, error.message);
       }
       return toWheelhouseError(error);
   }
@@ -162,7 +165,7 @@ export function createHttpTransport(deps: HttpTransportDeps): HttpTransport {
   app.setNotFoundHandler((request, reply) =>
     sendProblem(
       reply,
-      new WheelhouseError("not_found", 404, `no endpoint ${request.method} ${request.url.split("?")[0]}`, {
+      new NotFoundError(`no endpoint ${request.method} ${request.url.split("?")[0]}`, {
         fix: "see /v1/openapi.json for the endpoints",
       }),
       request.url,
@@ -290,7 +293,7 @@ export function createHttpTransport(deps: HttpTransportDeps): HttpTransport {
         if (!match?.[1] || !route) {
           return sendProblem(
             reply,
-            new WheelhouseError("not_found", 404, `no endpoint ${method} ${base}${target}`, {
+            new NotFoundError(`no endpoint ${method} ${base}${target}`, {
               fix: `the custom methods here are ${[...verbs.keys()].map((v) => `${method} ${base}{${param}}:${v}`).join(", ")}`,
             }),
             request.url,
@@ -309,9 +312,7 @@ export function createHttpTransport(deps: HttpTransportDeps): HttpTransport {
       void reply.header("allow", "GET");
       return sendProblem(
         reply,
-        new WheelhouseError(
-          "method_not_allowed",
-          405,
+        new MethodNotAllowedError(
           `${request.method} ${request.url.split("?")[0]}: the audit trail is append-only; no record can be changed or deleted`,
           { fix: "read it with GET /v1/audit/events or export it with GET /v1/audit/events.ndjson" },
         ),

@@ -146,7 +146,6 @@ function replay(stored: Stored, fingerprint: string): ApiResponse {
   if (stored.fingerprint !== fingerprint) {
     throw new WheelhouseError(
       "idempotency_key_reused",
-      422,
       "this Idempotency-Key was already used with a different request",
       { field: "Idempotency-Key", fix: "use a new key for a different request" },
     );

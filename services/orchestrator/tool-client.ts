@@ -9,7 +9,7 @@
  * code, status, field and fix (4xx = the call was refused, retrying will not
  * help); an unreachable router or a 5xx becomes `UnavailableError`.
  */
-import { UnavailableError, WheelhouseError } from "../../lib/errors/index.ts";
+import { RelayedError, UnavailableError } from "../../lib/errors/index.ts";
 import { CAPABILITY_HEADER } from "../../lib/tools/index.ts";
 import type {
   ExecuteToolRequest,
@@ -79,7 +79,7 @@ export function createToolClient(deps: ToolClientDeps): ToolClient {
         extra: { status: response.status, code: problem.code },
       });
     }
-    throw new WheelhouseError(problem.code ?? "tool_call_refused", response.status, message, {
+    throw new RelayedError(problem.code ?? "tool_call_refused", response.status, message, {
       field: problem.field,
       fix: problem.fix,
     });

@@ -59,13 +59,13 @@ import {
   type StreamIdentity,
 } from "../../lib/eventstore/index.ts";
 import type { Logger } from "../../lib/log/index.ts";
+import { readProjectionLag } from "../../projections/lag.ts";
 import {
   type Projection,
   type ProjectionWriter,
   runStatements,
   type UnprojectedEntry,
 } from "../../projections/types.ts";
-import { readProjectionLag } from "../../projections/lag.ts";
 
 export interface ProjectorDeps {
   readonly nc: NatsConnection;
@@ -139,7 +139,7 @@ export class StreamChangedError extends WheelhouseError {
       checkpoint.streamId !== null && checkpoint.streamId !== stream.id
         ? `the read models were projected from stream ${checkpoint.streamId} (up to seq ${checkpoint.lastSeq}), but ${stream.stream} is now stream ${stream.id} (last seq ${stream.lastSeq}, created ${stream.created})`
         : `the read models were projected up to seq ${checkpoint.lastSeq}, but ${stream.stream} (stream ${stream.id}) ends at seq ${stream.lastSeq}: it is not the stream they came from, or it lost events`;
-    super("stream_changed", 503, message, {
+    super("stream_changed", message, {
       field: "storage.projector_rebuild_on_stream_change",
       fix: `rebuild the read models from this stream (${REBUILD_COMMAND}), or set storage.projector_rebuild_on_stream_change: true (WHEELHOUSE_STORAGE__PROJECTOR_REBUILD_ON_STREAM_CHANGE=true) to have the projector do it; or point nats at the stream the read models came from`,
       extra: {
