@@ -1,26 +1,20 @@
 import assert from "node:assert/strict";
 import { after, test } from "node:test";
-import { connect, nuid } from "@nats-io/transport-node";
-import pg from "pg";
 import type { AnyEvent } from "../../events/index.ts";
 import { createDb } from "../../lib/db/index.ts";
 import { createEventStore } from "../../lib/eventstore/index.ts";
 import { changeHistory } from "../../projections/fixtures.ts";
 import { projections } from "../../projections/index.ts";
-import { natsOptions } from "../../test/support/index.ts";
+import {
+  connectTestNats,
+  deleteStreams,
+  dropSchemas,
+  schemaPool,
+  testEnv,
+  uniqueName,
+  waitFor,
+} from "../../test/support/index.ts";
 import { createProjector } from "./projector.ts";
-
-const PG_URL = process.env.WH_PG_URL ?? "postgres://postgres@127.0.0.1:5432/wheelhouse";
-
-async function until<T>(what: string, fn: () => Promise<T | null | undefined | false>, ms = 20_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 const cleanups: (() => Promise<void>)[] = [];
 after(async () => {
@@ -31,23 +25,21 @@ after(async () => {
 // back while a live projector keeps following the stream far ahead. The live projector must not apply the
 // next event on top of the reset model and move its checkpoint past everything the rebuild has yet to replay.
 test("a checkpoint set back by another process is replayed, not jumped over", async () => {
-  const id = nuid.next().toLowerCase().slice(0, 8);
-  const prefix = `t_pjgap_${id}`;
-  const schema = `t_pjgap_${id}`;
-  const nc = await connect(natsOptions());
+  const prefix = uniqueName("t_pjgap");
+  const schema = prefix;
+  const nc = await connectTestNats();
   const store = createEventStore({ nc, prefix });
   await store.provision();
-  const db = await createDb({ url: PG_URL, schema });
-  const admin = new pg.Pool({ connectionString: PG_URL, options: `-c search_path=${schema}`, max: 2 });
+  const db = await createDb({ url: testEnv.pgUrl, schema });
+  const admin = schemaPool(schema);
   cleanups.push(async () => {
     await nc.close();
   });
   cleanups.push(async () => {
-    const jsm = await store.manager();
-    for (const name of Object.values(store.streams)) await jsm.streams.delete(name).catch(() => {});
-    await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    await deleteStreams(nc, prefix);
     await admin.end();
     await db.close();
+    await dropSchemas(schema);
   });
 
   for (let n = 0; n < 5; n++) for (const a of changeHistory(n, Date.UTC(2026, 0, 1), "g")) await store.append(a);
@@ -72,11 +64,15 @@ test("a checkpoint set back by another process is replayed, not jumped over", as
   for (const a of changeHistory(5, Date.UTC(2026, 0, 1), "g").slice(0, 1)) await store.append(a as AnyEvent[]);
   const last = await store.lastSeq();
 
-  const cp = await until("the audit checkpoint to reach the stream's end", async () => {
-    const r = await admin.query("SELECT last_seq FROM projection_checkpoints WHERE projection = 'audit'");
-    const seq = Number(r.rows[0].last_seq);
-    return seq >= last ? seq : null;
-  });
+  const cp = await waitFor(
+    "the audit checkpoint to reach the stream's end",
+    async () => {
+      const r = await admin.query("SELECT last_seq FROM projection_checkpoints WHERE projection = 'audit'");
+      const seq = Number(r.rows[0].last_seq);
+      return seq >= last ? seq : null;
+    },
+    { timeoutMs: 20_000 },
+  );
   assert.equal(cp, last);
   // Every stream message is in the chain, none skipped.
   assert.equal(await count(), last);

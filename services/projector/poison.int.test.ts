@@ -9,8 +9,8 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { jetstream } from "@nats-io/jetstream";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
-import pg from "pg";
+import type { NatsConnection } from "@nats-io/transport-node";
+import type pg from "pg";
 import { pino } from "pino";
 import { type Actor, newEvent } from "../../events/index.ts";
 import { verifyAuditChain } from "../../lib/audit/store.ts";
@@ -20,7 +20,16 @@ import { changeHistory } from "../../projections/fixtures.ts";
 import { projections } from "../../projections/index.ts";
 import { createReadModelQueries } from "../../projections/queries.ts";
 import type { Projection } from "../../projections/types.ts";
-import { natsEnv, natsOptions, testEnv, uniqueName, waitFor } from "../../test/support/index.ts";
+import {
+  connectTestNats,
+  deleteStreams,
+  dropSchemas,
+  natsEnv,
+  schemaPool,
+  testEnv,
+  uniqueName,
+  waitFor,
+} from "../../test/support/index.ts";
 import { createProjector } from "./projector.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -38,16 +47,15 @@ describe("kill drill: poison events appended straight to NATS", () => {
   let child: ChildProcess | null = null;
 
   before(async () => {
-    nc = await connect(natsOptions());
+    nc = await connectTestNats();
   });
 
   after(async () => {
     child?.kill("SIGKILL");
-    const jsm = await store?.manager();
-    for (const name of Object.values(store?.streams ?? {})) await jsm?.streams.delete(name).catch(() => {});
-    await admin?.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).catch(() => {});
+    if (nc) await deleteStreams(nc, prefix);
     await admin?.end();
     await db?.close();
+    await dropSchemas(schema);
     await nc?.close();
   });
 
@@ -55,7 +63,7 @@ describe("kill drill: poison events appended straight to NATS", () => {
     store = createEventStore({ nc, prefix });
     await store.provision();
     db = await createDb({ url: testEnv.pgUrl, schema });
-    admin = new pg.Pool({ connectionString: testEnv.pgUrl, options: `-c search_path=${schema}`, max: 2 });
+    admin = schemaPool(schema);
     const js = jetstream(nc);
     const base = Date.UTC(2026, 0, 1);
     for (const a of changeHistory(1, base, "p")) await store.append(a);
@@ -249,10 +257,9 @@ describe("kill drill: poison events appended straight to NATS", () => {
       );
     } finally {
       await projector.stop();
-      const jsm = await s2.manager();
-      for (const name of Object.values(s2.streams)) await jsm.streams.delete(name).catch(() => {});
-      await d2.pool.query(sql.unsafe`DROP SCHEMA IF EXISTS ${sql.identifier([p2])} CASCADE`);
+      await deleteStreams(nc, p2);
       await d2.close();
+      await dropSchemas(p2);
     }
   });
 });

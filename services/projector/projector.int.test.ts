@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { connect, type NatsConnection, nuid } from "@nats-io/transport-node";
+import type { NatsConnection } from "@nats-io/transport-node";
 import pg from "pg";
 import { Registry } from "prom-client";
 import { type AnyEvent, newEvent } from "../../events/index.ts";
@@ -14,11 +14,18 @@ import { projections } from "../../projections/index.ts";
 import { registerProjectorLagMetrics } from "../../projections/lag.ts";
 import { createReadModelQueries } from "../../projections/queries.ts";
 import type { Projection } from "../../projections/types.ts";
-import { natsOptions } from "../../test/support/index.ts";
+import {
+  connectTestNats,
+  deleteStreams,
+  dropSchemas,
+  natsEnv,
+  schemaPool,
+  testEnv,
+  uniqueName,
+  waitFor,
+} from "../../test/support/index.ts";
 import { createProjector } from "./projector.ts";
 
-const NATS_URL = process.env.WH_NATS_URL ?? "nats://127.0.0.1:4322";
-const PG_URL = process.env.WH_PG_URL ?? "postgres://postgres@127.0.0.1:5432/wheelhouse";
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const queriesOf = (d: Db) => createReadModelQueries(d.pool);
 
@@ -35,7 +42,7 @@ const READ_MODELS: Record<string, string> = {
 
 /** Every read-model row, as JSON text, in primary-key order. */
 async function snapshot(schema: string): Promise<Record<string, string[]>> {
-  const c = new pg.Client({ connectionString: PG_URL });
+  const c = new pg.Client({ connectionString: testEnv.pgUrl });
   await c.connect();
   try {
     const out: Record<string, string[]> = {};
@@ -49,59 +56,37 @@ async function snapshot(schema: string): Promise<Record<string, string[]>> {
   }
 }
 
-async function dropSchema(schema: string) {
-  const c = new pg.Client({ connectionString: PG_URL });
-  await c.connect();
-  await c.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-  await c.end();
-}
-
-async function until<T>(what: string, fn: () => Promise<T | null | undefined | false>, ms = 30_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
 describe("projector (real NATS + Postgres)", () => {
-  const id = nuid.next().toLowerCase().slice(0, 8);
-  const prefix = `t_pj_${id}`;
+  const prefix = uniqueName("t_pj");
   const schemas = [
-    `t_pj_${id}`,
-    `t_pj_${id}_fresh`,
-    `t_pj_${id}_poison`,
-    `t_pj_${id}_kill`,
-    `t_pj_${id}_kill_fresh`,
-    `t_pj_${id}_audit`,
-    `t_pj_${id}_audit_fresh`,
+    `${prefix}`,
+    `${prefix}_fresh`,
+    `${prefix}_poison`,
+    `${prefix}_kill`,
+    `${prefix}_kill_fresh`,
+    `${prefix}_audit`,
+    `${prefix}_audit_fresh`,
   ];
-  const prefixes = [prefix, `t_pj_${id}_kill`, `t_pj_${id}_poison`, `t_pj_${id}_audit`];
+  const prefixes = [prefix, `${prefix}_kill`, `${prefix}_poison`, `${prefix}_audit`];
   let nc: NatsConnection;
   let store: EventStore;
   const dbs: Db[] = [];
 
   before(async () => {
-    nc = await connect(natsOptions());
+    nc = await connectTestNats();
     store = createEventStore({ nc, prefix });
     await store.provision();
   });
 
   after(async () => {
     for (const db of dbs) await db.close();
-    for (const p of prefixes) {
-      const s = createEventStore({ nc, prefix: p });
-      const jsm = await s.manager();
-      for (const name of Object.values(s.streams)) await jsm.streams.delete(name).catch(() => {});
-    }
-    for (const s of schemas) await dropSchema(s);
+    await deleteStreams(nc, ...prefixes);
+    await dropSchemas(...schemas);
     await nc.close();
   });
 
   async function db(schema: string) {
-    const d = await createDb({ url: PG_URL, schema });
+    const d = await createDb({ url: testEnv.pgUrl, schema });
     dbs.push(d);
     return d;
   }
@@ -218,9 +203,9 @@ describe("projector (real NATS + Postgres)", () => {
     const d = await db(kSchema);
     const env = {
       ...process.env,
-      WHEELHOUSE_NATS__URL: NATS_URL,
+      ...natsEnv(),
       WHEELHOUSE_NATS__PREFIX: kPrefix,
-      WHEELHOUSE_STORAGE__POSTGRES_URL: PG_URL,
+      WHEELHOUSE_STORAGE__POSTGRES_URL: testEnv.pgUrl,
       WHEELHOUSE_STORAGE__POSTGRES_SCHEMA: kSchema,
       WHEELHOUSE_LOG__LEVEL: "warn",
       WHEELHOUSE_LOG__FORMAT: "json",
@@ -243,21 +228,21 @@ describe("projector (real NATS + Postgres)", () => {
         await Promise.all(batch.map((a) => s.append(a)));
       }
     })();
-    await until("first events", async () => (await s.lastSeq()) > 2000);
+    await waitFor("first events", async () => (await s.lastSeq()) > 2000, { timeoutMs: 30_000 });
     let child = spawnProjector();
     let exited = new Promise((r) => child.once("exit", r));
-    await until("projector mid-stream", async () => (await checkpoint()) > 500);
+    await waitFor("projector mid-stream", async () => (await checkpoint()) > 500, { timeoutMs: 30_000 });
     child.kill("SIGKILL");
     await exited;
     const atKill = await checkpoint();
-    await until("more events after the kill", async () => (await s.lastSeq()) > atKill + 3000);
+    await waitFor("more events after the kill", async () => (await s.lastSeq()) > atKill + 3000, { timeoutMs: 30_000 });
     child = spawnProjector();
     exited = new Promise((r) => child.once("exit", r));
-    await until("projector resumed", async () => (await checkpoint()) > atKill);
+    await waitFor("projector resumed", async () => (await checkpoint()) > atKill, { timeoutMs: 30_000 });
     producing = false;
     await producer;
     const last = await s.lastSeq();
-    await until("projector caught up", async () => (await checkpoint()) >= last, 60_000);
+    await waitFor("projector caught up", async () => (await checkpoint()) >= last, { timeoutMs: 60_000 });
     child.kill("SIGTERM");
     assert.equal(await exited, 0);
 
@@ -292,7 +277,7 @@ describe("projector (real NATS + Postgres)", () => {
     await projector.start();
     await projector.catchUp();
 
-    const pool = new pg.Pool({ connectionString: PG_URL, options: `-c search_path=${aSchema}`, max: 2 });
+    const pool = schemaPool(aSchema);
     const chain = async () =>
       (
         await pool.query<{ row: string }>(
@@ -343,7 +328,7 @@ describe("projector (real NATS + Postgres)", () => {
       await p2.start();
       await p2.catchUp();
       await p2.stop();
-      const freshPool = new pg.Pool({ connectionString: PG_URL, options: `-c search_path=${schemas[6]}`, max: 1 });
+      const freshPool = schemaPool(schemas[6] as string, 1);
       try {
         const { rows: again } = await freshPool.query<{ row: string }>(
           "SELECT row(seq, event_id, event_seq, outcome, prev_hash, hash, record)::text AS row FROM audit_events ORDER BY seq",

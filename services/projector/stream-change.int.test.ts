@@ -7,14 +7,21 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
-import pg from "pg";
+import type { NatsConnection } from "@nats-io/transport-node";
+import type pg from "pg";
 import { createDb, type Db } from "../../lib/db/index.ts";
 import { createEventStore, type EventStore, STREAM_ID_KEY, streamConfigs } from "../../lib/eventstore/index.ts";
 import { changeHistory } from "../../projections/fixtures.ts";
 import { projections } from "../../projections/index.ts";
 import { createReadModelQueries } from "../../projections/queries.ts";
-import { natsOptions, testEnv, uniqueName } from "../../test/support/index.ts";
+import {
+  connectTestNats,
+  deleteStreams,
+  dropSchemas,
+  schemaPool,
+  testEnv,
+  uniqueName,
+} from "../../test/support/index.ts";
 import { createProjector, StreamChangedError } from "./projector.ts";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
@@ -31,21 +38,17 @@ describe("checkpoints are bound to the events stream's identity", () => {
   let admin: pg.Pool;
 
   before(async () => {
-    nc = await connect(natsOptions());
+    nc = await connectTestNats();
     store = createEventStore({ nc, prefix });
     db = await createDb({ url: testEnv.pgUrl, schema });
-    admin = new pg.Pool({ connectionString: testEnv.pgUrl, options: `-c search_path=${schema}`, max: 2 });
+    admin = schemaPool(schema);
   });
 
   after(async () => {
-    for (const p of [prefix, legacyPrefix]) {
-      const s = createEventStore({ nc, prefix: p });
-      const jsm = await s.manager();
-      for (const name of Object.values(s.streams)) await jsm.streams.delete(name).catch(() => {});
-    }
-    await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    await deleteStreams(nc, prefix, legacyPrefix);
     await admin.end();
     await db.close();
+    await dropSchemas(schema);
     await nc.close();
   });
 

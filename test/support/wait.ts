@@ -1,13 +1,13 @@
 /** Waiting in tests: on a condition or a promise, always with a deadline, never a fixed sleep. */
 
 /**
- * Polls `check` until it returns a value other than `undefined`/`false`, or
- * fails after `timeoutMs` with `what` in the message. A `check` that throws
- * counts as "not yet"; its last error is named in the timeout.
+ * Polls `check` until it returns a value other than `undefined`, `null` or `false`,
+ * and returns that value, or fails after `timeoutMs` with `what` in the message.
+ * A `check` that throws counts as "not yet"; its last error is named in the timeout.
  */
 export async function waitFor<T>(
   what: string,
-  check: () => T | undefined | false | Promise<T | undefined | false>,
+  check: () => T | undefined | null | false | Promise<T | undefined | null | false>,
   { timeoutMs = 10_000, intervalMs = 25 }: { timeoutMs?: number; intervalMs?: number } = {},
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -15,7 +15,7 @@ export async function waitFor<T>(
   for (;;) {
     try {
       const value = await check();
-      if (value !== undefined && value !== false) return value;
+      if (value !== undefined && value !== null && value !== false) return value;
     } catch (error) {
       lastError = error;
     }
