@@ -9,6 +9,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { exportJWK, generateKeyPair, importJWK, type JSONWebKeySet, type JWK, SignJWT } from "jose";
 import type { Role } from "../../events/index.ts";
+import { ValidationError } from "../errors/index.ts";
 
 export interface DevIssuer {
   readonly issuer: string;
@@ -69,7 +70,12 @@ export async function loadDevIssuer(dir: string, issuer: string): Promise<DevIss
     async mint(options) {
       const groups = options.roles.map((role) => {
         const group = Object.entries(options.roleMap).find(([, r]) => r === role)?.[0];
-        if (!group) throw new Error(`no group in gateway.auth.role_map maps to role ${role}`);
+        if (!group) {
+          throw new ValidationError(`no group in gateway.auth.role_map maps to role ${role}`, {
+            field: "roles",
+            fix: `ask for roles the map names (${[...new Set(Object.values(options.roleMap))].join(", ") || "none"}), or map a group to ${role} in gateway.auth.role_map`,
+          });
+        }
         return group;
       });
       return new SignJWT({

@@ -8,6 +8,7 @@ import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import { ValidationError } from "../errors/index.ts";
 import { POLICY_ENTRYPOINT } from "./service.ts";
 
 const run = promisify(execFile);
@@ -56,6 +57,10 @@ export async function buildPolicyBundle(options: BuildBundleOptions): Promise<vo
     await run(options.opa, [...args, ...options.sources], { maxBuffer: 16 * 1024 * 1024 });
   } catch (error) {
     const stderr = (error as { stderr?: string }).stderr ?? "";
-    throw new Error(`opa build failed: ${stderr.trim() || (error as Error).message}`, { cause: error });
+    throw new ValidationError(`opa build failed: ${stderr.trim() || (error as Error).message}`, {
+      field: "policies",
+      fix: "fix the Rego or data opa names above; policies/check.sh runs the same build with the policy tests",
+      cause: error,
+    });
   }
 }

@@ -5,6 +5,7 @@
  * opa-wasm itself only accepts the raw wasm bytes.
  */
 import { gunzipSync } from "node:zlib";
+import { ValidationError } from "../errors/index.ts";
 
 export interface BundleManifest {
   readonly revision?: string;
@@ -21,13 +22,22 @@ export interface PolicyBundle {
 
 const BLOCK = 512;
 
-/** Parses a bundle; throws an Error naming what is wrong when it is not a usable wasm bundle. */
+/** A bundle that cannot be used, named with the config field that points at it and how to rebuild it. */
+export function bundleError(message: string, cause?: unknown): ValidationError {
+  return new ValidationError(message, {
+    field: "policy.bundle_path",
+    fix: "rebuild the bundle with scripts/setup (it compiles policies/ with opa build -t wasm), or point policy.bundle_path at one",
+    ...(cause === undefined ? {} : { cause }),
+  });
+}
+
+/** Parses a bundle; throws a `ValidationError` naming what is wrong when it is not a usable wasm bundle. */
 export function parseBundle(gzipped: Uint8Array, entrypoint: string): PolicyBundle {
   let tar: Buffer;
   try {
     tar = gunzipSync(gzipped);
   } catch (error) {
-    throw new Error(`bundle is not gzip: ${(error as Error).message}`);
+    throw bundleError(`bundle is not gzip: ${(error as Error).message}`, error);
   }
   const files = readTar(tar);
 
@@ -36,7 +46,7 @@ export function parseBundle(gzipped: Uint8Array, entrypoint: string): PolicyBund
   const modulePath =
     manifest.wasm?.find((w) => w.entrypoint === entrypoint)?.module ?? manifest.wasm?.[0]?.module ?? "/policy.wasm";
   const wasm = files.get(normalize(modulePath));
-  if (!wasm) throw new Error(`bundle has no wasm module at ${modulePath}`);
+  if (!wasm) throw bundleError(`bundle has no wasm module at ${modulePath}`);
 
   const data: Record<string, unknown> = {};
   for (const [path, bytes] of files) {
@@ -56,12 +66,12 @@ function readTar(tar: Buffer): Map<string, Uint8Array> {
   while (offset + BLOCK <= tar.length) {
     const header = tar.subarray(offset, offset + BLOCK);
     if (header.every((b) => b === 0)) break;
-    if (!checksumOk(header)) throw new Error(`bundle tar header at byte ${offset} has a bad checksum`);
+    if (!checksumOk(header)) throw bundleError(`bundle tar header at byte ${offset} has a bad checksum`);
     const size = parseOctal(header.subarray(124, 136));
     const type = String.fromCharCode(header[156] ?? 0);
     const bodyStart = offset + BLOCK;
     const bodyEnd = bodyStart + size;
-    if (bodyEnd > tar.length) throw new Error(`bundle tar entry at byte ${offset} is truncated`);
+    if (bodyEnd > tar.length) throw bundleError(`bundle tar entry at byte ${offset} is truncated`);
     const body = tar.subarray(bodyStart, bodyEnd);
     offset = bodyStart + Math.ceil(size / BLOCK) * BLOCK;
 
@@ -94,7 +104,7 @@ function parseOctal(field: Buffer): number {
   const text = cString(field).trim();
   if (text === "") return 0;
   const value = Number.parseInt(text, 8);
-  if (!Number.isFinite(value) || value < 0) throw new Error(`bundle tar header has a bad number: ${text}`);
+  if (!Number.isFinite(value) || value < 0) throw bundleError(`bundle tar header has a bad number: ${text}`);
   return value;
 }
 
@@ -121,7 +131,7 @@ function parseJson(bytes: Uint8Array, what: string): unknown {
   try {
     return JSON.parse(Buffer.from(bytes).toString("utf8"));
   } catch (error) {
-    throw new Error(`bundle ${what} is not valid JSON: ${(error as Error).message}`);
+    throw bundleError(`bundle ${what} is not valid JSON: ${(error as Error).message}`, error);
   }
 }
 
@@ -131,12 +141,12 @@ function mergeAt(root: Record<string, unknown>, segments: readonly string[], val
     const next = node[segment];
     if (next === undefined) node[segment] = {};
     else if (typeof next !== "object" || next === null || Array.isArray(next)) {
-      throw new Error(`bundle ${path} conflicts with other data at ${segment}`);
+      throw bundleError(`bundle ${path} conflicts with other data at ${segment}`);
     }
     node = node[segment] as Record<string, unknown>;
   }
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw new Error(`bundle ${path} must hold a JSON object`);
+    throw bundleError(`bundle ${path} must hold a JSON object`);
   }
   Object.assign(node, value);
 }

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { gzipSync } from "node:zlib";
+import { ValidationError } from "../errors/index.ts";
 import { loadCatalog } from "../tools/index.ts";
 import { buildPolicyInput, parseBundle } from "./index.ts";
 
@@ -159,5 +160,11 @@ describe("parseBundle", () => {
     const corrupt = tar({ "/policy.wasm": "W" });
     corrupt[150] = 0x37;
     assert.throws(() => parseBundle(gzipSync(corrupt), "a/b"), /bad checksum/);
+    // The config field that points at the bundle, and how to get a good one.
+    assert.throws(
+      () => parseBundle(Buffer.from("nope"), "a/b"),
+      (e: unknown) =>
+        e instanceof ValidationError && e.field === "policy.bundle_path" && /scripts\/setup/.test(e.fix ?? ""),
+    );
   });
 });

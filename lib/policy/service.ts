@@ -10,8 +10,9 @@ import { basename, dirname } from "node:path";
 import { performance } from "node:perf_hooks";
 import * as v from "valibot";
 import { DecisionSchema, TierSchema } from "../../events/index.ts";
+import { ValidationError } from "../errors/index.ts";
 import type { Logger } from "../log/index.ts";
-import { parseBundle } from "./bundle.ts";
+import { bundleError, parseBundle } from "./bundle.ts";
 import type { PolicyInput } from "./input.ts";
 
 type OpaWasm = typeof import("@open-policy-agent/opa-wasm");
@@ -160,7 +161,7 @@ export async function createPolicyService(options: PolicyServiceOptions): Promis
     const loaded: Loaded = { wasm: bundle.wasm, data, revision, bundleSha, policy, entrypointId };
     // A bundle that cannot decide the canary never replaces one that can.
     const probe = evaluateWith(loaded, CANARY_INPUT);
-    if (probe.error !== null) throw new Error(`bundle failed its self-test: ${probe.error}`);
+    if (probe.error !== null) throw bundleError(`bundle failed its self-test: ${probe.error}`);
     return loaded;
   }
 
@@ -340,7 +341,7 @@ function entrypointIdOf(policy: LoadedPolicy, entrypoint: string): number {
   const entrypoints = policy.entrypoints as Record<string, number>;
   const id = entrypoints[entrypoint];
   if (typeof id !== "number") {
-    throw new Error(
+    throw bundleError(
       `bundle has no entrypoint ${entrypoint} (it has: ${Object.keys(entrypoints).join(", ") || "none"})`,
     );
   }
@@ -352,7 +353,12 @@ function effectiveData(data: Record<string, unknown>, stage: number | undefined)
   const copy = structuredClone(data);
   if (stage === undefined) return copy;
   const wheelhouse = copy.wheelhouse as { config?: Record<string, unknown> } | undefined;
-  if (!wheelhouse?.config) throw new Error("cannot apply the stage override: data has no wheelhouse.config");
+  if (!wheelhouse?.config) {
+    throw new ValidationError("cannot apply the stage override: the policy data has no wheelhouse.config", {
+      field: "policy.stage",
+      fix: "remove policy.stage, or use a data document with wheelhouse.config (policy.data_path)",
+    });
+  }
   wheelhouse.config.stage = stage;
   return copy;
 }

@@ -11,6 +11,7 @@ import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { ReadableStream as WebReadableStream } from "node:stream/web";
 import { parseArgs } from "node:util";
+import { UnauthenticatedError, WheelhouseError } from "../../lib/errors/index.ts";
 import { COMMANDS, type CommandName, commandHelp, isCommand, overview, unknownCommand } from "./help.ts";
 
 const base = (process.env.WHEELHOUSE_URL ?? "http://127.0.0.1:8320").replace(/\/$/, "");
@@ -35,9 +36,10 @@ class ApiError extends Error {
 
 function requireToken(): string {
   if (!token)
-    throw new Error(
-      "WHEELHOUSE_TOKEN is not set (on a local setup: export WHEELHOUSE_TOKEN=$(npm run -s token -- --sub you --roles operator,approver))",
-    );
+    throw new UnauthenticatedError("WHEELHOUSE_TOKEN is not set", {
+      field: "WHEELHOUSE_TOKEN",
+      fix: "export a bearer token; on a local setup: export WHEELHOUSE_TOKEN=$(npm run -s token -- --sub you --roles operator,approver)",
+    });
   return token;
 }
 
@@ -368,6 +370,10 @@ try {
     if (p.field) process.stderr.write(`  field: ${p.field}\n`);
     for (const issue of p.errors ?? []) process.stderr.write(`  - ${issue.field}: ${issue.message}\n`);
     if (p.fix) process.stderr.write(`  fix: ${p.fix}\n`);
+  } else if (error instanceof WheelhouseError) {
+    process.stderr.write(`wheelhouse: ${error.message}\n`);
+    if (error.field) process.stderr.write(`  field: ${error.field}\n`);
+    if (error.fix) process.stderr.write(`  fix: ${error.fix}\n`);
   } else {
     process.stderr.write(`wheelhouse: ${(error as Error).message}\n`);
   }
