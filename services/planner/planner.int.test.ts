@@ -10,10 +10,9 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { type Actor, type AnyRecordedEvent, newEvent } from "../../events/index.ts";
 import { parseConfig } from "../../lib/config/index.ts";
-import { createEventStore, type EventStore } from "../../lib/eventstore/index.ts";
+import type { EventStore } from "../../lib/eventstore/index.ts";
 import { createEvidenceStore } from "../../lib/evidence/index.ts";
 import { OpenAIClient } from "../../lib/llm/openai.ts";
 import { createLLMRouter } from "../../lib/llm/router.ts";
@@ -21,31 +20,28 @@ import { createPlanner } from "../../lib/planner/index.ts";
 import { loadCatalog } from "../../lib/tools/index.ts";
 import { answer, GOOD_PLAN, STAGING_CONTEXT } from "../../test/fixtures/llm/plans.ts";
 import { type FixtureServer, startFixtureServer } from "../../test/fixtures/llm/server.ts";
-import { natsOptions, uniqueName, waitFor } from "../../test/support/index.ts";
+import { createTestEventStore, type TestEventStore, uniqueName, waitFor } from "../../test/support/index.ts";
 import { createPlannerService, type PlannerService, planIdForSignal } from "./service.ts";
 
 const user: Actor = { kind: "user", id: "dana", roles: ["operator"] };
 const SECRET = "ghp_Ab3dEf6hIj9kLm2nOp5qRs8tUv1wXy4zAb7c";
 
 describe("planner service (NATS)", () => {
-  let nc: NatsConnection;
+  let events: TestEventStore;
   let store: EventStore;
   let dir: string;
   let server: FixtureServer;
   const services: PlannerService[] = [];
 
   before(async () => {
-    nc = await connect(natsOptions());
-    store = createEventStore({ nc, prefix: uniqueName("t_planner") });
-    await store.provision();
+    events = await createTestEventStore("t_planner");
+    store = events.store;
     dir = mkdtempSync(join(tmpdir(), "wh-planner-"));
     server = await startFixtureServer();
   });
   after(async () => {
     for (const s of services) await s.stop();
-    const jsm = await store.manager();
-    for (const name of Object.values(store.streams)) await jsm.streams.delete(name).catch(() => false);
-    await nc.drain();
+    await events.teardown();
     await server.close();
     rmSync(dir, { recursive: true, force: true });
   });

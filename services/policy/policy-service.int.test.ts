@@ -3,14 +3,13 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { type AnyRecordedEvent, newEvent, type PlanStep } from "../../events/index.ts";
-import { createEventStore, type EventStore } from "../../lib/eventstore/index.ts";
+import type { EventStore } from "../../lib/eventstore/index.ts";
 import { createLogger } from "../../lib/log/index.ts";
 import { buildPolicyBundle, POLICIES_DIR, resolveOpaBinary } from "../../lib/policy/build.ts";
 import { createPolicyService, type PolicyService } from "../../lib/policy/index.ts";
 import { loadCatalog } from "../../lib/tools/index.ts";
-import { natsOptions, uniqueName, waitFor } from "../../test/support/index.ts";
+import { createTestEventStore, type TestEventStore, uniqueName, waitFor } from "../../test/support/index.ts";
 import { createPolicyDecider } from "./service.ts";
 
 const logger = createLogger({ service: "policy-test", level: "silent" });
@@ -29,7 +28,7 @@ function scaleStep(namespace: string, replicas: number): PlanStep {
 }
 
 describe("policy service (real NATS, compiled wasm)", () => {
-  let nc: NatsConnection;
+  let events: TestEventStore;
   let store: EventStore;
   let policy: PolicyService;
   let dir: string;
@@ -46,15 +45,12 @@ describe("policy service (real NATS, compiled wasm)", () => {
       outPath: bundlePath,
     });
     policy = await createPolicyService({ bundlePath, timeoutMs: 50, logger, watch: false });
-    nc = await connect(natsOptions());
-    store = createEventStore({ nc, prefix: uniqueName("polsvc"), logger });
-    await store.provision();
+    events = await createTestEventStore("polsvc", { logger });
+    store = events.store;
   });
 
   after(async () => {
-    const jsm = await store.manager();
-    for (const name of Object.values(store.streams)) await jsm.streams.delete(name).catch(() => {});
-    await nc.close();
+    await events.teardown();
     await policy.close();
     rmSync(dir, { recursive: true, force: true });
   });

@@ -7,16 +7,14 @@
  * naming the caller's address and none of its ids or input.
  */
 import assert from "node:assert/strict";
-import { chmodSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, writeFileSync } from "node:fs";
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { PassThrough } from "node:stream";
 import { after, before, describe, it } from "node:test";
-import { fileURLToPath } from "node:url";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { parseConfig } from "../../lib/config/index.ts";
-import { createEventStore, type EventStore } from "../../lib/eventstore/index.ts";
+import type { EventStore } from "../../lib/eventstore/index.ts";
 import { createEvidenceStore } from "../../lib/evidence/index.ts";
 import { createLogger } from "../../lib/log/index.ts";
 import {
@@ -27,13 +25,11 @@ import {
   generateCapabilityKeys,
   loadCatalog,
 } from "../../lib/tools/index.ts";
-import { natsOptions, uniqueName } from "../../test/support/index.ts";
+import { createTestEventStore, FIXTURE_BIN, fixtureArgv, type TestEventStore } from "../../test/support/index.ts";
 import { createToolRouterTransport, type ToolRouterTransport } from "./http.ts";
 import { createToolCallRecorder } from "./recorder.ts";
 import { createToolRouter } from "./router.ts";
 import { createSandboxProcessRunner } from "./spawn.ts";
-
-const FIXTURE_BIN = fileURLToPath(new URL("../../test/fixtures/bin", import.meta.url));
 
 // biome-ignore lint/suspicious/noExplicitAny: RPC answers are JSON read field by field in assertions
 type Json = any;
@@ -46,7 +42,7 @@ const scaleInput = { kind: "deployment", name: "checkout", namespace: "shop-prod
 describe("tool router capabilities: nothing runs without one (real sandbox, NATS, recorder)", () => {
   let dir: string;
   let argvLog: string;
-  let nc: NatsConnection;
+  let events: TestEventStore;
   let store: EventStore;
   let transport: ToolRouterTransport;
   let base: string;
@@ -76,10 +72,9 @@ describe("tool router capabilities: nothing runs without one (real sandbox, NATS
       WH_FIXTURE_ARGV_LOG: argvLog,
       WHEELHOUSE_TOOLS__ENV_ALLOW: "[PATH, HOME, WH_FIXTURE_ARGV_LOG]",
     };
-    nc = await connect(natsOptions());
     const logger = createLogger({ service: "tool-router", level: "info", format: "json", destination: logs });
-    store = createEventStore({ nc, prefix: uniqueName("cap"), logger });
-    await store.provision();
+    events = await createTestEventStore("cap", { logger });
+    store = events.store;
     const evidence = createEvidenceStore(
       parseConfig({ storage: { evidence: { kind: "local", path: join(dir, "evidence") } } }).storage.evidence,
     );
@@ -99,25 +94,12 @@ describe("tool router capabilities: nothing runs without one (real sandbox, NATS
 
   after(async () => {
     await transport.stop();
-    const jsm = await store.manager();
-    for (const name of Object.values(store.streams)) await jsm.streams.delete(name).catch(() => {});
-    await nc.close();
+    await events.teardown();
     await rm(dir, { recursive: true, force: true });
   });
 
   /** Every argv a fixture CLI recorded so far. */
-  const spawned = (): string[][] => {
-    let text = "";
-    try {
-      text = readFileSync(argvLog, "utf8");
-    } catch {
-      return [];
-    }
-    return text
-      .split("\0\n")
-      .filter((r) => r.length > 0)
-      .map((r) => r.split("\0"));
-  };
+  const spawned = (): string[][] => fixtureArgv(argvLog);
   /** Messages in all of this test's streams (events, output, dead letters). */
   const stored = async (): Promise<number> => {
     const jsm = await store.manager();

@@ -9,13 +9,12 @@ import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { parseConfig } from "../../lib/config/index.ts";
-import { createEventStore, type EventStore } from "../../lib/eventstore/index.ts";
+import type { EventStore } from "../../lib/eventstore/index.ts";
 import { createEvidenceStore } from "../../lib/evidence/index.ts";
 import { createLogger } from "../../lib/log/index.ts";
 import { leaked, loadCorpus } from "../../test/fixtures/redaction/corpus.ts";
-import { natsOptions, uniqueName } from "../../test/support/index.ts";
+import { createTestEventStore, type TestEventStore } from "../../test/support/index.ts";
 import { createToolCallRecorder, type ToolCallRecorder } from "./recorder.ts";
 
 const { kinds } = loadCorpus();
@@ -23,15 +22,14 @@ const logger = createLogger({ service: "recorder-redaction-test", level: "silent
 
 describe("tool inputs and outputs are redacted before they are recorded (real NATS, evidence store)", () => {
   let dir: string;
-  let nc: NatsConnection;
+  let events: TestEventStore;
   let store: EventStore;
   let recorder: ToolCallRecorder;
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), "wh-recorder-redaction-"));
-    nc = await connect(natsOptions());
-    store = createEventStore({ nc, prefix: uniqueName("recred"), logger });
-    await store.provision();
+    events = await createTestEventStore("recred", { logger });
+    store = events.store;
     const evidence = createEvidenceStore(
       parseConfig({ storage: { evidence: { kind: "local", path: join(dir, "evidence") } } }).storage.evidence,
     );
@@ -39,9 +37,7 @@ describe("tool inputs and outputs are redacted before they are recorded (real NA
   });
 
   after(async () => {
-    const jsm = await store.manager();
-    for (const name of Object.values(store.streams)) await jsm.streams.delete(name).catch(() => {});
-    await nc.close();
+    await events.teardown();
     await rm(dir, { recursive: true, force: true });
   });
 

@@ -3,36 +3,32 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { fileURLToPath } from "node:url";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
 import type { AnyRecordedEvent } from "../../events/index.ts";
 import { parseConfig } from "../../lib/config/index.ts";
-import { createEventStore, type EventStore } from "../../lib/eventstore/index.ts";
+import type { EventStore } from "../../lib/eventstore/index.ts";
 import { createEvidenceStore, type EvidenceStore } from "../../lib/evidence/index.ts";
 import { createLogger } from "../../lib/log/index.ts";
 import { findExecutable, loadCatalog } from "../../lib/tools/index.ts";
-import { natsOptions, uniqueName } from "../../test/support/index.ts";
+import { createTestEventStore, FIXTURE_BIN, type TestEventStore, uniqueName } from "../../test/support/index.ts";
 import { createToolCallRecorder } from "./recorder.ts";
 import { createToolRouter, type ToolRouter } from "./router.ts";
 import { createSandboxProcessRunner } from "./spawn.ts";
 
-const FIXTURE_BIN = fileURLToPath(new URL("../../test/fixtures/bin", import.meta.url));
 const VAULT_TOKEN = "hvs.recorder-vault-token-0123456789abcdef";
 const NEW_PASSWORD = "rec0rder-db-password-never-seen";
 const logger = createLogger({ service: "recorder-test", level: "silent" });
 
 describe("tool calls become events and evidence (real NATS, evidence store)", () => {
   let dir: string;
-  let nc: NatsConnection;
+  let events: TestEventStore;
   let store: EventStore;
   let evidence: EvidenceStore;
   let router: ToolRouter;
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), "wh-recorder-"));
-    nc = await connect(natsOptions());
-    store = createEventStore({ nc, prefix: uniqueName("rec"), logger });
-    await store.provision();
+    events = await createTestEventStore("rec", { logger });
+    store = events.store;
     evidence = createEvidenceStore(
       parseConfig({ storage: { evidence: { kind: "local", path: join(dir, "evidence") } } }).storage.evidence,
     );
@@ -56,9 +52,7 @@ describe("tool calls become events and evidence (real NATS, evidence store)", ()
   });
 
   after(async () => {
-    const jsm = await store.manager();
-    for (const name of Object.values(store.streams)) await jsm.streams.delete(name).catch(() => {});
-    await nc.close();
+    await events.teardown();
     await rm(dir, { recursive: true, force: true });
   });
 
@@ -66,7 +60,7 @@ describe("tool calls become events and evidence (real NATS, evidence store)", ()
     const jsm = await store.manager();
     const info = await jsm.streams.info(store.streams.output);
     const chunks: AnyRecordedEvent[] = [];
-    const js = (await import("@nats-io/jetstream")).jetstream(nc);
+    const js = (await import("@nats-io/jetstream")).jetstream(events.nc);
     const consumer = await js.consumers.get(store.streams.output, {
       filter_subjects: [`${store.prefix}.out.execution.${executionId}`],
     });

@@ -1,12 +1,10 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { fileURLToPath } from "node:url";
 import {
   CAPABILITY_HEADER,
   type CapabilityPurpose,
@@ -16,29 +14,15 @@ import {
   generateCapabilityKeys,
   loadCatalog,
 } from "../../lib/tools/index.ts";
+import { FIXTURE_BIN, fixtureArgv } from "../../test/support/index.ts";
 import { createGithubApi } from "./github.ts";
 import { createToolRouterTransport, type ToolRouterTransport } from "./http.ts";
 import { createToolRouter, type ToolRouterEvent } from "./router.ts";
 import { createSandboxProcessRunner } from "./spawn.ts";
 
-const FIXTURE_BIN = fileURLToPath(new URL("../../test/fixtures/bin", import.meta.url));
 const sha = (s: string) => createHash("sha256").update(s).digest("hex");
 const VAULT_TOKEN = "hvs.fixture-vault-token-0123456789abcdef";
 const NEW_PASSWORD = "n3w-db-password-for-test";
-
-/** The argv records the fixture CLIs appended: one array per invocation. */
-function recorded(file: string): string[][] {
-  let text = "";
-  try {
-    text = readFileSync(file, "utf8");
-  } catch {
-    return [];
-  }
-  return text
-    .split("\0\n")
-    .filter((r) => r.length > 0)
-    .map((r) => r.split("\0"));
-}
 
 // biome-ignore lint/suspicious/noExplicitAny: RPC answers are JSON read field by field in assertions
 type Json = any;
@@ -179,7 +163,7 @@ describe("tool router over HTTP", () => {
     assert.deepEqual(body.argv, ["kubectl", "scale", "deployment/checkout", "--replicas=4", "--namespace=shop"]);
     assert.equal(body.stdout.text, "deployment.apps/checkout scaled");
     assert.equal(body.dry_run, null);
-    assert.deepEqual(recorded(argvLog).at(-1), body.argv, "the fixture saw exactly the built argv");
+    assert.deepEqual(fixtureArgv(argvLog).at(-1), body.argv, "the fixture saw exactly the built argv");
 
     const messages = await readNdjson(await logs);
     assert.deepEqual(messages, [
@@ -221,7 +205,7 @@ describe("tool router over HTTP", () => {
   });
 
   it("refuses a malicious input with a problem naming the field, and runs nothing", async () => {
-    const before = recorded(argvLog).length;
+    const before = fixtureArgv(argvLog).length;
     const r = await rpc(base, "ExecuteTool", {
       tool_call_id: "tc-evil",
       action_id: "kubectl.scale",
@@ -231,7 +215,7 @@ describe("tool router over HTTP", () => {
     assert.equal(r.body.code, "validation_failed");
     assert.equal(r.body.field, "input.name");
     assert.ok(r.body.fix);
-    assert.equal(recorded(argvLog).length, before);
+    assert.equal(fixtureArgv(argvLog).length, before);
     const completed = events.find((e) => e.payload.tool_call_id === "tc-evil");
     assert.ok(completed?.type === "tool_call.completed", "a refused call is recorded as completed");
     assert.equal(completed.payload.status, "refused");
@@ -252,7 +236,7 @@ describe("tool router over HTTP", () => {
     });
     assert.equal(r.status, 200, JSON.stringify(r.body));
     assert.equal(r.body.status, "succeeded", r.body.stderr.text);
-    const call = recorded(argvLog).at(-1) ?? [];
+    const call = fixtureArgv(argvLog).at(-1) ?? [];
     assert.deepEqual(call.slice(0, 7), [
       "vault",
       "kv",
@@ -270,7 +254,7 @@ describe("tool router over HTTP", () => {
   });
 
   it("vault kv_put refuses a data_ref outside tools.secret_sources and reads nothing", async () => {
-    const before = recorded(argvLog).length;
+    const before = fixtureArgv(argvLog).length;
     const r = await rpc(base, "ExecuteTool", {
       tool_call_id: "tc-vault-exfil",
       action_id: "vault.kv_put",
@@ -279,7 +263,7 @@ describe("tool router over HTTP", () => {
     assert.equal(r.status, 400, JSON.stringify(r.body));
     assert.equal(r.body.field, "input.data_refs.password");
     assert.match(r.body.fix, /tools\.secret_sources/);
-    assert.equal(recorded(argvLog).length, before, "vault never ran");
+    assert.equal(fixtureArgv(argvLog).length, before, "vault never ran");
     assert.equal(JSON.stringify(r.body).includes(VAULT_TOKEN), false);
   });
 
@@ -302,7 +286,7 @@ describe("tool router over HTTP", () => {
     assert.deepEqual(r.body.resource, { namespace: "shop", kind: "deployment", name: "checkout", replicas: 4 });
     assert.equal(r.body.state.spec.replicas, 2);
     assert.equal(r.body.read.action_id, "kubectl.get");
-    assert.deepEqual(recorded(argvLog).at(-1), [
+    assert.deepEqual(fixtureArgv(argvLog).at(-1), [
       "kubectl",
       "get",
       "deployment",
