@@ -4,20 +4,17 @@
  * the template planner covers the common intents with no LLM at all.
  */
 export { type CheckScope, checkDraft, type DraftCheck, repairMessage } from "./check.ts";
-export { createPlanner, type Planner, type PlannerDeps } from "./planner.ts";
-export { buildPrompt, buildSystemPrompt, type Prompt } from "./prompt.ts";
-export { buildPlanSchema, MAX_STEPS, PLAN_SCHEMA_NAME } from "./schema.ts";
 export {
-  buildTemplatePlan,
-  findService,
   intentFromAlert,
   type ParseResult,
   parseIntent,
   TEMPLATE_EXAMPLES,
-  TemplateError,
   type TemplateIntent,
-  type TemplateOptions,
-} from "./template.ts";
+} from "./intent.ts";
+export { createPlanner, type Planner, type PlannerDeps } from "./planner.ts";
+export { buildPrompt, buildSystemPrompt, type Prompt } from "./prompt.ts";
+export { buildPlanSchema, MAX_STEPS, PLAN_SCHEMA_NAME } from "./schema.ts";
+export { buildTemplatePlan, findService, TemplateError, type TemplateOptions } from "./template.ts";
 export {
   type AlertSignal,
   type EvidenceText,

@@ -11,14 +11,15 @@
 
 import type { Logger } from "pino";
 import { v7 as uuidv7 } from "uuid";
-import { createRedactor, type Redactor } from "../redact/index.ts";
 import { AllProvidersFailedError, type LLMRouter } from "../llm/router.ts";
 import type { LLMMessage } from "../llm/types.ts";
+import { createRedactor, type Redactor } from "../redact/index.ts";
 import type { Catalog } from "../tools/index.ts";
 import { checkDraft, repairMessage } from "./check.ts";
+import { intentFromAlert, parseIntent } from "./intent.ts";
 import { buildPrompt } from "./prompt.ts";
 import { buildPlanSchema, PLAN_SCHEMA_NAME } from "./schema.ts";
-import { buildTemplatePlan, intentFromAlert, parseIntent, TemplateError, type TemplateOptions } from "./template.ts";
+import { buildTemplatePlan, TemplateError, type TemplateOptions } from "./template.ts";
 import {
   type Plan,
   type PlannerInfo,
