@@ -146,9 +146,14 @@ describe("projector (real NATS + Postgres)", () => {
       name: "bomb",
       tables: [],
       handles: new Set(["plan.failed"]),
-      async applyBatch(_tx, events) {
-        if (events.some((e) => e.type === "plan.failed")) throw new Error("bomb projection cannot fold plan.failed");
-      },
+      async applyBatch() {},
+      createWriter: () => ({
+        reset() {},
+        async prepare(_db, events) {
+          if (events.some((e) => e.type === "plan.failed")) throw new Error("bomb projection cannot fold plan.failed");
+          return [];
+        },
+      }),
     };
     const history = changeHistory(1, Date.UTC(2026, 0, 1), "x");
     await s.append(history[0] as AnyEvent[]);
