@@ -1,14 +1,13 @@
 /** Read model `evidence`: where each stored blob is, its digest and what it belongs to. Insert-only. */
-import type { AnyRecordedEvent, EventType } from "../../events/index.ts";
+import type { AnyRecordedEvent } from "../../events/index.ts";
 import { type Queryable, type Statement, type TableSpec, upsertRows, upsertStatement } from "../../lib/db/sql.ts";
+import { applyWithWriter, type Projection, type ProjectionWriter, type Tx } from "../types.ts";
+import { EVIDENCE_EVENT_TYPES, evidenceRows } from "./fold.ts";
 import type { EvidenceRow } from "./rows.ts";
 
+export { EVIDENCE_EVENT_TYPES, type EvidenceEventType, evidenceRow, evidenceRows } from "./fold.ts";
 export * from "./queries.ts";
 export type * from "./rows.ts";
-
-import { applyWithWriter, type Projection, type ProjectionWriter, type Tx } from "../types.ts";
-
-export const EVIDENCE_EVENT_TYPES: ReadonlySet<EventType> = new Set<EventType>(["evidence.stored"]);
 
 export const evidenceTable: TableSpec<EvidenceRow> = {
   table: "evidence",
@@ -28,25 +27,6 @@ export const evidenceTable: TableSpec<EvidenceRow> = {
   },
 };
 
-/** Pure fold: an event → the evidence row it records, or null. */
-export function evidenceRow(event: AnyRecordedEvent): EvidenceRow | null {
-  if (event.type !== "evidence.stored") return null;
-  const p = event.payload;
-  return {
-    evidence_id: p.evidence_id,
-    owner_type: p.owner_type,
-    owner_id: p.owner_id,
-    kind: p.kind,
-    uri: p.uri,
-    sha256: p.sha256,
-    size_bytes: p.size_bytes,
-    content_type: p.content_type,
-    redacted: p.redacted,
-    created_at: event.occurred_at,
-    last_seq: event.seq,
-  };
-}
-
 /** Inserts evidence rows (design name `insertEvidence`); an id seen before keeps its first record. */
 export async function insertEvidence(db: Queryable, rows: readonly EvidenceRow[]): Promise<void> {
   await upsertRows(db, evidenceTable, rows, "nothing");
@@ -57,12 +37,7 @@ export function createEvidenceWriter(): ProjectionWriter {
   return {
     reset() {},
     async prepare(_db, events) {
-      const rows = new Map<string, EvidenceRow>();
-      for (const e of events) {
-        const row = evidenceRow(e);
-        if (row && !rows.has(row.evidence_id)) rows.set(row.evidence_id, row);
-      }
-      const statement = upsertStatement(evidenceTable, [...rows.values()], "nothing");
+      const statement = upsertStatement(evidenceTable, evidenceRows(events), "nothing");
       return statement ? [statement] : ([] as Statement[]);
     },
   };

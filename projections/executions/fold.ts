@@ -1,22 +1,16 @@
 /** The executions read model as a pure fold: (execution view, event) → execution view. */
 import type { AnyRecordedEvent, EventType } from "../../events/index.ts";
+import { type EventHandlers, handlerTable, type RecordedEventOf } from "../handlers.ts";
 import type { ExecutionRow, ExecutionViewStatus, ToolCallRow } from "./rows.ts";
 
-export const EXECUTION_EVENT_TYPES: ReadonlySet<EventType> = new Set<EventType>([
-  "execution.requested",
-  "execution.started",
-  "execution.step_started",
-  "execution.step_completed",
-  "execution.verified",
-  "execution.verification_failed",
-  "execution.rollback_started",
-  "execution.rolled_back",
-  "execution.succeeded",
-  "execution.failed",
-  "execution.cancelled",
-  "tool_call.started",
-  "tool_call.completed",
-]);
+/**
+ * Every event of the execution aggregate but `tool_call.output`: output
+ * chunks are the log stream's (NATS), never a read model's row.
+ */
+export type ExecutionEventType =
+  | Extract<EventType, `execution.${string}`>
+  | "tool_call.started"
+  | "tool_call.completed";
 
 export interface ExecutionView {
   readonly execution: ExecutionRow;
@@ -69,11 +63,152 @@ function emptyToolCall(id: string, executionId: string, e: AnyRecordedEvent): To
   };
 }
 
-const TERMINAL: Partial<Record<EventType, ExecutionViewStatus>> = {
-  "execution.succeeded": "succeeded",
-  "execution.failed": "failed",
-  "execution.cancelled": "cancelled",
-};
+/**
+ * An execution view while a fold writes it: the execution row is copied
+ * once per fold, its steps and verification and the tool calls once on
+ * their first write (copy on write), then all are updated in place.
+ */
+interface ExecutionDraft {
+  readonly executionId: string;
+  readonly execution: ExecutionRow;
+  /** Whether the execution had a row before the event being folded. */
+  existed: boolean;
+  toolCalls: Record<string, ToolCallRow>;
+  ownCalls: boolean;
+  ownSteps: boolean;
+  ownVerification: boolean;
+}
+
+function toolCallsForWrite(draft: ExecutionDraft): Record<string, ToolCallRow> {
+  if (!draft.ownCalls) {
+    draft.toolCalls = { ...draft.toolCalls };
+    draft.ownCalls = true;
+  }
+  return draft.toolCalls;
+}
+
+function recordStep(
+  draft: ExecutionDraft,
+  event: RecordedEventOf<"execution.step_started" | "execution.step_completed">,
+): void {
+  const ex = draft.execution;
+  const p = event.payload;
+  if (!draft.ownSteps) {
+    ex.steps = { ...ex.steps };
+    draft.ownSteps = true;
+  }
+  ex.steps[p.step_id] = {
+    action_id: p.action_id,
+    status: p.status,
+    tool_call_id: p.tool_call_id ?? null,
+    detail: p.detail ?? null,
+    updated_at: event.occurred_at,
+  };
+}
+
+function recordVerification(
+  draft: ExecutionDraft,
+  event: RecordedEventOf<"execution.verified" | "execution.verification_failed">,
+): void {
+  const ex = draft.execution;
+  const p = event.payload;
+  const passed = event.type === "execution.verified";
+  if (!passed) ex.status = "verification_failed";
+  if (!draft.ownVerification) {
+    ex.verification = [...ex.verification];
+    draft.ownVerification = true;
+  }
+  ex.verification.push({ step_id: p.step_id ?? null, passed, checks: p.checks, at: event.occurred_at });
+}
+
+function finish(
+  status: ExecutionViewStatus,
+): (
+  draft: ExecutionDraft,
+  event: RecordedEventOf<"execution.succeeded" | "execution.failed" | "execution.cancelled">,
+) => void {
+  return ({ execution: ex }, event) => {
+    ex.status = status;
+    ex.reason = event.payload.reason ?? ex.reason;
+    ex.finished_at = event.occurred_at;
+  };
+}
+
+const executionHandlers = {
+  "execution.requested": (draft, event) => {
+    const ex = draft.execution;
+    const p = event.payload;
+    ex.plan_id = p.plan_id;
+    ex.revision = p.revision;
+    ex.dry_run = p.dry_run;
+    ex.actor_id = event.actor.id;
+    ex.correlation_id = event.correlation_id;
+    if (!draft.existed) ex.created_at = event.occurred_at;
+  },
+  "execution.started": ({ execution: ex }, event) => {
+    const p = event.payload;
+    ex.status = "running";
+    ex.plan_id = ex.plan_id ?? p.plan_id;
+    ex.workflow_id = p.workflow_id;
+    ex.run_id = p.run_id ?? null;
+    ex.started_at = event.occurred_at;
+  },
+  "execution.step_started": recordStep,
+  "execution.step_completed": recordStep,
+  "execution.verified": recordVerification,
+  "execution.verification_failed": recordVerification,
+  "execution.rollback_started": ({ execution: ex }, event) => {
+    ex.status = "rolling_back";
+    ex.reason = event.payload.reason;
+  },
+  "execution.rolled_back": ({ execution: ex }, event) => {
+    ex.status = "rolled_back";
+    ex.reason = event.payload.reason;
+  },
+  "execution.succeeded": finish("succeeded"),
+  "execution.failed": finish("failed"),
+  "execution.cancelled": finish("cancelled"),
+  "tool_call.started": (draft, event) => {
+    const p = event.payload;
+    const calls = toolCallsForWrite(draft);
+    const prior = calls[p.tool_call_id] ?? emptyToolCall(p.tool_call_id, draft.executionId, event);
+    calls[p.tool_call_id] = {
+      ...prior,
+      step_id: p.step_id,
+      action_id: p.action_id,
+      binary_name: p.binary,
+      argv: p.argv,
+      via: p.via,
+      dry_run: p.dry_run,
+      started_at: event.occurred_at,
+      last_seq: event.seq,
+    };
+  },
+  "tool_call.completed": (draft, event) => {
+    const p = event.payload;
+    const calls = toolCallsForWrite(draft);
+    const prior = calls[p.tool_call_id] ?? emptyToolCall(p.tool_call_id, draft.executionId, event);
+    calls[p.tool_call_id] = {
+      ...prior,
+      step_id: prior.step_id ?? p.step_id,
+      status: p.status,
+      exit_code: p.exit_code,
+      duration_ms: p.duration_ms,
+      truncated: p.truncated,
+      stdout_sha256: p.stdout_sha256 ?? null,
+      stderr_sha256: p.stderr_sha256 ?? null,
+      evidence_id: p.evidence_id ?? null,
+      error: p.error ?? null,
+      completed_at: event.occurred_at,
+      last_seq: event.seq,
+    };
+  },
+} satisfies EventHandlers<ExecutionEventType, ExecutionDraft>;
+
+const executions = handlerTable<ExecutionEventType, ExecutionDraft>(executionHandlers);
+
+/** The event types the executions read model folds: its handlers' keys. */
+export const EXECUTION_EVENT_TYPES: ReadonlySet<EventType> = executions.types;
 
 /**
  * Folds one event into an execution view. Events of other types leave it
@@ -96,141 +231,28 @@ export function foldExecutionView(
   view: ExecutionView | null,
   events: Iterable<AnyRecordedEvent>,
 ): ExecutionView | null {
-  let execution: ExecutionRow | undefined = view?.execution;
-  let toolCalls: Record<string, ToolCallRow> = (view?.toolCalls ?? {}) as Record<string, ToolCallRow>;
-  // What this fold already owns (copied), and may therefore update in place.
-  let ownExecution = false;
-  let ownCalls = false;
-  let ownSteps = false;
-  let ownVerification = false;
-  let changed = false;
+  let draft: ExecutionDraft | null = null;
   for (const event of events) {
-    if (!EXECUTION_EVENT_TYPES.has(event.type)) continue;
-    changed = true;
-    const id = event.aggregate_id;
-    // A view may hold tool calls but no execution row yet (loaded from tool_calls alone).
-    const existed = execution !== undefined;
-    if (!ownExecution) {
-      execution = execution ? { ...execution } : emptyExecution(id, event);
-      ownExecution = true;
-      ownSteps = false;
-      ownVerification = false;
-    } else if (!execution) {
-      execution = emptyExecution(id, event);
+    if (!executions.handles(event)) continue;
+    if (draft === null) {
+      // A view may hold tool calls but no execution row yet (loaded from tool_calls alone).
+      const prior = view?.execution;
+      draft = {
+        executionId: event.aggregate_id,
+        execution: prior ? { ...prior } : emptyExecution(event.aggregate_id, event),
+        existed: prior !== undefined,
+        toolCalls: (view?.toolCalls ?? {}) as Record<string, ToolCallRow>,
+        ownCalls: false,
+        ownSteps: false,
+        ownVerification: false,
+      };
+    } else {
+      draft.existed = true;
     }
-    const ex = execution as ExecutionRow;
-    ex.updated_at = event.occurred_at;
-    ex.last_seq = event.seq;
-    switch (event.type) {
-      case "execution.requested": {
-        const p = event.payload;
-        ex.plan_id = p.plan_id;
-        ex.revision = p.revision;
-        ex.dry_run = p.dry_run;
-        ex.actor_id = event.actor.id;
-        ex.correlation_id = event.correlation_id;
-        if (!existed) ex.created_at = event.occurred_at;
-        break;
-      }
-      case "execution.started": {
-        const p = event.payload;
-        ex.status = "running";
-        ex.plan_id = ex.plan_id ?? p.plan_id;
-        ex.workflow_id = p.workflow_id;
-        ex.run_id = p.run_id ?? null;
-        ex.started_at = event.occurred_at;
-        break;
-      }
-      case "execution.step_started":
-      case "execution.step_completed": {
-        const p = event.payload;
-        if (!ownSteps) {
-          ex.steps = { ...ex.steps };
-          ownSteps = true;
-        }
-        ex.steps[p.step_id] = {
-          action_id: p.action_id,
-          status: p.status,
-          tool_call_id: p.tool_call_id ?? null,
-          detail: p.detail ?? null,
-          updated_at: event.occurred_at,
-        };
-        break;
-      }
-      case "execution.verified":
-      case "execution.verification_failed": {
-        const p = event.payload;
-        const passed = event.type === "execution.verified";
-        if (!passed) ex.status = "verification_failed";
-        if (!ownVerification) {
-          ex.verification = [...ex.verification];
-          ownVerification = true;
-        }
-        ex.verification.push({ step_id: p.step_id ?? null, passed, checks: p.checks, at: event.occurred_at });
-        break;
-      }
-      case "execution.rollback_started":
-        ex.status = "rolling_back";
-        ex.reason = event.payload.reason;
-        break;
-      case "execution.rolled_back":
-        ex.status = "rolled_back";
-        ex.reason = event.payload.reason;
-        break;
-      case "execution.succeeded":
-      case "execution.failed":
-      case "execution.cancelled":
-        ex.status = TERMINAL[event.type] as ExecutionViewStatus;
-        ex.reason = event.payload.reason ?? ex.reason;
-        ex.finished_at = event.occurred_at;
-        break;
-      case "tool_call.started": {
-        const p = event.payload;
-        if (!ownCalls) {
-          toolCalls = { ...toolCalls };
-          ownCalls = true;
-        }
-        const prior = toolCalls[p.tool_call_id] ?? emptyToolCall(p.tool_call_id, id, event);
-        toolCalls[p.tool_call_id] = {
-          ...prior,
-          step_id: p.step_id,
-          action_id: p.action_id,
-          binary_name: p.binary,
-          argv: p.argv,
-          via: p.via,
-          dry_run: p.dry_run,
-          started_at: event.occurred_at,
-          last_seq: event.seq,
-        };
-        break;
-      }
-      case "tool_call.completed": {
-        const p = event.payload;
-        if (!ownCalls) {
-          toolCalls = { ...toolCalls };
-          ownCalls = true;
-        }
-        const prior = toolCalls[p.tool_call_id] ?? emptyToolCall(p.tool_call_id, id, event);
-        toolCalls[p.tool_call_id] = {
-          ...prior,
-          step_id: prior.step_id ?? p.step_id,
-          status: p.status,
-          exit_code: p.exit_code,
-          duration_ms: p.duration_ms,
-          truncated: p.truncated,
-          stdout_sha256: p.stdout_sha256 ?? null,
-          stderr_sha256: p.stderr_sha256 ?? null,
-          evidence_id: p.evidence_id ?? null,
-          error: p.error ?? null,
-          completed_at: event.occurred_at,
-          last_seq: event.seq,
-        };
-        break;
-      }
-      default:
-        break;
-    }
+    draft.execution.updated_at = event.occurred_at;
+    draft.execution.last_seq = event.seq;
+    executions.apply(draft, event);
   }
-  if (!changed) return view;
-  return { execution: execution as ExecutionRow, toolCalls };
+  if (draft === null) return view;
+  return { execution: draft.execution, toolCalls: draft.toolCalls };
 }
