@@ -1,0 +1,130 @@
+/**
+ * What a tool call must pass before the orchestrator signs its capability:
+ * it is the call its plan revision names for the step and purpose, and, for
+ * a write, the approval still holds at this moment.
+ */
+import { ApplicationFailure } from "@temporalio/activity";
+import type { Actor, PlanStep } from "../../../events/index.ts";
+import { decide, type PlanState, planDecider, planRevisionDigest } from "../../../lib/domain/index.ts";
+import { WheelhouseError } from "../../../lib/errors/index.ts";
+import { aggregateStream, type EventStore } from "../../../lib/eventstore/index.ts";
+import { type CapabilityMinter, toolInputSha256 } from "../../../lib/tools/index.ts";
+import type { ApprovalCheckInput, RunToolInput } from "./contract.ts";
+import { proposedRevision } from "./plan.ts";
+import { refusal, refused } from "./temporal.ts";
+
+export const ORCHESTRATOR_ACTOR: Actor = { kind: "service", id: "orchestrator", roles: [] };
+
+export interface AuthoriseDeps {
+  readonly store: EventStore;
+  readonly capabilities: CapabilityMinter;
+  /** How long a capability lives: the tool's timeout plus a margin. */
+  readonly capabilityTtlMs: number;
+  readonly now: () => Date;
+}
+
+/** Throws `ApprovalRefused` unless the plan (`state`, read just now) still allows the step to run. */
+export function assertApproved(check: ApprovalCheckInput, state: PlanState, now: Date): void {
+  try {
+    // The same rules that admitted `execution.requested`, applied again now: revision, denial, expiry, count.
+    decide(
+      {
+        type: "RequestExecution",
+        planId: check.plan_id,
+        revision: check.revision,
+        executionId: check.execution_id,
+        actor: ORCHESTRATOR_ACTOR,
+        now,
+      },
+      state,
+    );
+  } catch (error) {
+    if (error instanceof WheelhouseError) throw refusal("ApprovalRefused", error);
+    throw error;
+  }
+  if (state.status === "decided") {
+    const stepDecision = state.policy.steps.find((s) => s.step_id === check.step_id);
+    if (stepDecision?.decision === "deny") {
+      throw ApplicationFailure.create({
+        type: "ApprovalRefused",
+        nonRetryable: true,
+        message: `policy denied step ${check.step_id}: ${stepDecision.reasons.join("; ") || "no reason given"}`,
+      });
+    }
+  }
+}
+
+/** Reads the plan now and re-checks that the step may still run; throws `ApprovalRefused` if not. */
+export async function checkApproval(deps: Pick<AuthoriseDeps, "store" | "now">, check: ApprovalCheckInput) {
+  const { state } = await aggregateStream(deps.store, planDecider, check.plan_id);
+  assertApproved(check, state, deps.now());
+}
+
+/**
+ * Checks the call against the plan revision it claims to belong to and, for a write, against the
+ * approval as it stands now; only then signs the capability the tool router asks for.
+ */
+export async function authorise(deps: AuthoriseDeps, input: RunToolInput, kind: "read" | "write"): Promise<string> {
+  const plan =
+    input.plan ?? (input.approval ? { plan_id: input.approval.plan_id, revision: input.approval.revision } : null);
+  if (!plan) throw refused("the call names no plan revision; the orchestrator only runs calls of an approved plan");
+  if (input.approval && (input.approval.plan_id !== plan.plan_id || input.approval.revision !== plan.revision)) {
+    throw refused("the approval to re-check is for another plan revision than the call");
+  }
+  const { state, events } = await aggregateStream(deps.store, planDecider, plan.plan_id);
+  const proposed = proposedRevision(events, plan);
+  const problem = callInPlan(input, proposed.payload.steps);
+  if (problem) throw refused(`${problem} (plan ${plan.plan_id} revision ${plan.revision})`);
+  // A write of the plan is re-checked against the approval at this moment, whether or not the workflow asked.
+  if (input.approval || (input.purpose === "step" && kind === "write" && !input.dry_run)) {
+    assertApproved({ ...plan, step_id: input.step_id, execution_id: input.execution_id }, state, deps.now());
+  }
+  return deps.capabilities.mint(
+    {
+      purpose: "execute",
+      execution_id: input.execution_id,
+      step_id: input.step_id,
+      action_id: input.action_id,
+      input: input.input,
+      tool_call_id: input.tool_call_id,
+      dry_run: input.dry_run,
+      plan_id: plan.plan_id,
+      plan_revision: plan.revision,
+      plan_digest: planRevisionDigest(proposed.payload.steps),
+    },
+    { ttlMs: deps.capabilityTtlMs },
+  );
+}
+
+/** Why `input` is not the call its plan's step names for its purpose, or null when it is. */
+function callInPlan(input: RunToolInput, steps: readonly PlanStep[]): string | null {
+  const step = steps.find((s) => s.step_id === input.step_id);
+  if (!step) return `the plan revision has no step ${input.step_id}`;
+  let expected: { readonly action_id: string; readonly input: Record<string, unknown> } | null;
+  switch (input.purpose) {
+    case "step":
+      expected = step;
+      break;
+    case "dry_run":
+      expected = input.dry_run ? step : null;
+      break;
+    case "verification":
+      expected =
+        step.verification?.action_id && !input.dry_run
+          ? { action_id: step.verification.action_id, input: step.verification.input ?? {} }
+          : null;
+      break;
+    case "rollback":
+      expected = step.rollback && !input.dry_run ? step.rollback : null;
+      break;
+    default: {
+      const unknownPurpose: never = input.purpose;
+      return `unknown purpose ${String(unknownPurpose)}`;
+    }
+  }
+  if (!expected) return `step ${step.step_id} names no ${input.purpose} call${input.dry_run ? " to dry-run" : ""}`;
+  if (expected.action_id !== input.action_id || toolInputSha256(expected.input) !== toolInputSha256(input.input)) {
+    return `${input.action_id} with this input is not step ${step.step_id}'s ${input.purpose} call`;
+  }
+  return null;
+}

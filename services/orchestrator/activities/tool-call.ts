@@ -1,0 +1,97 @@
+/**
+ * One tool call through the tool router, exactly once: a retried attempt
+ * reuses the result the router recorded for the call instead of making it
+ * again; a first attempt is authorised (capability minted) and then made,
+ * heartbeating while the tool runs.
+ */
+import { ApplicationFailure } from "@temporalio/activity";
+import { WheelhouseError } from "../../../lib/errors/index.ts";
+import type { EventStore } from "../../../lib/eventstore/index.ts";
+import type { Logger } from "../../../lib/log/index.ts";
+import type { Catalog } from "../../../lib/tools/index.ts";
+import type { ExecuteToolResult } from "../../../schemas/rpc/tool-router.ts";
+import type { ToolClient } from "../tool-client.ts";
+import { type AuthoriseDeps, authorise } from "./approval.ts";
+import type { RunToolInput, ToolRunSummary } from "./contract.ts";
+import { activityContext, attempt, refusal } from "./temporal.ts";
+
+export interface RunToolDeps extends AuthoriseDeps {
+  readonly store: EventStore;
+  readonly tools: ToolClient;
+  readonly catalog: Catalog;
+  readonly logger: Logger;
+  /** How often a running tool call heartbeats. */
+  readonly heartbeatMs: number;
+}
+
+export async function runTool(deps: RunToolDeps, input: RunToolInput): Promise<ToolRunSummary> {
+  const action = deps.catalog.get(input.action_id);
+  if (input.purpose === "verification" && action?.kind !== "read") {
+    throw ApplicationFailure.create({
+      type: "ToolCallRefused",
+      nonRetryable: true,
+      message: `verification must use a read action; ${input.action_id} is ${action ? action.kind : "not in the catalog"}`,
+    });
+  }
+  if (attempt() > 1) {
+    const earlier = await recordedToolCall(deps.store, input.execution_id, input.tool_call_id);
+    if (earlier && earlier.payload.status !== "refused") {
+      deps.logger.info(
+        { tool_call_id: input.tool_call_id },
+        "tool call already made by an earlier attempt; reusing it",
+      );
+      return {
+        tool_call_id: input.tool_call_id,
+        ok: earlier.payload.status === "succeeded",
+        status: earlier.payload.status,
+        exit_code: earlier.payload.exit_code,
+        detail: earlier.payload.error ?? "",
+        evidence_id: earlier.payload.evidence_id ?? null,
+        reused: true,
+      };
+    }
+  }
+  const capability = await authorise(deps, input, action?.kind === "read" ? "read" : "write");
+
+  const context = activityContext();
+  const beat = context ? setInterval(() => context.heartbeat(), deps.heartbeatMs) : null;
+  let result: ExecuteToolResult;
+  try {
+    result = await deps.tools.executeTool(
+      {
+        action_id: input.action_id,
+        input: input.input,
+        dry_run: input.dry_run,
+        execution_id: input.execution_id,
+        step_id: input.step_id,
+        tool_call_id: input.tool_call_id,
+      },
+      { capability, signal: context?.cancellationSignal },
+    );
+  } catch (error) {
+    if (error instanceof WheelhouseError && error.status >= 400 && error.status < 500) {
+      throw refusal("ToolCallRefused", error);
+    }
+    throw error;
+  } finally {
+    if (beat) clearInterval(beat);
+  }
+  const text = (result.ok ? result.stdout.text : result.stderr.text || result.stdout.text).trim();
+  return {
+    tool_call_id: result.tool_call_id,
+    ok: result.ok,
+    status: result.status,
+    exit_code: result.exit_code,
+    detail: text.length > 500 ? `…${text.slice(-500)}` : text,
+    evidence_id: result.evidence?.evidence_id ?? null,
+    reused: false,
+  };
+}
+
+async function recordedToolCall(store: EventStore, executionId: string, toolCallId: string) {
+  const events = await store.readAggregate("execution", executionId);
+  for (const e of events) {
+    if (e.type === "tool_call.completed" && e.payload.tool_call_id === toolCallId) return e;
+  }
+  return null;
+}
