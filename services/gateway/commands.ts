@@ -88,197 +88,206 @@ function expectedFromIfMatch(request: ApiRequest, current: number): void {
   }
 }
 
+/** The command endpoints, each a module function of its dependencies and the request. */
 export function createCommandHandlers(deps: CommandDeps) {
-  const { store } = deps;
-
-  /**
-   * On a resumed retry (the first request with this key never answered), what that request appended,
-   * if it got that far. Only then: the first attempt of a command costs no extra read.
-   */
-  const earlierAppend = (request: ApiRequest, aggregateType: AggregateType, id: string, key: string | undefined) =>
-    request.resumed && key !== undefined ? store.findAppend(aggregateType, id, key) : Promise.resolve(null);
-
-  async function accepted(
-    request: ApiRequest,
-    result: AppendOutcome,
-    body: Omit<Accepted, "seq" | "duplicate" | "projected" | "redacted">,
-    target: { kind: "plan" | "execution"; id: string },
-    extra: Pick<Accepted, "redacted"> = {},
-  ): Promise<ApiResponse> {
-    const seq = result.seqs[result.seqs.length - 1] ?? result.version;
-    const waitMs = requestedWaitMs(request, deps.maxWaitMs);
-    let projected: boolean | undefined;
-    if (waitMs > 0) projected = await deps.waitForProjection(seq, target, waitMs);
-    const headers: Record<string, string> = { location: body.location };
-    if (projected) headers["preference-applied"] = `wait=${Math.ceil(waitMs / 1000)}`;
-    return {
-      status: 202,
-      headers,
-      body: {
-        ...body,
-        seq,
-        duplicate: result.duplicate,
-        ...(projected === undefined ? {} : { projected }),
-        ...extra,
-      },
-    };
-  }
-
   return {
     /** POST /v1/plans */
-    async createPlan(request: ApiRequest): Promise<ApiResponse> {
-      const actor = actorOf(request);
-      const input = parseInput(CreatePlanRequestSchema, request.body, "body");
-      const idempotencyKey = scopedIdempotencyKey(request, "create-plan");
-      const planId = idempotencyKey ? uuidv5(idempotencyKey, ID_NAMESPACE) : uuidv7();
-      const now = deps.now();
-      const intent = deps.scrub(input.intent);
-      const earlier = await earlierAppend(request, "plan", planId, idempotencyKey);
-      if (earlier) {
-        return accepted(
-          request,
-          earlier.result,
-          { id: planId, kind: "plan", location: `/v1/plans/${planId}` },
-          { kind: "plan", id: planId },
-          { redacted: intent !== input.intent },
-        );
-      }
-      const command: PlanCommand = {
-        type: "RequestPlan",
-        planId,
-        intent,
-        source: "api",
-        environment: input.environment,
-        service: input.service,
-        actor,
-        now,
-      };
-      // A fresh id has no history: decide on the empty state and let the
-      // append's expectedVersion "none" catch the (retry) case where it exists.
-      const { appended } = await handleCommand(
-        store,
-        planDecider,
-        planId,
-        (state) => envelopeDrafts(decide(command, state), planId, meta(request, actor, now)),
-        { newAggregate: true, idempotencyKey },
-      );
-      return accepted(
-        request,
-        appended as AppendOutcome,
-        { id: planId, kind: "plan", location: `/v1/plans/${planId}` },
-        { kind: "plan", id: planId },
-        { redacted: intent !== input.intent },
-      );
-    },
-
+    createPlan: (request: ApiRequest) => createPlan(deps, request),
     /** POST /v1/plans/{id}:execute */
-    async executePlan(request: ApiRequest): Promise<ApiResponse> {
-      const actor = actorOf(request);
-      const { id: planId } = parseInput(PlanIdParamsSchema, request.params, "params");
-      const input = parseInput(ExecutePlanRequestSchema, request.body, "body");
-      // One execution per plan revision (and one dry run of it): the id is derived, so a
-      // retry or a second click finds the execution already there instead of starting two.
-      // The dry run has its own id, or previewing a revision would use up its real run.
-      const executionId = `${planId}-r${input.revision}${input.dry_run === true ? "-dry" : ""}`;
-      const idempotencyKey = scopedIdempotencyKey(request, `execute:${planId}`);
-      const executionAccepted = (result: AppendOutcome) =>
-        accepted(
-          request,
-          result,
-          { id: executionId, kind: "execution", location: `/v1/executions/${executionId}` },
-          { kind: "execution", id: executionId },
-        );
-      const earlier = await earlierAppend(request, "execution", executionId, idempotencyKey);
-      if (earlier) return executionAccepted(earlier.result);
-      const now = deps.now();
-      const command: PlanCommand = {
-        type: "RequestExecution",
-        planId,
-        revision: input.revision,
-        executionId,
-        dryRun: input.dry_run,
-        actor,
-        now,
-      };
-      let result: AppendOutcome;
-      let decided = false;
-      try {
-        // Decided on the plan, recorded on the execution it starts: that one must not exist yet.
-        const { appended } = await handleCommand(
-          store,
-          planDecider,
-          planId,
-          (state, { version }) => {
-            expectedFromIfMatch(request, version);
-            const drafts = decide(command, state);
-            decided = true;
-            return envelopeDrafts(drafts, executionId, meta(request, actor, now));
-          },
-          { expectedVersion: "none", idempotencyKey },
-        );
-        result = appended as AppendOutcome;
-      } catch (error) {
-        // Only the append's refusal means the execution exists; the decider's own refusals pass as they are.
-        if (decided && error instanceof ConflictError) {
-          throw new ConflictError(`plan ${planId} revision ${input.revision} was already sent for execution`, {
-            field: "revision",
-            fix: `follow /v1/executions/${executionId}; to run again, request a new revision`,
-            extra: { execution_id: executionId, location: `/v1/executions/${executionId}`, ...error.extra },
-            cause: error,
-          });
-        }
-        throw error;
-      }
-      return executionAccepted(result);
-    },
-
+    executePlan: (request: ApiRequest) => executePlan(deps, request),
     /** POST /v1/approvals */
-    async decideApproval(request: ApiRequest): Promise<ApiResponse> {
-      const actor = actorOf(request);
-      const input = parseInput(ApprovalRequestSchema, request.body, "body");
-      const idempotencyKey = scopedIdempotencyKey(request, `approval:${input.plan_id}`);
-      const approvalAccepted = (result: AppendOutcome, approvalId: string) =>
-        accepted(
-          request,
-          result,
-          { id: approvalId, kind: "approval", location: `/v1/plans/${input.plan_id}` },
-          { kind: "plan", id: input.plan_id },
-        );
-      const earlier = await earlierAppend(request, "plan", input.plan_id, idempotencyKey);
-      if (earlier) {
-        const recorded = earlier.events[0]?.payload as { approval_id?: string } | undefined;
-        return approvalAccepted(earlier.result, recorded?.approval_id ?? "");
-      }
-      const now = deps.now();
-      // Derived from the key when there is one: two attempts of one request name the same approval.
-      const approvalId = idempotencyKey ? uuidv5(idempotencyKey, ID_NAMESPACE) : uuidv7();
-      const base = {
-        planId: input.plan_id,
-        revision: input.revision,
-        actor,
-        via: "api" as const,
-        comment: input.comment === undefined ? undefined : deps.scrub(input.comment),
-        approvalId,
-        now,
-      };
-      const command: PlanCommand =
-        input.decision === "grant"
-          ? { type: "GrantApproval", ...base }
-          : { type: "DenyApproval", ...base, reason: base.comment ?? "denied via the API" };
-      // Guarded on the version we decided on: if anything was recorded on the
-      // plan since (a new revision, another answer), the append is refused with 409.
-      const { appended, events } = await handleCommand(
-        store,
-        planDecider,
-        input.plan_id,
-        (state, { version }) => {
-          expectedFromIfMatch(request, version);
-          return envelopeDrafts(decide(command, state), input.plan_id, meta(request, actor, now));
-        },
-        { idempotencyKey },
-      );
-      const payload = events[0]?.payload as { approval_id?: string } | undefined;
-      return approvalAccepted(appended as AppendOutcome, payload?.approval_id ?? approvalId);
+    decideApproval: (request: ApiRequest) => decideApproval(deps, request),
+  };
+}
+
+/**
+ * On a resumed retry (the first request with this key never answered), what that request appended,
+ * if it got that far. Only then: the first attempt of a command costs no extra read.
+ */
+function earlierAppend(
+  store: EventStore,
+  request: ApiRequest,
+  aggregateType: AggregateType,
+  id: string,
+  key: string | undefined,
+) {
+  return request.resumed && key !== undefined ? store.findAppend(aggregateType, id, key) : Promise.resolve(null);
+}
+
+/** 202 with the append's sequence; with a requested wait, held until the read models include it. */
+async function accepted(
+  deps: CommandDeps,
+  request: ApiRequest,
+  result: AppendOutcome,
+  body: Omit<Accepted, "seq" | "duplicate" | "projected" | "redacted">,
+  target: { kind: "plan" | "execution"; id: string },
+  extra: Pick<Accepted, "redacted"> = {},
+): Promise<ApiResponse> {
+  const seq = result.seqs[result.seqs.length - 1] ?? result.version;
+  const waitMs = requestedWaitMs(request, deps.maxWaitMs);
+  let projected: boolean | undefined;
+  if (waitMs > 0) projected = await deps.waitForProjection(seq, target, waitMs);
+  const headers: Record<string, string> = { location: body.location };
+  if (projected) headers["preference-applied"] = `wait=${Math.ceil(waitMs / 1000)}`;
+  return {
+    status: 202,
+    headers,
+    body: {
+      ...body,
+      seq,
+      duplicate: result.duplicate,
+      ...(projected === undefined ? {} : { projected }),
+      ...extra,
     },
   };
+}
+
+async function createPlan(deps: CommandDeps, request: ApiRequest): Promise<ApiResponse> {
+  const actor = actorOf(request);
+  const input = parseInput(CreatePlanRequestSchema, request.body, "body");
+  const idempotencyKey = scopedIdempotencyKey(request, "create-plan");
+  const planId = idempotencyKey ? uuidv5(idempotencyKey, ID_NAMESPACE) : uuidv7();
+  const now = deps.now();
+  const intent = deps.scrub(input.intent);
+  const planAccepted = (result: AppendOutcome) =>
+    accepted(
+      deps,
+      request,
+      result,
+      { id: planId, kind: "plan", location: `/v1/plans/${planId}` },
+      { kind: "plan", id: planId },
+      { redacted: intent !== input.intent },
+    );
+  const earlier = await earlierAppend(deps.store, request, "plan", planId, idempotencyKey);
+  if (earlier) return planAccepted(earlier.result);
+  const command: PlanCommand = {
+    type: "RequestPlan",
+    planId,
+    intent,
+    source: "api",
+    environment: input.environment,
+    service: input.service,
+    actor,
+    now,
+  };
+  // A fresh id has no history: decide on the empty state and let the
+  // append's expectedVersion "none" catch the (retry) case where it exists.
+  const { appended } = await handleCommand(
+    deps.store,
+    planDecider,
+    planId,
+    (state) => envelopeDrafts(decide(command, state), planId, meta(request, actor, now)),
+    { newAggregate: true, idempotencyKey },
+  );
+  return planAccepted(appended as AppendOutcome);
+}
+
+async function executePlan(deps: CommandDeps, request: ApiRequest): Promise<ApiResponse> {
+  const actor = actorOf(request);
+  const { id: planId } = parseInput(PlanIdParamsSchema, request.params, "params");
+  const input = parseInput(ExecutePlanRequestSchema, request.body, "body");
+  // One execution per plan revision (and one dry run of it): the id is derived, so a
+  // retry or a second click finds the execution already there instead of starting two.
+  // The dry run has its own id, or previewing a revision would use up its real run.
+  const executionId = `${planId}-r${input.revision}${input.dry_run === true ? "-dry" : ""}`;
+  const idempotencyKey = scopedIdempotencyKey(request, `execute:${planId}`);
+  const executionAccepted = (result: AppendOutcome) =>
+    accepted(
+      deps,
+      request,
+      result,
+      { id: executionId, kind: "execution", location: `/v1/executions/${executionId}` },
+      { kind: "execution", id: executionId },
+    );
+  const earlier = await earlierAppend(deps.store, request, "execution", executionId, idempotencyKey);
+  if (earlier) return executionAccepted(earlier.result);
+  const now = deps.now();
+  const command: PlanCommand = {
+    type: "RequestExecution",
+    planId,
+    revision: input.revision,
+    executionId,
+    dryRun: input.dry_run,
+    actor,
+    now,
+  };
+  let decided = false;
+  let result: AppendOutcome;
+  try {
+    // Decided on the plan, recorded on the execution it starts: that one must not exist yet.
+    const { appended } = await handleCommand(
+      deps.store,
+      planDecider,
+      planId,
+      (state, { version }) => {
+        expectedFromIfMatch(request, version);
+        const drafts = decide(command, state);
+        decided = true;
+        return envelopeDrafts(drafts, executionId, meta(request, actor, now));
+      },
+      { expectedVersion: "none", idempotencyKey },
+    );
+    result = appended as AppendOutcome;
+  } catch (error) {
+    // Only the append's refusal means the execution exists; the decider's own refusals pass as they are.
+    if (decided && error instanceof ConflictError) {
+      throw new ConflictError(`plan ${planId} revision ${input.revision} was already sent for execution`, {
+        field: "revision",
+        fix: `follow /v1/executions/${executionId}; to run again, request a new revision`,
+        extra: { execution_id: executionId, location: `/v1/executions/${executionId}`, ...error.extra },
+        cause: error,
+      });
+    }
+    throw error;
+  }
+  return executionAccepted(result);
+}
+
+async function decideApproval(deps: CommandDeps, request: ApiRequest): Promise<ApiResponse> {
+  const actor = actorOf(request);
+  const input = parseInput(ApprovalRequestSchema, request.body, "body");
+  const idempotencyKey = scopedIdempotencyKey(request, `approval:${input.plan_id}`);
+  const approvalAccepted = (result: AppendOutcome, approvalId: string) =>
+    accepted(
+      deps,
+      request,
+      result,
+      { id: approvalId, kind: "approval", location: `/v1/plans/${input.plan_id}` },
+      { kind: "plan", id: input.plan_id },
+    );
+  const earlier = await earlierAppend(deps.store, request, "plan", input.plan_id, idempotencyKey);
+  if (earlier) {
+    const recorded = earlier.events[0]?.payload as { approval_id?: string } | undefined;
+    return approvalAccepted(earlier.result, recorded?.approval_id ?? "");
+  }
+  const now = deps.now();
+  // Derived from the key when there is one: two attempts of one request name the same approval.
+  const approvalId = idempotencyKey ? uuidv5(idempotencyKey, ID_NAMESPACE) : uuidv7();
+  const base = {
+    planId: input.plan_id,
+    revision: input.revision,
+    actor,
+    via: "api" as const,
+    comment: input.comment === undefined ? undefined : deps.scrub(input.comment),
+    approvalId,
+    now,
+  };
+  const command: PlanCommand =
+    input.decision === "grant"
+      ? { type: "GrantApproval", ...base }
+      : { type: "DenyApproval", ...base, reason: base.comment ?? "denied via the API" };
+  // Guarded on the version we decided on: if anything was recorded on the
+  // plan since (a new revision, another answer), the append is refused with 409.
+  const { appended, events } = await handleCommand(
+    deps.store,
+    planDecider,
+    input.plan_id,
+    (state, { version }) => {
+      expectedFromIfMatch(request, version);
+      return envelopeDrafts(decide(command, state), input.plan_id, meta(request, actor, now));
+    },
+    { idempotencyKey },
+  );
+  const payload = events[0]?.payload as { approval_id?: string } | undefined;
+  return approvalAccepted(appended as AppendOutcome, payload?.approval_id ?? approvalId);
 }
