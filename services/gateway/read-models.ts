@@ -7,6 +7,7 @@
 
 import { decodeCursor, encodeCursor } from "../../lib/db/cursor.ts";
 import type { Page, SqlClient } from "../../lib/db/sql.ts";
+import type { EventStore } from "../../lib/eventstore/index.ts";
 import type {
   ExecutionDetail,
   ExecutionRow,
@@ -99,10 +100,12 @@ export interface ReadModelsDeps {
   >;
   /** Plain SQL on the same schema, for the projection checkpoints. */
   readonly sql: SqlClient;
+  /** The events stream the sequences count in: checkpoints bound to another stream cover none of it. */
+  readonly stream: Pick<EventStore, "identity">;
 }
 
 export function createReadModels(deps: ReadModelsDeps): ReadModels {
-  const { queries, sql } = deps;
+  const { queries, sql, stream } = deps;
   return {
     async getPlan(planId) {
       const plan = await queries.getPlan(planId);
@@ -164,10 +167,16 @@ export function createReadModels(deps: ReadModelsDeps): ReadModels {
         const { rows } = await sql.query<{ last_seq: string }>(table, [target.id]);
         if (rows[0] && Number(rows[0].last_seq) >= seq) return true;
       }
-      const { rows } = await sql.query<{ min: string | null }>(
-        "SELECT min(last_seq) AS min FROM projection_checkpoints",
+      // Only checkpoints taken in this stream count: after the stream was created again (sequences
+      // start over), old checkpoints past `seq` say nothing about the event just appended.
+      const { id } = await stream.identity();
+      const { rows } = await sql.query<{ min: string | null; other_streams: string }>(
+        `SELECT min(last_seq) AS min, count(*) FILTER (WHERE stream_id IS DISTINCT FROM $1) AS other_streams
+         FROM projection_checkpoints`,
+        [id],
       );
-      return rows[0]?.min !== null && rows[0]?.min !== undefined && Number(rows[0].min) >= seq;
+      const row = rows[0];
+      return row !== undefined && row.min !== null && Number(row.other_streams) === 0 && Number(row.min) >= seq;
     },
 
     async ping() {

@@ -24,7 +24,7 @@ export async function startGateway(runtime: Runtime): Promise<RunningService> {
     config: config.gateway,
     nc: runtime.nc,
     store,
-    readModels: createReadModels({ queries: createReadModelQueries(db.pool), sql }),
+    readModels: createReadModels({ queries: createReadModelQueries(db.pool), sql, stream: store }),
     audit: createAuditQueries({
       db: sql,
       eventStore: store,

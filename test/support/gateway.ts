@@ -104,7 +104,7 @@ export async function startTestGateway(
     config: gatewayConfig,
     nc,
     store,
-    readModels: createReadModels({ queries: createReadModelQueries(db.pool), sql }),
+    readModels: createReadModels({ queries: createReadModelQueries(db.pool), sql, stream: store }),
     audit,
     redactPatterns: options.redactPatterns,
     projectorLag: projector ? () => projector.lag() : undefined,
