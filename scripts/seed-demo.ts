@@ -34,7 +34,7 @@ try {
   let appended = 0;
   for (const s of services) {
     const id = nodeId(s.name, s.environment);
-    const namespace = s.environment === "production" ? "shop" : "shop-staging";
+    const namespace = `shop-${s.environment}`;
     const events: AnyEvent[] = [
       newEvent(
         "context.node_upserted",
