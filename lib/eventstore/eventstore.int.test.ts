@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, test } from "node:test";
-import { connect, headers, type NatsConnection, nuid } from "@nats-io/transport-node";
+import { headers, type NatsConnection, nuid } from "@nats-io/transport-node";
 import { type Actor, type AnyRecordedEvent, newEvent } from "../../events/index.ts";
-import { natsOptions } from "../../test/support/index.ts";
+import { createTestEventStore, type TestEventStore, waitFor } from "../../test/support/index.ts";
 import { ConflictError } from "../errors/index.ts";
-import { createEventStore, type EventStore } from "./index.ts";
+import type { EventStore } from "./index.ts";
 
 const actor: Actor = { kind: "user", id: "alice", roles: ["operator"] };
 const meta = { actor, correlation_id: "corr-1" };
@@ -17,31 +17,19 @@ function failed(planId: string, reason: string) {
   return newEvent("plan.failed", planId, { plan_id: planId, reasons: [reason] }, meta);
 }
 
-async function until<T>(what: string, fn: () => Promise<T | null | undefined | false>, ms = 10_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 describe("event store (real NATS)", () => {
+  let te: TestEventStore;
   let nc: NatsConnection;
   let store: EventStore;
-  const prefix = `t_es_${nuid.next().toLowerCase().slice(0, 10)}`;
+  let prefix: string;
 
   before(async () => {
-    nc = await connect(natsOptions());
-    store = createEventStore({ nc, prefix });
-    await store.provision();
+    te = await createTestEventStore("t_es");
+    ({ nc, store, prefix } = te);
   });
 
   after(async () => {
-    const jsm = await store.manager();
-    for (const s of Object.values(store.streams)) await jsm.streams.delete(s).catch(() => {});
-    await nc.close();
+    await te.teardown();
   });
 
   test("provision is idempotent and sets durability per stream", async () => {
@@ -142,9 +130,15 @@ describe("event store (real NATS)", () => {
   test("readAggregate folds up to a sequence or a time", async () => {
     const planId = `p-${randomUUID()}`;
     const r1 = await store.append([requested(planId)]);
-    await new Promise((r) => setTimeout(r, 15));
+    // A time strictly between the stream timestamps of the first append and the next: wait for the
+    // clock (the server's is this machine's) to pass the first one, take it, and let it pass that too.
+    const stored = await (await store.manager()).streams.getMessage(store.streams.events, {
+      seq: r1.seqs[0] as number,
+    });
+    const storedAt = stored?.time.getTime() ?? Number.NaN;
+    await waitFor("the clock to pass the first event's stream time", () => Date.now() > storedAt, { intervalMs: 1 });
     const midTime = new Date().toISOString();
-    await new Promise((r) => setTimeout(r, 15));
+    await waitFor("the clock to pass the middle time", () => Date.now() > Date.parse(midTime), { intervalMs: 1 });
     await store.append([failed(planId, "one"), failed(planId, "two")]);
     const all = await store.readAggregate("plan", planId);
     assert.equal(all.length, 3);
@@ -195,8 +189,8 @@ describe("event store (real NATS)", () => {
     const poison = await (await store.manager()).jetstream().publish(store.subjectFor("plan", planId), "{not json");
     const bad = await store.append([requested(failingPlan)]);
     const good = await store.append([requested(planId), failed(planId, "later")]);
-    await until("good events handled", async () => seen.length >= 2);
-    await until("two dead letters", async () => letters.length >= 2);
+    await waitFor("good events handled", () => seen.length >= 2);
+    await waitFor("two dead letters", () => letters.length >= 2);
     await consumer.stop();
     assert.deepEqual(
       seen.map((e) => e.seq),
@@ -220,7 +214,7 @@ describe("event store (real NATS)", () => {
       },
     });
     const r2 = await store.append([failed(planId, "y")]);
-    await until("live events", async () => got.length >= 3);
+    await waitFor("live events", () => got.length >= 3);
     await live.stop();
     assert.deepEqual(got, [...r.seqs, ...r2.seqs]);
   });
