@@ -8,7 +8,9 @@ import { type ApiRequest, assertRouteContracts, type Handler, parseInput, type R
 import { requestedWaitMs } from "./commands.ts";
 import { createFailureLimiter, createRateLimiter } from "./rate-limit.ts";
 import { buildRoutes, type RouteHandlers } from "./routes.ts";
-import { normalizeAlertmanager, safeEqual, verifyAlertmanager, verifyGitHub } from "./webhooks.ts";
+import { normalizeAlertmanager, verifyAlertmanager } from "./webhooks/alertmanager.ts";
+import { safeEqual } from "./webhooks/common.ts";
+import { verifyGitHub } from "./webhooks/github.ts";
 
 const secrets = { alertmanagerToken: "tok", argocdSecret: null, githubSecret: "gh", gitlabToken: null };
 const req = (headers: Record<string, string>, rawBody?: Buffer): ApiRequest => ({
