@@ -11,7 +11,9 @@ import type { AnyRecordedEvent } from "../../events/index.ts";
 import { newEvent } from "../../events/index.ts";
 import { createTestSchema, type TestSchema } from "../../test/support/index.ts";
 import { slonikSqlClient } from "../db/sql.ts";
-import { appendAuditEvents, readHead, verifyAuditChain } from "./store.ts";
+import { appendAuditEvents } from "./append.ts";
+import { readHead } from "./table.ts";
+import { verifyAuditChain } from "./verify.ts";
 
 const actor = { kind: "user" as const, id: "alice", roles: ["operator" as const] };
 

@@ -19,19 +19,11 @@ import { ValidationError } from "../errors/index.ts";
 import type { EventStore } from "../eventstore/index.ts";
 import type { EvidenceCheck, EvidenceStore } from "../evidence/index.ts";
 import { canonicalize } from "./canonical.ts";
-import { buildExplanation, type ChangeExplanation } from "./explain.ts";
+import { buildExplanation } from "./explain.ts";
+import type { ChangeExplanation } from "./explanation.ts";
 import type { AuditRecord } from "./record.ts";
-import {
-  type AuditRow,
-  ChainChecker,
-  type ChainRow,
-  type ChainVerification,
-  readChainPages,
-  readHead,
-  rowToRecord,
-  SELECT_RECORD,
-  verifyAuditChain,
-} from "./store.ts";
+import { type AuditRow, readHead, rowToRecord, SELECT_RECORD } from "./table.ts";
+import { ChainChecker, type ChainRow, type ChainVerification, readChainPages, verifyAuditChain } from "./verify.ts";
 
 /** Filters of the audit trail. Names follow the issue; the API's names (`since`, `until`, `actor_id`, `action`) are accepted too. */
 export interface AuditFilters {

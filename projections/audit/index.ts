@@ -8,7 +8,7 @@
  * silent holes.
  */
 import { type AnyRecordedEvent, type EventType, eventCatalog } from "../../events/index.ts";
-import { type AuditEntry, appendAuditEvents, createAuditAppender } from "../../lib/audit/store.ts";
+import { type AuditEntry, appendAuditEvents, createAuditAppender } from "../../lib/audit/index.ts";
 import { asSqlClient, type Projection, type ProjectionWriter, type UnprojectedEntry } from "../types.ts";
 
 /** Every event type is audited. */

@@ -13,7 +13,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import type pg from "pg";
 import { pino } from "pino";
 import { type Actor, newEvent } from "../../events/index.ts";
-import { verifyAuditChain } from "../../lib/audit/store.ts";
+import { verifyAuditChain } from "../../lib/audit/index.ts";
 import { createDb, type Db, sql } from "../../lib/db/index.ts";
 import { createEventStore, type EventStore } from "../../lib/eventstore/index.ts";
 import { changeHistory } from "../../projections/fixtures.ts";

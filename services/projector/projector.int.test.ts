@@ -6,7 +6,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import pg from "pg";
 import { Registry } from "prom-client";
 import { type AnyEvent, newEvent } from "../../events/index.ts";
-import { verifyAuditChain } from "../../lib/audit/store.ts";
+import { verifyAuditChain } from "../../lib/audit/index.ts";
 import { createDb, type Db, sql } from "../../lib/db/index.ts";
 import { createEventStore, type EventStore } from "../../lib/eventstore/index.ts";
 import { changeHistory, contextHistory } from "../../projections/fixtures.ts";
