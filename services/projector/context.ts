@@ -10,6 +10,7 @@ import { describeError, type EventStore } from "../../lib/eventstore/index.ts";
 import type { Logger } from "../../lib/log/index.ts";
 import type { Projection, ProjectionWriter } from "../../projections/types.ts";
 import { type Checkpoints, createCheckpoints } from "./checkpoints.ts";
+import type { ProjectorDeps } from "./projector.ts";
 
 export interface ProjectorContext {
   readonly nc: NatsConnection;
@@ -29,20 +30,8 @@ export interface ProjectorContext {
   readonly logger: Logger | undefined;
 }
 
-export interface ContextOptions {
-  readonly nc: NatsConnection;
-  readonly store: EventStore;
-  readonly db: Db;
-  readonly projections: readonly Projection[];
-  readonly logger?: Logger | undefined;
-  readonly batchSize?: number | undefined;
-  readonly retryBackoffMs?: readonly number[] | undefined;
-  readonly durableCommit?: boolean | undefined;
-  readonly rebuildOnStreamChange?: boolean | undefined;
-}
-
 /** Checks the projections (unique names, a writer each) and gives each its writer. */
-export function createContext(opts: ContextOptions): ProjectorContext {
+export function createContext(opts: ProjectorDeps): ProjectorContext {
   const names = opts.projections.map((p) => p.name);
   const seen = new Set<string>();
   for (const n of names) {
