@@ -39,6 +39,7 @@
  */
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Db } from "../../lib/db/index.ts";
+import { ValidationError } from "../../lib/errors/index.ts";
 import type { EventStore } from "../../lib/eventstore/index.ts";
 import type { Logger } from "../../lib/log/index.ts";
 import { type ProjectionLag, readProjectionLag } from "../../projections/lag.ts";
@@ -169,8 +170,12 @@ export function createProjector(deps: ProjectorDeps): Projector {
     },
     async rebuild(only) {
       const unknown = (only ?? []).filter((n) => !names.includes(n));
-      if (unknown.length > 0)
-        throw new Error(`unknown projection(s): ${unknown.join(", ")}; known: ${names.join(", ")}`);
+      if (unknown.length > 0) {
+        throw new ValidationError(`unknown projection(s): ${unknown.join(", ")}`, {
+          field: "projections",
+          fix: `name some of ${names.join(", ")}, or none to rebuild them all`,
+        });
+      }
       const selected = only ? projections.filter((p) => only.includes(p.name)) : projections;
       const wasRunning = loop !== null;
       await projector.stop();
