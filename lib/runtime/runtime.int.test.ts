@@ -6,10 +6,7 @@
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import { after, describe, it } from "node:test";
-import { jetstreamManager } from "@nats-io/jetstream";
-import { connect } from "@nats-io/transport-node";
-import { natsEnv, natsOptions, uniqueName, waitFor } from "../../test/support/index.ts";
-import { streamNames } from "../eventstore/index.ts";
+import { connectTestNats, deleteStreams, natsEnv, uniqueName, waitFor } from "../../test/support/index.ts";
 
 const root = new URL("../../", import.meta.url).pathname;
 const fixture = new URL("./run-services.fixture.ts", import.meta.url).pathname;
@@ -58,20 +55,10 @@ const children: ChildProcess[] = [];
 const prefixes: string[] = [];
 after(async () => {
   for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-  for (const prefix of prefixes) await deleteStreams(prefix);
+  const nc = await connectTestNats();
+  await deleteStreams(nc, ...prefixes);
+  await nc.close();
 });
-
-/** Deletes the streams (and idempotency bucket) a child process made under `prefix`. */
-async function deleteStreams(prefix: string): Promise<void> {
-  const nc = await connect(natsOptions());
-  try {
-    const jsm = await jetstreamManager(nc);
-    const names = [...Object.values(streamNames(prefix)), `KV_${prefix}_idempotency`];
-    for (const name of names) await jsm.streams.delete(name).catch(() => false);
-  } finally {
-    await nc.close();
-  }
-}
 
 const lines = (text: string) => text.split("\n").filter((l) => l !== "" && !l.startsWith("{"));
 

@@ -7,46 +7,25 @@
 import assert from "node:assert/strict";
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { promisify } from "node:util";
-import { jetstreamManager } from "@nats-io/jetstream";
-import { connect } from "@nats-io/transport-node";
 import pg from "pg";
-import { streamNames } from "../../lib/eventstore/index.ts";
-import { natsEnv, natsOptions, testEnv, uniqueName, waitFor } from "../../test/support/index.ts";
+import {
+  connectTestNats,
+  deleteStreams,
+  dropSchemas,
+  freePort,
+  holdPort,
+  natsEnv,
+  testEnv,
+  uniqueName,
+  waitFor,
+} from "../../test/support/index.ts";
 
 const root = new URL("../../", import.meta.url).pathname;
 const DRAIN_MS = 15_000;
-
-/** A port held by this test, as another process would hold it. */
-async function holdPort(): Promise<{ port: number; server: Server }> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const address = server.address();
-  assert.ok(address && typeof address === "object");
-  return { port: address.port, server };
-}
-
-async function freePort(): Promise<number> {
-  const { port, server } = await holdPort();
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-/** Deletes the streams (and idempotency bucket) a child process made under `prefix`. */
-async function deleteStreams(prefix: string): Promise<void> {
-  const nc = await connect(natsOptions());
-  try {
-    const jsm = await jetstreamManager(nc);
-    const names = [...Object.values(streamNames(prefix)), `KV_${prefix}_idempotency`];
-    for (const name of names) await jsm.streams.delete(name).catch(() => false);
-  } finally {
-    await nc.close();
-  }
-}
 
 interface Embedded {
   readonly child: ChildProcess;
@@ -68,11 +47,10 @@ async function startEmbedded(ports: { gateway: number; router: number }): Promis
   const prefix = uniqueName("emb");
   cleanups.push(async () => {
     rmSync(dataDir, { recursive: true, force: true });
-    const admin = new pg.Client({ connectionString: testEnv.pgUrl });
-    await admin.connect();
-    await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-    await admin.end();
-    await deleteStreams(prefix);
+    await dropSchemas(schema);
+    const nc = await connectTestNats();
+    await deleteStreams(nc, prefix);
+    await nc.close();
   });
   const child = spawn(process.execPath, ["--import", "tsx", "services/wheelhouse/main.ts"], {
     cwd: root,
@@ -154,6 +132,7 @@ function watchConnections(child: ChildProcess): Promise<{ postgres: Set<number>;
     while (child.exitCode === null && child.signalCode === null && child.pid !== undefined) {
       for (const p of await clientPorts(child.pid, pgPort)) held.postgres.add(p);
       for (const p of await clientPorts(child.pid, natsPort)) held.nats.add(p);
+      // A sampling interval, not a wait: the loop ends when the child exits.
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     return held;
