@@ -4,16 +4,13 @@
  * own event store prefix, task queue and execution ids.
  */
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { fileURLToPath } from "node:url";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
+import type { NatsConnection } from "@nats-io/transport-node";
 import { ApplicationFailure } from "@temporalio/activity";
-import { Client, Connection } from "@temporalio/client";
-import { NativeConnection } from "@temporalio/worker";
+import type { Client } from "@temporalio/client";
 import { decodeJwt } from "jose";
 import {
   type Actor,
@@ -24,7 +21,7 @@ import {
   type PlanStep,
 } from "../../events/index.ts";
 import { planRevisionDigest } from "../../lib/domain/index.ts";
-import { createEventStore, type EventStore } from "../../lib/eventstore/index.ts";
+import type { EventStore } from "../../lib/eventstore/index.ts";
 import { createEvidenceStore } from "../../lib/evidence/index.ts";
 import { createLogger } from "../../lib/log/index.ts";
 import {
@@ -35,7 +32,17 @@ import {
   loadCatalog,
   toolInputSha256,
 } from "../../lib/tools/index.ts";
-import { natsOptions, testEnv, uniqueName, waitFor } from "../../test/support/index.ts";
+import {
+  connectTemporal,
+  connectTestNats,
+  createTestEventStore,
+  FIXTURE_BIN,
+  fixtureArgv,
+  type TestTemporal,
+  uniqueName,
+  waitFor,
+  withDeadline,
+} from "../../test/support/index.ts";
 import { createToolRouterTransport, type ToolRouterTransport } from "../tool-router/http.ts";
 import { createToolCallRecorder } from "../tool-router/recorder.ts";
 import { createToolRouter } from "../tool-router/router.ts";
@@ -48,7 +55,6 @@ import { cancelSignal, type ExecutionStatus, statusQuery } from "./workflows/exe
 
 /** How long verification keeps re-reading; the verification test checks its verdict waited this long. */
 const VERIFICATION_TIMEOUT_MS = 4000;
-const FIXTURE_BIN = fileURLToPath(new URL("../../test/fixtures/bin", import.meta.url));
 const catalog = loadCatalog();
 const logger = createLogger({ service: "orchestrator-test", level: "warn", format: "json" });
 
@@ -92,20 +98,6 @@ const failingReadStep: PlanStep = {
   rationale: "look at the result",
 };
 
-/** The argv records the fixture CLIs appended: one array per invocation. */
-function recorded(file: string): string[][] {
-  let text = "";
-  try {
-    text = readFileSync(file, "utf8");
-  } catch {
-    return [];
-  }
-  return text
-    .split("\0\n")
-    .filter((r) => r.length > 0)
-    .map((r) => r.split("\0"));
-}
-
 interface Harness {
   readonly store: EventStore;
   readonly taskQueue: string;
@@ -120,28 +112,24 @@ interface Harness {
 
 describe("orchestrator (Temporal + NATS + tool router)", { timeout: 120_000 }, () => {
   let nc: NatsConnection;
-  let workerConnection: NativeConnection;
-  let clientConnection: Connection;
+  let temporal: TestTemporal;
   let client: Client;
 
   before(async () => {
     routeTemporalLogs(logger);
-    nc = await connect(natsOptions());
-    workerConnection = await NativeConnection.connect({ address: testEnv.temporalAddress });
-    clientConnection = await Connection.connect({ address: testEnv.temporalAddress });
-    client = new Client({ connection: clientConnection, namespace: "default" });
+    nc = await connectTestNats();
+    temporal = await connectTemporal();
+    client = temporal.client;
     await workflowBundle();
   });
   after(async () => {
-    await clientConnection.close();
-    await workerConnection.close();
+    await temporal.close();
     await nc.drain();
   });
 
   /** A fresh event store, tool router (recording into it) and task queue. */
   async function harness(): Promise<Harness> {
-    const store = createEventStore({ nc, prefix: uniqueName("orch"), logger });
-    await store.provision();
+    const { store, teardown } = await createTestEventStore("orch", { nc, logger });
     const dir = await mkdtemp(join(tmpdir(), "wh-orch-"));
     const argvLog = join(dir, "argv.log");
     const toolPath = [FIXTURE_BIN, dirname(process.execPath), "/usr/bin", "/bin"].join(":");
@@ -196,7 +184,7 @@ describe("orchestrator (Temporal + NATS + tool router)", { timeout: 120_000 }, (
       activities,
       async startWorker(options = {}) {
         const worker = await startExecutionWorker({
-          connection: workerConnection,
+          connection: temporal.workerConnection,
           namespace: "default",
           taskQueue,
           logger,
@@ -224,8 +212,7 @@ describe("orchestrator (Temporal + NATS + tool router)", { timeout: 120_000 }, (
         for (const s of starters) await s.stop();
         for (const w of workers) await w.stop();
         await transport.stop();
-        const jsm = await store.manager();
-        for (const stream of Object.values(store.streams)) await jsm.streams.delete(stream).catch(() => false);
+        await teardown();
         await rm(dir, { recursive: true, force: true });
       },
     };
@@ -386,7 +373,7 @@ describe("orchestrator (Temporal + NATS + tool router)", { timeout: 120_000 }, (
         `${executionId}-s1`,
         `${executionId}-s1-verify-1`,
       ]);
-      const argv = recorded(h.argvLog);
+      const argv = fixtureArgv(h.argvLog);
       assert.deepEqual(argv, [
         ["kubectl", "scale", "deployment/checkout", "--replicas=4", "--namespace=shop", "--dry-run=server"],
         ["kubectl", "scale", "deployment/checkout", "--replicas=4", "--namespace=shop"],
@@ -434,7 +421,7 @@ describe("orchestrator (Temporal + NATS + tool router)", { timeout: 120_000 }, (
         "execution.verified",
         "execution.succeeded",
       ]);
-      const writes = recorded(h.argvLog).filter((a) => a[1] === "scale");
+      const writes = fixtureArgv(h.argvLog).filter((a) => a[1] === "scale");
       assert.equal(writes.length, 1, "the write ran once");
       const runs = [];
       for await (const run of client.workflow.list({ query: `WorkflowId = '${executionId}'` })) runs.push(run.runId);
@@ -459,7 +446,7 @@ describe("orchestrator (Temporal + NATS + tool router)", { timeout: 120_000 }, (
       assert.ok(failed?.type === "execution.failed");
       assert.match(failed.payload.reason ?? "", /step s1: carol denied revision 1/);
       assert.deepEqual(toolCalls(events, "tool_call.started"), [], "no tool call was made");
-      assert.deepEqual(recorded(h.argvLog), [], "no CLI ran");
+      assert.deepEqual(fixtureArgv(h.argvLog), [], "no CLI ran");
     } finally {
       await h.close();
     }
@@ -504,7 +491,7 @@ describe("orchestrator (Temporal + NATS + tool router)", { timeout: 120_000 }, (
       assert.match(failed.payload.reason ?? "", /s3.*rolled back s2, s1/);
 
       assert.deepEqual(
-        recorded(h.argvLog).map((a) => a.slice(0, 2).join(" ") + (a.find((x) => x.startsWith("--replicas=")) ?? "")),
+        fixtureArgv(h.argvLog).map((a) => a.slice(0, 2).join(" ") + (a.find((x) => x.startsWith("--replicas=")) ?? "")),
         [
           "kubectl scale--replicas=4",
           "kubectl annotate",
@@ -514,7 +501,7 @@ describe("orchestrator (Temporal + NATS + tool router)", { timeout: 120_000 }, (
         ],
       );
       assert.ok(
-        recorded(h.argvLog)[3]?.includes("wheelhouse.dev/change=none"),
+        fixtureArgv(h.argvLog)[3]?.includes("wheelhouse.dev/change=none"),
         "s2's rollback restored the annotation",
       );
     } finally {
@@ -576,7 +563,7 @@ describe("orchestrator (Temporal + NATS + tool router)", { timeout: 120_000 }, (
         `the verdict came ${waitedMs} ms after the step, before the ${VERIFICATION_TIMEOUT_MS} ms deadline`,
       );
       assert.deepEqual(
-        recorded(h.argvLog)
+        fixtureArgv(h.argvLog)
           .filter((a) => a[1] === "scale")
           .map((a) => a[3]),
         ["--replicas=4", "--replicas=2"],
@@ -609,7 +596,7 @@ describe("orchestrator (Temporal + NATS + tool router)", { timeout: 120_000 }, (
         "execution.step_completed",
         "execution.succeeded",
       ]);
-      assert.deepEqual(recorded(h.argvLog), [
+      assert.deepEqual(fixtureArgv(h.argvLog), [
         ["kubectl", "scale", "deployment/checkout", "--replicas=4", "--namespace=shop", "--dry-run=server"],
       ]);
     } finally {
@@ -627,7 +614,7 @@ describe("orchestrator (Temporal + NATS + tool router)", { timeout: 120_000 }, (
       const { executionId, event } = executionRequested(planId);
       await h.store.append([event]);
 
-      await withDeadline(hold.reached, 30_000, "the first worker to reach step s2's tool call");
+      await withDeadline("the first worker to reach step s2's tool call", hold.reached, 30_000);
       const status: ExecutionStatus = await client.workflow.getHandle(executionId).query(statusQuery);
       assert.equal(status.current_step, "s2");
       assert.deepEqual(status.completed_steps, ["s1"]);
@@ -644,7 +631,7 @@ describe("orchestrator (Temporal + NATS + tool router)", { timeout: 120_000 }, (
       assert.equal(count("execution.step_started", "s2"), 1);
       assert.equal(count("execution.step_completed", "s2"), 1);
       assert.deepEqual(
-        recorded(h.argvLog).map((a) => a[1]),
+        fixtureArgv(h.argvLog).map((a) => a[1]),
         ["scale", "annotate"],
         "s1 ran once (before the worker went away), s2 once (on the new worker)",
       );
@@ -715,7 +702,7 @@ describe("orchestrator (Temporal + NATS + tool router)", { timeout: 120_000 }, (
         );
       }
       assert.equal(sent.length, 0, "no capability was signed, no call reached the router");
-      assert.deepEqual(recorded(h.argvLog), [], "no CLI ran");
+      assert.deepEqual(fixtureArgv(h.argvLog), [], "no CLI ran");
 
       const result = await activities.runTool(call);
       assert.equal(result.status, "succeeded");
@@ -729,7 +716,7 @@ describe("orchestrator (Temporal + NATS + tool router)", { timeout: 120_000 }, (
       assert.equal((claims.exp ?? 0) - (claims.iat ?? 0), 60, "the tool timeout (30 s) plus a 30 s margin");
       // The router takes a capability once: replaying the one just used is refused, and nothing runs.
       await assert.rejects(h.tools.executeTool(call, { capability: sent[0] as string }), /already used/);
-      assert.equal(recorded(h.argvLog).length, 1);
+      assert.equal(fixtureArgv(h.argvLog).length, 1);
     } finally {
       await h.close();
     }
@@ -745,7 +732,7 @@ describe("orchestrator (Temporal + NATS + tool router)", { timeout: 120_000 }, (
       const { executionId, event } = executionRequested(planId);
       await h.store.append([event]);
 
-      await withDeadline(hold.reached, 30_000, "step s1's tool call");
+      await withDeadline("step s1's tool call", hold.reached, 30_000);
       const handle = client.workflow.getHandle(executionId);
       await handle.signal(cancelSignal, { reason: "wrong cluster", requested_by: "alice" });
       await waitFor("the cancel request to be seen", async () => (await handle.query(statusQuery)).cancel_requested);
@@ -757,7 +744,7 @@ describe("orchestrator (Temporal + NATS + tool router)", { timeout: 120_000 }, (
       assert.equal(last.payload.reason, "cancelled by alice: wrong cluster");
       assert.equal(events.filter((e) => e.type === "execution.step_started").length, 1, "s2 never started");
       assert.deepEqual(
-        recorded(h.argvLog).map((a) => a[1]),
+        fixtureArgv(h.argvLog).map((a) => a[1]),
         ["scale"],
       );
       assert.equal((await handle.query(statusQuery)).phase, "cancelled");
@@ -801,16 +788,4 @@ function holdCall(real: ToolClient, matches: (toolCallId: string) => boolean) {
     getResource: (request, options) => real.getResource(request, options),
   };
   return { client, reached: reachedPromise, release };
-}
-
-async function withDeadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
