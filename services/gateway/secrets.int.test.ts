@@ -18,8 +18,8 @@ import { after, before, describe, it } from "node:test";
 import pg from "pg";
 import { newEvent } from "../../events/index.ts";
 import { leaked, loadCorpus, type SecretKind } from "../../test/fixtures/redaction/corpus.ts";
-import { testEnv } from "../../test/support/index.ts";
 import { startTestGateway, type TestGateway } from "../../test/support/gateway.ts";
+import { testEnv } from "../../test/support/index.ts";
 
 const { kinds } = loadCorpus();
 const fixture = (path: string) =>
