@@ -12,8 +12,7 @@
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
 import { after, before, describe, it } from "node:test";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
-import * as Minio from "minio";
+import type { NatsConnection } from "@nats-io/transport-node";
 import { type Actor, type AnyEvent, type AnyRecordedEvent, type EventMeta, newEvent } from "../../events/index.ts";
 import type { ExecutionView } from "../../projections/executions/fold.ts";
 import { loadExecutionViews } from "../../projections/executions/sql.ts";
@@ -21,7 +20,15 @@ import { projections } from "../../projections/index.ts";
 import type { PlanView } from "../../projections/plans/fold.ts";
 import { loadPlanViews } from "../../projections/plans/sql.ts";
 import { readModelFolds } from "../../projections/replay.ts";
-import { natsOptions } from "../../test/support/index.ts";
+import { applyWithWriter } from "../../projections/types.ts";
+import {
+  connectTestNats,
+  deleteStreams,
+  dropSchemas,
+  minioClient,
+  removeBuckets,
+  testEnv,
+} from "../../test/support/index.ts";
 import { createDb, type Db } from "../db/index.ts";
 import { slonikSqlClient } from "../db/sql.ts";
 import { createEventStore, type EventStore } from "../eventstore/index.ts";
@@ -29,12 +36,7 @@ import { createEvidenceStore, type EvidenceMeta, type EvidenceStore, evidenceSto
 import { canonicalize } from "./canonical.ts";
 import { type AuditEventView, type AuditQueries, createAuditQueries } from "./queries.ts";
 
-const PG_URL = process.env.WH_PG_URL ?? "postgres://postgres@127.0.0.1:5432/wheelhouse";
-const MINIO = new URL(process.env.WH_MINIO_ENDPOINT ?? "http://127.0.0.1:9322");
-const env = {
-  S3_KEY: process.env.WH_MINIO_USER ?? "wheelhouse",
-  S3_SECRET: process.env.WH_MINIO_PASSWORD ?? "wheelhouse-dev-only",
-};
+const env = { S3_KEY: testEnv.minio.accessKey, S3_SECRET: testEnv.minio.secretKey };
 
 const alice = { kind: "user" as const, id: "alice", roles: ["operator" as const] };
 const bob = { kind: "user" as const, id: "bob", roles: ["approver" as const] };
@@ -56,13 +58,7 @@ let db: Db;
 let evidence: EvidenceStore;
 let audit: AuditQueries<PlanView, ExecutionView>;
 let checkpoint = 0;
-const minio = new Minio.Client({
-  endPoint: MINIO.hostname,
-  port: Number(MINIO.port),
-  useSSL: false,
-  accessKey: env.S3_KEY,
-  secretKey: env.S3_SECRET,
-});
+const minio = minioClient();
 
 /** What the projector does: every new batch of the events stream through every projection, in one transaction. */
 async function project(): Promise<void> {
@@ -72,7 +68,7 @@ async function project(): Promise<void> {
     await db.transaction(async (tx) => {
       for (const p of projections) {
         const mine = batch.filter((e) => p.handles.has(e.type));
-        if (mine.length > 0) await p.applyBatch(tx, mine);
+        if (mine.length > 0) await applyWithWriter(p.createWriter(), tx, mine);
       }
     });
     checkpoint = (batch[batch.length - 1] as AnyRecordedEvent).seq;
@@ -137,15 +133,15 @@ const rollbackOutput = JSON.stringify({ stdout: "deployment.apps/checkout scaled
 const ids: Record<string, string> = {};
 
 before(async () => {
-  nc = await connect(natsOptions());
+  nc = await connectTestNats();
   store = createEventStore({ nc, prefix });
   await store.provision();
-  db = await createDb({ url: PG_URL, schema });
+  db = await createDb({ url: testEnv.pgUrl, schema });
   evidence = createEvidenceStore(
     {
       kind: "s3",
       path: ".data/evidence",
-      endpoint: MINIO.origin,
+      endpoint: testEnv.minioUrl,
       bucket,
       region: "us-east-1",
       access_key: "env:S3_KEY",
@@ -396,17 +392,11 @@ before(async () => {
 });
 
 after(async () => {
-  await db?.pool.query(
-    (await import("slonik")).sql
-      .unsafe`DROP SCHEMA IF EXISTS ${(await import("slonik")).sql.identifier([schema])} CASCADE`,
-  );
   await db?.close();
-  const jsm = await store.manager();
-  for (const name of Object.values(store.streams)) await jsm.streams.delete(name).catch(() => false);
+  await dropSchemas(schema);
+  if (nc) await deleteStreams(nc, prefix);
   await nc?.close();
-  for await (const o of minio.listObjects(bucket, "", true))
-    await minio.removeObject(bucket, (o as { name: string }).name);
-  await minio.removeBucket(bucket).catch(() => undefined);
+  await removeBuckets(minio, bucket);
 });
 
 describe("audit queries over NATS, Postgres and MinIO", () => {

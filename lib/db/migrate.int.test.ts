@@ -5,12 +5,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { nuid } from "@nats-io/transport-node";
 import pg from "pg";
+import { dropSchemas, testEnv, uniqueName } from "../../test/support/index.ts";
 import { ConfigError } from "../errors/index.ts";
 import { loadMigrations, migrate } from "./migrate.ts";
 
-const PG_URL = process.env.WH_PG_URL ?? "postgres://postgres@127.0.0.1:5432/wheelhouse";
+const PG_URL = testEnv.pgUrl;
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
 async function q(text: string) {
@@ -42,11 +42,11 @@ function runCli(schema: string): Promise<{ code: number | null; out: string }> {
 }
 
 describe("migration runner (real Postgres)", () => {
-  const id = nuid.next().toLowerCase().slice(0, 8);
-  const schemas = [`t_mg_${id}_a`, `t_mg_${id}_b`, `t_mg_${id}_c`];
+  const id = uniqueName("t_mg");
+  const schemas = [`${id}_a`, `${id}_b`, `${id}_c`];
   const dirs: string[] = [];
   after(async () => {
-    for (const s of schemas) await q(`DROP SCHEMA IF EXISTS "${s}" CASCADE`);
+    await dropSchemas(...schemas);
     for (const d of dirs) await rm(d, { recursive: true, force: true });
   });
 

@@ -10,8 +10,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
-import * as Minio from "minio";
 import { decodeEvent } from "../../events/index.ts";
+import { minioClient, removeBuckets, testEnv, uniqueBucketName } from "../../test/support/index.ts";
 import { ConfigError } from "../errors/index.ts";
 import {
   createEvidenceStore,
@@ -23,19 +23,9 @@ import {
   type StoredEvidence,
 } from "./index.ts";
 
-const endpoint = process.env.WH_MINIO_ENDPOINT ?? "http://127.0.0.1:9322";
-const env = {
-  S3_KEY: process.env.WH_MINIO_USER ?? "wheelhouse",
-  S3_SECRET: process.env.WH_MINIO_PASSWORD ?? "wheelhouse-dev-only",
-};
-const url = new URL(endpoint);
-const minio = new Minio.Client({
-  endPoint: url.hostname,
-  port: Number(url.port),
-  useSSL: false,
-  accessKey: env.S3_KEY,
-  secretKey: env.S3_SECRET,
-});
+const endpoint = testEnv.minioUrl;
+const env = { S3_KEY: testEnv.minio.accessKey, S3_SECRET: testEnv.minio.secretKey };
+const minio = minioClient();
 
 function s3Config(bucket: string, retention_days: number): EvidenceConfig {
   return {
@@ -58,18 +48,7 @@ function objectOf(uri: string): { bucket: string; key: string; versionId: string
 const buckets: string[] = [];
 const folders: string[] = [];
 after(async () => {
-  // Locked versions go only with the governance bypass; the test user holds it.
-  for (const bucket of buckets) {
-    if (!(await minio.bucketExists(bucket))) continue;
-    const versions: { name: string; versionId?: string | null }[] = [];
-    for await (const item of minio.listObjects(bucket, "", true, { IncludeVersion: true })) {
-      versions.push(item as { name: string; versionId?: string | null });
-    }
-    for (const v of versions) {
-      await minio.removeObject(bucket, v.name, { versionId: v.versionId ?? "null", governanceBypass: true });
-    }
-    await minio.removeBucket(bucket);
-  }
+  await removeBuckets(minio, ...buckets);
   for (const f of folders) await rm(f, { recursive: true, force: true });
 });
 
@@ -103,7 +82,7 @@ const backends: Backend[] = [
     // No lock: objects are not versioned, so a PUT replaces the bytes the URI names.
     name: "MinIO bucket without lock",
     async make() {
-      const bucket = `t-ev-plain-${randomBytes(4).toString("hex")}`;
+      const bucket = uniqueBucketName("ev-plain");
       buckets.push(bucket);
       return createEvidenceStore(s3Config(bucket, 0), { env });
     },
@@ -120,7 +99,7 @@ const backends: Backend[] = [
     // Locked: a version cannot be changed at all; it can only be removed with the governance bypass.
     name: "MinIO bucket with GOVERNANCE lock",
     async make() {
-      const bucket = `t-ev-locked-${randomBytes(4).toString("hex")}`;
+      const bucket = uniqueBucketName("ev-locked");
       buckets.push(bucket);
       return createEvidenceStore(s3Config(bucket, 1), { env });
     },
@@ -211,7 +190,7 @@ for (const backend of backends) {
 
 describe("evidence store: MinIO object lock", () => {
   it("writes every object under a GOVERNANCE retention that a plain delete or overwrite cannot break", async () => {
-    const bucket = `t-ev-lock-${randomBytes(4).toString("hex")}`;
+    const bucket = uniqueBucketName("ev-lock");
     buckets.push(bucket);
     const store = createEvidenceStore(s3Config(bucket, 3), { env });
     const stored = await store.storeEvidence(meta, blob);
@@ -228,7 +207,7 @@ describe("evidence store: MinIO object lock", () => {
   });
 
   it("refuses to use an existing bucket without a lock when retention is configured", async () => {
-    const bucket = `t-ev-nolock-${randomBytes(4).toString("hex")}`;
+    const bucket = uniqueBucketName("ev-nolock");
     buckets.push(bucket);
     await minio.makeBucket(bucket, "us-east-1");
     const store = createEvidenceStore(s3Config(bucket, 1), { env });

@@ -11,6 +11,8 @@ export const testEnv = {
   natsUrl: process.env.WH_NATS_URL ?? `nats://127.0.0.1:${process.env.WH_NATS_PORT ?? "4322"}`,
   pgUrl: process.env.WH_PG_URL_DB ?? "postgres://postgres@127.0.0.1:5432/wheelhouse",
   temporalAddress: process.env.WH_TEMPORAL_ADDRESS ?? `127.0.0.1:${process.env.WH_TEMPORAL_PORT ?? "7322"}`,
+  /** The MinIO S3 endpoint as a URL (the evidence store's `endpoint`). */
+  minioUrl: `http://127.0.0.1:${process.env.WH_MINIO_PORT ?? "9322"}`,
   minio: {
     endPoint: "127.0.0.1",
     port: Number(process.env.WH_MINIO_PORT ?? "9322"),
