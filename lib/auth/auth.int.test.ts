@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { type OidcFixture, startOidcFixture } from "../../test/fixtures/oidc/server.ts";
+import { waitFor } from "../../test/support/index.ts";
 import { parseConfig } from "../config/index.ts";
 import { ForbiddenError, UnauthenticatedError } from "../errors/index.ts";
 import { createAuthenticator, loadDevIssuer, requireRole, rolesFromClaims } from "./index.ts";
@@ -90,17 +91,13 @@ describe("lib/auth against a local OIDC issuer", () => {
     await refused(auth, await idp.sign({ sub: "a" }, { kid: "unknown-1" }), /kid/);
     await refused(auth, await idp.sign({ sub: "a" }, { kid: "unknown-2" }), /kid/);
     assert.ok(idp.jwksFetches() - fetchesBefore <= 1);
-    const deadline = Date.now() + 5_000;
-    for (;;) {
-      try {
-        const { actor } = await auth.verify(await idp.sign({ sub: "rotated" }, { kid: newKid }));
-        assert.equal(actor.id, "rotated");
-        break;
-      } catch (e) {
-        if (Date.now() > deadline) throw e;
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    }
+    // Once the cooldown has passed, the new kid is fetched and accepted.
+    const { actor } = await waitFor(
+      "a token signed with the rotated key to be accepted",
+      async () => auth.verify(await idp.sign({ sub: "rotated" }, { kid: newKid })),
+      { timeoutMs: 5_000, intervalMs: 50 },
+    );
+    assert.equal(actor.id, "rotated");
   });
 
   it("reads Authorization headers strictly", async () => {
