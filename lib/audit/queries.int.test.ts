@@ -28,6 +28,7 @@ import {
   minioClient,
   removeBuckets,
   testEnv,
+  waitFor,
 } from "../../test/support/index.ts";
 import { createDb, type Db } from "../db/index.ts";
 import { slonikSqlClient } from "../db/sql.ts";
@@ -100,8 +101,7 @@ async function snapshot(label: string): Promise<void> {
   const at = new Date().toISOString();
   snapshots.push({ at, label, plan, execution });
   // The next append must land in a later millisecond than `at` (a condition, not a sleep).
-  const deadline = Date.now() + 1000;
-  while (Date.now() <= Date.parse(at)) if (Date.now() > deadline) throw new Error("clock did not advance");
+  await waitFor("the clock to advance", () => Date.now() > Date.parse(at), { timeoutMs: 1000, intervalMs: 1 });
 }
 
 /** Another change on other aggregates, interleaved so that replays have something to skip. */

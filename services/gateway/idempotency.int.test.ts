@@ -2,9 +2,9 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { Kvm } from "@nats-io/kv";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
+import type { NatsConnection } from "@nats-io/transport-node";
 import { ConflictError, UnavailableError } from "../../lib/errors/index.ts";
-import { natsOptions, uniqueName } from "../../test/support/index.ts";
+import { connectTestNats, deleteStreams, uniqueName, waitFor } from "../../test/support/index.ts";
 import type { ApiRequest } from "./api.ts";
 import { createIdempotencyStore } from "./idempotency.ts";
 
@@ -23,13 +23,10 @@ describe("Idempotency-Key store (real NATS KV)", () => {
   const bucket = uniqueName("idem");
 
   before(async () => {
-    nc = await connect(natsOptions());
+    nc = await connectTestNats();
   });
   after(async () => {
-    await new Kvm(nc)
-      .open(bucket)
-      .then((kv) => kv.destroy())
-      .catch(() => {});
+    await deleteStreams(nc, bucket);
     await nc.close();
   });
 
@@ -85,7 +82,7 @@ describe("Idempotency-Key store (real NATS KV)", () => {
     await assert.rejects(
       (async () => {
         // The first call has claimed the key once it is running.
-        while (runs === 0) await new Promise((r) => setImmediate(r));
+        await waitFor("the first call to start running", () => runs > 0, { intervalMs: 1 });
         return handler(request("k-live"));
       })(),
       ConflictError,
