@@ -150,7 +150,7 @@ up_cluster() {
   if [[ -z $(pid_of kwok) ]]; then
     start_bg kwok "$(kube_bin kwok)" --kubeconfig "$d/kwok.kubeconfig" \
       --manage-nodes-with-annotation-selector kwok.x-k8s.io/node=fake --cidr "$WH_KWOK_POD_CIDR" \
-      --node-ip 127.0.0.1 --server-address "127.0.0.1:$WH_KWOK_PORT"
+      --node-ip 127.0.0.1 --server-address "127.0.0.1:$WH_KWOK_PORT" --node-lease-duration-seconds 40
   fi
   # The fake node, without kwok's NoSchedule taint: the real scheduler places pods on it.
   kubectl_local apply -f - >/dev/null <<NODE
