@@ -15,7 +15,7 @@ import type { NatsConfig } from "../config/index.ts";
 import type { StreamSettings } from "./streams.ts";
 
 export { permissionViolation } from "./append.ts";
-export { PoisonMessageError } from "./codec.ts";
+export { decodeRecorded, PoisonMessageError } from "./codec.ts";
 export type { Aggregate, AggregateRead, CommandDecision, CommandOptions, CommandResult } from "./command.ts";
 export { aggregateStream, handleCommand } from "./command.ts";
 export type { ConsumeOptions, Consumption } from "./consumer.ts";

@@ -5,8 +5,7 @@
 import type pg from "pg";
 import { type AnyRecordedEvent, UnknownEventTypeError } from "../../events/index.ts";
 import type { SqlClient, Statement } from "../../lib/db/sql.ts";
-import { decodeRecorded } from "../../lib/eventstore/codec.ts";
-import type { RawStreamMessage } from "../../lib/eventstore/index.ts";
+import { decodeRecorded, type RawStreamMessage } from "../../lib/eventstore/index.ts";
 import { runStatements, type UnprojectedEntry } from "../../projections/types.ts";
 import { advanced, behind, type CheckpointMap, minOf, sameCheckpoints } from "./checkpoints.ts";
 import { describe, type ProjectorContext, resetWriters } from "./context.ts";
