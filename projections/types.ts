@@ -56,18 +56,15 @@ export interface Projection {
    */
   readonly recordsUnprojected?: boolean | undefined;
   /**
-   * Folds a batch of events (stream order, all newer than its checkpoint)
-   * into its rows, inside the caller's transaction, holding nothing between
-   * calls. Must be deterministic: rebuilding from the streams has to give
-   * the same rows.
+   * A fresh writer: folds batches of events (stream order, all newer than
+   * its checkpoint) into statements for the caller's transaction. Must be
+   * deterministic: rebuilding from the streams has to give the same rows.
    */
-  applyBatch(tx: Tx, events: readonly AnyRecordedEvent[]): Promise<void>;
-  /** The projector's fast path (same rows as `applyBatch`); without it the projector calls `applyBatch`. */
-  createWriter?(): ProjectionWriter;
+  createWriter(): ProjectionWriter;
 }
 
 /** Node-postgres clients take text; slonik connections take query tokens (and have `oneFirst`). */
-export function asSqlClient(tx: Tx): SqlClient {
+function asSqlClient(tx: Tx): SqlClient {
   return typeof (tx as Partial<DatabaseTransactionConnection>).oneFirst === "function"
     ? slonikSqlClient(tx as DatabaseTransactionConnection)
     : (tx as SqlClient);
@@ -78,7 +75,7 @@ export async function runStatements(db: SqlClient, statements: readonly Statemen
   for (const s of statements) await db.query(s.text, s.values);
 }
 
-/** `applyBatch` in terms of a fresh writer: the stateless path and the fast path share one fold and one SQL. */
+/** Runs one batch through `writer` inside `tx` (tests and tools that project without a projector). */
 export async function applyWithWriter(
   writer: ProjectionWriter,
   tx: Tx,

@@ -8,8 +8,8 @@
  * silent holes.
  */
 import { type AnyRecordedEvent, type EventType, eventCatalog } from "../../events/index.ts";
-import { type AuditEntry, appendAuditEvents, createAuditAppender } from "../../lib/audit/index.ts";
-import { asSqlClient, type Projection, type ProjectionWriter, type UnprojectedEntry } from "../types.ts";
+import { type AuditEntry, createAuditAppender } from "../../lib/audit/index.ts";
+import type { Projection, ProjectionWriter, UnprojectedEntry } from "../types.ts";
 
 /** Every event type is audited. */
 export const AUDIT_EVENT_TYPES: ReadonlySet<EventType> = new Set(Object.keys(eventCatalog) as EventType[]);
@@ -54,8 +54,5 @@ export const auditProjection: Projection = {
   tables: ["audit_events"],
   handles: AUDIT_EVENT_TYPES,
   recordsUnprojected: true,
-  async applyBatch(tx, events) {
-    await appendAuditEvents(asSqlClient(tx), events);
-  },
   createWriter: createAuditWriter,
 };

@@ -1,7 +1,6 @@
 /** Read model `context_nodes` + `context_edges`: the service graph the planner reads. */
-import type { AnyRecordedEvent } from "../../events/index.ts";
 import { type Statement, type TableSpec, upsertStatement } from "../../lib/db/sql.ts";
-import { applyWithWriter, type Projection, type ProjectionWriter, type Tx } from "../types.ts";
+import type { Projection, ProjectionWriter } from "../types.ts";
 import { CONTEXT_EVENT_TYPES, emptyChanges, evolveGraph } from "./fold.ts";
 import type { ContextEdgeRow, ContextNodeRow } from "./rows.ts";
 
@@ -66,6 +65,5 @@ export const contextProjection: Projection = {
   name: "context",
   tables: ["context_edges", "context_nodes"],
   handles: CONTEXT_EVENT_TYPES,
-  applyBatch: (tx: Tx, events: readonly AnyRecordedEvent[]) => applyWithWriter(createContextWriter(), tx, events),
   createWriter: createContextWriter,
 };

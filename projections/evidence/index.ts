@@ -1,7 +1,6 @@
 /** Read model `evidence`: where each stored blob is, its digest and what it belongs to. Insert-only. */
-import type { AnyRecordedEvent } from "../../events/index.ts";
 import { type Queryable, type Statement, type TableSpec, upsertRows, upsertStatement } from "../../lib/db/sql.ts";
-import { applyWithWriter, type Projection, type ProjectionWriter, type Tx } from "../types.ts";
+import type { Projection, ProjectionWriter } from "../types.ts";
 import { EVIDENCE_EVENT_TYPES, evidenceRows } from "./fold.ts";
 import type { EvidenceRow } from "./rows.ts";
 
@@ -47,6 +46,5 @@ export const evidenceProjection: Projection = {
   name: "evidence",
   tables: ["evidence"],
   handles: EVIDENCE_EVENT_TYPES,
-  applyBatch: (tx: Tx, events: readonly AnyRecordedEvent[]) => applyWithWriter(createEvidenceWriter(), tx, events),
   createWriter: createEvidenceWriter,
 };

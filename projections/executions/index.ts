@@ -1,6 +1,5 @@
 /** Read model `executions` (+ `tool_calls`): one run of a plan revision and the tool calls it made. */
-import type { AnyRecordedEvent } from "../../events/index.ts";
-import { applyWithWriter, type Projection, type Tx } from "../types.ts";
+import type { Projection } from "../types.ts";
 import { EXECUTION_EVENT_TYPES } from "./fold.ts";
 import { createExecutionsWriter } from "./sql.ts";
 
@@ -13,6 +12,5 @@ export const executionsProjection: Projection = {
   name: "executions",
   tables: ["tool_calls", "executions"],
   handles: EXECUTION_EVENT_TYPES,
-  applyBatch: (tx: Tx, events: readonly AnyRecordedEvent[]) => applyWithWriter(createExecutionsWriter(), tx, events),
   createWriter: () => createExecutionsWriter(),
 };

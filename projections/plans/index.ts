@@ -1,6 +1,5 @@
 /** Read model `plans` (+ `plan_steps`, `approvals`): a plan, its steps, its policy decision, its approvals. */
-import type { AnyRecordedEvent } from "../../events/index.ts";
-import { applyWithWriter, type Projection, type Tx } from "../types.ts";
+import type { Projection } from "../types.ts";
 import { PLAN_EVENT_TYPES } from "./fold.ts";
 import { createPlansWriter } from "./sql.ts";
 
@@ -13,6 +12,5 @@ export const plansProjection: Projection = {
   name: "plans",
   tables: ["plan_steps", "approvals", "plans"],
   handles: PLAN_EVENT_TYPES,
-  applyBatch: (tx: Tx, events: readonly AnyRecordedEvent[]) => applyWithWriter(createPlansWriter(), tx, events),
   createWriter: () => createPlansWriter(),
 };

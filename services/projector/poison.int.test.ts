@@ -202,7 +202,6 @@ describe("kill drill: poison events appended straight to NATS", () => {
       tables: [],
       handles: new Set(["plan.requested"]),
       recordsUnprojected: true,
-      async applyBatch() {},
       createWriter: () => ({
         reset() {},
         async prepare(_db, events, missed) {

@@ -146,7 +146,6 @@ describe("projector (real NATS + Postgres)", () => {
       name: "bomb",
       tables: [],
       handles: new Set(["plan.failed"]),
-      async applyBatch() {},
       createWriter: () => ({
         reset() {},
         async prepare(_db, events) {
