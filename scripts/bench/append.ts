@@ -6,13 +6,12 @@
  */
 import { randomUUID } from "node:crypto";
 import { jetstream } from "@nats-io/jetstream";
-import { connect } from "@nats-io/transport-node";
 import { type AnyEvent, newEvent } from "../../events/index.ts";
 import { createEventStore, type Durability } from "../../lib/eventstore/index.ts";
-import { natsOptions } from "../../test/support/index.ts";
+import { connectTestNats, deleteStreams } from "../../test/support/index.ts";
 
 const N = Number(process.argv[2] ?? 4000);
-const nc = await connect(natsOptions());
+const nc = await connectTestNats();
 const js = jetstream(nc);
 const encoder = new TextEncoder();
 
@@ -61,8 +60,8 @@ const rows: string[][] = [];
 for (const durability of ["safe", "fast"] as Durability[]) {
   const prefix = `bench_append_${durability}`;
   const store = createEventStore({ nc, prefix, streams: { events: durability } });
+  await deleteStreams(nc, prefix);
   const jsm = await store.manager();
-  await jsm.streams.delete(store.streams.events).catch(() => {});
   await store.provision();
   const info = await jsm.streams.info(store.streams.events);
   const persist = (info.config as unknown as { persist_mode?: string }).persist_mode ?? "default";
@@ -104,15 +103,12 @@ for (const durability of ["safe", "fast"] as Durability[]) {
       ]);
     }
   }
-  await jsm.streams.delete(store.streams.events).catch(() => {});
-  await jsm.streams.delete(store.streams.output).catch(() => {});
-  await jsm.streams.delete(store.streams.dlq).catch(() => {});
+  await deleteStreams(nc, prefix);
 }
 
 // Atomic multi-event appends (safe stream only: async streams refuse batches).
 {
   const store = createEventStore({ nc, prefix: "bench_append_batch" });
-  const jsm = await store.manager();
   await store.provision();
   for (const size of [3, 10]) {
     const n = 500;
@@ -132,7 +128,7 @@ for (const durability of ["safe", "fast"] as Durability[]) {
       "",
     ]);
   }
-  for (const s of Object.values(store.streams)) await jsm.streams.delete(s).catch(() => {});
+  await deleteStreams(nc, store.prefix);
 }
 
 const header = ["durability", "in flight", "path", "events/s", "p50 ms", "p99 ms", "append/raw"];

@@ -25,7 +25,6 @@
 import { randomBytes } from "node:crypto";
 import { parseArgs } from "node:util";
 import { jetstream } from "@nats-io/jetstream";
-import { connect } from "@nats-io/transport-node";
 import pg from "pg";
 import { v7 as uuidv7 } from "uuid";
 import type { AnyRecordedEvent } from "../../events/index.ts";
@@ -34,7 +33,7 @@ import { migrate } from "../../lib/db/index.ts";
 import { createEventStore } from "../../lib/eventstore/index.ts";
 import { createEvidenceStore } from "../../lib/evidence/index.ts";
 import { readModelFolds } from "../../projections/replay.ts";
-import { natsOptions } from "../../test/support/index.ts";
+import { connectTestNats, deleteStreams, dropSchemas, testEnv } from "../../test/support/index.ts";
 
 const { values: args } = parseArgs({
   options: {
@@ -45,7 +44,7 @@ const { values: args } = parseArgs({
 });
 const TOTAL = Number(args.events);
 const TARGET = Number(args.target);
-const PG_URL = process.env.WH_PG_URL ?? "postgres://postgres@127.0.0.1:5432/wheelhouse";
+const PG_URL = testEnv.pgUrl;
 
 const id = randomBytes(3).toString("hex");
 const prefix = `bench_audit_${id}`;
@@ -114,7 +113,7 @@ function executionEvent(executionId: string, i: number, occurredAt: string): Rec
 }
 
 async function main() {
-  const nc = await connect(natsOptions("admin", { name: "bench-audit" }));
+  const nc = await connectTestNats("admin", { name: "bench-audit" });
   // Setup speed only: the stream is written with `persist_mode: async` (fsync per message would make the
   // setup of 1M events take minutes); reads, which is all that is measured, do not depend on it.
   const store = createEventStore({ nc, prefix, streams: { events: "fast" } });
@@ -321,11 +320,10 @@ async function main() {
     console.log(JSON.stringify(report, null, 2));
   } finally {
     if (!args.keep) {
-      const jsm = await store.manager();
-      for (const name of Object.values(store.streams)) await jsm.streams.delete(name).catch(() => false);
-      await pool.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+      await deleteStreams(nc, prefix);
     }
     await pool.end();
+    if (!args.keep) await dropSchemas(schema);
     await nc.close();
   }
 }

@@ -9,13 +9,13 @@
  *
  *   node --import tsx scripts/bench/planner.ts [iterations]
  */
-import { connect } from "@nats-io/transport-node";
+import type { NatsConnection } from "@nats-io/transport-node";
 import { type AnyRecordedEvent, newEvent } from "../../events/index.ts";
 import { createEventStore } from "../../lib/eventstore/index.ts";
 import { createPlanner } from "../../lib/planner/index.ts";
 import { loadCatalog } from "../../lib/tools/index.ts";
 import { createPlannerService } from "../../services/planner/service.ts";
-import { natsOptions, testEnv } from "../../test/support/index.ts";
+import { connectTestNats, deleteStreams, testEnv } from "../../test/support/index.ts";
 
 const iterations = Number(process.argv[2] ?? 2000);
 const natsUrl = testEnv.natsUrl;
@@ -48,9 +48,9 @@ for (let i = 0; i < iterations; i++) {
 const elapsed = (performance.now() - started) / 1000;
 console.log(`template planner, ${iterations} intents: ${fmt(planTimes)}  ${(iterations / elapsed).toFixed(0)} plans/s`);
 
-let nc: Awaited<ReturnType<typeof connect>> | null = null;
+let nc: NatsConnection | null = null;
 try {
-  nc = await connect(natsOptions("admin", { timeout: 2000 }));
+  nc = await connectTestNats("admin", { timeout: 2000 });
 } catch {
   console.log(`NATS not reachable at ${natsUrl}: skipping the append comparison`);
 }
@@ -107,7 +107,6 @@ if (nc) {
   console.log(
     `p99 difference (plan.proposed − append): ${(pct(endToEnd, 99) - pct(rawAppend, 99)).toFixed(3)} ms (goal < 20 ms)`,
   );
-  const jsm = await store.manager();
-  for (const name of Object.values(store.streams)) await jsm.streams.delete(name).catch(() => false);
+  await deleteStreams(nc, store.prefix);
   await nc.drain();
 }

@@ -12,7 +12,6 @@
  * 2. Live lag: 1,000 events/s appended for 10 s while the projector follows;
  *    lag = commit time of the batch holding an event − its occurred_at.
  */
-import { connect } from "@nats-io/transport-node";
 import pg from "pg";
 import { newEvent } from "../../events/index.ts";
 import { createDb } from "../../lib/db/index.ts";
@@ -20,28 +19,20 @@ import { createEventStore } from "../../lib/eventstore/index.ts";
 import { changeHistory, EVENTS_PER_CHANGE } from "../../projections/fixtures.ts";
 import { projections } from "../../projections/index.ts";
 import { type AppliedBatch, createProjector } from "../../services/projector/projector.ts";
-import { natsOptions } from "../../test/support/index.ts";
+import { connectTestNats, deleteStreams, dropSchemas, testEnv } from "../../test/support/index.ts";
 
 const CHANGES = Number(process.argv[2] ?? 7700);
-const PG_URL = process.env.WH_PG_URL ?? "postgres://postgres@127.0.0.1:5432/wheelhouse";
+const PG_URL = testEnv.pgUrl;
 const prefix = "bench_proj";
 const schemaA = "bench_proj_fold";
 const schemaB = "bench_proj_raw";
 const schemaC = "bench_proj_live";
 
-async function pgq(text: string) {
-  const c = new pg.Client({ connectionString: PG_URL });
-  await c.connect();
-  await c.query(text);
-  await c.end();
-}
-
-const nc = await connect(natsOptions());
+const nc = await connectTestNats();
 const store = createEventStore({ nc, prefix });
-const jsm = await store.manager();
-for (const s of Object.values(store.streams)) await jsm.streams.delete(s).catch(() => {});
+await deleteStreams(nc, prefix);
 await store.provision();
-for (const s of [schemaA, schemaB, schemaC]) await pgq(`DROP SCHEMA IF EXISTS ${s} CASCADE`);
+await dropSchemas(schemaA, schemaB, schemaC);
 
 // Load the stream: 64 appends in flight.
 const t0 = performance.now();
@@ -68,7 +59,7 @@ await coreProjector.catchUp(10 * 60_000);
 const coreSecs = (performance.now() - tc) / 1000;
 await coreProjector.stop();
 await dbCore.close();
-await pgq(`DROP SCHEMA IF EXISTS ${schemaA}_core CASCADE`);
+await dropSchemas(`${schemaA}_core`);
 
 const dbA = await createDb({ url: PG_URL, schema: schemaA });
 const projector = createProjector({ nc, store, db: dbA, projections, batchSize: 500 });
@@ -206,6 +197,6 @@ for (const [i, r] of table.entries()) {
 await dbA.close();
 await dbB.close();
 await dbC.close();
-for (const s of [schemaA, schemaB, schemaC]) await pgq(`DROP SCHEMA IF EXISTS ${s} CASCADE`);
-for (const s of Object.values(store.streams)) await jsm.streams.delete(s).catch(() => {});
+await dropSchemas(schemaA, schemaB, schemaC);
+await deleteStreams(nc, prefix);
 await nc.close();
