@@ -7,8 +7,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
-import pg from "pg";
+import type { NatsConnection } from "@nats-io/transport-node";
 import type { Role } from "../../events/index.ts";
 import { type AuditQueries, createAuditQueries } from "../../lib/audit/index.ts";
 import { createAuthenticator } from "../../lib/auth/index.ts";
@@ -28,8 +27,10 @@ import { createGateway, type Gateway } from "../../services/gateway/gateway.ts";
 import { createReadModels } from "../../services/gateway/read-models.ts";
 import { createProjector, type Projector } from "../../services/projector/projector.ts";
 import { type OidcFixture, startOidcFixture } from "../fixtures/oidc/server.ts";
-import { natsOptions, testEnv } from "./env.ts";
+import { testEnv } from "./env.ts";
 import { uniqueName } from "./names.ts";
+import { connectTestNats, deleteStreams } from "./nats.ts";
+import { dropSchemas } from "./pg.ts";
 
 export interface TestGateway {
   readonly url: string;
@@ -81,7 +82,7 @@ export async function startTestGateway(
     format: "json",
     destination: options.logDestination,
   });
-  const nc = await connect(natsOptions());
+  const nc = await connectTestNats();
   const store = createEventStore({ nc, prefix, logger });
   await store.provision();
   const db = await createDb({ url: testEnv.pgUrl, schema, logger });
@@ -137,15 +138,10 @@ export async function startTestGateway(
     async stop() {
       await gateway.stop();
       await projector?.stop();
-      const jsm = await store.manager();
-      for (const s of Object.values(store.streams)) await jsm.streams.delete(s).catch(() => undefined);
-      await jsm.streams.delete(`KV_${prefix}_idem`).catch(() => undefined);
+      await deleteStreams(nc, prefix);
       await nc.close();
       await db.close();
-      const admin = new pg.Client({ connectionString: testEnv.pgUrl });
-      await admin.connect();
-      await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-      await admin.end();
+      await dropSchemas(schema);
       await idp.stop();
       rmSync(evidenceDir, { recursive: true, force: true });
     },
