@@ -109,7 +109,8 @@ describe("sandbox", () => {
     const pending = sandbox.run({
       argv: ["sleep", "300"],
       signal: controller.signal,
-      onSpawn: () => setTimeout(() => controller.abort(), 50),
+      // Cancel once the process exists (onSpawn is that signal), not after a guessed delay.
+      onSpawn: () => controller.abort(),
     });
     const result = await pending;
     assert.equal(result.canceled, true);
