@@ -13,7 +13,7 @@ import { toWheelhouseError, UnauthenticatedError } from "../../lib/errors/index.
 import type { Logger } from "../../lib/log/index.ts";
 import { ClientMessageSchema } from "../../schemas/api/index.ts";
 import { type ApiRequest, type Route, validateRequest } from "./api.ts";
-import type { LiveHub, OutputChunk } from "./live.ts";
+import type { LiveHub, LiveMessage, LiveSocket, OutputChunk } from "./live.ts";
 import type { Metrics } from "./metrics.ts";
 import type { FailureLimiter } from "./rate-limit.ts";
 
@@ -135,8 +135,52 @@ export function serveWebSocket(ctx: StreamContext, route: Route): void {
   });
 }
 
+/**
+ * ws's internals that a broadcast needs: the connection under the WebSocket (`_socket`) and the
+ * state of its sender (0: not busy with a message of its own). Writing one pre-built frame to every
+ * `_socket` is how ws's maintainers suggest broadcasting (websockets/ws#617); ws has no public API for it.
+ */
+interface FramedSocket {
+  readonly _socket?: { cork(): void; uncork(): void; write(chunk: Buffer): boolean } | null;
+  readonly _sender?: { readonly _state?: number } | null;
+}
+
+/**
+ * The hub's view of one ws WebSocket. A live event is sent as the frame the hub built once for
+ * every client, written straight to the connection (one write for all the messages of a batch);
+ * when ws could be in the middle of a message of its own (compressing one), the messages go
+ * through `send` instead, which queues behind it.
+ */
+export function liveSocket(socket: WebSocket): LiveSocket {
+  const framed = socket as unknown as FramedSocket;
+  return {
+    get bufferedAmount() {
+      return socket.bufferedAmount;
+    },
+    get readyState() {
+      return socket.readyState;
+    },
+    sendMessages(messages: readonly LiveMessage[]) {
+      const raw = framed._socket;
+      if (!raw || framed._sender?._state !== 0) {
+        for (const message of messages) socket.send(message.text);
+        return;
+      }
+      if (messages.length === 1) {
+        raw.write((messages[0] as LiveMessage).frame);
+        return;
+      }
+      raw.cork();
+      for (const message of messages) raw.write(message.frame);
+      raw.uncork();
+    },
+    close: (code, reason) => socket.close(code, reason),
+  };
+}
+
 function acceptWebSocket(deps: StreamDeps, socket: WebSocket, request: FastifyRequest, role: Role) {
   let actor: Actor | null = null;
+  const live = liveSocket(socket);
   deps.metrics.wsClients.inc();
   const fail = (code: number, detail: string) => {
     socket.send(JSON.stringify({ type: "error", code: code === 4401 ? "unauthenticated" : "bad_request", detail }));
@@ -193,13 +237,13 @@ function acceptWebSocket(deps: StreamDeps, socket: WebSocket, request: FastifyRe
         fail(4401, 'authenticate first: send {type:"auth", token}');
         return;
       }
-      await deps.hub.subscribe(socket, message);
+      await deps.hub.subscribe(live, message);
       socket.send(JSON.stringify({ type: "subscribed", topics: message.topics, cursor: message.cursor ?? null }));
     })().catch((e: unknown) => deps.logger.error({ err: e }, "websocket message failed"));
   });
   socket.on("close", () => {
     clearTimeout(authTimer);
     deps.metrics.wsClients.dec();
-    void deps.hub.remove(socket);
+    void deps.hub.remove(live);
   });
 }

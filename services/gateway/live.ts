@@ -15,11 +15,22 @@ import type { Consumption, EventStore } from "../../lib/eventstore/index.ts";
 import type { Logger } from "../../lib/log/index.ts";
 import type { SubscribeMessage, Topic } from "../../schemas/api/index.ts";
 
-/** The part of a WebSocket the hub uses (ws's WebSocket has it). */
+/**
+ * One message of the live feed, serialised once per (event, topic) and shared by every client that
+ * gets it: its JSON text and the same text as a WebSocket frame (RFC 6455 §5.2, unmasked, as a
+ * server sends it), so that a transport that can write frames sends the same bytes to every client.
+ */
+export interface LiveMessage {
+  readonly text: string;
+  readonly frame: Buffer;
+}
+
+/** The part of a WebSocket the hub uses (the transport adapts ws's WebSocket to it). */
 export interface LiveSocket {
   readonly bufferedAmount: number;
   readonly readyState: number;
-  send(data: string): void;
+  /** Sends the messages in order, as few writes as the transport can. */
+  sendMessages(messages: readonly LiveMessage[]): void;
   close(code?: number, reason?: string): void;
 }
 
@@ -72,30 +83,88 @@ function matches(event: AnyRecordedEvent, filters: SubscribeMessage["filters"]):
   return true;
 }
 
-/** One serialized message per (event, topic), shared by every client that gets it. */
-function serializer(event: AnyRecordedEvent) {
-  const cache = new Map<Topic, string>();
-  return (topic: Topic) => {
-    let text = cache.get(topic);
-    if (text === undefined) {
-      text = JSON.stringify({
-        type: "event",
-        topic,
-        seq: event.seq,
-        event: {
-          id: event.id,
-          type: event.type,
-          aggregate_type: event.aggregate_type,
-          aggregate_id: event.aggregate_id,
-          occurred_at: event.occurred_at,
-          actor: event.actor,
-          correlation_id: event.correlation_id,
-          payload: event.payload,
-        },
-      });
-      cache.set(topic, text);
-    }
-    return text;
+/** `text` as one unmasked, final WebSocket text frame. */
+export function textFrame(text: string): Buffer {
+  const payload = Buffer.from(text, "utf8");
+  const n = payload.length;
+  const headerLength = n < 126 ? 2 : n < 65_536 ? 4 : 10;
+  const frame = Buffer.allocUnsafe(headerLength + n);
+  frame[0] = 0x81; // FIN, opcode 1 (text)
+  if (n < 126) {
+    frame[1] = n;
+  } else if (n < 65_536) {
+    frame[1] = 126;
+    frame.writeUInt16BE(n, 2);
+  } else {
+    frame[1] = 127;
+    frame.writeBigUInt64BE(BigInt(n), 2);
+  }
+  payload.copy(frame, headerLength);
+  return frame;
+}
+
+/** An event with its topics worked out once and its messages serialised on first use. */
+interface Prepared {
+  readonly event: AnyRecordedEvent;
+  readonly topics: readonly Topic[];
+  message(topic: Topic): LiveMessage;
+}
+
+function prepare(event: AnyRecordedEvent): Prepared {
+  const cache = new Map<Topic, LiveMessage>();
+  return {
+    event,
+    topics: topicsOf(event),
+    message(topic) {
+      let message = cache.get(topic);
+      if (message === undefined) {
+        const text = JSON.stringify({
+          type: "event",
+          topic,
+          seq: event.seq,
+          event: {
+            id: event.id,
+            type: event.type,
+            aggregate_type: event.aggregate_type,
+            aggregate_id: event.aggregate_id,
+            occurred_at: event.occurred_at,
+            actor: event.actor,
+            correlation_id: event.correlation_id,
+            payload: event.payload,
+          },
+        });
+        message = { text, frame: textFrame(text) };
+        cache.set(topic, message);
+      }
+      return message;
+    },
+  };
+}
+
+/**
+ * Collects the events a consumer delivers in one turn of the event loop and hands them over
+ * together: when events come faster than they are sent (a burst, a busy machine), each client gets
+ * one write for all of them instead of one per event, so falling behind does not make it worse.
+ */
+function batcher(deliver: (events: readonly Prepared[]) => void) {
+  let pending: AnyRecordedEvent[] = [];
+  let scheduled: NodeJS.Immediate | null = null;
+  const flush = () => {
+    scheduled = null;
+    const events = pending;
+    pending = [];
+    deliver(events.map(prepare));
+  };
+  return {
+    push(event: AnyRecordedEvent) {
+      pending.push(event);
+      scheduled ??= setImmediate(flush);
+    },
+    cancel() {
+      if (scheduled) clearImmediate(scheduled);
+      scheduled = null;
+      pending = [];
+    },
   };
 }
 
@@ -108,35 +177,33 @@ export function createLiveHub(deps: {
   const clients = new Map<LiveSocket, Client>();
   let shared: Consumption | null = null;
   let sharedStarting: Promise<void> | null = null;
+  const sharedBatch = batcher((events) => {
+    for (const client of clients.values()) if (!client.own) deliver(client, events);
+  });
 
-  function deliver(client: Client, event: AnyRecordedEvent, text: (t: Topic) => string): void {
+  function deliver(client: Client, events: readonly Prepared[]): void {
     if (client.socket.readyState !== OPEN) return;
-    if (!matches(event, client.filters)) return;
-    for (const topic of topicsOf(event)) {
-      if (!client.topics.has(topic)) continue;
-      if (client.socket.bufferedAmount > deps.maxBufferedBytes) {
-        deps.onDropped?.();
-        deps.logger.warn({ buffered: client.socket.bufferedAmount }, "closing a slow WebSocket subscriber");
-        client.socket.close(CLOSE_SLOW_CONSUMER, "slow consumer: reconnect with your last cursor");
-        void remove(client.socket);
-        return;
-      }
-      client.socket.send(text(topic));
+    const messages: LiveMessage[] = [];
+    for (const prepared of events) {
+      if (!matches(prepared.event, client.filters)) continue;
+      for (const topic of prepared.topics) if (client.topics.has(topic)) messages.push(prepared.message(topic));
     }
+    if (messages.length === 0) return;
+    if (client.socket.bufferedAmount > deps.maxBufferedBytes) {
+      deps.onDropped?.();
+      deps.logger.warn({ buffered: client.socket.bufferedAmount }, "closing a slow WebSocket subscriber");
+      client.socket.close(CLOSE_SLOW_CONSUMER, "slow consumer: reconnect with your last cursor");
+      void remove(client.socket);
+      return;
+    }
+    client.socket.sendMessages(messages);
   }
 
   async function ensureShared(): Promise<void> {
     if (shared) return;
-    sharedStarting ??= deps.store
-      .subscribeLive({
-        handler: (event) => {
-          const text = serializer(event);
-          for (const client of clients.values()) if (!client.own) deliver(client, event, text);
-        },
-      })
-      .then((c) => {
-        shared = c;
-      });
+    sharedStarting ??= deps.store.subscribeLive({ handler: sharedBatch.push }).then((c) => {
+      shared = c;
+    });
     await sharedStarting;
   }
 
@@ -160,10 +227,15 @@ export function createLiveHub(deps: {
         own: null,
       };
       if (subscription.cursor !== undefined) {
-        client.own = await deps.store.subscribeLive({
-          fromSeq: subscription.cursor + 1,
-          handler: (event) => deliver(client, event, serializer(event)),
-        });
+        const own = batcher((events) => deliver(client, events));
+        const consumption = await deps.store.subscribeLive({ fromSeq: subscription.cursor + 1, handler: own.push });
+        client.own = {
+          ...consumption,
+          async stop() {
+            own.cancel();
+            await consumption.stop();
+          },
+        };
       } else {
         await ensureShared();
       }
@@ -173,6 +245,7 @@ export function createLiveHub(deps: {
     async stop() {
       for (const socket of [...clients.keys()]) await remove(socket);
       await shared?.stop().catch(() => undefined);
+      sharedBatch.cancel();
       shared = null;
       sharedStarting = null;
     },
