@@ -23,6 +23,7 @@ import {
 import type { Actor, Role } from "../../events/index.ts";
 import type { GatewayConfig } from "../config/index.ts";
 import { ForbiddenError, UnauthenticatedError } from "../errors/index.ts";
+import { createVerifiedTokens } from "./verified-tokens.ts";
 
 export * from "./dev-issuer.ts";
 
@@ -50,6 +51,12 @@ export interface AuthenticatorDeps {
   /** Remote JWKS cache tuning; defaults: 10 minutes max age, 30 s cooldown between refetches on an unknown kid. */
   readonly cacheMaxAgeMs?: number | undefined;
   readonly cooldownMs?: number | undefined;
+  /**
+   * How long a verified token is taken as verified without checking its signature again (never
+   * past its `exp` or maximum age); default 60 s, no longer than the remote key set is cached
+   * anyway. 0 verifies every time.
+   */
+  readonly verifiedTtlMs?: number | undefined;
 }
 
 /** Roles that satisfy a requirement: admin can do anything; everyone with a role can read. */
@@ -157,8 +164,14 @@ export function createAuthenticator(deps: AuthenticatorDeps): Authenticator {
   // Only asymmetric algorithms are configurable (schema), so an HS256 token
   // "signed" with the public key is refused before any key is looked at.
   const algorithms = [...config.algorithms];
+  const now = () => (deps.now ? deps.now() : new Date()).getTime();
+  const verified = createVerifiedTokens<Principal>({ ttlMs: deps.verifiedTtlMs ?? 60_000, maxEntries: 10_000, now });
 
   async function verify(token: string): Promise<Principal> {
+    return verified.get(token) ?? verifyAfresh(token);
+  }
+
+  async function verifyAfresh(token: string): Promise<Principal> {
     let claims: JWTPayload;
     try {
       const result = await jwtVerify(token, keys, {
@@ -195,15 +208,18 @@ export function createAuthenticator(deps: AuthenticatorDeps): Authenticator {
       });
     }
     const name = typeof claims.name === "string" ? claims.name : email;
-    return {
-      actor: {
-        kind: "user",
+    const principal: Principal = {
+      actor: Object.freeze({
+        kind: "user" as const,
         id,
-        roles: rolesFromClaims(claims, config),
+        roles: Object.freeze(rolesFromClaims(claims, config)) as Role[],
         ...(name === undefined || name === id ? {} : { display_name: name }),
-      },
+      }),
       claims,
     };
+    const iat = claims.iat as number;
+    verified.set(token, principal, Math.min(claims.exp as number, iat + config.max_token_age_seconds) * 1000);
+    return principal;
   }
 
   return {
