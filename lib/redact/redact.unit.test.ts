@@ -15,6 +15,7 @@ import {
   compileRedactPatterns,
   createRedactor,
   createScrubber,
+  DEFAULT_RULES,
   redact,
   redactDeep,
   SECRETLINT_RULE_IDS,
@@ -179,6 +180,35 @@ describe("redactor", () => {
     const missed = texts.filter((t) => !SECRETLINT_HINT.test(t) && scanWithSecretlint(t).length > 0);
     assert.deepEqual(missed, []);
     assert.ok(texts.some((t) => SECRETLINT_HINT.test(t) && scanWithSecretlint(t).length > 0));
+  });
+
+  test("secretlint's hint passes over a secret-ish word without an assignment, not over `_authToken=`", () => {
+    assert.equal(SECRETLINT_HINT.test("rotate the checkout api token in staging after the auth incident"), false);
+    assert.equal(SECRETLINT_HINT.test("//registry.npmjs.org/:_authToken=abc123"), true);
+    assert.equal(SECRETLINT_HINT.test('"client_secret": "x"'), true);
+  });
+
+  test("a rule's `requires` is in every match of its pattern, and without it the rule finds nothing", () => {
+    const texts = [...files, ...kinds, ...clean].flatMap((c) => [c.text, ...c.text.split("\n")]);
+    const guarded = DEFAULT_RULES.filter((rule) => rule.requires !== undefined);
+    assert.ok(guarded.length >= 10, `${guarded.length} rules with requires`);
+    let matched = 0;
+    for (const rule of guarded) {
+      const requires = rule.requires as RegExp;
+      const global = new RegExp(
+        rule.pattern.source,
+        rule.pattern.flags.includes("g") ? rule.pattern.flags : `${rule.pattern.flags}g`,
+      );
+      for (const text of texts) {
+        for (const m of text.matchAll(global)) {
+          matched++;
+          assert.ok(requires.test(m[0]), `${rule.name}: ${JSON.stringify(m[0])} lacks ${requires}`);
+        }
+        const stripped = text.replace(new RegExp(requires.source, "g"), " ");
+        assert.equal(stripped.match(global), null, `${rule.name} matches ${JSON.stringify(stripped.slice(0, 80))}`);
+      }
+    }
+    assert.ok(matched > 50, `only ${matched} matches: the corpus no longer exercises these rules`);
   });
 
   test("a secretlint-disable comment does not switch redaction off", () => {

@@ -57,10 +57,12 @@ const HINT =
 /**
  * What every scanner of secretlint's preset needs to find anything: a token of
  * 20 characters or more, credentials in a URL, PEM armour, or a key that says
- * secret. Most ordinary text (an intent, a comment) has none, and skips it.
- * The tests hold this true over the whole corpus.
+ * secret followed by `:` or `=` on its line (`_authToken=…`: the preset's
+ * context-keyed scanners all want one). Most ordinary text (an intent, a
+ * comment, "rotate the api token") has none, and skips it. The tests hold this
+ * true over the whole corpus.
  */
-export const SECRETLINT_HINT = /[A-Za-z0-9_+=-]{20,}|:\/\/[^\s/@]*@|-----BEGIN|secret|token|_key/i;
+export const SECRETLINT_HINT = /[A-Za-z0-9_+=-]{20,}|:\/\/[^\s/@]*@|-----BEGIN|(?:secret|token|_key)[^\n:=]{0,40}[:=]/i;
 
 /** Key names that give their value a secret's context in `redactValue`. */
 const KEY_HINT = /pass|pwd|secret|token|key|auth|cred|cookie|session|sid|sig|private|cert|dsn|conn/i;
@@ -98,6 +100,7 @@ export function createRedactor(patterns: readonly string[] = [], options: Redact
   };
 
   const applyRule = (text: string, rule: CompiledRule): string => {
+    if (rule.requires && !rule.requires.test(text)) return text;
     const re = rule.re;
     re.lastIndex = 0;
     let out = "";

@@ -18,6 +18,12 @@ export interface RedactionRule {
   /** Extra check on the candidate secret (entropy, decoding); false leaves it alone. */
   readonly accept?: (secret: string, match: RegExpExecArray) => boolean;
   /**
+   * A cheap test that every text the pattern can match passes (a `:` or `=` the pattern cannot
+   * do without): a text that fails it skips the rule's scan, which for the context-keyed rules is
+   * most of the redactor's time on ordinary text.
+   */
+  readonly requires?: RegExp;
+  /**
    * The parts of the matched secret to redact, as [start, end) offsets into it,
    * when one match holds several (the values of a cookie header). Default: all of it.
    */
@@ -25,6 +31,9 @@ export interface RedactionRule {
 }
 
 export const PLACEHOLDER_PREFIX = "[REDACTED:";
+
+/** For `requires`: the rule's pattern has a `:` or `=` outside any optional part. */
+const HAS_ASSIGNMENT = /[:=]/;
 
 /** Shannon entropy in bits per character. */
 export function entropy(text: string): number {
@@ -119,11 +128,13 @@ export const DEFAULT_RULES: readonly RedactionRule[] = [
   },
   {
     name: "aws_secret_access_key",
+    requires: HAS_ASSIGNMENT,
     pattern:
       /(?:aws_?secret_?access_?key|aws_?secret_?key|secret_?access_?key|SecretAccessKey|aws_secret)(?:\\?["'])?[ \t]*(?:[:=]|=>)[ \t]*(?:\\?["'])?(?<s>[A-Za-z0-9/+=]{40})(?![A-Za-z0-9/+=])/gi,
   },
   {
     name: "aws_session_token",
+    requires: HAS_ASSIGNMENT,
     pattern:
       /(?:aws_?session_?token|SessionToken|security_?token)(?:\\?["'])?[ \t]*(?:[:=]|=>)[ \t]*(?:\\?["'])?(?<s>[A-Za-z0-9/+=]{80,})/gi,
   },
@@ -131,9 +142,17 @@ export const DEFAULT_RULES: readonly RedactionRule[] = [
   { name: "gcp_api_key", pattern: /(?<![A-Za-z0-9_-])(?<s>AIza[0-9A-Za-z_-]{35})(?![A-Za-z0-9_-])/g },
   { name: "gcp_oauth_secret", pattern: /(?<s>GOCSPX-[A-Za-z0-9_-]{28})/g },
   { name: "gcp_access_token", pattern: /(?<![A-Za-z0-9])(?<s>ya29\.[0-9A-Za-z_-]{20,})/g },
-  { name: "gcp_private_key_id", pattern: /\\?"private_key_id\\?"\s*:\s*\\?"(?<s>[a-f0-9]{40})\\?"/g },
-  { name: "azure_storage_key", pattern: /(?:AccountKey|SharedAccessKey)\s*=\s*(?<s>[A-Za-z0-9+/]{30,}={0,2})/g },
-  { name: "azure_sas_signature", pattern: /[?&]sig=(?<s>[A-Za-z0-9%+/=]{20,})/g },
+  {
+    name: "gcp_private_key_id",
+    requires: HAS_ASSIGNMENT,
+    pattern: /\\?"private_key_id\\?"\s*:\s*\\?"(?<s>[a-f0-9]{40})\\?"/g,
+  },
+  {
+    name: "azure_storage_key",
+    requires: HAS_ASSIGNMENT,
+    pattern: /(?:AccountKey|SharedAccessKey)\s*=\s*(?<s>[A-Za-z0-9+/]{30,}={0,2})/g,
+  },
+  { name: "azure_sas_signature", requires: HAS_ASSIGNMENT, pattern: /[?&]sig=(?<s>[A-Za-z0-9%+/=]{20,})/g },
   {
     name: "azure_client_secret",
     pattern: /(?<![A-Za-z0-9_~.-])(?<s>[A-Za-z0-9_~.-]{3}\dQ~[A-Za-z0-9_~.-]{31,34})(?![A-Za-z0-9_~.-])/g,
@@ -160,7 +179,11 @@ export const DEFAULT_RULES: readonly RedactionRule[] = [
   { name: "pypi_token", pattern: /(?<![A-Za-z0-9])(?<s>pypi-Ag[A-Za-z0-9_-]{50,})/g },
   { name: "docker_token", pattern: /(?<![A-Za-z0-9])(?<s>dckr_pat_[A-Za-z0-9_-]{20,})/g },
   { name: "newrelic_key", pattern: /(?<![A-Za-z0-9])(?<s>NR(?:AK|II|JS)-[A-Za-z0-9]{27,})/g },
-  { name: "telegram_bot_token", pattern: /(?<![0-9])(?<s>\d{8,10}:AA[0-9A-Za-z_-]{33})(?![A-Za-z0-9_-])/g },
+  {
+    name: "telegram_bot_token",
+    requires: HAS_ASSIGNMENT,
+    pattern: /(?<![0-9])(?<s>\d{8,10}:AA[0-9A-Za-z_-]{33})(?![A-Za-z0-9_-])/g,
+  },
   { name: "anthropic_key", pattern: /(?<![A-Za-z0-9])(?<s>sk-ant-[a-z]{3,6}\d{2}-[A-Za-z0-9_-]{40,})/g },
   {
     name: "openai_key",
@@ -183,10 +206,12 @@ export const DEFAULT_RULES: readonly RedactionRule[] = [
   {
     name: "pagerduty_key",
     // REST API: `Authorization: Token token=<key>`.
+    requires: HAS_ASSIGNMENT,
     pattern: /\bToken\s+token=(?<s>[A-Za-z0-9_+-]{16,})/g,
   },
   {
     name: "pagerduty_key",
+    requires: HAS_ASSIGNMENT,
     pattern:
       /(?<![A-Za-z0-9])(?:pagerduty|pd)[A-Za-z0-9_.-]{0,30}?(?:key|token)(?:\\?["'])?[ \t]*(?:[:=]|=>)[ \t]*(?:\\?["'])?(?<s>[A-Za-z0-9_+-]{20,})/gi,
   },
@@ -197,6 +222,7 @@ export const DEFAULT_RULES: readonly RedactionRule[] = [
   },
   {
     name: "url_password",
+    requires: HAS_ASSIGNMENT,
     pattern: /\b[a-z][a-z0-9+.-]{1,20}:\/\/[^\s:/@"'<>]{0,128}:(?<s>[^\s@/"'<>]{1,256})@/gi,
     accept: (s) => !isReference(s),
   },
@@ -207,11 +233,13 @@ export const DEFAULT_RULES: readonly RedactionRule[] = [
   },
   {
     name: "basic_auth",
+    requires: HAS_ASSIGNMENT,
     pattern: /\bAuthorization["']?\s*:\s*["']?Basic\s+(?<s>[A-Za-z0-9+/]{8,}={0,2})/gi,
   },
   {
     name: "basic_auth",
     // `curl -u user:password`, `--user user:password`.
+    requires: HAS_ASSIGNMENT,
     pattern: /(?:^|\s)(?:-u|--user)[ =]["']?[^\s:"']{1,64}:(?<s>[^\s"']{4,256})/g,
     accept: (s) => !isReference(s),
   },
@@ -231,11 +259,13 @@ export const DEFAULT_RULES: readonly RedactionRule[] = [
   {
     name: "session_cookie",
     // Every value in a Cookie or Set-Cookie header, whatever its name, except the attributes.
+    requires: HAS_ASSIGNMENT,
     pattern: /\b(?:set-)?cookie[ \t]*:[ \t]*(?<s>[^\n]+)/gi,
     parts: cookieValues,
   },
   {
     name: "session_cookie",
+    requires: HAS_ASSIGNMENT,
     pattern: new RegExp(
       `(?<![A-Za-z0-9_.-])${SESSION_COOKIE}(?:\\\\?["'])?[ \\t]*(?:=|:)[ \\t]*(?:\\\\?["'])?(?<s>[^\\s;"',&<>]{16,})`,
       "gi",
@@ -244,6 +274,7 @@ export const DEFAULT_RULES: readonly RedactionRule[] = [
   },
   {
     name: "kubeconfig_credential",
+    requires: HAS_ASSIGNMENT,
     pattern:
       /^[ \t-]*(?:token|id-token|refresh-token|access-token|client-key-data|client-secret)\s*:\s*["']?(?<s>[^\s"']{8,})/gm,
     accept: (s) => !isReference(s),
@@ -251,6 +282,7 @@ export const DEFAULT_RULES: readonly RedactionRule[] = [
   {
     name: "password",
     // A quoted value behind a password key may hold anything but its own quote.
+    requires: HAS_ASSIGNMENT,
     pattern: new RegExp(
       `(?<![A-Za-z0-9])[A-Za-z0-9_.-]{0,40}?(?:password|passwd|passphrase|pwd)${NOT_A_SECRET_KEY_SUFFIX}[A-Za-z0-9_.-]*${ASSIGN}(?<q>\\\\?["'])(?<s>[^"'\\n\\\\]{3,256})\\k<q>`,
       "gi",
@@ -260,6 +292,7 @@ export const DEFAULT_RULES: readonly RedactionRule[] = [
   {
     name: "password",
     // Connection strings and env files: `Password=...;`, `DB_PASSWORD=...`, `"password": "..."`.
+    requires: HAS_ASSIGNMENT,
     pattern: new RegExp(
       `(?<![A-Za-z0-9])[A-Za-z0-9_.-]{0,40}?(?:password|passwd|passphrase|pwd)${NOT_A_SECRET_KEY_SUFFIX}[A-Za-z0-9_.-]*${ASSIGN}(?:\\\\?["'])?(?<s>[^\\s"',;{}()\\[\\]\\\\]{3,256})`,
       "gi",
@@ -269,6 +302,7 @@ export const DEFAULT_RULES: readonly RedactionRule[] = [
   {
     name: "secret",
     // Django's `SECRET_KEY = '…'` and friends: a quoted generated value may hold any punctuation.
+    requires: HAS_ASSIGNMENT,
     pattern: new RegExp(
       `(?<![A-Za-z0-9])${SECRET_KEY}${NOT_A_SECRET_KEY_SUFFIX}[A-Za-z0-9_.-]*${ASSIGN}(?<q>\\\\?["'])(?<s>[^"'\\n\\\\]{12,512})\\k<q>`,
       "gi",
@@ -278,6 +312,7 @@ export const DEFAULT_RULES: readonly RedactionRule[] = [
   {
     name: "secret",
     // `API_KEY=...`, `secret: ...`, `"client_secret": "..."`: only values that look machine-generated.
+    requires: HAS_ASSIGNMENT,
     pattern: new RegExp(
       `(?<![A-Za-z0-9])${SECRET_KEY}${NOT_A_SECRET_KEY_SUFFIX}[A-Za-z0-9_.-]*${ASSIGN}(?:\\\\?["'])?(?<s>[^\\s"',;{}()\\[\\]<>\\\\]{12,512})`,
       "gi",
