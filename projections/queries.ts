@@ -10,7 +10,12 @@
  * ```
  */
 import type { Page, Queryable } from "../lib/db/sql.ts";
-import { type ContextService, listContextServices } from "./context/queries.ts";
+import {
+  type ContextService,
+  type ContextServiceDetail,
+  getContextServices,
+  listContextServices,
+} from "./context/queries.ts";
 import { type DeadLetterRow, listDeadLetters } from "./dead-letters.ts";
 import { getEvidence, listEvidence } from "./evidence/queries.ts";
 import type { EvidenceRow } from "./evidence/rows.ts";
@@ -25,6 +30,8 @@ export interface ReadModelQueries {
   getExecution(executionId: string): Promise<ExecutionDetail | null>;
   listExecutions(query?: ListExecutionsQuery): Promise<Page<ExecutionRow>>;
   listContextServices(): Promise<ContextService[]>;
+  /** The service nodes named `name` (one per environment, or the one in `environment`) with their neighbours. */
+  getContextServices(name: string, environment?: string): Promise<ContextServiceDetail[]>;
   getEvidence(evidenceId: string): Promise<EvidenceRow | null>;
   listEvidence(ownerType: string, ownerId: string): Promise<EvidenceRow[]>;
   listDeadLetters(consumer?: string): Promise<DeadLetterRow[]>;
@@ -37,6 +44,7 @@ export function createReadModelQueries(db: Queryable): ReadModelQueries {
     getExecution: (executionId) => getExecution(db, executionId),
     listExecutions: (query) => listExecutions(db, query),
     listContextServices: () => listContextServices(db),
+    getContextServices: (name, environment) => getContextServices(db, name, environment),
     getEvidence: (evidenceId) => getEvidence(db, evidenceId),
     listEvidence: (ownerType, ownerId) => listEvidence(db, ownerType, ownerId),
     listDeadLetters: (consumer) => listDeadLetters(db, consumer),

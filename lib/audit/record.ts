@@ -292,6 +292,7 @@ export function deriveOutcome(event: AnyEvent): string | null {
     case "context.node_upserted":
     case "context.node_removed":
     case "context.edge_upserted":
+    case "context.edge_removed":
       return null;
     default: {
       const unreachable: never = event;

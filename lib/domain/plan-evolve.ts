@@ -85,6 +85,7 @@ export function evolve(state: PlanState, event: AnyEvent): PlanState {
     case "context.node_upserted":
     case "context.node_removed":
     case "context.edge_upserted":
+    case "context.edge_removed":
       return state;
     default:
       return assertNever(event);

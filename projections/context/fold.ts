@@ -6,7 +6,7 @@ import type { ContextEdgeRow, ContextNodeRow } from "./rows.ts";
 /** Every event of the context aggregate. */
 export type ContextEventType = Extract<EventType, `context.${string}`>;
 
-/** Changes from one batch: rows to write, nodes removed (with their edges). */
+/** Changes from one batch: rows to write (null: delete the row), nodes removed (with their edges). */
 export interface GraphChanges {
   readonly nodes: Map<string, ContextNodeRow | null>;
   readonly edges: Map<string, ContextEdgeRow | null>;
@@ -50,6 +50,10 @@ const contextHandlers = {
       updated_at: event.occurred_at,
       last_seq: event.seq,
     });
+  },
+  // A null edge is deleted by the writer; a later upsert in the same batch replaces the null.
+  "context.edge_removed": (changes, event) => {
+    changes.edges.set(edgeKey(event.payload), null);
   },
 } satisfies EventHandlers<ContextEventType, GraphChanges>;
 

@@ -29,6 +29,21 @@ describe("context fold", () => {
     assert.ok(changes.nodes.get("svc-0"));
   });
 
+  it("given an edge, when it is removed, then the batch deletes it; upserted again, it is written", () => {
+    const edge = { from_node: "svc-0", to_node: "cluster-1", kind: "runs_in" as const };
+    const removed = recorded([
+      ...contextHistory(1).flat(),
+      newEvent("context.edge_removed", "svc-0", edge, { actor: system, correlation_id: "c" }),
+    ]).reduce(evolveGraph, emptyChanges());
+    assert.equal(removed.edges.get(edgeKey(edge)), null);
+    assert.ok(removed.nodes.get("svc-0"), "the node stays");
+    const again = recorded([
+      newEvent("context.edge_removed", "svc-0", edge, { actor: system, correlation_id: "c" }),
+      newEvent("context.edge_upserted", "svc-0", edge, { actor: system, correlation_id: "c" }),
+    ]).reduce(evolveGraph, emptyChanges());
+    assert.ok(again.edges.get(edgeKey(edge)));
+  });
+
   it("given a removed node, when it is upserted again in the same batch, then it is written again", () => {
     const events = recorded([
       ...contextHistory(1).flat(),

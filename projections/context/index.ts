@@ -44,6 +44,14 @@ export function createContextWriter(): ProjectionWriter {
         });
         out.push({ text: "DELETE FROM context_nodes WHERE node_id = ANY($1::text[])", values: [ids] });
       }
+      const goneEdges = [...changes.edges.entries()].filter(([, e]) => e === null).map(([k]) => k.split("\u0000"));
+      if (goneEdges.length > 0) {
+        out.push({
+          text: `DELETE FROM context_edges e USING unnest($1::text[], $2::text[], $3::text[]) AS g(from_node, to_node, kind)
+                 WHERE e.from_node = g.from_node AND e.to_node = g.to_node AND e.kind = g.kind`,
+          values: [goneEdges.map((g) => g[0]), goneEdges.map((g) => g[1]), goneEdges.map((g) => g[2])],
+        });
+      }
       out.push(
         upsertStatement(
           contextNodesTable,

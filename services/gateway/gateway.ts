@@ -87,6 +87,7 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
     explainPlan: audit.explainPlan,
     explainExecution: audit.explainExecution,
     listServices: queries.listServices,
+    getService: queries.getService,
     alertmanager: webhooks.alertmanager,
     argocd: webhooks.argocd,
     git: webhooks.git,

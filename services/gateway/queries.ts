@@ -1,11 +1,13 @@
 /** Query handlers: read the Postgres read models, never the streams. A missing row is a 404. */
-import { NotFoundError } from "../../lib/errors/index.ts";
+import { NotFoundError, ValidationError } from "../../lib/errors/index.ts";
 import {
   ContextServicesQuerySchema,
   ExecutionIdParamsSchema,
   ListExecutionsQuerySchema,
   ListPlansQuerySchema,
   PlanIdParamsSchema,
+  ServiceNameParamsSchema,
+  ServiceQuerySchema,
 } from "../../schemas/api/index.ts";
 import { type ApiRequest, type ApiResponse, json, parseInput } from "./api.ts";
 import type { ReadModels } from "./read-models.ts";
@@ -45,6 +47,25 @@ export function createQueryHandlers(readModels: ReadModels) {
         200,
         await readModels.listExecutions({ plan_id: q.plan_id, status: q.status }, { cursor: q.cursor, limit: q.limit }),
       );
+    },
+    async getService(request: ApiRequest): Promise<ApiResponse> {
+      const { name } = parseInput(ServiceNameParamsSchema, request.params, "params");
+      const { environment } = parseInput(ServiceQuerySchema, request.query, "query");
+      const found = await readModels.getServices(name, environment);
+      if (found.length === 0) {
+        throw new NotFoundError(`no service ${name}${environment ? ` in ${environment}` : ""} in the context graph`, {
+          field: "params.name",
+          fix: "list the services with GET /v1/context/services; a service appears once the context service has seen its workloads",
+        });
+      }
+      if (found.length > 1) {
+        const environments = found.map((s) => s.environment ?? "(none)").join(", ");
+        throw new ValidationError(`service ${name} runs in several environments (${environments})`, {
+          field: "query.environment",
+          fix: `name one: ?environment=${found[0]?.environment ?? ""}`,
+        });
+      }
+      return json(200, found[0]);
     },
     async listServices(request: ApiRequest): Promise<ApiResponse> {
       const q = parseInput(ContextServicesQuerySchema, request.query, "query");

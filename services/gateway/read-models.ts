@@ -8,6 +8,7 @@
 import { decodeCursor, encodeCursor } from "../../lib/db/cursor.ts";
 import type { Page, SqlClient } from "../../lib/db/sql.ts";
 import type { EventStore } from "../../lib/eventstore/index.ts";
+import { type ServiceDetail, toServiceDetail } from "../../projections/context/detail.ts";
 import type {
   ExecutionDetail,
   ExecutionRow,
@@ -32,6 +33,8 @@ export interface ReadModels {
     filter: { environment?: string | undefined },
     page: { cursor?: string | undefined; limit: number },
   ): Promise<Page<Record<string, unknown>>>;
+  /** The service nodes named `name` (one per environment, or the one in `environment`) as the API shows them. */
+  getServices(name: string, environment?: string | undefined): Promise<ServiceDetail[]>;
   /** Whether the read models include the event at stream sequence `seq` (for `Prefer: wait`). */
   caughtUp(seq: number, target: { kind: "plan" | "execution" | "signal"; id: string }): Promise<boolean>;
   ping(): Promise<void>;
@@ -96,7 +99,7 @@ export interface ReadModelsDeps {
   /** The read models' own queries (projections/queries.ts). */
   readonly queries: Pick<
     ReadModelQueries,
-    "getPlan" | "listPlans" | "getExecution" | "listExecutions" | "listContextServices"
+    "getPlan" | "listPlans" | "getExecution" | "listExecutions" | "listContextServices" | "getContextServices"
   >;
   /** Plain SQL on the same schema, for the projection checkpoints. */
   readonly sql: SqlClient;
@@ -152,6 +155,10 @@ export function createReadModels(deps: ReadModelsDeps): ReadModels {
         items: items as unknown as Record<string, unknown>[],
         next_cursor: rest.length > p.limit && last ? encodeCursor([last.name, last.node_id]) : null,
       };
+    },
+
+    async getServices(name, environment) {
+      return (await queries.getContextServices(name, environment)).map(toServiceDetail);
     },
 
     async caughtUp(seq, target) {

@@ -34,7 +34,10 @@ import {
   PlanIdParamsSchema,
   PlanPageSchema,
   PlanResponseSchema,
+  ServiceDetailSchema,
+  ServiceNameParamsSchema,
   ServicePageSchema,
+  ServiceQuerySchema,
   WebhookAcceptedSchema,
   WsQuerySchema,
 } from "../../schemas/api/index.ts";
@@ -56,6 +59,7 @@ export interface RouteHandlers {
   explainPlan: Handler;
   explainExecution: Handler;
   listServices: Handler;
+  getService: Handler;
   alertmanager: Handler;
   argocd: Handler;
   git: Handler;
@@ -338,6 +342,18 @@ reconnect with the last one as \`cursor\` to miss nothing. Close codes: 4401 una
       query: ContextServicesQuerySchema,
       responses: { 200: { description: "A page of services", schema: ServicePageSchema } },
       handler: h.listServices,
+    },
+    {
+      method: "GET",
+      path: "/v1/context/services/{name}",
+      operationId: "getService",
+      summary: "One service as the cluster runs it: replicas, images, chart, owners, dependencies and dependents",
+      tags: ["context"],
+      access: "viewer",
+      params: ServiceNameParamsSchema,
+      query: ServiceQuerySchema,
+      responses: { 200: { description: "The service", schema: ServiceDetailSchema } },
+      handler: h.getService,
     },
     {
       method: "POST",
