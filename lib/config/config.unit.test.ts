@@ -28,7 +28,7 @@ describe("loadConfig", () => {
     const config = loadConfig(undefined, {});
     assert.equal(config.profile, "embedded");
     assert.equal(config.gateway.port, 8320);
-    assert.equal(config.nats.url, "nats://127.0.0.1:4322");
+    assert.deepEqual(config.nats.url, ["nats://127.0.0.1:4322"]);
     assert.equal(config.nats.events_sync, "always");
     assert.equal(config.llm.provider, "none");
     assert.deepEqual(config.llm.redact_patterns, []);
@@ -83,9 +83,19 @@ describe("loadConfig", () => {
       WHEELHOUSE_URL: "http://127.0.0.1:8320",
     });
     assert.equal(config.gateway.port, 9100);
-    assert.equal(config.nats.url, "nats://10.0.0.5:4222");
+    assert.deepEqual(config.nats.url, ["nats://10.0.0.5:4222"]);
     assert.deepEqual(config.llm.redact_patterns, ["acme-[0-9]+"]);
     assert.equal(config.chatops.slack.enabled, true);
+  });
+});
+
+describe("nats.url", () => {
+  it("takes a list of servers: comma-separated (as an environment variable) or a YAML list", () => {
+    const servers = ["nats://10.0.0.5:4222", "nats://10.0.0.6:4222", "nats://10.0.0.7:4222"];
+    assert.deepEqual(loadConfig(undefined, { WHEELHOUSE_NATS__URL: servers.join(", ") }).nats.url, servers);
+    const file = yamlFile(`nats:\n  url:\n${servers.map((s) => `    - ${s}\n`).join("")}`);
+    assert.deepEqual(loadConfig(file, {}).nats.url, servers);
+    assert.deepEqual(loadConfig(undefined, { WHEELHOUSE_NATS__URL: `[${servers.join(", ")}]` }).nats.url, servers);
   });
 });
 
@@ -103,6 +113,13 @@ describe("invalid configuration names the field, the problem and the fix", () =>
       fix: /llm\.api_key/,
     },
     { name: "bad url", doc: { nats: { url: "localhost" } }, field: "nats.url", fix: /nats\.url/ },
+    {
+      name: "bad server in a list",
+      doc: { nats: { url: ["nats://10.0.0.5:4222", "localhost"] } },
+      field: "nats.url",
+      fix: /not one: localhost/,
+    },
+    { name: "no server", doc: { nats: { url: " , " } }, field: "nats.url", fix: /at least one server/ },
     {
       name: "nested fallback",
       doc: { llm: { fallback: [{ provider: "anthropic", timeout_ms: -1 }] } },

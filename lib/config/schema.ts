@@ -83,8 +83,31 @@ export const GatewayConfigSchema = v.strictObject({
   ),
 });
 
+/**
+ * The NATS servers to connect to: one URL, a YAML list of them, or a comma-separated string
+ * (`WHEELHOUSE_NATS__URL=nats://a:4222,nats://b:4222`). Every process should list several servers of
+ * a cluster, so that it can start with any one of them down; it reconnects across all of them (and
+ * the ones the cluster tells it about).
+ */
+const natsServers = v.pipe(
+  v.unknown(),
+  v.check(
+    (given) => typeof given === "string" || (Array.isArray(given) && given.every((s) => typeof s === "string")),
+    "must be a server URL, or several: a comma-separated string or a YAML list of URLs",
+  ),
+  v.transform((given) =>
+    (typeof given === "string" ? given.split(",") : (given as string[])).map((s) => s.trim()).filter((s) => s !== ""),
+  ),
+  v.check((list) => list.length > 0, "must name at least one server, such as nats://127.0.0.1:4222"),
+  v.check(
+    (list) => list.every((s) => URL.canParse(s)),
+    (issue) =>
+      `must be absolute URLs such as nats://127.0.0.1:4222; not one: ${(issue.input as string[]).filter((s) => !URL.canParse(s)).join(", ")}`,
+  ),
+);
+
 export const NatsConfigSchema = v.strictObject({
-  url: v.optional(url, "nats://127.0.0.1:4322"),
+  url: v.optional(natsServers, "nats://127.0.0.1:4322"),
   /** Prefix of every stream and subject; tests use their own to isolate themselves. */
   prefix: v.optional(
     v.pipe(v.string(), v.regex(/^[a-z][a-z0-9_]*$/, "must be lower-case letters, digits and _")),
@@ -96,6 +119,10 @@ export const NatsConfigSchema = v.strictObject({
    * lose acknowledged writes on power loss). See docs/architecture.md.
    */
   events_sync: v.optional(v.picklist(["always", "interval"]), "always"),
+  /**
+   * Replicas of every stream, KV bucket and durable consumer Wheelhouse creates: 1 on one server, 3
+   * on a cluster (any one node can then go down). Start-up refuses a smaller one and names the fix.
+   */
   replicas: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(5)), 1),
   duplicate_window_ms: v.optional(positiveInt, 24 * 60 * 60 * 1000),
   /**
