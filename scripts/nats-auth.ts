@@ -79,6 +79,10 @@ export const natsUsers = {
     description: "tool_call.*, evidence.stored (execution), output chunks",
     publish: [...events("execution"), ...output("execution"), ...jetStreamUse],
   },
+  context: {
+    description: "context.* (the service graph: nodes and edges)",
+    publish: [...events("context"), ...jetStreamUse],
+  },
   projector: {
     description: "dead letters only",
     publish: [...deadLetters, ...jetStreamUse],

@@ -278,6 +278,50 @@ export const ConnectorsConfigSchema = v.strictObject({
   pagerduty: v.optional(v.strictObject({ api_base: v.optional(url), token: v.optional(SecretRefSchema) }), {}),
 });
 
+/** The context service: the cluster it watches, and the AWS and Grafana sources it polls. */
+export const ContextConfigSchema = v.strictObject({
+  /**
+   * Kubeconfig of the cluster to watch. Unset: the local stack's `<data_dir>/kube/config` when it
+   * exists, else `$KUBECONFIG`; neither: the context service stays idle and /readyz says so.
+   */
+  kubeconfig: v.optional(v.string()),
+  /** Where its RPC (RefreshContext, GetServiceGraph) and /readyz listen. */
+  host: v.optional(v.string(), "127.0.0.1"),
+  port: v.optional(port, 8326),
+  /** Server-side watch timeout: each watch ends with a bookmark and resumes; below the client's 30 s idle limit. */
+  watch_timeout_seconds: v.optional(v.pipe(v.number(), v.integer(), v.minValue(5), v.maxValue(29)), 25),
+  /** Bound on each list page. */
+  request_timeout_ms: v.optional(positiveInt, 30_000),
+  /** A full rebuild at least this often (a failed append is retried there). */
+  resync_ms: v.optional(positiveInt, 30_000),
+  aws: v.optional(
+    v.strictObject({
+      enabled: v.optional(v.boolean(), false),
+      region: v.optional(v.string(), "us-east-1"),
+      /** Another endpoint speaking the Resource Groups Tagging API (a local one in tests). */
+      endpoint: v.optional(url),
+      access_key_id: v.optional(SecretRefSchema, "env:AWS_ACCESS_KEY_ID"),
+      secret_access_key: v.optional(SecretRefSchema, "env:AWS_SECRET_ACCESS_KEY"),
+      session_token: v.optional(SecretRefSchema),
+      /** `service[:type]` filters such as `rds:db`; every type when empty. */
+      resource_types: v.optional(v.array(v.string()), []),
+      /** Only resources with one of these tag keys. */
+      tag_keys: v.optional(v.array(v.string()), []),
+      poll_interval_ms: v.optional(positiveInt, 60_000),
+      poll_timeout_ms: v.optional(positiveInt, 10_000),
+    }),
+    {},
+  ),
+  /** Datasources from `connectors.grafana` (url, token), polled when its url is set. */
+  grafana: v.optional(
+    v.strictObject({
+      poll_interval_ms: v.optional(positiveInt, 60_000),
+      poll_timeout_ms: v.optional(positiveInt, 10_000),
+    }),
+    {},
+  ),
+});
+
 export const ChatOpsConfigSchema = v.strictObject({
   slack: v.optional(
     v.strictObject({
@@ -315,6 +359,7 @@ export const ConfigObjectSchema = v.strictObject({
   orchestrator: v.optional(OrchestratorConfigSchema, {}),
   tools: v.optional(ToolsConfigSchema, {}),
   connectors: v.optional(ConnectorsConfigSchema, {}),
+  context: v.optional(ContextConfigSchema, {}),
   chatops: v.optional(ChatOpsConfigSchema, {}),
   log: v.optional(LogConfigSchema, {}),
 });
@@ -350,5 +395,6 @@ export type LLMProviderConfig = LLMConfig["fallback"][number];
 export type OrchestratorConfig = Config["orchestrator"];
 export type ToolsConfig = Config["tools"];
 export type ConnectorsConfig = Config["connectors"];
+export type ContextConfig = Config["context"];
 export type ChatOpsConfig = Config["chatops"];
 export type LogConfig = Config["log"];

@@ -16,9 +16,11 @@ import { createLogger, type Logger } from "../log/index.ts";
 import { createScrubber } from "../redact/index.ts";
 import { type Catalog, loadCatalog } from "../tools/index.ts";
 import { connectNats, refusedByNats } from "./nats.ts";
+import { createHealthChecks, type HealthChecks } from "./health.ts";
 
 export { connectNats, LOCAL_NATS_AUTH_DIR, type NatsCredentials, natsCredentials, refusedByNats } from "./nats.ts";
 
+export { type ComponentHealth, createHealthChecks, type HealthChecks } from "./health.ts";
 export interface Runtime {
   readonly config: Config;
   /** A logger for one component; every message goes through the secret scrubber. */
@@ -34,6 +36,8 @@ export interface Runtime {
   close(): Promise<void>;
 }
 
+  /** Health checks the services of this process register, reported by the gateway's /readyz. */
+  readonly health: HealthChecks;
 /** A running service: stopping it drains what it holds. */
 export interface RunningService {
   /** Where it can be reached, for the start-up banner (e.g. `http://127.0.0.1:8320`). */
@@ -79,6 +83,7 @@ export async function openRuntime(config: Config, name: string): Promise<Runtime
           cause,
           field: "storage.postgres_url",
           fix: "start PostgreSQL (`scripts/infra up` creates the database), or set WHEELHOUSE_STORAGE__POSTGRES_URL",
+    health: createHealthChecks(),
         });
       });
       return db;

@@ -5,6 +5,7 @@ import type { Authenticator, DevIssuer } from "../../lib/auth/index.ts";
 import type { GatewayConfig } from "../../lib/config/index.ts";
 import type { EventStore } from "../../lib/eventstore/index.ts";
 import type { Logger } from "../../lib/log/index.ts";
+import type { ComponentHealth } from "../../lib/runtime/index.ts";
 import type { AuditApi } from "./audit.ts";
 import type { ProjectorLagSample } from "./metrics.ts";
 import type { ReadModels } from "./read-models.ts";
@@ -37,6 +38,8 @@ export interface GatewayDeps {
   readonly devIssuer?: DevIssuer | null | undefined;
   /** Checks Postgres for /readyz. */
   readonly pingDatabase: () => Promise<void>;
+  /** Other services' checks in this process (the context service's sources), reported by /readyz. */
+  readonly componentHealth?: (() => Promise<Readonly<Record<string, ComponentHealth>>>) | undefined;
   readonly now?: (() => Date) | undefined;
   readonly metricsRegistry?: Registry | undefined;
   /** NATS KV bucket for idempotency keys; default `<prefix>_idempotency`. */

@@ -133,7 +133,12 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
       } catch (e) {
         checks.postgres = `unreachable: ${(e as Error).message}`;
       }
-      return { ok: Object.values(checks).every((c) => c === "ok"), checks };
+      const components = (await deps.componentHealth?.()) ?? {};
+      for (const [name, c] of Object.entries(components)) checks[name] = c.summary;
+      return {
+        ok: Object.entries(checks).every(([name, c]) => c === "ok" || components[name]?.critical === false),
+        checks,
+      };
     },
     followOutput: (executionId, fromSeq, onChunk) =>
       followOutput({

@@ -47,6 +47,7 @@ export async function startGateway(runtime: Runtime): Promise<RunningService> {
       await sql.query("SELECT 1");
     },
   });
+    componentHealth: () => runtime.health.report(),
   const url = await gateway.start();
   return { url, stop: () => gateway.stop() };
 }

@@ -7,6 +7,7 @@
 import type { Config } from "../../lib/config/index.ts";
 import { type RunningService, runServices, type ServiceStarter } from "../../lib/runtime/index.ts";
 import { embeddedCapabilityKeys } from "../../lib/tools/index.ts";
+import { startContext } from "../context/start.ts";
 import { startGateway } from "../gateway/start.ts";
 import { startOrchestrator } from "../orchestrator/start.ts";
 import { startPlanner } from "../planner/start.ts";
@@ -25,6 +26,8 @@ const keysFor = (config: Config) => {
 const services: ReadonlyArray<readonly [string, ServiceStarter]> = [
   // Read models first, so that the API answers from them as soon as it listens.
   ["projector", startProjector],
+  // The service graph next: policy and the planner read it.
+  ["context", startContext],
   ["policy", startPolicy],
   ["planner", startPlanner],
   ["tool-router", (runtime) => startToolRouter(runtime, { verifyKey: keysFor(runtime.config).verifyKey })],
