@@ -1,12 +1,13 @@
 /**
  * The orchestrator against the real Temporal dev server, real NATS, and a
- * real tool router (in process, fixture CLIs on its PATH). Each test has its
- * own event store prefix, task queue and execution ids.
+ * real tool router (in process) running the real kubectl against the local
+ * cluster. Each test has its own event store prefix, task queue, execution
+ * ids and Kubernetes namespace.
  */
 import assert from "node:assert/strict";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { ApplicationFailure } from "@temporalio/activity";
@@ -33,12 +34,17 @@ import {
   toolInputSha256,
 } from "../../lib/tools/index.ts";
 import {
+  clusterToolPath,
   connectTemporal,
   connectTestNats,
+  createTestDeployment,
   createTestEventStore,
-  FIXTURE_BIN,
-  fixtureArgv,
+  createTestNamespace,
+  kubeGet,
+  recordedArgv,
+  recordingBin,
   type TestTemporal,
+  testCluster,
   uniqueName,
   waitFor,
   withDeadline,
@@ -62,44 +68,51 @@ const ALICE: Actor = { kind: "user", id: "alice", roles: ["operator"] };
 const BOB: Actor = { kind: "user", id: "bob", roles: ["approver"] };
 const CAROL: Actor = { kind: "user", id: "carol", roles: ["approver"] };
 
-const deployment = { kind: "deployment", name: "checkout", namespace: "shop" };
-const target = { environment: "staging", service: "checkout", namespace: "shop" };
-
-const scaleStep: PlanStep = {
-  step_id: "s1",
-  action_id: "kubectl.scale",
-  input: { ...deployment, replicas: 4 },
-  target,
-  rationale: "more capacity for the sale",
-  verification: {
-    description: "checkout deployment reads back",
-    action_id: "kubectl.get",
-    input: { ...deployment, output: "json" },
-  },
-  rollback: { action_id: "kubectl.scale", input: { ...deployment, replicas: 2 } },
-};
-const annotateStep: PlanStep = {
-  step_id: "s2",
-  action_id: "kubectl.annotate",
-  input: { ...deployment, annotations: { "wheelhouse.dev/change": "sale" } },
-  target,
-  rationale: "mark the change",
-  rollback: {
+/** The plan's steps, aimed at a namespace of the test's own where a Deployment "checkout" runs 2 replicas. */
+function stepsIn(namespace: string) {
+  const deployment = { kind: "deployment", name: "checkout", namespace };
+  const target = { environment: "staging", service: "checkout", namespace };
+  const scaleStep: PlanStep = {
+    step_id: "s1",
+    action_id: "kubectl.scale",
+    input: { ...deployment, replicas: 4 },
+    target,
+    rationale: "more capacity for the sale",
+    verification: {
+      description: "checkout deployment reads back",
+      action_id: "kubectl.get",
+      input: { ...deployment, output: "json" },
+    },
+    rollback: { action_id: "kubectl.scale", input: { ...deployment, replicas: 2 } },
+  };
+  const annotateStep: PlanStep = {
+    step_id: "s2",
     action_id: "kubectl.annotate",
-    input: { ...deployment, annotations: { "wheelhouse.dev/change": "none" } },
-  },
-};
-/** The fixture kubectl knows no `describe`: it exits 1, so this read step fails. */
-const failingReadStep: PlanStep = {
-  step_id: "s3",
-  action_id: "kubectl.describe",
-  input: deployment,
-  target,
-  rationale: "look at the result",
-};
+    input: { ...deployment, annotations: { "wheelhouse.dev/change": "sale" } },
+    target,
+    rationale: "mark the change",
+    rollback: {
+      action_id: "kubectl.annotate",
+      input: { ...deployment, annotations: { "wheelhouse.dev/change": "none" } },
+    },
+  };
+  /** A Deployment that does not exist: kubectl describe exits 1 ("not found"), so this read step fails. */
+  const absent = { ...deployment, name: "absent" };
+  const failingReadStep: PlanStep = {
+    step_id: "s3",
+    action_id: "kubectl.describe",
+    input: absent,
+    target,
+    rationale: "look at the result",
+  };
+  return { deployment, absent, scaleStep, annotateStep, failingReadStep };
+}
 
 interface Harness {
   readonly store: EventStore;
+  /** The test's own namespace, with a Deployment "checkout" at 2 replicas. */
+  readonly namespace: string;
+  readonly steps: ReturnType<typeof stepsIn>;
   readonly taskQueue: string;
   readonly argvLog: string;
   readonly tools: ToolClient;
@@ -132,12 +145,15 @@ describe("orchestrator (Temporal + NATS + tool router)", { timeout: 120_000 }, (
     const { store, teardown } = await createTestEventStore("orch", { nc, logger });
     const dir = await mkdtemp(join(tmpdir(), "wh-orch-"));
     const argvLog = join(dir, "argv.log");
-    const toolPath = [FIXTURE_BIN, dirname(process.execPath), "/usr/bin", "/bin"].join(":");
+    const ns = await createTestNamespace("wh-orch");
+    await createTestDeployment(ns.name, "checkout", { replicas: 2 });
+    // The real kubectl behind a wrapper that records each argv: the order of the calls is part of what is tested.
+    const toolPath = clusterToolPath(await recordingBin(dir, argvLog));
     const env = {
       PATH: toolPath,
       HOME: dir,
-      WH_FIXTURE_ARGV_LOG: argvLog,
-      WHEELHOUSE_TOOLS__ENV_ALLOW: "[PATH, HOME, WH_FIXTURE_ARGV_LOG]",
+      KUBECONFIG: testCluster.kubeconfig,
+      WHEELHOUSE_TOOLS__ENV_ALLOW: "[PATH, HOME, KUBECONFIG]",
     };
     const evidence = createEvidenceStore({
       kind: "local",
@@ -178,6 +194,8 @@ describe("orchestrator (Temporal + NATS + tool router)", { timeout: 120_000 }, (
       });
     return {
       store,
+      namespace: ns.name,
+      steps: stepsIn(ns.name),
       taskQueue,
       argvLog,
       tools,
@@ -213,6 +231,7 @@ describe("orchestrator (Temporal + NATS + tool router)", { timeout: 120_000 }, (
         for (const w of workers) await w.stop();
         await transport.stop();
         await teardown();
+        await ns.teardown();
         await rm(dir, { recursive: true, force: true });
       },
     };
@@ -320,6 +339,9 @@ describe("orchestrator (Temporal + NATS + tool router)", { timeout: 120_000 }, (
     return store.readAggregate("execution", executionId);
   }
 
+  /** The test's Deployment as the cluster has it. */
+  const checkoutIn = (namespace: string) => kubeGet("deployment/checkout", `--namespace=${namespace}`);
+
   const FINAL = new Set(["execution.succeeded", "execution.failed", "execution.cancelled"]);
 
   async function waitForEnd(store: EventStore, executionId: string, timeoutMs = 30_000): Promise<AnyRecordedEvent[]> {
@@ -340,6 +362,7 @@ describe("orchestrator (Temporal + NATS + tool router)", { timeout: 120_000 }, (
 
   it("runs an approved plan: dry run, write, verification, in order, with the tool calls recorded", async () => {
     const h = await harness();
+    const { scaleStep } = h.steps;
     try {
       await h.startWorker();
       await h.startStarter();
@@ -373,12 +396,14 @@ describe("orchestrator (Temporal + NATS + tool router)", { timeout: 120_000 }, (
         `${executionId}-s1`,
         `${executionId}-s1-verify-1`,
       ]);
-      const argv = fixtureArgv(h.argvLog);
+      const argv = recordedArgv(h.argvLog);
+      const ns = `--namespace=${h.namespace}`;
       assert.deepEqual(argv, [
-        ["kubectl", "scale", "deployment/checkout", "--replicas=4", "--namespace=shop", "--dry-run=server"],
-        ["kubectl", "scale", "deployment/checkout", "--replicas=4", "--namespace=shop"],
-        ["kubectl", "get", "deployment", "checkout", "--output=json", "--namespace=shop"],
+        ["kubectl", "scale", "deployment/checkout", "--replicas=4", ns, "--dry-run=server"],
+        ["kubectl", "scale", "deployment/checkout", "--replicas=4", ns],
+        ["kubectl", "get", "deployment", "checkout", "--output=json", ns],
       ]);
+      assert.equal((await checkoutIn(h.namespace))?.spec.replicas, 4, "the cluster's Deployment was scaled");
       // The dry run and the write sit inside the step's started/completed pair.
       const seqOf = (pred: (e: AnyRecordedEvent) => boolean) => events.find(pred)?.seq ?? -1;
       const stepStarted = seqOf((e) => e.type === "execution.step_started");
@@ -395,6 +420,7 @@ describe("orchestrator (Temporal + NATS + tool router)", { timeout: 120_000 }, (
 
   it("starts one workflow when the same execution.requested is delivered twice", async () => {
     const h = await harness();
+    const { scaleStep } = h.steps;
     try {
       await h.startWorker();
       const starter = await h.startStarter();
@@ -421,7 +447,7 @@ describe("orchestrator (Temporal + NATS + tool router)", { timeout: 120_000 }, (
         "execution.verified",
         "execution.succeeded",
       ]);
-      const writes = fixtureArgv(h.argvLog).filter((a) => a[1] === "scale");
+      const writes = recordedArgv(h.argvLog).filter((a) => a[1] === "scale");
       assert.equal(writes.length, 1, "the write ran once");
       const runs = [];
       for await (const run of client.workflow.list({ query: `WorkflowId = '${executionId}'` })) runs.push(run.runId);
@@ -433,6 +459,7 @@ describe("orchestrator (Temporal + NATS + tool router)", { timeout: 120_000 }, (
 
   it("refuses the write when the approval was withdrawn: nothing runs, execution.failed says why", async () => {
     const h = await harness();
+    const { scaleStep } = h.steps;
     try {
       await h.startWorker();
       await h.startStarter();
@@ -446,7 +473,7 @@ describe("orchestrator (Temporal + NATS + tool router)", { timeout: 120_000 }, (
       assert.ok(failed?.type === "execution.failed");
       assert.match(failed.payload.reason ?? "", /step s1: carol denied revision 1/);
       assert.deepEqual(toolCalls(events, "tool_call.started"), [], "no tool call was made");
-      assert.deepEqual(fixtureArgv(h.argvLog), [], "no CLI ran");
+      assert.deepEqual(recordedArgv(h.argvLog), [], "no CLI ran");
     } finally {
       await h.close();
     }
@@ -454,6 +481,7 @@ describe("orchestrator (Temporal + NATS + tool router)", { timeout: 120_000 }, (
 
   it("rolls back completed writes in reverse order when a later step fails", async () => {
     const h = await harness();
+    const { scaleStep, annotateStep, failingReadStep } = h.steps;
     try {
       await h.startWorker();
       await h.startStarter();
@@ -491,7 +519,9 @@ describe("orchestrator (Temporal + NATS + tool router)", { timeout: 120_000 }, (
       assert.match(failed.payload.reason ?? "", /s3.*rolled back s2, s1/);
 
       assert.deepEqual(
-        fixtureArgv(h.argvLog).map((a) => a.slice(0, 2).join(" ") + (a.find((x) => x.startsWith("--replicas=")) ?? "")),
+        recordedArgv(h.argvLog).map(
+          (a) => a.slice(0, 2).join(" ") + (a.find((x) => x.startsWith("--replicas=")) ?? ""),
+        ),
         [
           "kubectl scale--replicas=4",
           "kubectl annotate",
@@ -501,9 +531,12 @@ describe("orchestrator (Temporal + NATS + tool router)", { timeout: 120_000 }, (
         ],
       );
       assert.ok(
-        fixtureArgv(h.argvLog)[3]?.includes("wheelhouse.dev/change=none"),
+        recordedArgv(h.argvLog)[3]?.includes("wheelhouse.dev/change=none"),
         "s2's rollback restored the annotation",
       );
+      const live = await checkoutIn(h.namespace);
+      assert.equal(live?.spec.replicas, 2, "s1's rollback scaled the cluster's Deployment back");
+      assert.equal(live?.metadata.annotations?.["wheelhouse.dev/change"], "none", "s2's rollback re-annotated it");
     } finally {
       await h.close();
     }
@@ -511,12 +544,14 @@ describe("orchestrator (Temporal + NATS + tool router)", { timeout: 120_000 }, (
 
   it("rolls back when verification keeps failing until its deadline", async () => {
     const h = await harness();
+    const { absent, scaleStep } = h.steps;
     try {
       await h.startWorker();
       await h.startStarter();
+      // Describes a Deployment that does not exist: every read fails ("not found").
       const verifiedByDescribe: PlanStep = {
         ...scaleStep,
-        verification: { description: "describe reads back", action_id: "kubectl.describe", input: deployment },
+        verification: { description: "describe reads back", action_id: "kubectl.describe", input: absent },
       };
       const planId = await seedPlan(h.store, { steps: [verifiedByDescribe] });
       const { executionId, event } = executionRequested(planId);
@@ -563,11 +598,12 @@ describe("orchestrator (Temporal + NATS + tool router)", { timeout: 120_000 }, (
         `the verdict came ${waitedMs} ms after the step, before the ${VERIFICATION_TIMEOUT_MS} ms deadline`,
       );
       assert.deepEqual(
-        fixtureArgv(h.argvLog)
+        recordedArgv(h.argvLog)
           .filter((a) => a[1] === "scale")
           .map((a) => a[3]),
         ["--replicas=4", "--replicas=2"],
       );
+      assert.equal((await checkoutIn(h.namespace))?.spec.replicas, 2, "the cluster's Deployment was scaled back");
     } finally {
       await h.close();
     }
@@ -575,6 +611,7 @@ describe("orchestrator (Temporal + NATS + tool router)", { timeout: 120_000 }, (
 
   it("a dry-run execution previews every write and changes nothing", async () => {
     const h = await harness();
+    const { scaleStep } = h.steps;
     try {
       await h.startWorker();
       await h.startStarter();
@@ -596,9 +633,10 @@ describe("orchestrator (Temporal + NATS + tool router)", { timeout: 120_000 }, (
         "execution.step_completed",
         "execution.succeeded",
       ]);
-      assert.deepEqual(fixtureArgv(h.argvLog), [
-        ["kubectl", "scale", "deployment/checkout", "--replicas=4", "--namespace=shop", "--dry-run=server"],
+      assert.deepEqual(recordedArgv(h.argvLog), [
+        ["kubectl", "scale", "deployment/checkout", "--replicas=4", `--namespace=${h.namespace}`, "--dry-run=server"],
       ]);
+      assert.equal((await checkoutIn(h.namespace))?.spec.replicas, 2, "the cluster's Deployment is as it was");
     } finally {
       await h.close();
     }
@@ -606,6 +644,7 @@ describe("orchestrator (Temporal + NATS + tool router)", { timeout: 120_000 }, (
 
   it("survives a worker that goes away mid-step: a new worker finishes without repeating the completed step", async () => {
     const h = await harness();
+    const { scaleStep, annotateStep } = h.steps;
     try {
       const hold = holdCall(h.tools, (id) => id.endsWith("-s2"));
       const first = await h.startWorker({ tools: hold.client, shutdownGraceMs: 100 });
@@ -631,7 +670,7 @@ describe("orchestrator (Temporal + NATS + tool router)", { timeout: 120_000 }, (
       assert.equal(count("execution.step_started", "s2"), 1);
       assert.equal(count("execution.step_completed", "s2"), 1);
       assert.deepEqual(
-        fixtureArgv(h.argvLog).map((a) => a[1]),
+        recordedArgv(h.argvLog).map((a) => a[1]),
         ["scale", "annotate"],
         "s1 ran once (before the worker went away), s2 once (on the new worker)",
       );
@@ -642,6 +681,7 @@ describe("orchestrator (Temporal + NATS + tool router)", { timeout: 120_000 }, (
 
   it("signs a capability only for a call the approved plan revision names; anything else never reaches the router", async () => {
     const h = await harness();
+    const { deployment, scaleStep } = h.steps;
     try {
       const planId = await seedPlan(h.store, { steps: [scaleStep] });
       const denied = await seedPlan(h.store, { steps: [scaleStep], approvals: [BOB], denials: [CAROL] });
@@ -702,7 +742,7 @@ describe("orchestrator (Temporal + NATS + tool router)", { timeout: 120_000 }, (
         );
       }
       assert.equal(sent.length, 0, "no capability was signed, no call reached the router");
-      assert.deepEqual(fixtureArgv(h.argvLog), [], "no CLI ran");
+      assert.deepEqual(recordedArgv(h.argvLog), [], "no CLI ran");
 
       const result = await activities.runTool(call);
       assert.equal(result.status, "succeeded");
@@ -716,7 +756,7 @@ describe("orchestrator (Temporal + NATS + tool router)", { timeout: 120_000 }, (
       assert.equal((claims.exp ?? 0) - (claims.iat ?? 0), 60, "the tool timeout (30 s) plus a 30 s margin");
       // The router takes a capability once: replaying the one just used is refused, and nothing runs.
       await assert.rejects(h.tools.executeTool(call, { capability: sent[0] as string }), /already used/);
-      assert.equal(fixtureArgv(h.argvLog).length, 1);
+      assert.equal(recordedArgv(h.argvLog).length, 1);
     } finally {
       await h.close();
     }
@@ -724,6 +764,7 @@ describe("orchestrator (Temporal + NATS + tool router)", { timeout: 120_000 }, (
 
   it("a cancel signal stops before the next step and records execution.cancelled", async () => {
     const h = await harness();
+    const { scaleStep, annotateStep } = h.steps;
     try {
       const hold = holdCall(h.tools, (id) => id.endsWith("-s1"));
       await h.startWorker({ tools: hold.client });
@@ -744,7 +785,7 @@ describe("orchestrator (Temporal + NATS + tool router)", { timeout: 120_000 }, (
       assert.equal(last.payload.reason, "cancelled by alice: wrong cluster");
       assert.equal(events.filter((e) => e.type === "execution.step_started").length, 1, "s2 never started");
       assert.deepEqual(
-        fixtureArgv(h.argvLog).map((a) => a[1]),
+        recordedArgv(h.argvLog).map((a) => a[1]),
         ["scale"],
       );
       assert.equal((await handle.query(statusQuery)).phase, "cancelled");

@@ -1,16 +1,16 @@
 /**
  * Who may make the tool router act: only a caller holding a capability the
  * orchestrator signed for exactly that call. An adversarial table against a
- * real router (sandbox processes, fixture CLIs that record every argv), a
- * real event store (NATS) and the real recorder: every refused request is
- * answered 401/403, spawns nothing, appends nothing, and leaves one log line
- * naming the caller's address and none of its ids or input.
+ * real router (sandbox processes running the real kubectl and helm against the
+ * local cluster, through wrappers that record every argv), a real event store
+ * (NATS) and the real recorder: every refused request is answered 401/403,
+ * spawns nothing, changes nothing in the cluster, appends nothing, and leaves
+ * one log line naming the caller's address and none of its ids or input.
  */
 import assert from "node:assert/strict";
-import { chmodSync, writeFileSync } from "node:fs";
-import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { PassThrough } from "node:stream";
 import { after, before, describe, it } from "node:test";
 import { parseConfig } from "../../lib/config/index.ts";
@@ -25,7 +25,18 @@ import {
   generateCapabilityKeys,
   loadCatalog,
 } from "../../lib/tools/index.ts";
-import { createTestEventStore, FIXTURE_BIN, fixtureArgv, type TestEventStore } from "../../test/support/index.ts";
+import {
+  clusterToolPath,
+  createTestDeployment,
+  createTestEventStore,
+  createTestNamespace,
+  kubeGet,
+  recordedArgv,
+  recordingBin,
+  type TestEventStore,
+  type TestNamespace,
+  testCluster,
+} from "../../test/support/index.ts";
 import { createToolRouterTransport, type ToolRouterTransport } from "./http.ts";
 import { createToolCallRecorder } from "./recorder.ts";
 import { createToolRouter } from "./router.ts";
@@ -34,18 +45,24 @@ import { createSandboxProcessRunner } from "./spawn.ts";
 // biome-ignore lint/suspicious/noExplicitAny: RPC answers are JSON read field by field in assertions
 type Json = any;
 
-/** The request the attacker sent, word for word (issue 14, defect 1). */
-const SCALE_TO_ZERO =
-  '{"action_id":"kubectl.scale","input":{"kind":"deployment","name":"checkout","namespace":"shop-production","replicas":0}}';
-const scaleInput = { kind: "deployment", name: "checkout", namespace: "shop-production", replicas: 0 };
+/**
+ * The request the attacker sent (issue 14, defect 1), word for word but for the namespace: it aims at
+ * this test's own, since the kubectl behind the router is real and a regression would scale for real.
+ */
+const scaleToZero = (namespace: string) =>
+  `{"action_id":"kubectl.scale","input":{"kind":"deployment","name":"checkout","namespace":"${namespace}","replicas":0}}`;
 
-describe("tool router capabilities: nothing runs without one (real sandbox, NATS, recorder)", () => {
+describe("tool router capabilities: nothing runs without one (real sandbox, kubectl, helm, NATS, recorder)", () => {
   let dir: string;
   let argvLog: string;
   let events: TestEventStore;
   let store: EventStore;
   let transport: ToolRouterTransport;
   let base: string;
+  let ns: TestNamespace;
+  let SCALE_TO_ZERO: string;
+  let scaleInput: Record<string, unknown>;
+  let target: string;
   const logs = new PassThrough();
   let logText = "";
   logs.on("data", (chunk: Buffer) => {
@@ -57,20 +74,18 @@ describe("tool router capabilities: nothing runs without one (real sandbox, NATS
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), "wh-capability-"));
     argvLog = join(dir, "argv.log");
-    // No helm among the shared fixtures: one that only records its argv, so a spawn would show.
-    const bin = join(dir, "bin");
-    await mkdir(bin);
-    writeFileSync(
-      join(bin, "helm"),
-      `#!/usr/bin/env bash\n. "${FIXTURE_BIN}/_record.sh"\necho "Rollback was a success!"\n`,
-    );
-    chmodSync(join(bin, "helm"), 0o755);
-    const toolPath = [FIXTURE_BIN, bin, dirname(process.execPath), "/usr/bin", "/bin"].join(":");
+    ns = await createTestNamespace("wh-cap");
+    target = ns.name;
+    SCALE_TO_ZERO = scaleToZero(target);
+    scaleInput = { kind: "deployment", name: "checkout", namespace: target, replicas: 0 };
+    await createTestDeployment(target, "checkout", { replicas: 2 });
+    // The real kubectl and helm behind wrappers that record each argv, so a spawn would show.
+    const toolPath = clusterToolPath(await recordingBin(dir, argvLog));
     const env = {
       PATH: toolPath,
       HOME: dir,
-      WH_FIXTURE_ARGV_LOG: argvLog,
-      WHEELHOUSE_TOOLS__ENV_ALLOW: "[PATH, HOME, WH_FIXTURE_ARGV_LOG]",
+      KUBECONFIG: testCluster.kubeconfig,
+      WHEELHOUSE_TOOLS__ENV_ALLOW: "[PATH, HOME, KUBECONFIG]",
     };
     const logger = createLogger({ service: "tool-router", level: "info", format: "json", destination: logs });
     events = await createTestEventStore("cap", { logger });
@@ -95,11 +110,14 @@ describe("tool router capabilities: nothing runs without one (real sandbox, NATS
   after(async () => {
     await transport.stop();
     await events.teardown();
+    await ns.teardown();
     await rm(dir, { recursive: true, force: true });
   });
 
-  /** Every argv a fixture CLI recorded so far. */
-  const spawned = (): string[][] => fixtureArgv(argvLog);
+  /** Every argv kubectl or helm was started with so far. */
+  const spawned = (): string[][] => recordedArgv(argvLog);
+  /** The Deployment every call aims at, as the cluster has it. */
+  const live = async () => (await kubeGet("deployment/checkout", `--namespace=${target}`))?.metadata.resourceVersion;
   /** Messages in all of this test's streams (events, output, dead letters). */
   const stored = async (): Promise<number> => {
     const jsm = await store.manager();
@@ -133,7 +151,7 @@ describe("tool router capabilities: nothing runs without one (real sandbox, NATS
     execution_id: "ex-cap-1",
     step_id: "s1",
     action_id: "kubectl.scale",
-    input: { kind: "deployment", name: "checkout", namespace: "shop", replicas: 4 },
+    input: { kind: "deployment", name: "checkout", namespace: target, replicas: 4 },
     tool_call_id: "ex-cap-1-s1",
     dry_run: false,
     plan_id: "plan-cap-1",
@@ -155,13 +173,15 @@ describe("tool router capabilities: nothing runs without one (real sandbox, NATS
     "wheelhouse-capability": await minter.mint(g, { ttlMs }),
   });
 
-  it("runs a call its capability covers (the fixtures record what runs, and the events are stored)", async () => {
+  it("runs a call its capability covers (the wrappers record what runs, the cluster changes, the events are stored)", async () => {
     const g = grantFor();
     const before = { spawned: spawned().length, stored: await stored() };
     const r = await post("ExecuteTool", bodyFor(g), await cap(g));
     assert.equal(r.status, 200, r.text);
     assert.equal(r.body.status, "succeeded");
     assert.equal(spawned().length, before.spawned + 1);
+    assert.equal(spawned().at(-1)?.[1], "scale");
+    assert.equal((await kubeGet("deployment/checkout", `--namespace=${target}`))?.spec.replicas, 4);
     assert.ok((await stored()) > before.stored, "tool_call.* and evidence were appended");
   });
 
@@ -170,11 +190,11 @@ describe("tool router capabilities: nothing runs without one (real sandbox, NATS
     const g = grantFor();
     const restart = grantFor({
       action_id: "kubectl.rollout_restart",
-      input: { kind: "deployment", name: "checkout", namespace: "shop-production" },
+      input: { kind: "deployment", name: "checkout", namespace: target },
     });
     const rollback = grantFor({
       action_id: "helm.rollback",
-      input: { release: "checkout", namespace: "shop-production", revision: 0 },
+      input: { release: "checkout", namespace: target, revision: 0 },
     });
     const used = await cap(g);
     // Spend it once (that call runs), so the row below is a replay.
@@ -207,7 +227,7 @@ describe("tool router capabilities: nothing runs without one (real sandbox, NATS
         rpc: "ExecuteTool",
         body: JSON.stringify({
           action_id: "kubectl.rollout_restart",
-          input: { kind: "deployment", name: "checkout", namespace: "shop-production" },
+          input: { kind: "deployment", name: "checkout", namespace: target },
           execution_id: "attacker-exec",
           step_id: "attacker-step",
         }),
@@ -218,7 +238,7 @@ describe("tool router capabilities: nothing runs without one (real sandbox, NATS
         rpc: "ExecuteTool",
         body: JSON.stringify({
           action_id: "helm.rollback",
-          input: { release: "checkout", namespace: "shop-production", revision: 0 },
+          input: { release: "checkout", namespace: target, revision: 0 },
           execution_id: "attacker-exec",
           step_id: "attacker-step",
         }),
@@ -330,7 +350,7 @@ describe("tool router capabilities: nothing runs without one (real sandbox, NATS
       },
     ];
 
-    const before = { spawned: spawned().length, stored: await stored() };
+    const before = { spawned: spawned().length, stored: await stored(), live: await live() };
     const logStart = logText.length;
     for (const row of table) {
       const r = await post(row.rpc, row.body, row.headers);
@@ -339,11 +359,12 @@ describe("tool router capabilities: nothing runs without one (real sandbox, NATS
       assert.equal(r.body.code, row.status === 401 ? "unauthenticated" : "forbidden", row.name);
       assert.equal(r.body.field, "wheelhouse-capability", row.name);
       assert.ok(r.body.fix, `${row.name}: the answer says how to fix it`);
-      for (const echo of ["attacker", "shop-production", "checkout"]) {
+      for (const echo of ["attacker", target, "checkout"]) {
         assert.equal(r.text.includes(echo), false, `${row.name}: the answer does not echo ${echo}`);
       }
     }
     assert.deepEqual(spawned().slice(before.spawned), [], "no CLI was spawned for any refused call");
+    assert.equal(await live(), before.live, "the Deployment in the cluster was not written");
     assert.equal(await stored(), before.stored, "nothing was appended to any stream");
 
     const lines = logText
@@ -354,7 +375,7 @@ describe("tool router capabilities: nothing runs without one (real sandbox, NATS
     assert.equal(lines.length, table.length, "one log line per refusal");
     for (const line of lines) {
       assert.match(line.remote, /127\.0\.0\.1/, "the line names the caller's address");
-      for (const echo of ["attacker", "shop-production", "checkout"]) {
+      for (const echo of ["attacker", target, "checkout"]) {
         assert.equal(JSON.stringify(line).includes(echo), false, `the log line does not echo ${echo}`);
       }
     }

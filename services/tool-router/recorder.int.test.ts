@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { AnyRecordedEvent } from "../../events/index.ts";
 import { parseConfig } from "../../lib/config/index.ts";
@@ -9,7 +9,17 @@ import type { EventStore } from "../../lib/eventstore/index.ts";
 import { createEvidenceStore, type EvidenceStore } from "../../lib/evidence/index.ts";
 import { createLogger } from "../../lib/log/index.ts";
 import { findExecutable, loadCatalog } from "../../lib/tools/index.ts";
-import { createTestEventStore, FIXTURE_BIN, type TestEventStore, uniqueName } from "../../test/support/index.ts";
+import {
+  clusterToolPath,
+  createTestDeployment,
+  createTestEventStore,
+  createTestNamespace,
+  FIXTURE_BIN,
+  type TestEventStore,
+  type TestNamespace,
+  testCluster,
+  uniqueName,
+} from "../../test/support/index.ts";
 import { createToolCallRecorder } from "./recorder.ts";
 import { createToolRouter, type ToolRouter } from "./router.ts";
 import { createSandboxProcessRunner } from "./spawn.ts";
@@ -18,26 +28,30 @@ const VAULT_TOKEN = "hvs.recorder-vault-token-0123456789abcdef";
 const NEW_PASSWORD = "rec0rder-db-password-never-seen";
 const logger = createLogger({ service: "recorder-test", level: "silent" });
 
-describe("tool calls become events and evidence (real NATS, evidence store)", () => {
+describe("tool calls become events and evidence (real NATS, evidence store, kubectl against the local cluster)", () => {
   let dir: string;
   let events: TestEventStore;
   let store: EventStore;
   let evidence: EvidenceStore;
   let router: ToolRouter;
+  let ns: TestNamespace;
 
   before(async () => {
+    ns = await createTestNamespace("wh-recorder");
+    await createTestDeployment(ns.name, "checkout", { replicas: 2 });
     dir = await mkdtemp(join(tmpdir(), "wh-recorder-"));
     events = await createTestEventStore("rec", { logger });
     store = events.store;
     evidence = createEvidenceStore(
       parseConfig({ storage: { evidence: { kind: "local", path: join(dir, "evidence") } } }).storage.evidence,
     );
-    const toolPath = [FIXTURE_BIN, dirname(process.execPath), "/usr/bin", "/bin"].join(":");
+    const toolPath = clusterToolPath(FIXTURE_BIN);
     const env = {
       PATH: toolPath,
       HOME: dir,
+      KUBECONFIG: testCluster.kubeconfig,
       WH_FIXTURE_ARGV_LOG: join(dir, "argv.log"),
-      WHEELHOUSE_TOOLS__ENV_ALLOW: "[PATH, HOME, WH_FIXTURE_ARGV_LOG]",
+      WHEELHOUSE_TOOLS__ENV_ALLOW: "[PATH, HOME, KUBECONFIG, WH_FIXTURE_ARGV_LOG]",
       WHEELHOUSE_TOOLS__CREDENTIALS: "{vault: {VAULT_TOKEN: 'env:WH_TEST_VAULT_TOKEN'}}",
       WHEELHOUSE_TOOLS__SECRET_SOURCES: "['env:WH_NEW_DB_*']",
       WH_TEST_VAULT_TOKEN: VAULT_TOKEN,
@@ -53,6 +67,7 @@ describe("tool calls become events and evidence (real NATS, evidence store)", ()
 
   after(async () => {
     await events.teardown();
+    await ns.teardown();
     await rm(dir, { recursive: true, force: true });
   });
 
@@ -80,7 +95,7 @@ describe("tool calls become events and evidence (real NATS, evidence store)", ()
       step_id: "s1",
       tool_call_id: "tc1",
       action_id: "kubectl.scale",
-      input: { kind: "deployment", name: "checkout", namespace: "shop", replicas: 4 },
+      input: { kind: "deployment", name: "checkout", namespace: ns.name, replicas: 4 },
     });
     assert.equal(result.status, "succeeded");
     const history = await store.readAggregate("execution", executionId);
@@ -95,7 +110,7 @@ describe("tool calls become events and evidence (real NATS, evidence store)", ()
       "scale",
       "deployment/checkout",
       "--replicas=4",
-      "--namespace=shop",
+      `--namespace=${ns.name}`,
     ]);
     assert.ok(completed?.type === "tool_call.completed" && stored?.type === "evidence.stored");
     assert.equal(completed.payload.exit_code, 0);
@@ -118,14 +133,14 @@ describe("tool calls become events and evidence (real NATS, evidence store)", ()
       step_id: "s1",
       action_id: "kubectl.scale",
       dry_run: true,
-      input: { kind: "deployment", name: "checkout", namespace: "shop", replicas: 5 },
+      input: { kind: "deployment", name: "checkout", namespace: ns.name, replicas: 5 },
     });
     const stored = (await store.readAggregate("execution", executionId)).find((e) => e.type === "evidence.stored");
     assert.ok(stored?.type === "evidence.stored");
     assert.equal(stored.payload.kind, "diff");
   });
 
-  it("never lets a secret the tool prints reach events or evidence", async () => {
+  it("never lets a secret the tool prints reach events or evidence (fixture vault)", async () => {
     const executionId = uniqueName("x");
     const result = await router.executeTool({
       execution_id: executionId,

@@ -3,7 +3,7 @@ import { createHash } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import {
   CAPABILITY_HEADER,
@@ -14,7 +14,16 @@ import {
   generateCapabilityKeys,
   loadCatalog,
 } from "../../lib/tools/index.ts";
-import { FIXTURE_BIN, fixtureArgv } from "../../test/support/index.ts";
+import {
+  clusterToolPath,
+  createTestDeployment,
+  createTestNamespace,
+  FIXTURE_BIN,
+  kubeGet,
+  recordedArgv,
+  type TestNamespace,
+  testCluster,
+} from "../../test/support/index.ts";
 import { createGithubApi } from "./github.ts";
 import { createToolRouterTransport, type ToolRouterTransport } from "./http.ts";
 import { createToolRouter, type ToolRouterEvent } from "./router.ts";
@@ -84,23 +93,28 @@ async function readNdjson(response: Response): Promise<Json[]> {
     .map((l) => JSON.parse(l));
 }
 
-describe("tool router over HTTP", () => {
+describe("tool router over HTTP (the real kubectl against the local cluster; fixture argocd, vault, boundary)", () => {
   let dir: string;
   let argvLog: string;
   let base: string;
   let transport: ToolRouterTransport;
+  let ns: TestNamespace;
   const events: ToolRouterEvent[] = [];
   const evidence: { kind: string; blob: string }[] = [];
+  const checkout = () => kubeGet(`deployment/checkout`, `--namespace=${ns.name}`);
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), "wh-router-"));
     argvLog = join(dir, "argv.log");
-    const toolPath = [FIXTURE_BIN, dirname(process.execPath), "/usr/bin", "/bin"].join(":");
+    ns = await createTestNamespace("wh-router");
+    await createTestDeployment(ns.name, "checkout", { replicas: 2 });
+    const toolPath = clusterToolPath(FIXTURE_BIN);
     const env = {
       PATH: toolPath,
       HOME: dir,
+      KUBECONFIG: testCluster.kubeconfig,
       WH_FIXTURE_ARGV_LOG: argvLog,
-      WHEELHOUSE_TOOLS__ENV_ALLOW: "[PATH, HOME, WH_FIXTURE_ARGV_LOG]",
+      WHEELHOUSE_TOOLS__ENV_ALLOW: "[PATH, HOME, KUBECONFIG, WH_FIXTURE_ARGV_LOG]",
       WHEELHOUSE_TOOLS__CREDENTIALS: "{vault: {VAULT_TOKEN: 'env:WH_TEST_VAULT_TOKEN'}}",
       WHEELHOUSE_TOOLS__SECRET_SOURCES: "['env:WH_NEW_DB_*']",
       WH_TEST_VAULT_TOKEN: VAULT_TOKEN,
@@ -124,6 +138,7 @@ describe("tool router over HTTP", () => {
   });
   after(async () => {
     await transport.stop();
+    await ns.teardown();
     await rm(dir, { recursive: true, force: true });
   });
 
@@ -138,7 +153,7 @@ describe("tool router over HTTP", () => {
     assert.ok(body.tools.length >= 30);
   });
 
-  it("ExecuteTool runs the fixture kubectl in a sandbox process, with logs streamed while it runs", async () => {
+  it("ExecuteTool runs kubectl in a sandbox process against the cluster, with logs streamed while it runs", async () => {
     const toolCallId = "tc-scale-1";
     // Open the log stream before the call starts; it waits for the call.
     const logs = fetch(`${base}/rpc/StreamToolLogs`, {
@@ -154,16 +169,16 @@ describe("tool router over HTTP", () => {
       execution_id: "ex-1",
       step_id: "s1",
       action_id: "kubectl.scale",
-      input: { kind: "deployment", name: "checkout", namespace: "shop", replicas: 4 },
+      input: { kind: "deployment", name: "checkout", namespace: ns.name, replicas: 4 },
     });
     assert.equal(status, 200, JSON.stringify(body));
-    assert.equal(body.status, "succeeded");
+    assert.equal(body.status, "succeeded", body.stderr.text);
     assert.equal(body.via, "cli");
-    assert.equal(body.binary, join(FIXTURE_BIN, "kubectl"));
-    assert.deepEqual(body.argv, ["kubectl", "scale", "deployment/checkout", "--replicas=4", "--namespace=shop"]);
+    assert.equal(body.binary, testCluster.kubectl);
+    assert.deepEqual(body.argv, ["kubectl", "scale", "deployment/checkout", "--replicas=4", `--namespace=${ns.name}`]);
     assert.equal(body.stdout.text, "deployment.apps/checkout scaled");
     assert.equal(body.dry_run, null);
-    assert.deepEqual(fixtureArgv(argvLog).at(-1), body.argv, "the fixture saw exactly the built argv");
+    assert.equal((await checkout())?.spec.replicas, 4, "the cluster's Deployment now asks for 4 replicas");
 
     const messages = await readNdjson(await logs);
     assert.deepEqual(messages, [
@@ -183,16 +198,22 @@ describe("tool router over HTTP", () => {
     assert.match(evidence.at(-1)?.blob ?? "", /deployment.apps\/checkout scaled/);
   });
 
-  it("a dry run carries the diff: kubectl server dry run, argocd sync as app diff (exit 1 is success)", async () => {
+  it("a kubectl dry run is the server's: it carries the result as the diff and changes nothing", async () => {
+    const before = await checkout();
     const k = await rpc(base, "ExecuteTool", {
       action_id: "kubectl.scale",
       dry_run: true,
-      input: { kind: "deployment", name: "checkout", namespace: "shop", replicas: 0 },
+      input: { kind: "deployment", name: "checkout", namespace: ns.name, replicas: 0 },
     });
-    assert.equal(k.body.status, "succeeded");
+    assert.equal(k.body.status, "succeeded", k.body.stderr.text);
     assert.ok(k.body.argv.includes("--dry-run=server"));
     assert.equal(k.body.dry_run.diff, "deployment.apps/checkout scaled (server dry run)");
+    const after = await checkout();
+    assert.equal(after?.spec.replicas, before?.spec.replicas);
+    assert.equal(after?.metadata.resourceVersion, before?.metadata.resourceVersion, "the object was not written");
+  });
 
+  it("an argocd dry run is app diff, and its exit 1 is success (fixture argocd)", async () => {
     const a = await rpc(base, "ExecuteTool", {
       action_id: "argocd.app_sync",
       dry_run: true,
@@ -205,20 +226,26 @@ describe("tool router over HTTP", () => {
   });
 
   it("refuses a malicious input with a problem naming the field, and runs nothing", async () => {
-    const before = fixtureArgv(argvLog).length;
+    const before = await checkout();
     const r = await rpc(base, "ExecuteTool", {
       tool_call_id: "tc-evil",
       action_id: "kubectl.scale",
-      input: { kind: "deployment", name: "--all", namespace: "shop", replicas: 0 },
+      input: { kind: "deployment", name: "--all", namespace: ns.name, replicas: 0 },
     });
     assert.equal(r.status, 400);
     assert.equal(r.body.code, "validation_failed");
     assert.equal(r.body.field, "input.name");
     assert.ok(r.body.fix);
-    assert.equal(fixtureArgv(argvLog).length, before);
-    const completed = events.find((e) => e.payload.tool_call_id === "tc-evil");
-    assert.ok(completed?.type === "tool_call.completed", "a refused call is recorded as completed");
-    assert.equal(completed.payload.status, "refused");
+    const mine = events.filter((e) => e.payload.tool_call_id === "tc-evil");
+    assert.deepEqual(
+      mine.map((e) => e.type),
+      ["tool_call.completed"],
+      "no process started: a refused call is recorded as completed only",
+    );
+    assert.ok(mine[0]?.type === "tool_call.completed");
+    assert.equal(mine[0].payload.status, "refused");
+    const after = await checkout();
+    assert.equal(after?.metadata.resourceVersion, before?.metadata.resourceVersion, "the cluster is untouched");
 
     const unknown = await rpc(base, "ExecuteTool", { action_id: "kubectl.exec", input: {} });
     assert.equal(unknown.status, 400);
@@ -228,7 +255,7 @@ describe("tool router over HTTP", () => {
     assert.equal(extra.body.errors[0].field, "body.shell");
   });
 
-  it("vault kv_put passes secrets as files and never lets them into output, events or the result", async () => {
+  it("vault kv_put passes secrets as files and never lets them into output, events or the result (fixture vault)", async () => {
     const r = await rpc(base, "ExecuteTool", {
       tool_call_id: "tc-vault",
       action_id: "vault.kv_put",
@@ -236,7 +263,7 @@ describe("tool router over HTTP", () => {
     });
     assert.equal(r.status, 200, JSON.stringify(r.body));
     assert.equal(r.body.status, "succeeded", r.body.stderr.text);
-    const call = fixtureArgv(argvLog).at(-1) ?? [];
+    const call = recordedArgv(argvLog).at(-1) ?? [];
     assert.deepEqual(call.slice(0, 7), [
       "vault",
       "kv",
@@ -253,8 +280,8 @@ describe("tool router over HTTP", () => {
     assert.equal(r.body.stderr.text, "debug: password=[REDACTED:injected_secret]");
   });
 
-  it("vault kv_put refuses a data_ref outside tools.secret_sources and reads nothing", async () => {
-    const before = fixtureArgv(argvLog).length;
+  it("vault kv_put refuses a data_ref outside tools.secret_sources and reads nothing (fixture vault)", async () => {
+    const before = recordedArgv(argvLog).length;
     const r = await rpc(base, "ExecuteTool", {
       tool_call_id: "tc-vault-exfil",
       action_id: "vault.kv_put",
@@ -263,11 +290,11 @@ describe("tool router over HTTP", () => {
     assert.equal(r.status, 400, JSON.stringify(r.body));
     assert.equal(r.body.field, "input.data_refs.password");
     assert.match(r.body.fix, /tools\.secret_sources/);
-    assert.equal(fixtureArgv(argvLog).length, before, "vault never ran");
+    assert.equal(recordedArgv(argvLog).length, before, "vault never ran");
     assert.equal(JSON.stringify(r.body).includes(VAULT_TOKEN), false);
   });
 
-  it("boundary session credentials are redacted", async () => {
+  it("boundary session credentials are redacted (fixture boundary)", async () => {
     const r = await rpc(base, "ExecuteTool", {
       action_id: "boundary.targets_authorize_session",
       input: { target_id: "ttcp_1234567890" },
@@ -277,23 +304,18 @@ describe("tool router over HTTP", () => {
     assert.equal(r.body.stdout.text.includes("at_Zx9yW8vU7tS6rQ5pO4nM3"), false);
   });
 
-  it("GetResource reads the target's live state through the matching read action", async () => {
+  it("GetResource reads the target's live state from the cluster through the matching read action", async () => {
     const r = await rpc(base, "GetResource", {
       action_id: "kubectl.scale",
-      input: { kind: "deployment", name: "checkout", namespace: "shop", replicas: 4 },
+      input: { kind: "deployment", name: "checkout", namespace: ns.name, replicas: 6 },
     });
     assert.equal(r.status, 200, JSON.stringify(r.body));
-    assert.deepEqual(r.body.resource, { namespace: "shop", kind: "deployment", name: "checkout", replicas: 4 });
-    assert.equal(r.body.state.spec.replicas, 2);
+    assert.deepEqual(r.body.resource, { namespace: ns.name, kind: "deployment", name: "checkout", replicas: 6 });
+    const live = await checkout();
+    assert.equal(r.body.state.metadata.uid, live?.metadata.uid);
+    assert.equal(r.body.state.spec.replicas, live?.spec.replicas, "the state before the change: what the cluster has");
     assert.equal(r.body.read.action_id, "kubectl.get");
-    assert.deepEqual(fixtureArgv(argvLog).at(-1), [
-      "kubectl",
-      "get",
-      "deployment",
-      "checkout",
-      "--output=json",
-      "--namespace=shop",
-    ]);
+    assert.equal(r.body.read.status, "succeeded");
   });
 });
 

@@ -1,12 +1,30 @@
 /**
  * Test support: where the local stack is (env), waiting on conditions (wait), names that isolate
  * a test (names), and per-test provisioning with teardown of NATS streams (nats), Postgres schemas
- * (pg), MinIO buckets (minio) and Temporal connections (temporal); plus fixtures' plumbing.
+ * (pg), MinIO buckets (minio), Temporal connections (temporal) and the local Kubernetes cluster
+ * (cluster: namespaces, deployments, fake nodes); plus fixtures' plumbing.
  * Production code never imports this folder.
  */
+
+export {
+  clusterToolPath,
+  createTestDeployment,
+  createTestNamespace,
+  createTestNode,
+  deploymentManifest,
+  type KubeObjectJson,
+  kubectl,
+  kubeGet,
+  recordingBin,
+  type TestDeploymentOptions,
+  type TestNamespace,
+  type TestNode,
+  testCluster,
+  uniqueKubeName,
+} from "./cluster.ts";
 export { natsCredentials, natsEnv, natsOptions, testEnv } from "./env.ts";
 export { recorded, recordedChange } from "./events.ts";
-export { FIXTURE_BIN, fixtureArgv } from "./fixture-bin.ts";
+export { FIXTURE_BIN, recordedArgv } from "./fixture-bin.ts";
 export { jcs } from "./jcs.ts";
 export { minioClient, removeBuckets, uniqueBucketName } from "./minio.ts";
 export { uniqueName } from "./names.ts";
@@ -17,6 +35,7 @@ export {
   type TestEventStore,
   type TestEventStoreOptions,
 } from "./nats.ts";
+export { type NatsCluster, type NatsClusterNode, startNatsCluster } from "./nats-cluster.ts";
 export { freePort, holdPort } from "./net.ts";
 export { createTestSchema, dropSchemas, schemaPool, type TestSchema } from "./pg.ts";
 export { connectTemporal, type TestTemporal } from "./temporal.ts";
