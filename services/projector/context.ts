@@ -30,7 +30,7 @@ export interface ProjectorContext {
   readonly logger: Logger | undefined;
 }
 
-/** Checks the projections (unique names, a writer each) and gives each its writer. */
+/** Checks the projections' names are unique and gives each its writer. */
 export function createContext(opts: ProjectorDeps): ProjectorContext {
   const names = opts.projections.map((p) => p.name);
   const seen = new Set<string>();
@@ -39,7 +39,7 @@ export function createContext(opts: ProjectorDeps): ProjectorContext {
     seen.add(n);
   }
   const writers = new Map<string, ProjectionWriter>();
-  for (const p of opts.projections) writers.set(p.name, freshWriter(p));
+  for (const p of opts.projections) writers.set(p.name, p.createWriter());
   return {
     nc: opts.nc,
     store: opts.store,
@@ -54,17 +54,6 @@ export function createContext(opts: ProjectorDeps): ProjectorContext {
     rebuildOnStreamChange: opts.rebuildOnStreamChange === true,
     logger: opts.logger,
   };
-}
-
-/** A writer of `p` holding nothing yet. */
-export function freshWriter(p: Projection): ProjectionWriter {
-  const writer = p.createWriter?.();
-  if (writer === undefined) {
-    throw new Error(
-      `projection ${p.name} has no createWriter(): the projector folds every read model through a writer (projections/types.ts)`,
-    );
-  }
-  return writer;
 }
 
 /** Every writer forgets what it holds (after a failure, or when someone else moved the checkpoints). */

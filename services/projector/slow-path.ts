@@ -11,7 +11,7 @@ import type { SqlClient } from "../../lib/db/sql.ts";
 import { type Projection, runStatements, type UnprojectedEntry } from "../../projections/types.ts";
 import { type Batch, type Item, unprojected } from "./batch.ts";
 import { assertNotBehind, CheckpointBehindError, minOf } from "./checkpoints.ts";
-import { describe, freshWriter, type ProjectorContext, sleep } from "./context.ts";
+import { describe, type ProjectorContext, sleep } from "./context.ts";
 import { CONSUMER, consumerOf, type Letter, recordDeadLetters } from "./dead-letters.ts";
 
 /** The projector was asked to stop between two events of a batch it was applying one by one. */
@@ -202,8 +202,7 @@ async function applyFresh(
   events: AnyRecordedEvent[],
   missed: UnprojectedEntry[],
 ): Promise<void> {
-  const writer = freshWriter(p);
-  await runStatements(client, await writer.prepare(client, events, missed));
+  await runStatements(client, await p.createWriter().prepare(client, events, missed));
 }
 
 async function inSavepoint(client: SqlClient, fn: () => Promise<void>): Promise<void> {
