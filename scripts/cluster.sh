@@ -165,6 +165,8 @@ status:
   capacity: { cpu: "64", memory: 256Gi, pods: "1000" }
 NODE
   wait_for kwok 60 kwok_healthy
+  # Argo CD's Application kind (no Argo CD): the context service reads Application objects from it.
+  kubectl_local apply -f "$WH_ROOT/infra/kube/argocd-application-crd.yaml" >/dev/null
 }
 
 down_cluster() {

@@ -47,7 +47,13 @@ export async function getJson(kc: KubeConfig, path: string, timeoutMs: number): 
         if (status >= 200 && status < 300 && body !== undefined) return resolve(body);
         const message =
           (body as { message?: string } | undefined)?.message ?? (text.slice(0, 200) || res.statusMessage);
-        reject(new KubeApiError(status, `GET ${url.pathname}: ${status} ${message}`));
+        const said = String(message).trim();
+        reject(
+          new KubeApiError(
+            status,
+            `GET ${url.pathname}: ${said.startsWith(String(status)) ? said : `${status} ${said}`}`,
+          ),
+        );
       });
     });
     req.on("error", (e: Error) =>

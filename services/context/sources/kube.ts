@@ -69,7 +69,7 @@ export const KUBE_KINDS: readonly KindSpec[] = [
   { key: "hpas", source: "kubernetes", path: "/apis/autoscaling/v2/horizontalpodautoscalers", parse: hpaFact },
   { key: "pods", source: "kubernetes", path: "/api/v1/pods", parse: podFact },
   {
-    key: "helm",
+    key: "releases",
     source: "helm",
     path: "/api/v1/secrets",
     labelSelector: HELM_SECRET_SELECTOR,
@@ -138,12 +138,16 @@ export function createKubeSource(deps: KubeSourceDeps): KubeSource {
   );
   const counters = new Map(KUBE_KINDS.map((k) => [k.key, { lists: 0, watches: 0, resumed: 0 }]));
   const informers: { spec: KindSpec; lw: ListWatch<KubernetesObject> }[] = [];
+  /** Settles when each kind has listed, or failed its first attempt. */
+  const firstAttempts: Promise<void>[] = [];
   const timers = new Set<NodeJS.Timeout>();
   let stopped = false;
 
   function informer(spec: KindSpec) {
     const tracker = trackers.get(spec.key) as SourceTracker;
     let backoff = 1000;
+    let attempted: () => void = () => {};
+    firstAttempts.push(new Promise<void>((resolve) => (attempted = resolve)));
     const contact = (listed = false) => {
       backoff = 1000;
       tracker.succeeded({ listed });
@@ -169,6 +173,8 @@ export function createKubeSource(deps: KubeSourceDeps): KubeSource {
       async () => {
         const result = await list();
         contact(true);
+        // The watch that follows may hold its headers until the first event: the kind has synced now.
+        setImmediate(attempted);
         return result;
       },
       false,
@@ -199,6 +205,7 @@ export function createKubeSource(deps: KubeSourceDeps): KubeSource {
     lw.on("error", (err: unknown) => {
       if (stopped) return;
       tracker.failed(describe(err), { retryInMs: backoff });
+      attempted();
       const timer = setTimeout(() => {
         timers.delete(timer);
         if (!stopped) void lw.start().catch((e: unknown) => tracker.failed(describe(e), { retryInMs: backoff }));
@@ -212,13 +219,11 @@ export function createKubeSource(deps: KubeSourceDeps): KubeSource {
 
   return {
     async start() {
-      await Promise.all(
-        KUBE_KINDS.map((spec) =>
-          informer(spec)
-            .start()
-            .catch(() => {}),
-        ),
-      );
+      for (const spec of KUBE_KINDS)
+        void informer(spec)
+          .start()
+          .catch(() => {});
+      await Promise.all(firstAttempts);
     },
     async stop() {
       stopped = true;
@@ -237,7 +242,7 @@ export function createKubeSource(deps: KubeSourceDeps): KubeSource {
         services: of<ServiceFact>("services"),
         hpas: of<HpaFact>("hpas"),
         pods: of<PodFact>("pods"),
-        releases: currentReleases(of<HelmReleaseFact>("helm")),
+        releases: currentReleases(of<HelmReleaseFact>("releases")),
         applications: of<ApplicationFact>("applications"),
       };
     },
@@ -261,6 +266,7 @@ function describe(err: unknown): string {
     cause?: { code?: string; message?: string };
   };
   const cause = e?.cause?.code ?? e?.cause?.message;
-  if (e?.statusCode === 404) return `${e.message ?? "404"} (is the resource's CRD installed?)`;
-  return `${e?.message ?? String(err)}${cause && !String(e?.message).includes(cause) ? ` (${cause})` : ""}`;
+  const message = (e?.message ?? String(err)).replace(/\s+/g, " ").trim();
+  if (e?.statusCode === 404) return `${message} (is the resource's CRD installed?)`;
+  return `${message}${cause && !String(e?.message).includes(cause) ? ` (${cause})` : ""}`;
 }
