@@ -8,20 +8,11 @@
  */
 import * as v from "valibot";
 import { RoleSchema } from "../../events/index.ts";
+import { ApprovalsConfigSchema, ChatOpsConfigSchema } from "./approvals.ts";
+import { port, positiveInt, SecretRefSchema, url } from "./fields.ts";
 
-/** `env:NAME` or `file:/absolute/or/relative/path`. */
-export const SecretRefSchema = v.pipe(
-  v.string(),
-  v.regex(
-    /^(env:[A-Za-z_][A-Za-z0-9_]*|file:.+)$/,
-    "must be a secret reference, not a literal secret: write `env:VAR_NAME` or `file:/path/to/secret`",
-  ),
-);
-export type SecretRef = v.InferOutput<typeof SecretRefSchema>;
-
-const port = v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(65535));
-const positiveInt = v.pipe(v.number(), v.integer(), v.minValue(1));
-const url = v.pipe(v.string(), v.url("must be an absolute URL such as http://127.0.0.1:4222"));
+export { ApprovalsConfigSchema, ChatOpsConfigSchema, type Identity, IdentitySchema } from "./approvals.ts";
+export { type SecretRef, SecretRefSchema } from "./fields.ts";
 
 export const GatewayConfigSchema = v.strictObject({
   host: v.optional(v.string(), "127.0.0.1"),
@@ -322,20 +313,6 @@ export const ContextConfigSchema = v.strictObject({
   ),
 });
 
-export const ChatOpsConfigSchema = v.strictObject({
-  slack: v.optional(
-    v.strictObject({
-      enabled: v.optional(v.boolean(), false),
-      api_base: v.optional(url, "https://slack.com/api/"),
-      bot_token: v.optional(SecretRefSchema, "env:SLACK_BOT_TOKEN"),
-      signing_secret: v.optional(SecretRefSchema, "env:SLACK_SIGNING_SECRET"),
-      approvals_channel: v.optional(v.string()),
-      port: v.optional(port, 8325),
-    }),
-    {},
-  ),
-});
-
 export const LogConfigSchema = v.strictObject({
   level: v.optional(v.picklist(["trace", "debug", "info", "warn", "error", "fatal", "silent"]), "info"),
   format: v.optional(v.picklist(["json", "pretty", "auto"]), "auto"),
@@ -365,6 +342,7 @@ export const ConfigObjectSchema = v.strictObject({
 });
 
 /** The document, with the defaults that depend on other fields filled in. */
+  approvals: v.optional(ApprovalsConfigSchema, {}),
 export const ConfigSchema = v.pipe(
   ConfigObjectSchema,
   v.transform((config) => ({
@@ -398,3 +376,4 @@ export type ConnectorsConfig = Config["connectors"];
 export type ContextConfig = Config["context"];
 export type ChatOpsConfig = Config["chatops"];
 export type LogConfig = Config["log"];
+export type ApprovalsConfig = Config["approvals"];
