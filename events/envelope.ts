@@ -15,6 +15,11 @@ export const ActorSchema = v.object({
   kind: v.picklist(["user", "service", "system"]),
   id: v.pipe(v.string(), v.minLength(1), v.maxLength(256)),
   roles: v.optional(v.array(RoleSchema), []),
+  /**
+   * The person's approver groups (`sre`, `security`, `break-glass`), from the identity provider's
+   * groups claim (lib/auth); policy's approval quorum names them. Absent for services and timers.
+   */
+  groups: v.optional(v.array(v.pipe(v.string(), v.maxLength(64)))),
   display_name: v.optional(v.string()),
 });
 export type Actor = v.InferOutput<typeof ActorSchema>;

@@ -1,5 +1,6 @@
 /** Plan aggregate: a request in plain words and the typed plan proposed for it. */
 import * as v from "valibot";
+import { PlanDigestSchema } from "./approval.ts";
 import { IdSchema } from "./envelope.ts";
 
 export const PlanSourceSchema = v.picklist(["api", "slack", "alert", "webhook", "cli"]);
@@ -56,6 +57,13 @@ export const PlanProposedSchema = v.object({
   planner: PlannerInfoSchema,
   /** Prompt and model answer as stored evidence (redacted), for the audit trail. */
   evidence_ids: v.optional(v.array(v.string()), []),
+  /**
+   * `planRevisionDigest(steps)` (lib/domain/digest.ts): what approvals bind to. Optional so that
+   * revisions proposed before it existed still read; readers derive it from `steps` when absent
+   * (`revisionDigest` in lib/domain), and the decider refuses a revision whose recorded digest
+   * is not its steps' digest.
+   */
+  digest: v.optional(PlanDigestSchema),
 });
 
 export const PlanFailedSchema = v.object({

@@ -1,5 +1,6 @@
 /** Policy decisions, recorded on the plan they decide. */
 import * as v from "valibot";
+import { ApprovalRequirementSchema } from "./approval.ts";
 import { IdSchema } from "./envelope.ts";
 
 export const DecisionSchema = v.picklist(["allow", "require_approval", "deny"]);
@@ -12,6 +13,8 @@ export const StepDecisionSchema = v.object({
   reasons: v.array(v.string()),
   approvers_required: v.pipe(v.number(), v.integer(), v.minValue(0)),
   constraints: v.record(v.string(), v.unknown()),
+  /** Who must approve this step; absent on decisions recorded before policy returned it. */
+  approval: v.optional(ApprovalRequirementSchema),
 });
 
 export const PolicyDecidedSchema = v.object({
@@ -26,6 +29,11 @@ export const PolicyDecidedSchema = v.object({
   expires_at: v.pipe(v.string(), v.isoTimestamp()),
   policy_revision: v.string(),
   steps: v.array(StepDecisionSchema),
+  /**
+   * Who must approve the revision (the steps' requirements combined); absent on decisions recorded
+   * before policy returned it, when `approvers_required` people and `constraints.self_approval` say it.
+   */
+  approval: v.optional(ApprovalRequirementSchema),
 });
 
 export const policyEvents = {

@@ -6,6 +6,7 @@ import { v7 as uuidv7 } from "uuid";
 import * as v from "valibot";
 import { ValidationError } from "../lib/errors/index.ts";
 import { approvalEvents } from "./approval.ts";
+import { upcastApprovalDeniedV1, upcastApprovalGrantedV1 } from "./approval.v1.ts";
 import { contextEvents } from "./context.ts";
 import { type Actor, type AggregateType, EnvelopeSchema, type EventEnvelope, type RecordedEvent } from "./envelope.ts";
 import { evidenceEvents } from "./evidence.ts";
@@ -43,6 +44,8 @@ export type AnyRecordedEvent = { [K in EventType]: RecordedEvent<K, EventPayload
 /** Upcasters: type → the schema version they read → a payload one version newer. */
 const upcasters: Partial<Record<EventType, Record<number, (payload: unknown) => unknown>>> = {
   "plan.requested": { 1: upcastPlanRequestedV1 },
+  "approval.granted": { 1: upcastApprovalGrantedV1 },
+  "approval.denied": { 1: upcastApprovalDeniedV1 },
 };
 
 export function isEventType(type: string): type is EventType {

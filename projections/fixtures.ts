@@ -5,6 +5,7 @@
  */
 import { createHash } from "node:crypto";
 import { type Actor, type AnyEvent, newEvent } from "../events/index.ts";
+import { planRevisionDigest } from "../lib/domain/index.ts";
 
 const operator: Actor = { kind: "user", id: "alice", roles: ["operator"] };
 const approver: Actor = { kind: "user", id: "bob", roles: ["approver"] };
@@ -110,7 +111,14 @@ export function changeHistory(n: number, baseMs = Date.UTC(2026, 0, 1), tag = "c
       newEvent(
         "approval.granted",
         planId,
-        { plan_id: planId, revision: 1, approval_id: `${planId}-a1`, approver: "bob", via: "api" },
+        {
+          plan_id: planId,
+          revision: 1,
+          approval_id: `${planId}-a1`,
+          approver: "bob",
+          channel: "api",
+          digest: planRevisionDigest([step, { ...step, step_id: "s2" }]),
+        },
         meta(approver),
       ),
     ],

@@ -260,7 +260,15 @@ before(async () => {
   const granted = newEvent(
     "approval.granted",
     planId,
-    { plan_id: planId, revision: 1, approval_id: `appr-${tag}`, approver: "bob", via: "api", comment: "go" },
+    {
+      plan_id: planId,
+      revision: 1,
+      approval_id: `appr-${tag}`,
+      approver: "bob",
+      channel: "api",
+      digest: null,
+      comment: "go",
+    },
     meta(bob),
   );
   ids.granted = granted.id;

@@ -3,6 +3,7 @@
  * the state. A new proposal (revision n+1) starts with no approvals.
  */
 import type { AnyEvent } from "../../events/index.ts";
+import { revisionDigest } from "./digest.ts";
 import { assertNever, initialState, type PlanState, type Requested } from "./plan-types.ts";
 
 function requestedPart(state: PlanState): Requested | null {
@@ -24,7 +25,12 @@ export function evolve(state: PlanState, event: AnyEvent): PlanState {
     case "plan.proposed": {
       const base = requestedPart(state);
       if (!base) return state;
-      return { ...pickRequested(base), status: "proposed", revision: event.payload.revision };
+      return {
+        ...pickRequested(base),
+        status: "proposed",
+        revision: event.payload.revision,
+        digest: revisionDigest(event.payload),
+      };
     }
     case "plan.failed": {
       const base = requestedPart(state);
@@ -38,11 +44,14 @@ export function evolve(state: PlanState, event: AnyEvent): PlanState {
         ...pickRequested(base),
         status: "decided",
         revision: event.payload.revision,
+        // The digest of the revision this decision is for; a decision for another revision binds to none.
+        digest: digestOf(state, event.payload.revision),
         policy: event.payload,
+        decidedAt: event.occurred_at,
         approvalExpiresAt: null,
         approvalId: null,
         approvals: [],
-        expiredApprovalIds: [],
+        expiredAt: null,
       };
     }
     case "approval.requested":
@@ -60,12 +69,17 @@ export function evolve(state: PlanState, event: AnyEvent): PlanState {
             decision: event.type === "approval.granted" ? "granted" : "denied",
             at: event.occurred_at,
             approvalId: event.payload.approval_id,
+            channel: event.payload.channel,
+            digest: event.payload.digest,
+            // The approver is the event's actor; a channel appending for someone else carries no groups.
+            groups: event.actor.id === event.payload.approver ? (event.actor.groups ?? []) : [],
+            breakGlass: event.type === "approval.granted" && event.payload.break_glass === true,
           },
         ],
       };
     case "approval.expired":
       if (state.status !== "decided" || state.revision !== event.payload.revision) return state;
-      return { ...state, expiredApprovalIds: [...state.expiredApprovalIds, event.payload.approval_id] };
+      return { ...state, expiredAt: state.expiredAt ?? event.occurred_at };
     case "evidence.stored":
     case "execution.requested":
     case "execution.started":
@@ -90,6 +104,13 @@ export function evolve(state: PlanState, event: AnyEvent): PlanState {
     default:
       return assertNever(event);
   }
+}
+
+/** The digest of `revision` when `state` holds it (proposed, or decided on the same revision). */
+function digestOf(state: PlanState, revision: number): string | null {
+  return (state.status === "proposed" || state.status === "decided") && state.revision === revision
+    ? state.digest
+    : null;
 }
 
 function pickRequested(r: Requested): Requested {

@@ -2,7 +2,7 @@
  * The plan aggregate's state, commands and event drafts: the vocabulary
  * `decide` and `evolve` (plan-decide.ts, plan-evolve.ts) speak.
  */
-import type { Actor, EventPayload } from "../../events/index.ts";
+import type { Actor, ApprovalChannel, EventPayload } from "../../events/index.ts";
 
 export type PolicyDecision = EventPayload<"policy.decided">;
 
@@ -12,6 +12,13 @@ export interface ApprovalRecord {
   readonly decision: "granted" | "denied";
   readonly at: string;
   readonly approvalId: string;
+  readonly channel: ApprovalChannel;
+  /** The digest the approver was shown; null for answers recorded before digests (they never count). */
+  readonly digest: string | null;
+  /** The approver's groups when they answered (the event actor's `groups`). */
+  readonly groups: readonly string[];
+  /** A break-glass grant: it meets the quorum alone. */
+  readonly breakGlass: boolean;
 }
 
 /** Who asked for the plan and what for: kept by every state after the request. */
@@ -28,16 +35,26 @@ export type PlanState =
   | { readonly status: "empty" }
   | ({ readonly status: "requested" } & Requested)
   | ({ readonly status: "failed"; readonly reasons: readonly string[] } & Requested)
-  | ({ readonly status: "proposed"; readonly revision: number } & Requested)
+  | ({
+      readonly status: "proposed";
+      readonly revision: number;
+      /** The revision's digest (`planRevisionDigest` of its steps); null when its recorded digest disagrees. */
+      readonly digest: string | null;
+    } & Requested)
   | ({
       readonly status: "decided";
       readonly revision: number;
+      /** The digest of the revision policy decided; approvals and executions must name it. */
+      readonly digest: string | null;
       readonly policy: PolicyDecision;
-      /** Set by `approval.requested`; approvals after it do not count. */
+      /** When `policy.decided` was recorded: the approval TTL runs from it. */
+      readonly decidedAt: string;
+      /** Set by `approval.requested`: the pending request's expiry. */
       readonly approvalExpiresAt: string | null;
       readonly approvalId: string | null;
       readonly approvals: readonly ApprovalRecord[];
-      readonly expiredApprovalIds: readonly string[];
+      /** Set by `approval.expired`: no grant is taken after it, and none given before counts. */
+      readonly expiredAt: string | null;
     } & Requested);
 
 export const initialState: PlanState = { status: "empty" };
@@ -48,6 +65,16 @@ export type PlanEventDraft =
       readonly type: "plan.requested";
       readonly aggregateType: "plan";
       readonly payload: EventPayload<"plan.requested">;
+    }
+  | {
+      readonly type: "approval.requested";
+      readonly aggregateType: "plan";
+      readonly payload: EventPayload<"approval.requested">;
+    }
+  | {
+      readonly type: "approval.expired";
+      readonly aggregateType: "plan";
+      readonly payload: EventPayload<"approval.expired">;
     }
   | {
       readonly type: "approval.granted";
@@ -78,12 +105,26 @@ export type PlanCommand =
       readonly now: Date;
     }
   | {
+      /** Opens the pending approval of a decided revision (once per revision; a repeat yields nothing). */
+      readonly type: "RequestApproval";
+      readonly planId: string;
+      readonly revision: number;
+      readonly approvalId: string;
+      readonly links?: Record<string, string> | undefined;
+      readonly actor: Actor;
+      readonly now: Date;
+    }
+  | {
       readonly type: "GrantApproval";
       readonly planId: string;
       readonly revision: number;
+      /** The digest the approver was shown; refused unless it is the revision's. */
+      readonly digest: string;
       readonly actor: Actor;
-      readonly via: "api" | "slack" | "linear";
+      readonly channel: ApprovalChannel;
       readonly comment?: string | undefined;
+      /** A break-glass grant (alone meets the quorum where policy allows it); `reason` must say why. */
+      readonly breakGlass?: { readonly reason: string } | undefined;
       /** Used when no `approval.requested` named one. */
       readonly approvalId: string;
       readonly now: Date;
@@ -92,11 +133,20 @@ export type PlanCommand =
       readonly type: "DenyApproval";
       readonly planId: string;
       readonly revision: number;
+      readonly digest: string;
       readonly actor: Actor;
-      readonly via: "api" | "slack" | "linear";
+      readonly channel: ApprovalChannel;
       readonly comment?: string | undefined;
       readonly reason: string;
       readonly approvalId: string;
+      readonly now: Date;
+    }
+  | {
+      /** The expiry timer: closes a still-pending approval once its window has passed (a repeat yields nothing). */
+      readonly type: "ExpireApproval";
+      readonly planId: string;
+      readonly revision: number;
+      readonly actor: Actor;
       readonly now: Date;
     }
   | {
@@ -104,6 +154,8 @@ export type PlanCommand =
       readonly planId: string;
       readonly revision: number;
       readonly executionId: string;
+      /** The digest of the revision the caller runs (or saw); refused unless it is the revision's. */
+      readonly digest?: string | undefined;
       readonly dryRun?: boolean | undefined;
       readonly actor: Actor;
       readonly now: Date;

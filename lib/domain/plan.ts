@@ -15,6 +15,15 @@ import { decide } from "./plan-decide.ts";
 import { evolve } from "./plan-evolve.ts";
 import { initialState, type PlanEventDraft } from "./plan-types.ts";
 
+export {
+  approvalClosed,
+  approvalDeadline,
+  approvalRequirement,
+  type DecidedPlan,
+  describeMissing,
+  type Quorum,
+  quorumOf,
+} from "./approval.ts";
 export { countingApprovals, decide } from "./plan-decide.ts";
 export { evolve, foldPlan } from "./plan-evolve.ts";
 export type { ApprovalRecord, PlanCommand, PlanEventDraft, PlanState } from "./plan-types.ts";

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { type Actor, newEvent } from "../../events/index.ts";
 import { ConflictError, ForbiddenError } from "../errors/index.ts";
+import { planRevisionDigest } from "./digest.ts";
 import { evolve, initialState, type PlanCommand, type PlanEventDraft, planDecider } from "./plan.ts";
 import { DeciderSpecification } from "./testing.ts";
 
@@ -11,6 +12,8 @@ const carol: Actor = { kind: "user", id: "carol", roles: ["approver"] };
 const viewer: Actor = { kind: "user", id: "vic", roles: ["viewer"] };
 const system: Actor = { kind: "service", id: "policy", roles: [] };
 const T0 = new Date("2026-03-01T10:00:00.000Z");
+/** The digest of `proposed()`'s (empty) steps. */
+const D1 = planRevisionDigest([]);
 const at = (minutes: number) => new Date(T0.getTime() + minutes * 60_000);
 
 const requested = (by: Actor = alice) =>
@@ -48,14 +51,14 @@ const granted = (by: Actor, revision = 1, minute = 1) =>
   newEvent(
     "approval.granted",
     "p1",
-    { plan_id: "p1", revision, approval_id: "a1", approver: by.id, via: "api" },
+    { plan_id: "p1", revision, approval_id: "a1", approver: by.id, channel: "api", digest: D1 },
     { ...ev(by), occurred_at: at(minute).toISOString() },
   );
 const denied = (by: Actor) =>
   newEvent(
     "approval.denied",
     "p1",
-    { plan_id: "p1", revision: 1, approval_id: "a1", approver: by.id, via: "api", reason: "no" },
+    { plan_id: "p1", revision: 1, approval_id: "a1", approver: by.id, channel: "api", digest: D1, reason: "no" },
     ev(by),
   );
 
@@ -84,8 +87,9 @@ const grant = (actor: Actor, revision = 1, now = at(2)): PlanCommand => ({
   type: "GrantApproval",
   planId: "p1",
   revision,
+  digest: D1,
   actor,
-  via: "api",
+  channel: "api",
   approvalId: "a-new",
   now,
 });
@@ -188,7 +192,15 @@ describe("plan decider", () => {
         {
           type: "approval.granted",
           aggregateType: "plan",
-          payload: { plan_id: "p1", revision: 1, approval_id: "a-new", approver: "bob", via: "api", comment: "lgtm" },
+          payload: {
+            plan_id: "p1",
+            revision: 1,
+            approval_id: "a-new",
+            approver: "bob",
+            channel: "api",
+            digest: D1,
+            comment: "lgtm",
+          },
         },
       ]);
   });
@@ -213,7 +225,7 @@ describe("plan decider", () => {
         {
           type: "approval.granted",
           aggregateType: "plan",
-          payload: { plan_id: "p1", revision: 1, approval_id: "apr-7", approver: "bob", via: "api" },
+          payload: { plan_id: "p1", revision: 1, approval_id: "apr-7", approver: "bob", channel: "api", digest: D1 },
         },
       ]);
     given([requested(), proposed(), decided("require_approval"), req])
@@ -231,7 +243,7 @@ describe("plan decider", () => {
         {
           type: "approval.granted",
           aggregateType: "plan",
-          payload: { plan_id: "p1", revision: 1, approval_id: "a-new", approver: "alice", via: "api" },
+          payload: { plan_id: "p1", revision: 1, approval_id: "a-new", approver: "alice", channel: "api", digest: D1 },
         },
       ]);
   });
@@ -260,8 +272,9 @@ describe("plan decider", () => {
         type: "DenyApproval",
         planId: "p1",
         revision: 1,
+        digest: D1,
         actor: bob,
-        via: "api",
+        channel: "api",
         reason: "too risky",
         approvalId: "a2",
         now: at(1),
@@ -270,7 +283,15 @@ describe("plan decider", () => {
         {
           type: "approval.denied",
           aggregateType: "plan",
-          payload: { plan_id: "p1", revision: 1, approval_id: "a2", approver: "bob", via: "api", reason: "too risky" },
+          payload: {
+            plan_id: "p1",
+            revision: 1,
+            approval_id: "a2",
+            approver: "bob",
+            channel: "api",
+            digest: D1,
+            reason: "too risky",
+          },
         },
       ]);
   });

@@ -208,7 +208,14 @@ const planHandlers = {
     if (prior.status !== "pending" || prior.approvers.some((a) => a.approver === p.approver)) return;
     const approvers = [
       ...prior.approvers,
-      { approver: p.approver, via: p.via, comment: p.comment ?? null, at: event.occurred_at },
+      {
+        approver: p.approver,
+        via: p.channel,
+        digest: p.digest,
+        ...(p.break_glass === true ? { break_glass: true, reason: p.reason ?? null } : {}),
+        comment: p.comment ?? null,
+        at: event.occurred_at,
+      },
     ];
     const granted = approvers.length >= prior.approvers_required;
     approvalsForWrite(draft)[p.approval_id] = {

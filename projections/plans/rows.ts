@@ -69,7 +69,16 @@ export interface ApprovalRow {
   revision: number;
   status: ApprovalStatus;
   approvers_required: number;
-  approvers: { approver: string; via: string; comment: string | null; at: string }[];
+  /** `via` is the channel the approver answered in; `digest` the revision digest they approved. */
+  approvers: {
+    approver: string;
+    via: string;
+    digest: string | null;
+    break_glass?: boolean;
+    reason?: string | null;
+    comment: string | null;
+    at: string;
+  }[];
   channels: string[];
   links: Record<string, string>;
   expires_at: string | null;

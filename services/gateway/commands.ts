@@ -266,16 +266,21 @@ async function decideApproval(deps: CommandDeps, request: ApiRequest): Promise<A
   const base = {
     planId: input.plan_id,
     revision: input.revision,
+    digest: input.digest,
     actor,
-    via: "api" as const,
+    channel: input.channel,
     comment: input.comment === undefined ? undefined : deps.scrub(input.comment),
     approvalId,
     now,
   };
   const command: PlanCommand =
     input.decision === "grant"
-      ? { type: "GrantApproval", ...base }
-      : { type: "DenyApproval", ...base, reason: base.comment ?? "denied via the API" };
+      ? {
+          type: "GrantApproval",
+          ...base,
+          breakGlass: input.break_glass === true ? { reason: deps.scrub(input.reason ?? "") } : undefined,
+        }
+      : { type: "DenyApproval", ...base, reason: base.comment ?? `denied via ${input.channel}` };
   // Guarded on the version we decided on: if anything was recorded on the
   // plan since (a new revision, another answer), the append is refused with 409.
   const { appended, events } = await handleCommand(

@@ -298,7 +298,14 @@ describe("orchestrator (Temporal + NATS + tool router)", { timeout: 120_000 }, (
         newEvent(
           "approval.granted",
           planId,
-          { plan_id: planId, revision: 1, approval_id: `ap-${planId}`, approver: approver.id, via: "api" },
+          {
+            plan_id: planId,
+            revision: 1,
+            approval_id: `ap-${planId}`,
+            approver: approver.id,
+            channel: "api",
+            digest: planRevisionDigest(options.steps),
+          },
           meta(approver),
         ),
       );
@@ -313,7 +320,8 @@ describe("orchestrator (Temporal + NATS + tool router)", { timeout: 120_000 }, (
             revision: 1,
             approval_id: `ap-${planId}`,
             approver: denier.id,
-            via: "api",
+            channel: "api",
+            digest: planRevisionDigest(options.steps),
             reason: "not during the freeze",
           },
           meta(denier),
