@@ -265,8 +265,9 @@ function describe(err: unknown): string {
     code?: string;
     cause?: { code?: string; message?: string };
   };
-  const cause = e?.cause?.code ?? e?.cause?.message;
+  // fetch (the watch) wraps the socket's error: name both, "fetch failed (UND_ERR_SOCKET: other side closed)".
+  const cause = [e?.cause?.code, e?.cause?.message].filter(Boolean).join(": ");
   const message = (e?.message ?? String(err)).replace(/\s+/g, " ").trim();
   if (e?.statusCode === 404) return `${message} (is the resource's CRD installed?)`;
-  return `${message}${cause && !String(e?.message).includes(cause) ? ` (${cause})` : ""}`;
+  return `${message}${cause && !message.includes(cause) ? ` (${cause})` : ""}`;
 }
