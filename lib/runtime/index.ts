@@ -6,6 +6,7 @@
  * several (the embedded profile) with one runtime, handles signals, and turns
  * start-up failures into one clear message instead of a stack trace.
  */
+import { jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { type Config, loadConfig } from "../config/index.ts";
 import { createDb, type Db } from "../db/index.ts";
@@ -15,12 +16,14 @@ import { createEvidenceStore, type EvidenceStore } from "../evidence/index.ts";
 import { createLogger, type Logger } from "../log/index.ts";
 import { createScrubber } from "../redact/index.ts";
 import { type Catalog, loadCatalog } from "../tools/index.ts";
-import { connectNats, refusedByNats } from "./nats.ts";
 import { createHealthChecks, type HealthChecks } from "./health.ts";
-
-export { connectNats, LOCAL_NATS_AUTH_DIR, type NatsCredentials, natsCredentials, refusedByNats } from "./nats.ts";
+import { connectNats, refusedByNats } from "./nats.ts";
+import { ensureReplication, replicationError } from "./replication.ts";
 
 export { type ComponentHealth, createHealthChecks, type HealthChecks } from "./health.ts";
+export { connectNats, LOCAL_NATS_AUTH_DIR, type NatsCredentials, natsCredentials, refusedByNats } from "./nats.ts";
+export { type BucketSpec, ensureReplication, openBucket, replicationError } from "./replication.ts";
+
 export interface Runtime {
   readonly config: Config;
   /** A logger for one component; every message goes through the secret scrubber. */
@@ -33,11 +36,11 @@ export interface Runtime {
   evidence(): EvidenceStore;
   /** The tool catalog, loaded and compiled once for every service in the process. */
   catalog(): Catalog;
+  /** Health checks the services of this process register, reported by the gateway's /readyz. */
+  readonly health: HealthChecks;
   close(): Promise<void>;
 }
 
-  /** Health checks the services of this process register, reported by the gateway's /readyz. */
-  readonly health: HealthChecks;
 /** A running service: stopping it drains what it holds. */
 export interface RunningService {
   /** Where it can be reached, for the start-up banner (e.g. `http://127.0.0.1:8320`). */
@@ -59,10 +62,18 @@ export async function openRuntime(config: Config, name: string): Promise<Runtime
     logger: logger("eventstore"),
     streams: streamSettingsFromConfig(config.nats),
   });
-  await store.provision().catch(async (cause: unknown) => {
+  const events = store.streams.events;
+  try {
+    await store.provision();
+    await ensureReplication(await jetstreamManager(nc), config.nats.prefix, config.nats.replicas, log);
+  } catch (cause) {
     await nc.close().catch(() => {});
-    throw refusedByNats(cause, "provisioning the streams") ?? cause;
-  });
+    throw (
+      refusedByNats(cause, "provisioning the streams") ??
+      replicationError(cause, "provisioning the streams", events, config.nats.replicas) ??
+      cause
+    );
+  }
 
   let db: Promise<Db> | null = null;
   let evidence: EvidenceStore | null = null;
@@ -72,6 +83,7 @@ export async function openRuntime(config: Config, name: string): Promise<Runtime
     logger,
     nc,
     store,
+    health: createHealthChecks(),
     db() {
       db ??= createDb({
         url: config.storage.postgres_url,
@@ -83,7 +95,6 @@ export async function openRuntime(config: Config, name: string): Promise<Runtime
           cause,
           field: "storage.postgres_url",
           fix: "start PostgreSQL (`scripts/infra up` creates the database), or set WHEELHOUSE_STORAGE__POSTGRES_URL",
-    health: createHealthChecks(),
         });
       });
       return db;

@@ -116,6 +116,9 @@ export async function connectNats(config: Config, processName: string, log: Logg
     servers: [...config.nats.url],
     name: `wheelhouse-${processName}`,
     maxReconnectAttempts: -1,
+    // The next server is tried at once; one tried within this long is left for this long (the
+    // client's default, 2 s, delays moving off a killed node as long as a stream leader election).
+    reconnectTimeWait: 500,
     // A node that vanishes without closing its connections (a host lost, a partition) is noticed
     // after two unanswered pings: 30 s instead of the client's default 4 minutes.
     pingInterval: 15_000,

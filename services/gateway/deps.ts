@@ -42,6 +42,8 @@ export interface GatewayDeps {
   readonly componentHealth?: (() => Promise<Readonly<Record<string, ComponentHealth>>>) | undefined;
   readonly now?: (() => Date) | undefined;
   readonly metricsRegistry?: Registry | undefined;
+  /** `nats.replicas`: replicas of the gateway's KV buckets (idempotency keys, rate-limit counters); default 1. */
+  readonly natsReplicas?: number | undefined;
   /** NATS KV bucket for idempotency keys; default `<prefix>_idempotency`. */
   readonly idempotencyBucket?: string | undefined;
   /** How long a stored idempotent answer is replayed; default 24 h. */

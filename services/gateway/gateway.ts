@@ -15,7 +15,7 @@ import { createIdempotencyStore } from "./idempotency.ts";
 import { createLiveHub, followOutput } from "./live.ts";
 import { createMetrics } from "./metrics.ts";
 import { createQueryHandlers } from "./queries.ts";
-import { createFailureLimiter, createRateLimiter } from "./rate-limit.ts";
+import { createFailureLimiter, createSharedRateLimiter } from "./rate-limit.ts";
 import { buildRoutes } from "./routes.ts";
 import { createWebhookHandlers } from "./webhooks.ts";
 
@@ -37,7 +37,16 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
     deps.nc,
     deps.idempotencyBucket ?? `${deps.store.prefix}_idempotency`,
     deps.idempotencyTtlMs ?? 24 * 60 * 60 * 1000,
+    undefined,
+    deps.natsReplicas,
   );
+  const rateLimiter = await createSharedRateLimiter({
+    nc: deps.nc,
+    bucket: `${deps.store.prefix}_rate_limit`,
+    replicas: deps.natsReplicas ?? 1,
+    perMinute: deps.config.rate_limit_per_minute,
+    logger: deps.logger,
+  });
 
   async function waitForProjection(
     seq: number,
@@ -105,7 +114,7 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
   const transport = createHttpTransport({
     routes,
     authenticator: deps.authenticator,
-    rateLimiter: createRateLimiter(deps.config.rate_limit_per_minute),
+    rateLimiter,
     authFailures: createFailureLimiter(deps.config.auth_failures_per_minute),
     logger: deps.logger,
     metrics,
@@ -161,6 +170,9 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
     transport,
     start: (options = {}) =>
       transport.start({ host: options.host ?? deps.config.host, port: options.port ?? deps.config.port }),
-    stop: () => transport.stop(),
+    stop: async () => {
+      await transport.stop();
+      await rateLimiter.stop();
+    },
   };
 }

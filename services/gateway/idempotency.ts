@@ -14,12 +14,18 @@
  * appended twice either way: every append is keyed. A claim held by another
  * live gateway is taken over too; both then append under the same key and
  * one of them gets the other's events back.
+ *
+ * The bucket has `nats.replicas` replicas like every stream, so that a cluster node going down does
+ * not take the keys with it. Its reads are direct gets, which any replica may answer, one that is
+ * behind included: a claim or answer that seems missing or stale there shows up as a failed
+ * compare-and-set, after which the entry is read again from the stream's leader.
  */
 import { createHash, randomUUID } from "node:crypto";
+import { jetstreamManager } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
-import { Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { ConflictError, toWheelhouseError, ValidationError, WheelhouseError } from "../../lib/errors/index.ts";
+import { openBucket } from "../../lib/runtime/index.ts";
 import type { ApiRequest, ApiResponse, Handler } from "./api.ts";
 
 interface Stored {
@@ -49,6 +55,7 @@ export async function createIdempotencyStore(
   bucket: string,
   ttlMs: number,
   now: () => number = Date.now,
+  replicas = 1,
 ): Promise<IdempotencyStore> {
   const holder = randomUUID();
   /** KV keys of the commands running in this process right now. */
@@ -57,9 +64,16 @@ export async function createIdempotencyStore(
   // claim without an answer (a killed process's, a lost answer's) is taken over straight away.
   const isLive = (kvKey: string, stored: Stored) =>
     stored.holder === holder && inFlight.has(kvKey) && now() - (stored.claimed_at ?? 0) <= STALE_CLAIM_MS;
-  const kv: KV = await new Kvm(nc).create(bucket, { ttl: ttlMs, history: 1 });
+  const kv: KV = await openBucket(nc, { bucket, purpose: "idempotency keys", replicas, ttlMs, history: 1 });
+  const jsm = await jetstreamManager(nc);
   const enc = new TextEncoder();
   const dec = new TextDecoder();
+  /** The entry as the bucket's leader has it (a stream message get), `null` when there is none or it was deleted. */
+  const readFromLeader = async (kvKey: string): Promise<Stored | null> => {
+    const msg = await jsm.streams.getMessage(`KV_${bucket}`, { last_by_subj: `$KV.${bucket}.${kvKey}` });
+    if (msg === null || msg.data.length === 0 || msg.header?.get("KV-Operation")) return null;
+    return JSON.parse(dec.decode(msg.data)) as Stored;
+  };
 
   return {
     wrap(operation, handler) {
@@ -93,10 +107,10 @@ export async function createIdempotencyStore(
           try {
             await kv.update(kvKey, claim, existing.revision);
           } catch {
-            // Another retry took it over (or the answer landed) between our read and write.
-            const raced = await kv.get(kvKey);
-            if (raced && raced.operation === "PUT")
-              return replay(JSON.parse(dec.decode(raced.value)) as Stored, fingerprint);
+            // Another retry took it over (or the answer landed) between our read and write, or our read
+            // came from a replica that was behind.
+            const raced = await readFromLeader(kvKey);
+            if (raced) return replay(raced, fingerprint);
             throw busy();
           }
           resumed = true;
@@ -104,10 +118,10 @@ export async function createIdempotencyStore(
           try {
             await kv.create(kvKey, claim);
           } catch {
-            // Someone else claimed the key between our get and create.
-            const raced = await kv.get(kvKey);
-            if (raced && raced.operation === "PUT")
-              return replay(JSON.parse(dec.decode(raced.value)) as Stored, fingerprint);
+            // Someone else claimed the key between our get and create (or our get came from a replica
+            // that was behind).
+            const raced = await readFromLeader(kvKey);
+            if (raced) return replay(raced, fingerprint);
             throw busy();
           }
         }

@@ -23,6 +23,7 @@ export async function startGateway(runtime: Runtime): Promise<RunningService> {
   const gateway = await createGateway({
     config: config.gateway,
     nc: runtime.nc,
+    natsReplicas: config.nats.replicas,
     store,
     readModels: createReadModels({ queries: createReadModelQueries(db.pool), sql, stream: store }),
     audit: createAuditQueries({
@@ -46,8 +47,8 @@ export async function startGateway(runtime: Runtime): Promise<RunningService> {
     pingDatabase: async () => {
       await sql.query("SELECT 1");
     },
-  });
     componentHealth: () => runtime.health.report(),
+  });
   const url = await gateway.start();
   return { url, stop: () => gateway.stop() };
 }
