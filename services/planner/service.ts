@@ -17,8 +17,8 @@
 import type { Logger } from "pino";
 import { v5 as uuidv5 } from "uuid";
 import type { Actor, AnyEvent, AnyRecordedEvent, EventPayload } from "../../events/index.ts";
-import { newEvent } from "../../events/index.ts";
-import { decide, envelopeDrafts, type PlanState, planDecider } from "../../lib/domain/index.ts";
+import { newEvent, storableValue } from "../../events/index.ts";
+import { decide, envelopeDrafts, type PlanState, planDecider, planRevisionDigest } from "../../lib/domain/index.ts";
 import { ConflictError } from "../../lib/errors/index.ts";
 import { aggregateStream, type EventStore, handleCommand } from "../../lib/eventstore/index.ts";
 import type { EvidenceMeta, StoredEvidence } from "../../lib/evidence/index.ts";
@@ -207,6 +207,8 @@ export function createPlannerService(deps: PlannerServiceDeps): PlannerService {
             steps: [...result.plan.steps],
             planner: result.plan.planner,
             evidence_ids: evidence.map((e) => e.payload.evidence_id),
+            // What approvals bind to; of the steps as stored (newEvent makes strings storable).
+            digest: planRevisionDigest(storableValue(result.plan.steps)),
           },
           meta,
         )
