@@ -203,10 +203,17 @@ export function buildGraph(world: World, carried: readonly ContextNode[] = []): 
   }
   for (const s of world.services) groupOf(s).kubeServices.push(s.name);
 
-  const datasources = new Map<string, DatasourceFact>();
+  // Joins see the datasources and cloud resources of this world and those carried as recorded.
+  const datasources = new Map<string, string>();
+  for (const n of carried) {
+    if (n.kind === "datasource" && typeof n.attributes.uid === "string") {
+      datasources.set(n.attributes.uid, n.node_id);
+      datasources.set(n.name, n.node_id);
+    }
+  }
   for (const d of world.datasources) {
-    datasources.set(d.uid, d);
-    datasources.set(d.name, d);
+    datasources.set(d.uid, datasourceId(d.uid));
+    datasources.set(d.name, datasourceId(d.uid));
     nodes.set(datasourceId(d.uid), {
       node_id: datasourceId(d.uid),
       kind: "datasource",
@@ -215,7 +222,13 @@ export function buildGraph(world: World, carried: readonly ContextNode[] = []): 
       source: "grafana",
     });
   }
-  const cloudByArn = new Map(world.cloudResources.map((r) => [r.arn, r]));
+  const cloud: { arn: string; tags: Readonly<Record<string, string>> }[] = [...world.cloudResources];
+  for (const n of carried) {
+    const { arn, tags } = n.attributes as { arn?: unknown; tags?: unknown };
+    if (n.kind === "cloud_resource" && typeof arn === "string") {
+      cloud.push({ arn, tags: (typeof tags === "object" && tags !== null ? tags : {}) as Record<string, string> });
+    }
+  }
   for (const r of world.cloudResources) {
     nodes.set(cloudResourceId(r.arn), {
       node_id: cloudResourceId(r.arn),
@@ -285,7 +298,7 @@ export function buildGraph(world: World, carried: readonly ContextNode[] = []): 
     for (const a of owners.applications) addEdge(id, applicationId(a.namespace, a.name), "deployed_by");
     for (const ref of sorted(g.members.flatMap((m) => list(m.annotations[DEPENDS_ON_ANNOTATION])))) {
       if (ref.startsWith("arn:")) {
-        if (cloudByArn.has(ref)) addEdge(id, cloudResourceId(ref), "depends_on");
+        addEdge(id, cloudResourceId(ref), "depends_on");
         continue;
       }
       const [ns, name] = ref.includes("/") ? (ref.split("/", 2) as [string, string]) : [g.namespace, ref];
@@ -297,11 +310,11 @@ export function buildGraph(world: World, carried: readonly ContextNode[] = []): 
     ];
     for (const ref of sorted(observers)) {
       const d = datasources.get(ref);
-      if (d) addEdge(id, datasourceId(d.uid), "observed_by");
+      if (d) addEdge(id, d, "observed_by");
     }
   }
 
-  for (const r of world.cloudResources) {
+  for (const r of cloud) {
     const service = r.tags[SERVICE_TAG];
     if (!service) continue;
     for (const g of groups.values()) {
