@@ -119,6 +119,64 @@ test_stage3_only_action_allowed_at_stage3 if {
 	d.approvers_required == 2
 }
 
+kubectl_apply := {
+	"id": "kubectl.apply", "tool": "kubectl", "name": "apply", "kind": "write",
+	"reversible": true, "risk": "T2", "in_catalog": true, "dry_run": true,
+}
+
+helm_uninstall := {
+	"id": "helm.uninstall", "tool": "helm", "name": "uninstall", "kind": "write",
+	"reversible": false, "risk": "T3", "in_catalog": true, "dry_run": true,
+}
+
+no_names := {"replicas": null, "current_replicas": null, "names": []}
+
+test_apply_is_stage3_only if {
+	d := decide({"action": kubectl_apply, "resources": no_names}, 2)
+	d.decision == "deny"
+	has_reason(d, "kubectl.apply is only available at stage 3")
+}
+
+test_apply_at_stage3_is_t2_in_staging_with_a_dry_run_first if {
+	d := decide({"action": kubectl_apply, "resources": no_names}, 3)
+	d.decision == "require_approval"
+	d.tier == "T2"
+	d.approvers_required == 1
+	d.constraints.dry_run_first == true
+}
+
+test_apply_in_production_is_t3 if {
+	d := decide({"action": kubectl_apply, "resources": object.union(no_names, {"environment": "production"})}, 3)
+	d.tier == "T3"
+	d.approvers_required == 2
+	has_reason(d, "production kubectl.apply: T3")
+}
+
+test_apply_to_a_protected_namespace_is_denied if {
+	d := decide({"action": kubectl_apply, "resources": object.union(no_names, {"namespace": "kube-system"})}, 3)
+	d.decision == "deny"
+	has_reason(d, "namespace kube-system is protected")
+}
+
+test_uninstall_is_stage3_only_and_t3 if {
+	below := decide({"action": helm_uninstall, "resources": no_names}, 2)
+	below.decision == "deny"
+	has_reason(below, "helm.uninstall is only available at stage 3")
+	d := decide({"action": helm_uninstall, "resources": {"replicas": null, "current_replicas": null, "names": ["payments"]}}, 3)
+	d.decision == "require_approval"
+	d.tier == "T3"
+	d.approvers_required == 2
+}
+
+# An uncordon gives a node back to the scheduler: T1, so it runs on its own at stage 3 where T1 does.
+test_node_cordon_and_uncordon_are_stage3_only if {
+	cordon := decide({"action": {"id": "kubectl.cordon", "name": "cordon"}, "resources": no_names}, 2)
+	cordon.decision == "deny"
+	uncordon := decide({"action": {"id": "kubectl.uncordon", "name": "uncordon"}, "resources": no_names}, 3)
+	uncordon.tier == "T1"
+	uncordon.decision == "allow"
+}
+
 test_context_stage_narrows if {
 	d := decide({"context": {"stage": 0}}, 3)
 	d.decision == "deny"

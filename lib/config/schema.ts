@@ -244,6 +244,14 @@ export const ToolsConfigSchema = v.strictObject({
   ),
   /** Folders a tool input may name as a file (Helm values, manifests). */
   allowed_paths: v.optional(v.array(v.string()), []),
+  /**
+   * Bucket of the object store (storage.evidence's endpoint and keys) where the tool router keeps
+   * artifacts it makes, e.g. the live objects a kubectl.apply's rollback applies again; created when missing.
+   */
+  artifact_bucket: v.optional(
+    v.pipe(v.string(), v.regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/)),
+    "wheelhouse-artifacts",
+  ),
 });
 
 export const ConnectorsConfigSchema = v.strictObject({

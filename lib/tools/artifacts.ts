@@ -1,6 +1,6 @@
 /**
- * Artifact references: files a tool call needs (Helm values) named by where
- * they live and what their sha256 must be. An artifact is fetched into the
+ * Artifact references: files a tool call needs (Helm values, manifests to
+ * apply) named by where they live and what their sha256 must be. An artifact is fetched into the
  * call's private work dir and verified before the command is built; a
  * mismatch stops the call before anything runs.
  */
@@ -37,10 +37,10 @@ export interface ResolvedArtifact {
 export class ArtifactIntegrityError extends PreconditionFailedError {
   readonly expected: string;
   readonly actual: string;
-  constructor(ref: ArtifactRef, actual: string) {
+  constructor(ref: ArtifactRef, actual: string, field = "input.values_ref") {
     const where = ref.kind === "git_path" ? `${ref.repo}@${ref.ref}:${ref.path}` : `s3://${ref.bucket}/${ref.key}`;
     super(`artifact ${where} has sha256 ${actual}, the plan expects ${ref.sha256}; nothing was run`, {
-      field: "input.values_ref.sha256",
+      field: `${field}.sha256`,
       fix: "re-plan with the artifact's current checksum (and get it approved again), or restore the approved content",
       extra: { expected: ref.sha256, actual },
     });
@@ -70,8 +70,11 @@ export interface ArtifactResolverDeps {
 }
 
 export interface ArtifactResolver {
-  /** Fetches and verifies `ref` into `workDir`; throws `ArtifactIntegrityError` on a checksum mismatch. */
-  resolve(ref: ArtifactRef, workDir: string): Promise<ResolvedArtifact>;
+  /**
+   * Fetches and verifies `ref` into `workDir`; throws `ArtifactIntegrityError` on a checksum mismatch.
+   * `field` is the input field that holds the ref (`input.values_ref` unless named), for the errors.
+   */
+  resolve(ref: ArtifactRef, workDir: string, field?: string): Promise<ResolvedArtifact>;
 }
 
 const DEFAULT_MAX_BYTES = 4 * 1024 * 1024;
@@ -79,14 +82,14 @@ const DEFAULT_MAX_BYTES = 4 * 1024 * 1024;
 export function createArtifactResolver(deps: ArtifactResolverDeps = {}): ArtifactResolver {
   const maxBytes = deps.maxBytes ?? DEFAULT_MAX_BYTES;
   return {
-    async resolve(ref, workDir) {
+    async resolve(ref, workDir, field = "input.values_ref") {
       const dir = join(workDir, "artifacts");
       await mkdir(dir, { recursive: true, mode: 0o700 });
       const file = join(dir, `${ref.sha256.slice(0, 16)}-${ref.kind}`);
       let actual: { sha256: string; bytes: number };
       try {
-        if (ref.kind === "git_path") actual = await fetchGitFile(ref, file, workDir, deps, maxBytes);
-        else actual = await fetchObject(ref, file, deps, maxBytes);
+        if (ref.kind === "git_path") actual = await fetchGitFile(ref, file, workDir, deps, maxBytes, field);
+        else actual = await fetchObject(ref, file, deps, maxBytes, field);
       } catch (error) {
         // A partial or oversized download must not be left where a tool could read it.
         await rm(file, { force: true });
@@ -94,7 +97,7 @@ export function createArtifactResolver(deps: ArtifactResolverDeps = {}): Artifac
       }
       if (actual.sha256 !== ref.sha256) {
         await rm(file, { force: true });
-        throw new ArtifactIntegrityError(ref, actual.sha256);
+        throw new ArtifactIntegrityError(ref, actual.sha256, field);
       }
       return { path: file, sha256: actual.sha256, bytes: actual.bytes };
     },
@@ -106,10 +109,11 @@ async function fetchObject(
   file: string,
   deps: ArtifactResolverDeps,
   maxBytes: number,
+  field: string,
 ): Promise<{ sha256: string; bytes: number }> {
   if (!deps.objectStore) {
     throw new UnavailableError("no object store is configured for object_store artifacts", {
-      field: "input.values_ref",
+      field,
       fix: "configure the object store endpoint for the tool router, or use a git_path artifact",
     });
   }
@@ -118,7 +122,7 @@ async function fetchObject(
     body = await deps.objectStore.getObject(ref.bucket, ref.key);
   } catch (cause) {
     throw new UnavailableError(`cannot read s3://${ref.bucket}/${ref.key}: ${(cause as Error).message}`, {
-      field: "input.values_ref",
+      field,
       fix: "check that the object exists and the tool router's credentials can read it",
       cause,
     });
@@ -132,8 +136,8 @@ async function fetchObject(
         bytes += chunk.length;
         if (bytes > maxBytes) {
           throw new PayloadTooLargeError(`artifact s3://${ref.bucket}/${ref.key} is larger than ${maxBytes} bytes`, {
-            field: "input.values_ref",
-            fix: "keep values files small; split them or raise the limit",
+            field,
+            fix: "keep artifacts small; split them or raise the limit",
           });
         }
         hash.update(chunk);
@@ -151,17 +155,18 @@ async function fetchGitFile(
   workDir: string,
   deps: ArtifactResolverDeps,
   maxBytes: number,
+  field: string,
 ): Promise<{ sha256: string; bytes: number }> {
   const isFile = ref.repo.startsWith("file://");
   if (isFile && !deps.allowFileRepos) {
     throw new ValidationError("file:// repositories are not allowed here", {
-      field: "input.values_ref.repo",
+      field: `${field}.repo`,
       fix: "use an https:// repository",
     });
   }
   if (!isFile && !ref.repo.startsWith("https://")) {
     throw new ValidationError("only https:// repositories are allowed", {
-      field: "input.values_ref.repo",
+      field: `${field}.repo`,
       fix: "use an https:// repository",
     });
   }
@@ -196,20 +201,20 @@ async function fetchGitFile(
     const fetched = await run(["fetch", "--quiet", "--depth=1", "--no-tags", ref.repo, ref.ref]);
     if (fetched.exitCode !== 0) {
       throw new UnavailableError(`git fetch of ${ref.repo} ${ref.ref} failed: ${String(fetched.stderr).trim()}`, {
-        field: "input.values_ref",
+        field,
         fix: "check the repository URL, the ref and the tool router's access to it",
       });
     }
     const shown = await run(["cat-file", "blob", `FETCH_HEAD:${ref.path}`], "buffer");
     if (shown.isMaxBuffer) {
       throw new PayloadTooLargeError(`artifact ${ref.path} is larger than ${maxBytes} bytes`, {
-        field: "input.values_ref",
-        fix: "keep values files small; split them or raise the limit",
+        field,
+        fix: "keep artifacts small; split them or raise the limit",
       });
     }
     if (shown.exitCode !== 0) {
       throw new UnavailableError(`${ref.path} is not in ${ref.repo} at ${ref.ref}`, {
-        field: "input.values_ref.path",
+        field: `${field}.path`,
         fix: "check the file path inside the repository",
       });
     }

@@ -24,12 +24,16 @@ export { buildBoundaryCmd } from "./builders/boundary.ts";
 export { buildGhCmd, GH_PR_VIEW_FIELDS } from "./builders/gh.ts";
 export { buildHelmCmd } from "./builders/helm.ts";
 export { type BuildOptions, type ToolInput, validateToolInput } from "./builders/input.ts";
-export { buildKubectlCmd } from "./builders/kubectl.ts";
+export { buildKubectlCmd, KUBECTL_FIELD_MANAGER } from "./builders/kubectl.ts";
 export { buildVaultCmd } from "./builders/vault.ts";
 
-/** Exit codes that mean success besides 0 (argocd app diff exits 1 when it finds a difference). */
+/**
+ * Exit codes that mean success besides 0: argocd app diff, and kubectl diff (the dry run of
+ * kubectl.apply), exit 1 when they find a difference.
+ */
 export function successExitCodes(actionId: string, dryRun = false): readonly number[] {
   if (actionId === "argocd.app_diff" || (dryRun && actionId === "argocd.app_sync")) return [0, 1];
+  if (dryRun && actionId === "kubectl.apply") return [0, 1];
   return [0];
 }
 

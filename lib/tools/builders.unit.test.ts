@@ -14,6 +14,8 @@ import {
   successExitCodes,
 } from "./builders.ts";
 
+const manifestRef = { kind: "object_store", bucket: "deploys", key: "shop/checkout.yaml", sha256: "a".repeat(64) };
+
 type Builder = (action: string, input: unknown, opts?: BuildOptions) => string[];
 interface ValidCase {
   name: string;
@@ -203,8 +205,109 @@ table(
         "--namespace=shop",
       ],
     },
+    {
+      name: "apply (server-side, the verified manifest file)",
+      action: "apply",
+      input: { namespace: "shop", manifest_ref: manifestRef },
+      opts: { manifestFile: "/tmp/wh-x/artifacts/m.yaml" },
+      argv: [
+        "kubectl",
+        "apply",
+        "--filename=/tmp/wh-x/artifacts/m.yaml",
+        "--server-side=true",
+        "--field-manager=wheelhouse",
+        "--namespace=shop",
+      ],
+    },
+    {
+      name: "apply's dry run is kubectl diff --server-side, forcing conflicts as asked",
+      action: "apply",
+      input: { namespace: "shop", manifest_ref: manifestRef, force_conflicts: true, context: "kind-dev" },
+      opts: { manifestFile: "/tmp/wh-x/artifacts/m.yaml", dryRun: true },
+      argv: [
+        "kubectl",
+        "diff",
+        "--filename=/tmp/wh-x/artifacts/m.yaml",
+        "--server-side=true",
+        "--field-manager=wheelhouse",
+        "--force-conflicts=true",
+        "--namespace=shop",
+        "--context=kind-dev",
+      ],
+    },
+    {
+      name: "get_objects (the live state of a manifest's objects)",
+      action: "get_objects",
+      input: { namespace: "shop", manifest_ref: manifestRef },
+      opts: { manifestFile: "/tmp/wh-x/artifacts/m.yaml" },
+      argv: [
+        "kubectl",
+        "get",
+        "--filename=/tmp/wh-x/artifacts/m.yaml",
+        "--ignore-not-found=true",
+        "--output=json",
+        "--namespace=shop",
+      ],
+    },
+    {
+      name: "drain (defaults: daemonsets ignored, emptyDir data kept, 300 s)",
+      action: "drain",
+      input: { node: "worker-3" },
+      argv: [
+        "kubectl",
+        "drain",
+        "worker-3",
+        "--ignore-daemonsets=true",
+        "--delete-emptydir-data=false",
+        "--timeout=300s",
+      ],
+    },
+    {
+      name: "drain dry run with a grace period",
+      action: "drain",
+      input: { node: "worker-3", grace_period_seconds: 30, timeout_seconds: 60, delete_emptydir_data: true },
+      opts: { dryRun: true },
+      argv: [
+        "kubectl",
+        "drain",
+        "worker-3",
+        "--ignore-daemonsets=true",
+        "--delete-emptydir-data=true",
+        "--grace-period=30",
+        "--timeout=60s",
+        "--dry-run=server",
+      ],
+    },
+    { name: "cordon", action: "cordon", input: { node: "worker-3" }, argv: ["kubectl", "cordon", "worker-3"] },
+    {
+      name: "uncordon dry run",
+      action: "uncordon",
+      input: { node: "worker-3" },
+      opts: { dryRun: true },
+      argv: ["kubectl", "uncordon", "worker-3", "--dry-run=server"],
+    },
   ],
   [
+    {
+      name: "apply before its manifest was resolved and checked",
+      action: "apply",
+      input: { namespace: "shop", manifest_ref: manifestRef },
+      field: "input.manifest_ref",
+    },
+    {
+      name: "apply of a manifest without a checksum",
+      action: "apply",
+      input: { namespace: "shop", manifest_ref: { kind: "object_store", bucket: "deploys", key: "m.yaml" } },
+      opts: { manifestFile: "/tmp/m.yaml" },
+      field: "input.manifest_ref",
+    },
+    { name: "drain of a node named like a flag", action: "drain", input: { node: "--all" }, field: "input.node" },
+    {
+      name: "drain with a pod selector it does not take",
+      action: "drain",
+      input: { node: "worker-3", pod_selector: "app=x" },
+      field: "input.pod_selector",
+    },
     ...maliciousCases("scale", { ...deploy, replicas: 2 }, ["name", "namespace"]),
     ...maliciousCases("get", { kind: "pod", namespace: "shop" }, ["context"]).filter((c) => !/upper-case/.test(c.name)),
     { name: "replicas as a string", action: "scale", input: { ...deploy, replicas: "3" }, field: "input.replicas" },
@@ -333,6 +436,19 @@ table(
       action: "rollback",
       input: { release: "web", namespace: "shop", revision: 0, wait: false },
       argv: ["helm", "rollback", "web", "0", "--namespace=shop", "--timeout=300s"],
+    },
+    {
+      name: "uninstall",
+      action: "uninstall",
+      input: { release: "web", namespace: "shop" },
+      argv: ["helm", "uninstall", "web", "--namespace=shop", "--wait", "--timeout=300s"],
+    },
+    {
+      name: "uninstall dry run keeping history",
+      action: "uninstall",
+      input: { release: "web", namespace: "shop", keep_history: true, wait: false, timeout_seconds: 60 },
+      opts: { dryRun: true },
+      argv: ["helm", "uninstall", "web", "--namespace=shop", "--keep-history", "--timeout=60s", "--dry-run"],
     },
   ],
   [
@@ -739,9 +855,11 @@ describe("buildCommand", () => {
       (e: unknown) => e instanceof ValidationError && e.field === "dry_run",
     );
   });
-  it("knows argocd diff exits 1 on a difference", () => {
+  it("knows argocd diff and kubectl diff (apply's dry run) exit 1 on a difference", () => {
     assert.deepEqual(successExitCodes("argocd.app_diff"), [0, 1]);
     assert.deepEqual(successExitCodes("argocd.app_sync", true), [0, 1]);
     assert.deepEqual(successExitCodes("argocd.app_sync"), [0]);
+    assert.deepEqual(successExitCodes("kubectl.apply", true), [0, 1]);
+    assert.deepEqual(successExitCodes("kubectl.apply"), [0]);
   });
 });

@@ -1,9 +1,10 @@
 /**
  * One tool call, end to end inside the sandbox: validate the input, fetch and
- * verify artifacts, write secret files, build the argv, run it. This is what
+ * verify artifacts (and check a manifest's objects), write secret files, build
+ * the argv, run it. This is what
  * `services/sandbox-exec` runs for each call, in its own process.
  */
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { SecretRef } from "../config/index.ts";
 import { resolveSecret as defaultResolveSecret } from "../config/index.ts";
@@ -11,6 +12,7 @@ import { UnavailableError, ValidationError } from "../errors/index.ts";
 import type { ArtifactRef, ArtifactResolver } from "./artifacts.ts";
 import { buildCommand, successExitCodes, validateToolInput } from "./builders.ts";
 import type { Catalog } from "./catalog.ts";
+import { checkManifest } from "./manifest.ts";
 import type { OutputLine, Sandbox, SandboxResult } from "./sandbox.ts";
 
 /** What the tool router hands the sandbox process: one call, no secret values in it. */
@@ -88,6 +90,14 @@ export function createToolExecutor(deps: ToolExecutorDeps): ToolExecutor {
           if (input.values_ref !== undefined) {
             valuesFile = (await deps.artifacts.resolve(input.values_ref as ArtifactRef, workDir)).path;
           }
+          let manifestFile: string | undefined;
+          if (input.manifest_ref !== undefined) {
+            manifestFile = (
+              await deps.artifacts.resolve(input.manifest_ref as ArtifactRef, workDir, "input.manifest_ref")
+            ).path;
+            // What the manifest holds is part of the input: checked before anything runs.
+            checkManifest(await readFile(manifestFile, "utf8"), String(input.namespace));
+          }
           let secretFiles: Record<string, string> | undefined;
           if (action.tool === "vault" && input.data_refs !== undefined) {
             secretFiles = await writeSecretFiles(
@@ -103,6 +113,7 @@ export function createToolExecutor(deps: ToolExecutorDeps): ToolExecutor {
             catalog: deps.catalog,
             allowedRoots: deps.allowedRoots,
             valuesFile,
+            manifestFile,
             secretFiles,
           });
         },

@@ -1,9 +1,18 @@
 /**
  * Tools: the catalog of CLI actions Wheelhouse may run, the argv builders that
  * turn a validated input into exactly one command, the sandbox that runs it,
- * artifact resolution with checksum verification, and the signed capability
- * that authorises one call.
+ * artifact resolution with checksum verification (and the checks on a
+ * manifest to apply), the artifact store the router writes rollback state to,
+ * and the signed capability that authorises one call.
  */
+export {
+  type ArtifactStore,
+  type ArtifactStoreDeps,
+  createArtifactStore,
+  type ObjectStoreArtifactRef,
+  type ObjectStoreWriter,
+  objectStoreClient,
+} from "./artifact-store.ts";
 export {
   ArtifactIntegrityError,
   type ArtifactRef,
@@ -24,6 +33,7 @@ export {
   buildKubectlCmd,
   buildVaultCmd,
   GH_PR_VIEW_FIELDS,
+  KUBECTL_FIELD_MANAGER,
   successExitCodes,
   type ToolInput,
   validateToolInput,
@@ -66,6 +76,7 @@ export {
   type ToolExecutor,
   type ToolExecutorDeps,
 } from "./execute.ts";
+export { APPLY_KINDS, checkManifest, type ManifestObject, restoringManifest } from "./manifest.ts";
 export {
   createSandbox,
   findExecutable,

@@ -97,6 +97,18 @@ export const GetResourceResultSchema = v.object({
   /** Live state from the matching read action (parsed JSON), or null when there is none. */
   state: v.unknown(),
   read: v.nullable(v.object({ action_id: v.string(), tool_call_id: v.string(), status: ToolCallStatusSchema })),
+  /**
+   * The call that puts the state read back, where the router can make one from it (kubectl.apply:
+   * the live objects, stored as an artifact, applied again); absent otherwise.
+   */
+  rollback: v.optional(
+    v.object({
+      action_id: v.string(),
+      input: ToolInputSchema,
+      /** What the rollback cannot undo. */
+      note: v.optional(v.string()),
+    }),
+  ),
 });
 export type GetResourceResult = v.InferOutput<typeof GetResourceResultSchema>;
 

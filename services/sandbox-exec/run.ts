@@ -3,7 +3,6 @@
  * and reports it as `SandboxExecMessage`s (the protocol lives in
  * lib/tools/sandbox-protocol.ts, shared with the tool router that starts us).
  */
-import { Client } from "minio";
 import type { SecretRef, ToolsConfig } from "../../lib/config/index.ts";
 import { resolveSecret } from "../../lib/config/index.ts";
 import { toProblem } from "../../lib/errors/index.ts";
@@ -13,7 +12,7 @@ import {
   createSandbox,
   createToolExecutor,
   loadCatalog,
-  type ObjectStoreRef,
+  objectStoreClient,
   parseSandboxExecRequest,
   type SandboxExecMessage,
 } from "../../lib/tools/index.ts";
@@ -32,7 +31,7 @@ export async function runSandboxExec(raw: string, deps: SandboxExecDeps): Promis
   try {
     const request = parseSandboxExecRequest(raw);
     const secret = (ref: SecretRef) => resolveSecret(ref, deps.env);
-    const objectStore = request.object_store ? minioClient(request.object_store, secret) : undefined;
+    const objectStore = request.object_store ? objectStoreClient(request.object_store, secret) : undefined;
     const executor = createToolExecutor({
       catalog: loadCatalog(deps.catalogDir),
       sandbox: createSandbox({
@@ -64,16 +63,4 @@ export async function runSandboxExec(raw: string, deps: SandboxExecDeps): Promis
     deps.write({ type: "error", error: toProblem(error) });
     return 1;
   }
-}
-
-function minioClient(ref: ObjectStoreRef, secret: (ref: SecretRef) => string | null): Client {
-  const url = new URL(ref.endpoint);
-  return new Client({
-    endPoint: url.hostname,
-    port: Number(url.port || (url.protocol === "https:" ? 443 : 80)),
-    useSSL: url.protocol === "https:",
-    region: ref.region ?? "us-east-1",
-    accessKey: secret(ref.access_key) ?? "",
-    secretKey: secret(ref.secret_key) ?? "",
-  });
 }

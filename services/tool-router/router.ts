@@ -6,7 +6,7 @@
  */
 import { randomUUID } from "node:crypto";
 import type { EventPayload } from "../../events/index.ts";
-import type { Catalog, OutputLine, ToolCallOutcome, ToolCallSpec } from "../../lib/tools/index.ts";
+import type { ArtifactStore, Catalog, OutputLine, ToolCallOutcome, ToolCallSpec } from "../../lib/tools/index.ts";
 import type {
   ExecuteToolRequest,
   ExecuteToolResult,
@@ -60,6 +60,8 @@ export interface ToolRouterDeps {
       ) => Promise<{ evidence_id: string; sha256: string }>)
     | undefined;
   readonly newId?: (() => string) | undefined;
+  /** Where GetResource keeps the state a rollback re-applies (kubectl.apply); none: no such rollbacks. */
+  readonly artifacts?: ArtifactStore | null | undefined;
   /** Lines kept per call for StreamToolLogs, and how many finished calls are remembered. */
   readonly logLinesPerCall?: number | undefined;
   readonly logCallsKept?: number | undefined;
@@ -80,7 +82,8 @@ export function createToolRouter(deps: ToolRouterDeps): ToolRouter {
   return {
     listTools: () => listTools(deps),
     executeTool: run,
-    getResource: (request) => getResource(deps.catalog, run, request),
+    getResource: (request) =>
+      getResource({ catalog: deps.catalog, executeTool: run, artifacts: deps.artifacts }, request),
     streamToolLogs: (request) => logs.stream(request),
   };
 }

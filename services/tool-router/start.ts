@@ -2,7 +2,14 @@
 import type { KeyObject } from "node:crypto";
 import { resolveSecret } from "../../lib/config/index.ts";
 import type { RunningService, Runtime } from "../../lib/runtime/index.ts";
-import { createCapabilityVerifier, findExecutable, requireVerifyKey } from "../../lib/tools/index.ts";
+import {
+  createArtifactStore,
+  createCapabilityVerifier,
+  findExecutable,
+  type ObjectStoreRef,
+  objectStoreClient,
+  requireVerifyKey,
+} from "../../lib/tools/index.ts";
 import { createGithubApi } from "./github.ts";
 import { createToolRouterTransport } from "./http.ts";
 import { createToolCallRecorder } from "./recorder.ts";
@@ -26,23 +33,30 @@ export async function startToolRouter(runtime: Runtime, options: ToolRouterStart
   const github = config.connectors.github;
   const githubToken = resolveSecret(github.token);
   const evidence = config.storage.evidence;
+  // Artifacts (Helm values, manifests) may come from the object store: the evidence store's endpoint and keys serve it.
+  const objectStore: ObjectStoreRef | undefined =
+    evidence.kind === "s3" || resolveSecret(evidence.access_key) !== null
+      ? {
+          endpoint: evidence.endpoint,
+          region: evidence.region,
+          access_key: evidence.access_key,
+          secret_key: evidence.secret_key,
+        }
+      : undefined;
   const router = createToolRouter({
     catalog: runtime.catalog(),
     runInSandbox: createSandboxProcessRunner({
       env: process.env,
       defaultTimeoutMs: config.tools.default_timeout_ms,
-      // Helm values may come from the object store: the evidence store's endpoint and keys serve it.
-      ...(evidence.kind === "s3" || resolveSecret(evidence.access_key) !== null
-        ? {
-            objectStore: {
-              endpoint: evidence.endpoint,
-              region: evidence.region,
-              access_key: evidence.access_key,
-              secret_key: evidence.secret_key,
-            },
-          }
-        : {}),
+      ...(objectStore ? { objectStore } : {}),
     }),
+    artifacts: objectStore
+      ? createArtifactStore({
+          client: objectStoreClient(objectStore, (ref) => resolveSecret(ref)),
+          bucket: config.tools.artifact_bucket,
+          region: objectStore.region,
+        })
+      : null,
     isInstalled: async (binary) => (await findExecutable(binary, toolPath)) !== null,
     github: githubToken ? createGithubApi({ apiBase: github.api_base, token: githubToken }) : null,
     ...createToolCallRecorder({ store: runtime.store, evidence: runtime.evidence(), logger }),

@@ -58,6 +58,7 @@ export interface KubeObjectJson {
     readonly name: string;
     readonly namespace?: string;
     readonly uid?: string;
+    readonly deletionTimestamp?: string;
     readonly generation?: number;
     readonly resourceVersion?: string;
     readonly labels?: Record<string, string>;

@@ -26,6 +26,7 @@ export { natsCredentials, natsEnv, natsOptions, testEnv } from "./env.ts";
 export { recorded, recordedChange } from "./events.ts";
 export { FIXTURE_BIN, recordedArgv } from "./fixture-bin.ts";
 export { jcs } from "./jcs.ts";
+export { type LogServingNode, startLogServingNode } from "./kwok-logs.ts";
 export { minioClient, removeBuckets, uniqueBucketName } from "./minio.ts";
 export { uniqueName } from "./names.ts";
 export {

@@ -1,4 +1,4 @@
-/** helm: release status and history, template, upgrade (and its dry run), rollback. */
+/** helm: release status and history, template, upgrade (and its dry run), rollback, uninstall. */
 import { isAbsolute, normalize, sep } from "node:path";
 import { ValidationError } from "../../errors/index.ts";
 import { type BuildOptions, bool, int, req, str, type ToolInput, unknownAction, validateToolInput } from "./input.ts";
@@ -103,6 +103,14 @@ export function buildHelmCmd(action: string, rawInput: unknown, opts: BuildOptio
     }
     case "rollback": {
       const argv = ["helm", "rollback", release, req(input, "revision"), ns];
+      if (bool(input, "wait", true)) argv.push("--wait");
+      argv.push(`--timeout=${int(input, "timeout_seconds") ?? 300}s`);
+      if (opts.dryRun) argv.push("--dry-run");
+      return [...argv, ...kubeContext(input)];
+    }
+    case "uninstall": {
+      const argv = ["helm", "uninstall", release, ns];
+      if (bool(input, "keep_history", false)) argv.push("--keep-history");
       if (bool(input, "wait", true)) argv.push("--wait");
       argv.push(`--timeout=${int(input, "timeout_seconds") ?? 300}s`);
       if (opts.dryRun) argv.push("--dry-run");

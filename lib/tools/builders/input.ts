@@ -15,6 +15,8 @@ export interface BuildOptions {
   readonly allowedRoots?: readonly string[] | undefined;
   /** Local path of the resolved and checksum-verified `values_ref` artifact. */
   readonly valuesFile?: string | undefined;
+  /** Local path of the resolved, checksum-verified and checked `manifest_ref` artifact (kubectl apply). */
+  readonly manifestFile?: string | undefined;
   /** Vault `data_refs` resolved to files in the private work dir: field → path. */
   readonly secretFiles?: Readonly<Record<string, string>> | undefined;
   /** Catalog to validate against; the default catalog otherwise. */
