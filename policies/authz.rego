@@ -2,7 +2,8 @@
 # title: Wheelhouse step authorization
 # description: |
 #   Decides one plan step: allow, require_approval or deny, with its risk tier,
-#   the reasons, how many approvers it needs, constraints for the executor and
+#   the reasons, how many approvers it needs (and who: groups, channels,
+#   self-approval, break-glass, approval TTL), constraints for the executor and
 #   how long the decision stays valid. Every threshold lives in data.json
 #   (data.wheelhouse.config); this file holds only the rules.
 #   Entry point: wheelhouse/authz/decision. Compiled to wasm, so it avoids
@@ -28,6 +29,10 @@ default decision := {
 	"approvers_required": 0,
 	"constraints": {},
 	"ttl": 0,
+	"approval": {
+		"approvers": 0, "groups": [], "self_approval": false, "channels": [], "ttl_seconds": 0,
+		"break_glass": {"allowed": false, "groups": []},
+	},
 }
 
 decision := {
@@ -37,6 +42,17 @@ decision := {
 	"approvers_required": approvers_required,
 	"constraints": constraints,
 	"ttl": ttl,
+	"approval": approval,
+}
+
+# Nobody can approve: a deny, or a step that needs no approval.
+no_approval := {
+	"approvers": 0,
+	"groups": [],
+	"self_approval": false,
+	"channels": [],
+	"ttl_seconds": 0,
+	"break_glass": {"allowed": false, "groups": []},
 }
 
 # ---------------------------------------------------------------------------
@@ -490,6 +506,42 @@ dry_run_first if {
 }
 
 default dry_run_first := false
+
+# ---------------------------------------------------------------------------
+# Who must approve (data.wheelhouse.config.approvals): distinct people, so many
+# from each named group (one person fills one group slot), never the requester
+# unless the tier allows self-approval, only through the tier's channels,
+# within the approval TTL (never longer than the decision's). A member of a
+# break-glass group may approve alone, with a reason, where allowed.
+
+approvals_cfg := object.get(cfg, "approvals", {})
+
+approval := no_approval if {
+	outcome != "require_approval"
+} else := {
+	"approvers": approvers_required,
+	"groups": object.get(approvals_cfg, ["groups", tier], []),
+	"self_approval": tier in object.get(approvals_cfg, "self_approval_tiers", []),
+	"channels": object.get(approvals_cfg, ["channels", tier], ["api", "cli", "console"]),
+	"ttl_seconds": min({ttl, object.get(approvals_cfg, ["ttl_seconds", tier], ttl)}),
+	"break_glass": {"allowed": break_glass_allowed, "groups": object.get(approvals_cfg, ["break_glass", "groups"], [])},
+}
+
+break_glass_cfg := object.get(approvals_cfg, "break_glass", {})
+
+default break_glass_allowed := false
+
+# Break-glass is for changes other than deletes, outside the namespaces and environments it is
+# barred from (protected namespaces are denied outright, so they never get this far).
+break_glass_allowed if {
+	tier in object.get(break_glass_cfg, "tiers", [])
+	not is_delete
+	not break_glass_barred
+}
+
+break_glass_barred if input.resources.namespace in object.get(break_glass_cfg, "excluded_namespaces", [])
+
+break_glass_barred if env_name in object.get(break_glass_cfg, "excluded_environments", [])
 
 # ---------------------------------------------------------------------------
 # input.time as minutes since the Unix epoch (UTC), parsed by hand: the wasm

@@ -21,6 +21,10 @@ if [[ -z "${OPA:-}" ]]; then
     OPA="$HOME/.cache/wheelhouse/tools/opa-v1.22.2/opa"
   fi
 fi
+# A relative OPA (OPA=.tools/bin/opa) is relative to where check.sh was started, not to policies/.
+if [[ "$OPA" != /* && "$OPA" == */* ]]; then
+  OPA="$PWD/$OPA"
+fi
 if [[ ! -x "$OPA" ]]; then
   echo "check.sh: opa binary not found at $OPA; run scripts/setup or set OPA=/path/to/opa" >&2
   exit 2

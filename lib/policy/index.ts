@@ -4,6 +4,7 @@
  * evaluated in-process. Fails closed; reloads bundles without a restart.
  */
 export { type BundleManifest, type PolicyBundle, parseBundle } from "./bundle.ts";
+export { combineApprovals } from "./combine.ts";
 export {
   buildPolicyInput,
   type PolicyApproval,

@@ -9,10 +9,11 @@ import { createRequire } from "node:module";
 import { basename, dirname } from "node:path";
 import { performance } from "node:perf_hooks";
 import * as v from "valibot";
-import { DecisionSchema, TierSchema } from "../../events/index.ts";
+import { type ApprovalRequirement, ApprovalRequirementSchema, DecisionSchema, TierSchema } from "../../events/index.ts";
 import { ValidationError } from "../errors/index.ts";
 import type { Logger } from "../log/index.ts";
 import { bundleError, parseBundle } from "./bundle.ts";
+import { combine, deny, legacyRequirement } from "./combine.ts";
 import type { PolicyInput } from "./input.ts";
 
 type OpaWasm = typeof import("@open-policy-agent/opa-wasm");
@@ -31,6 +32,8 @@ export const PolicyOutputSchema = v.object({
   approvers_required: v.pipe(v.number(), v.integer(), v.minValue(0)),
   constraints: v.record(v.string(), v.unknown()),
   ttl: v.pipe(v.number(), v.integer(), v.minValue(0)),
+  /** Who must approve; a bundle built before policy returned it gets the equivalent of its other fields. */
+  approval: v.optional(ApprovalRequirementSchema),
 });
 
 export type Decision = v.InferOutput<typeof DecisionSchema>;
@@ -38,6 +41,7 @@ export type Tier = v.InferOutput<typeof TierSchema>;
 
 /** One step's decision. `ttl` is in seconds; `policy_revision` names the bundle (and overrides) that decided. */
 export interface PolicyDecision extends v.InferOutput<typeof PolicyOutputSchema> {
+  readonly approval: ApprovalRequirement;
   readonly policy_revision: string;
 }
 
@@ -52,6 +56,8 @@ export interface PlanDecision {
   readonly approvers_required: number;
   /** Shortest step ttl, in seconds. */
   readonly ttl: number;
+  /** The steps' approval requirements combined (combineApprovals). */
+  readonly approval: ApprovalRequirement;
   readonly policy_revision: string;
   readonly steps: ReadonlyArray<PolicyDecision & { readonly step_id: string }>;
 }
@@ -215,7 +221,11 @@ export async function createPolicyService(options: PolicyServiceOptions): Promis
         loaded.revision,
       );
     }
-    return { ...result.output, policy_revision: loaded.revision };
+    return {
+      ...result.output,
+      approval: result.output.approval ?? legacyRequirement(result.output),
+      policy_revision: loaded.revision,
+    };
   }
 
   function evaluatePlan(inputs: readonly PolicyInput[]): PlanDecision {
@@ -290,51 +300,6 @@ function evaluateWith(loaded: Loaded, input: PolicyInput): Evaluation {
     return { error: `policy returned a malformed decision${where ? ` at ${where}` : ""}: ${issue?.message ?? ""}` };
   }
   return { error: null, output: parsed.output };
-}
-
-function deny(reason: string, revision: string): PolicyDecision {
-  return {
-    decision: "deny",
-    tier: "T3",
-    reasons: [reason],
-    approvers_required: 0,
-    constraints: {},
-    ttl: 0,
-    policy_revision: revision,
-  };
-}
-
-const STRICTNESS: Record<Decision, number> = { allow: 0, require_approval: 1, deny: 2 };
-const TIERS: readonly Tier[] = ["T0", "T1", "T2", "T3"];
-
-function combine(steps: PlanDecision["steps"], revision: string): PlanDecision {
-  if (steps.length === 0) {
-    return {
-      ...deny("plan has no steps", revision),
-      steps: [],
-    };
-  }
-  let decision: Decision = "allow";
-  let tierIndex = 0;
-  let approvers = 0;
-  let ttl = Number.POSITIVE_INFINITY;
-  const reasons: string[] = [];
-  for (const step of steps) {
-    if (STRICTNESS[step.decision] > STRICTNESS[decision]) decision = step.decision;
-    tierIndex = Math.max(tierIndex, TIERS.indexOf(step.tier));
-    approvers = Math.max(approvers, step.approvers_required);
-    ttl = Math.min(ttl, step.ttl);
-    for (const reason of step.reasons) reasons.push(`${step.step_id}: ${reason}`);
-  }
-  return {
-    decision,
-    tier: TIERS[tierIndex] ?? "T3",
-    reasons,
-    approvers_required: decision === "deny" ? 0 : approvers,
-    ttl: decision === "deny" ? 0 : ttl,
-    policy_revision: revision,
-    steps,
-  };
 }
 
 function entrypointIdOf(policy: LoadedPolicy, entrypoint: string): number {

@@ -108,6 +108,7 @@ export function createPolicyDecider(deps: PolicyDeciderDeps): PolicyDecider {
         ttl_seconds: decision.ttl,
         expires_at: new Date(at.getTime() + decision.ttl * 1000).toISOString(),
         policy_revision: decision.policy_revision,
+        approval: decision.approval,
         steps: decision.steps.map((s) => ({
           step_id: s.step_id,
           decision: s.decision,
@@ -115,6 +116,7 @@ export function createPolicyDecider(deps: PolicyDeciderDeps): PolicyDecider {
           reasons: s.reasons,
           approvers_required: s.approvers_required,
           constraints: s.constraints,
+          approval: s.approval,
         })),
       },
       { actor: POLICY_SERVICE_ACTOR, correlation_id: event.correlation_id, causation_id: event.id },
