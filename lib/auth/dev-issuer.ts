@@ -27,6 +27,9 @@ export interface MintOptions {
   readonly roleMap: Readonly<Record<string, Role>>;
   readonly ttlSeconds?: number | undefined;
   readonly email?: string | undefined;
+  /** Approver groups (`sre`, `break-glass`), put in `groupsClaim` (default: the roles claim). */
+  readonly groups?: readonly string[] | undefined;
+  readonly groupsClaim?: string | undefined;
 }
 
 interface StoredKeys {
@@ -78,8 +81,11 @@ export async function loadDevIssuer(dir: string, issuer: string): Promise<DevIss
         }
         return group;
       });
+      const groupsClaim = options.groupsClaim ?? options.rolesClaim;
+      const approverGroups = [...(options.groups ?? [])];
       return new SignJWT({
-        [options.rolesClaim]: groups,
+        ...(groupsClaim === options.rolesClaim ? {} : { [groupsClaim]: approverGroups }),
+        [options.rolesClaim]: groupsClaim === options.rolesClaim ? [...groups, ...approverGroups] : groups,
         ...(options.email ? { email: options.email } : {}),
       })
         .setProtectedHeader({ alg: ALG, kid: stored.kid, typ: "JWT" })

@@ -106,6 +106,29 @@ export function rolesFromClaims(claims: JWTPayload, config: Pick<AuthConfig, "ro
   return [...roles].sort();
 }
 
+const GROUP_NAME = /^[a-z0-9][a-z0-9_.-]{0,63}$/;
+
+/**
+ * The person's approver groups from `groups_claim`: through `group_map` when it has entries (values
+ * it does not map give no group), else every value that is a plain lowercase name. Values `role_map`
+ * maps are roles, never groups.
+ */
+export function groupsFromClaims(
+  claims: JWTPayload,
+  config: Pick<AuthConfig, "groups_claim" | "group_map" | "role_map">,
+): string[] {
+  const raw = claimAt(claims, config.groups_claim);
+  const values = Array.isArray(raw) ? raw : typeof raw === "string" ? raw.split(/[\s,]+/) : [];
+  const mapped = Object.keys(config.group_map).length > 0;
+  const groups = new Set<string>();
+  for (const value of values) {
+    if (typeof value !== "string" || Object.hasOwn(config.role_map, value)) continue;
+    const group = mapped ? (Object.hasOwn(config.group_map, value) ? config.group_map[value] : undefined) : value;
+    if (group !== undefined && GROUP_NAME.test(group)) groups.add(group);
+  }
+  return [...groups].sort();
+}
+
 function describeJoseError(error: unknown, config: AuthConfig): UnauthenticatedError {
   const fix = "sign in again to get a fresh token from the configured issuer";
   // jose checks `iat` only against maxTokenAge: too old is a JWTExpired, in the future a claim failure.
@@ -208,11 +231,13 @@ export function createAuthenticator(deps: AuthenticatorDeps): Authenticator {
       });
     }
     const name = typeof claims.name === "string" ? claims.name : email;
+    const groups = groupsFromClaims(claims, config);
     const principal: Principal = {
       actor: Object.freeze({
         kind: "user" as const,
         id,
         roles: Object.freeze(rolesFromClaims(claims, config)) as Role[],
+        ...(groups.length === 0 ? {} : { groups: Object.freeze(groups) as string[] }),
         ...(name === undefined || name === id ? {} : { display_name: name }),
       }),
       claims,

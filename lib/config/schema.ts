@@ -60,6 +60,19 @@ export const GatewayConfigSchema = v.strictObject({
         "wheelhouse-approvers": "approver",
         "wheelhouse-admins": "admin",
       }),
+      /**
+       * Claim holding the person's approver groups (policy's quorum names them: `sre`, `security`,
+       * `break-glass`); may be the roles claim. Values that `role_map` maps are roles, not groups.
+       */
+      groups_claim: v.optional(v.string(), "groups"),
+      /** Claim value → approver group. Empty: every other value of the claim is a group as it is. */
+      group_map: v.optional(
+        v.record(
+          v.string(),
+          v.pipe(v.string(), v.regex(/^[a-z0-9][a-z0-9_.-]{0,63}$/, "must be a lowercase group name")),
+        ),
+        {},
+      ),
     }),
     {},
   ),
