@@ -86,7 +86,9 @@ export async function handleCommand<State>(
 ): Promise<CommandResult<State>> {
   const read: AggregateRead<State> = opts.newAggregate
     ? { state: aggregate.initialState, version: 0, events: [] }
-    : await aggregateStream(store, aggregate, id, opts.read);
+    : // A decision reads everything the stream's leader holds for the aggregate, not what a replica
+      // that is behind has (reads.ts); the append's expected version refuses what comes after.
+      await aggregateStream(store, aggregate, id, { consistent: true, ...opts.read });
   const events = await decide(read.state, read);
   if (events.length === 0) return { read, events, appended: null };
   const appended = await store.append(events, {

@@ -2,6 +2,15 @@
  * Durable pull consumers, for services reacting to events: explicit ack,
  * bounded redelivery with backoff, a deadline per handler call, and dead
  * letters for what never succeeds. Ordered consumers are in reader.ts.
+ *
+ * On a cluster: an event is redelivered (to this process or another sharing the durable) only
+ * when its `ack_wait` passes without an ack or a sign of progress. A handler still working says so
+ * every third of it (`working()`), so a slow call is never handed to a second process while the
+ * first still runs it, and events are pulled only a few ahead, so none waits in this process's
+ * buffer anywhere near that long. After a node or leader is lost, the pull is renewed within a
+ * few seconds: pull requests expire every 2 s, with a heartbeat every second, and two missed
+ * heartbeats make the client check the consumer and pull again (the client's defaults, 30 s and
+ * 15 s, left a consumer idle for 30–45 s after a leader change).
  */
 import {
   type ConsumerConfig,
@@ -40,9 +49,17 @@ export interface ConsumeOptions {
   readonly handler: (event: AnyRecordedEvent) => Promise<void>;
   /** Attempts before an event is dead-lettered; default 5. */
   readonly maxDeliver?: number | undefined;
-  /** Delay before attempt n+1 (last value repeats); default [1 s, 5 s, 30 s]. */
+  /** Delay before attempt n+1 after a handler failed (last value repeats); default [1 s, 5 s, 30 s]. */
   readonly backoffMs?: readonly number[] | undefined;
-  /** Messages pulled ahead; default 100. */
+  /**
+   * How long the server waits for an ack or a sign of progress before it redelivers an event
+   * (`ack_wait`); default 30 s. A handler that is still running extends it (`working()` every third
+   * of it) up to `handlerTimeoutMs`, so this bounds how soon the events a killed process held go to
+   * another one, not how long a handler may take. The services' handlers take milliseconds to a few
+   * seconds (an LLM call), far below it; events pulled ahead wait at most `batch` handler calls.
+   */
+  readonly ackWaitMs?: number | undefined;
+  /** Messages pulled ahead; default 10 (each waits for the ones before it, inside its `ack_wait`). */
   readonly batch?: number | undefined;
   /**
    * How long one handler call may run; default 15 minutes. A call still running then counts as a
@@ -66,6 +83,11 @@ export interface Consumption {
 
 const DEFAULT_BACKOFF_MS = [1000, 5000, 30_000] as const;
 const DEFAULT_HANDLER_TIMEOUT_MS = 15 * 60_000;
+const DEFAULT_ACK_WAIT_MS = 30_000;
+/** Pull requests expire after this (the heartbeat is half of it): how soon a lost pull is noticed. */
+const PULL_EXPIRES_MS = 2_000;
+/** JetStream API calls of a consumer (its info after missed heartbeats, ack replies): fail fast, retry. */
+const CONSUMER_API_TIMEOUT_MS = 2_000;
 
 /** A handler call that did not settle within `handlerTimeoutMs`. */
 class HandlerTimeoutError extends Error {
@@ -110,6 +132,7 @@ export async function startConsumer(ctx: ConsumerContext, opts: ConsumeOptions):
     if (!isEventType(t)) throw new ValidationError(`unknown event type ${t}`, { field: "filterTypes" });
   }
   const maxDeliver = opts.maxDeliver ?? 5;
+  const ackWaitMs = opts.ackWaitMs ?? DEFAULT_ACK_WAIT_MS;
   const backoffMs = opts.backoffMs && opts.backoffMs.length > 0 ? opts.backoffMs : DEFAULT_BACKOFF_MS;
   const stream = names.events;
   const wanted: Partial<ConsumerConfig> = {
@@ -119,19 +142,26 @@ export async function startConsumer(ctx: ConsumerContext, opts: ConsumeOptions):
     // event whose handler crashed the process every time, instead of the
     // server silently giving up on it.
     max_deliver: maxDeliver + 1,
-    // Redelivery after an ack timeout (crashed or stuck handler) follows the same backoff.
-    backoff: backoffMs.slice(0, maxDeliver).map((ms) => nanos(ms)),
+    // Not a server-side backoff: that would replace ack_wait with its first step (1 s), and an event
+    // pulled ahead or in a slow handler would go to a second process while the first still has it.
+    // A failed handler is retried after its backoff step by an explicit nak(delay).
+    ack_wait: nanos(ackWaitMs),
+    backoff: [],
     max_ack_pending: 1000,
   };
   const subjects = filterSubjects(prefix, opts.filterTypes);
   if (subjects) wanted.filter_subjects = subjects;
   await ensureConsumer(jsm, stream, wanted, opts.deliverFrom ?? "all");
 
-  const js = jetstream(nc);
+  const js = jetstream(nc, { timeout: CONSUMER_API_TIMEOUT_MS });
   const consumer = await js.consumers.get(stream, opts.durable);
-  const messages: ConsumerMessages = await consumer.consume({ max_messages: opts.batch ?? 100 });
+  const messages: ConsumerMessages = await consumer.consume({
+    max_messages: opts.batch ?? 10,
+    expires: PULL_EXPIRES_MS,
+    idle_heartbeat: PULL_EXPIRES_MS / 2,
+  });
   const filter = opts.filterTypes ? new Set<string>(opts.filterTypes) : null;
-  const heartbeatMs = Math.max(100, Math.floor((backoffMs[0] ?? 1000) / 2));
+  const workingEveryMs = Math.max(100, Math.floor(ackWaitMs / 3));
   const handlerTimeoutMs = opts.handlerTimeoutMs ?? DEFAULT_HANDLER_TIMEOUT_MS;
   let stopping = false;
 
@@ -177,7 +207,7 @@ export async function startConsumer(ctx: ConsumerContext, opts: ConsumeOptions):
       m.term("max_deliveries");
       return;
     }
-    const beat = setInterval(() => m.working(), heartbeatMs);
+    const beat = setInterval(() => m.working(), workingEveryMs);
     try {
       await withTimeout(opts.handler(event), handlerTimeoutMs);
       m.ack();
@@ -256,6 +286,7 @@ async function ensureConsumer(
   }
   await jsm.consumers.update(stream, name, {
     max_deliver: wanted.max_deliver,
+    ack_wait: wanted.ack_wait,
     backoff: wanted.backoff,
     max_ack_pending: wanted.max_ack_pending,
     ...(wanted.filter_subjects ? { filter_subjects: wanted.filter_subjects } : {}),

@@ -1,8 +1,14 @@
 /**
  * What the event store reads of one aggregate, straight from the stream by direct get (no
  * consumer): its events, its version, and what an earlier append with an idempotency key stored.
+ *
+ * On a replicated stream any replica answers a direct get, one that is behind the leader included.
+ * A read that decides something (a command's decision, a retry's lookup) first asks the leader for
+ * the aggregate's last sequence (a message get, which only the leader answers) and checks that
+ * what the replica sent reaches it; a replica behind is asked again, then the leader itself. The
+ * append's expected version refuses whatever was recorded after the read.
  */
-import type { JetStreamManager, StoredMsg } from "@nats-io/jetstream";
+import type { JetStreamManager, MsgRequest, StoredMsg } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { AggregateType, AnyRecordedEvent } from "../../events/index.ts";
 import { ValidationError } from "../errors/index.ts";
@@ -31,10 +37,34 @@ export const outputSubject = (prefix: string, aggregateType: AggregateType, aggr
 export interface ReadOptions {
   /** Only events up to this point: a stream sequence and/or a stream timestamp (ISO 8601). */
   readonly upTo?: { readonly seq?: number | undefined; readonly time?: string | undefined } | undefined;
+  /**
+   * The read decides a command: it holds everything the stream's leader has for the aggregate (one
+   * more request, to the leader), never less because a replica behind answered.
+   */
+  readonly consistent?: boolean | undefined;
 }
 
-/** Messages on one subject after `afterSeq`, via direct get (no consumer needed). */
+/**
+ * Messages on one subject after `afterSeq`, via direct get (no consumer needed), reaching at least
+ * sequence `atLeast` (0: whatever the replica answering has); see the file's comment.
+ */
 export async function subjectMessages(
+  ctx: StoreContext,
+  stream: string,
+  subject: string,
+  afterSeq: number,
+  atLeast = 0,
+): Promise<StoredMsg[]> {
+  const reaches = (msgs: readonly StoredMsg[]) => atLeast <= afterSeq || (msgs.at(-1)?.seq ?? 0) >= atLeast;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const msgs = await directMessages(ctx, stream, subject, afterSeq);
+    if (reaches(msgs)) return msgs;
+  }
+  return leaderMessages(ctx, stream, subject, afterSeq);
+}
+
+/** Messages on one subject after `afterSeq` from whichever replica answers (direct get). */
+async function directMessages(
   ctx: StoreContext,
   stream: string,
   subject: string,
@@ -60,6 +90,24 @@ export async function subjectMessages(
   }
 }
 
+/** Messages on one subject after `afterSeq` from the stream's leader, one message get each (slow, exact). */
+async function leaderMessages(
+  ctx: StoreContext,
+  stream: string,
+  subject: string,
+  afterSeq: number,
+): Promise<StoredMsg[]> {
+  const m = await ctx.jsm();
+  const out: StoredMsg[] = [];
+  for (let seq = afterSeq + 1; ; ) {
+    // The server's message get takes `next_by_subj` (as the direct get does); the client's type omits it.
+    const msg = await m.streams.getMessage(stream, { seq, next_by_subj: subject } as unknown as MsgRequest);
+    if (msg === null) return out;
+    out.push(msg);
+    seq = msg.seq + 1;
+  }
+}
+
 /** The messages of `msgs` an append with idempotency key `key` stored (`Nats-Msg-Id: <key>:<index>`), in stream order. */
 function byIdempotencyKey(msgs: readonly StoredMsg[], key: string): { index: number; msg: StoredMsg }[] {
   const found: { index: number; msg: StoredMsg }[] = [];
@@ -78,7 +126,8 @@ export async function findRetry(
   count: number,
   afterSeq: number,
 ): Promise<number[] | null> {
-  const found = byIdempotencyKey(await subjectMessages(ctx, ctx.names.events, subject, afterSeq), key);
+  const atLeast = await leaderVersion(ctx, subject);
+  const found = byIdempotencyKey(await subjectMessages(ctx, ctx.names.events, subject, afterSeq, atLeast), key);
   const seqOf = new Map(found.map(({ index, msg }) => [index, msg.seq]));
   const seqs: number[] = [];
   for (let i = 0; i < count; i++) {
@@ -97,7 +146,8 @@ export async function findAppend(
   key: string,
 ): Promise<{ seqs: number[]; events: AnyRecordedEvent[] } | null> {
   const subject = eventSubject(ctx.prefix, aggregateType, aggregateId);
-  const found = byIdempotencyKey(await subjectMessages(ctx, ctx.names.events, subject, 0), key);
+  const atLeast = await leaderVersion(ctx, subject);
+  const found = byIdempotencyKey(await subjectMessages(ctx, ctx.names.events, subject, 0, atLeast), key);
   if (found.length === 0) return null;
   found.sort((a, b) => a.index - b.index);
   const events = found.map(({ msg }) =>
@@ -122,7 +172,8 @@ export async function readAggregate(
       fix: "pass a timestamp such as 2026-01-31T12:00:00Z",
     });
   }
-  const msgs = await subjectMessages(ctx, ctx.names.events, subject, 0);
+  const atLeast = opts.consistent ? await leaderVersion(ctx, subject) : 0;
+  const msgs = await subjectMessages(ctx, ctx.names.events, subject, 0, atLeast);
   const out: AnyRecordedEvent[] = [];
   for (const m of msgs) {
     if (m.seq > upToSeq || m.time.getTime() > upToTime) break;
@@ -131,15 +182,17 @@ export async function readAggregate(
   return out;
 }
 
-/** The aggregate's version (its last subject sequence), 0 when it has no events. */
+/** The aggregate's version (its last subject sequence) as the stream's leader has it; 0 when it has no events. */
 export async function aggregateVersion(
   ctx: StoreContext,
   aggregateType: AggregateType,
   aggregateId: string,
 ): Promise<number> {
+  return leaderVersion(ctx, eventSubject(ctx.prefix, aggregateType, aggregateId));
+}
+
+/** The last sequence on `subject` as the events stream's leader has it (a message get), 0 when there is none. */
+async function leaderVersion(ctx: StoreContext, subject: string): Promise<number> {
   const m = await ctx.jsm();
-  const last = await m.direct.getMessage(ctx.names.events, {
-    last_by_subj: eventSubject(ctx.prefix, aggregateType, aggregateId),
-  });
-  return last?.seq ?? 0;
+  return (await m.streams.getMessage(ctx.names.events, { last_by_subj: subject }))?.seq ?? 0;
 }
