@@ -358,12 +358,12 @@ export const ConfigObjectSchema = v.strictObject({
   tools: v.optional(ToolsConfigSchema, {}),
   connectors: v.optional(ConnectorsConfigSchema, {}),
   context: v.optional(ContextConfigSchema, {}),
+  approvals: v.optional(ApprovalsConfigSchema, {}),
   chatops: v.optional(ChatOpsConfigSchema, {}),
   log: v.optional(LogConfigSchema, {}),
 });
 
 /** The document, with the defaults that depend on other fields filled in. */
-  approvals: v.optional(ApprovalsConfigSchema, {}),
 export const ConfigSchema = v.pipe(
   ConfigObjectSchema,
   v.transform((config) => ({
@@ -395,6 +395,6 @@ export type OrchestratorConfig = Config["orchestrator"];
 export type ToolsConfig = Config["tools"];
 export type ConnectorsConfig = Config["connectors"];
 export type ContextConfig = Config["context"];
+export type ApprovalsConfig = Config["approvals"];
 export type ChatOpsConfig = Config["chatops"];
 export type LogConfig = Config["log"];
-export type ApprovalsConfig = Config["approvals"];
