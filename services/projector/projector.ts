@@ -36,9 +36,15 @@
  * mismatch, or checkpoints past the stream's end, it refuses with the fix, or,
  * with `rebuildOnStreamChange`, empties the read models and projects the new
  * stream from its start (stream-identity.ts).
+ *
+ * Several projectors on one database (one per Wheelhouse process) share the read models: each
+ * projection has one writer at a time, the instance holding its Postgres advisory lock, and the
+ * instances split the projections between them; when one dies, the others take its projections
+ * over within a second or two (leases.ts, lead.ts).
  */
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Db } from "../../lib/db/index.ts";
+import { sql } from "../../lib/db/sql.ts";
 import { ValidationError } from "../../lib/errors/index.ts";
 import type { EventStore } from "../../lib/eventstore/index.ts";
 import type { Logger } from "../../lib/log/index.ts";
@@ -46,7 +52,7 @@ import { type ProjectionLag, readProjectionLag } from "../../projections/lag.ts"
 import type { Projection } from "../../projections/types.ts";
 import { createContext, resetWriters, sleep } from "./context.ts";
 import { publishLetters } from "./dead-letters.ts";
-import { followStream } from "./follow.ts";
+import { leadProjections } from "./lead.ts";
 import { resetForRebuild } from "./rebuild.ts";
 import { bindToStream } from "./stream-identity.ts";
 
@@ -85,6 +91,8 @@ export interface ProjectorDeps {
 }
 
 export interface AppliedBatch {
+  /** The projections the batch was applied to (this instance's share of them). */
+  readonly projections: readonly string[];
   readonly firstSeq: number;
   readonly lastSeq: number;
   readonly events: number;
@@ -101,13 +109,18 @@ export interface Projector {
   start(): Promise<void>;
   /** Finishes the batch in hand, commits it, and stops. */
   stop(): Promise<void>;
-  /** Resolves when every projection has applied the stream up to its last sequence at the time of the call. */
+  /**
+   * Resolves when every projection has applied the stream up to its last sequence at the time of the
+   * call, whichever instance holds it.
+   */
   catchUp(timeoutMs?: number): Promise<void>;
   /** Empties the read models (all, or the named ones), replays the stream from the start, returns when caught up. */
   rebuild(names?: readonly string[]): Promise<void>;
   /** Per projection: checkpoint, events and ms behind the stream (from Postgres, so any process can ask). */
   lag(): Promise<ProjectionLag[]>;
   readonly running: boolean;
+  /** The projections this instance applies now; the others' writers are other instances on the database. */
+  readonly holding: ReadonlySet<string>;
 }
 
 export function createProjector(deps: ProjectorDeps): Projector {
@@ -115,12 +128,25 @@ export function createProjector(deps: ProjectorDeps): Projector {
   const { db, store, projections, names, logger } = ctx;
   let abort: AbortController | null = null;
   let loop: Promise<void> | null = null;
-  /** Lowest checkpoint known to be committed (in memory, for catchUp); -1 until the loop has read them. */
+  /** Lowest checkpoint of the projections held, known to be committed (for catchUp); -1 until read. */
   let applied = 0;
+  /** The projections this instance applies now. */
+  let holding: ReadonlySet<string> = new Set();
+  /** The lowest checkpoint of every projection, from Postgres (some are applied by other instances). */
+  const lowestCheckpoint = async () =>
+    Number(
+      await db.pool.oneFirst(
+        sql.unsafe`SELECT COALESCE(min(last_seq), 0) FROM projection_checkpoints
+                   WHERE projection = ANY(${sql.array(names, "text")})`,
+      ),
+    );
 
   const projector: Projector = {
     get running() {
       return loop !== null;
+    },
+    get holding() {
+      return holding;
     },
     async start() {
       if (loop) return;
@@ -134,14 +160,19 @@ export function createProjector(deps: ProjectorDeps): Projector {
       }
       abort = new AbortController();
       applied = -1;
-      loop = followStream(ctx, abort.signal, {
+      loop = leadProjections(deps, abort.signal, {
+        holding(names) {
+          holding = names;
+          applied = -1;
+        },
         started(from) {
           applied = from;
         },
-        async committed(batch, letters) {
+        async committed(sub, batch, letters) {
           applied = Math.max(applied, batch.lastSeq);
-          await publishLetters(ctx, letters);
+          await publishLetters(sub, letters);
           deps.onApplied?.({
+            projections: sub.names,
             firstSeq: batch.firstSeq,
             lastSeq: batch.lastSeq,
             events: batch.size,
@@ -161,11 +192,14 @@ export function createProjector(deps: ProjectorDeps): Projector {
     async catchUp(timeoutMs = 60_000) {
       const target = await store.lastSeq();
       const deadline = Date.now() + timeoutMs;
-      while (applied < target) {
+      for (;;) {
         if (!loop) throw new Error("projector is not running");
+        const holdsAll = holding.size === names.length;
+        const at = holdsAll ? applied : await lowestCheckpoint();
+        if (at >= target) return;
         if (Date.now() > deadline)
-          throw new Error(`projector did not reach seq ${target} in ${timeoutMs} ms (at ${applied})`);
-        await sleep(5);
+          throw new Error(`projector did not reach seq ${target} in ${timeoutMs} ms (at ${at})`);
+        await sleep(holdsAll ? 5 : 25);
       }
     },
     async rebuild(only) {
