@@ -114,7 +114,7 @@ describe("context service on the local cluster", () => {
       "web in the service graph",
       async () => {
         const r = await serviceView("web");
-        return r.status === 200 && r.body.replicas.ready === 1 ? r.body : null;
+        return r.status === 200 && r.body.replicas.ready === 1 && r.body.workloads.length === 1 ? r.body : null;
       },
       { timeoutMs: 20_000 },
     );
@@ -219,7 +219,8 @@ describe("context service on the local cluster", () => {
       "the release in the graph",
       async () => {
         const r = await serviceView("tiny");
-        return r.body.chart?.revision === 1 ? r.body : null;
+        // Node and edges are separate events: wait for both.
+        return r.body.chart?.revision === 1 && r.body.owners?.length === 1 ? r.body : null;
       },
       { timeoutMs: 15_000 },
     );
@@ -234,7 +235,10 @@ describe("context service on the local cluster", () => {
       async () => {
         const r = await serviceView("tiny");
         // Helm records the new revision as pending-upgrade first; the graph shows that too.
-        return r.body.chart?.revision === 2 && r.body.chart.status === "deployed" ? r.body : null;
+        const owner = r.body.owners?.[0]?.attributes;
+        return r.body.chart?.revision === 2 && r.body.chart.status === "deployed" && owner?.revision === 2
+          ? r.body
+          : null;
       },
       { timeoutMs: 15_000 },
     );
@@ -266,7 +270,7 @@ describe("context service on the local cluster", () => {
       "the application",
       async () => {
         const r = await serviceView("api");
-        return r.body.application?.sync_status === "Synced" ? r.body : null;
+        return r.body.application?.sync_status === "Synced" && r.body.owners?.length === 1 ? r.body : null;
       },
       { timeoutMs: 15_000 },
     );

@@ -84,6 +84,11 @@ export function createContextService(deps: ContextServiceDeps): ContextService {
     logger,
   });
 
+  // Until the sources have answered once, the first pass (after them) sees everything: no pass on each object listed.
+  const changed = () => {
+    if (started) passes.schedule();
+  };
+
   /** Sources that are configured but have not answered yet: their recorded nodes stay as they are. */
   function unsynced(): Set<ContextSource> {
     const out = new Set<ContextSource>();
@@ -105,7 +110,8 @@ export function createContextService(deps: ContextServiceDeps): ContextService {
       cloudResources: aws?.latest()?.resources ?? [],
       datasources: grafana?.latest()?.datasources ?? [],
     };
-    const outcome = await recorder.record(buildGraph(world, carried), new Set(carried.map((n) => n.node_id)));
+    const graph = buildGraph(world, carried);
+    const outcome = await recorder.record(graph, new Set(carried.map((n) => n.node_id)));
     last = outcome;
     if (outcome.events > 0) {
       logger.debug({ ...outcome }, `recorded ${outcome.events} context events for ${outcome.nodes} nodes`);
@@ -123,7 +129,7 @@ export function createContextService(deps: ContextServiceDeps): ContextService {
       }
       const known: Map<string, KnownNode> = await loadKnownGraph(deps.nc, deps.store, logger);
       recorder = createRecorder({ store: deps.store, logger, now: deps.now }, known);
-      kube = createKubeSource({ ...deps.kube, kubeconfig: deps.kubeconfig, logger, onChange: () => passes.schedule() });
+      kube = createKubeSource({ ...deps.kube, kubeconfig: deps.kubeconfig, logger, onChange: changed });
       if (deps.aws) {
         const source = awsResourcesPoll(deps.aws);
         closeAws = source.close;
@@ -132,7 +138,7 @@ export function createContextService(deps: ContextServiceDeps): ContextService {
           ...deps.aws,
           poll: source.poll,
           problems: (r) => r.skipped.map((arn) => `not an ARN: ${arn}`),
-          onChange: () => passes.schedule(),
+          onChange: changed,
           logger,
         });
       }
@@ -142,7 +148,7 @@ export function createContextService(deps: ContextServiceDeps): ContextService {
           ...deps.grafana,
           poll: grafanaDatasourcesPoll(deps.grafana),
           problems: (r) => (r.skipped > 0 ? [`${r.skipped} datasources without a uid, name or type`] : []),
-          onChange: () => passes.schedule(),
+          onChange: changed,
           logger,
         });
       }
