@@ -150,6 +150,8 @@ function readActions(doc: Record<string, unknown>, file: string): CatalogAction[
     if (typeof a.dry_run !== "boolean") throw catalogError(file, `${at}.dry_run`, "must be a boolean");
     if (a.rollback !== null && typeof a.rollback !== "string")
       throw catalogError(file, `${at}.rollback`, "must be an action id or null");
+    if (a.api_fallback !== undefined && typeof a.api_fallback !== "boolean")
+      throw catalogError(file, `${at}.api_fallback`, "must be a boolean (or absent: false)");
     const resource = a.resource as Record<string, unknown> | undefined;
     if (typeof resource !== "object" || resource === null || Object.values(resource).some((v) => typeof v !== "string"))
       throw catalogError(file, `${at}.resource`, "must map attribute names to input field names");
@@ -173,6 +175,7 @@ function readActions(doc: Record<string, unknown>, file: string): CatalogAction[
         risk: a.risk as RiskTier,
         dry_run: a.dry_run,
         rollback: (a.rollback as string | null) ?? null,
+        api_fallback: a.api_fallback === true,
         resource: Object.freeze({ ...(resource as Record<string, string>) }),
         input: input as JsonSchema,
       }),

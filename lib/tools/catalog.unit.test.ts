@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
 import { ConfigError } from "../errors/index.ts";
 import { loadCatalog } from "./index.ts";
 
@@ -21,6 +22,12 @@ const REQUIRED_ACTIONS = [
   "helm.upgrade_dry_run",
   "helm.upgrade",
   "helm.rollback",
+  "helm.uninstall",
+  "kubectl.apply",
+  "kubectl.get_objects",
+  "kubectl.drain",
+  "kubectl.cordon",
+  "kubectl.uncordon",
   "argocd.app_get",
   "argocd.app_diff",
   "argocd.app_sync",
@@ -51,6 +58,32 @@ describe("loadCatalog", () => {
       else assert.notEqual(a.risk, "T0", `${a.id}: writes are above T0`);
       if (a.rollback !== null) assert.ok(catalog.get(a.rollback), `${a.id} rollback ${a.rollback}`);
       assert.equal(a.input.additionalProperties, false);
+    }
+  });
+
+  it("names, for every kubectl and gh action, whether it has an API path without the CLI", () => {
+    const files = ["kubectl", "gh"].map((tool) =>
+      JSON.parse(readFileSync(fileURLToPath(new URL(`../../schemas/tools/${tool}.json`, import.meta.url)), "utf8")),
+    );
+    for (const file of files) {
+      for (const [name, action] of Object.entries(file.actions as Record<string, { api_fallback?: unknown }>)) {
+        assert.equal(typeof action.api_fallback, "boolean", `${file.tool}.${name} says api_fallback true or false`);
+      }
+    }
+    const api = catalog.actions().filter((a) => a.api_fallback);
+    assert.ok(
+      api.every((a) => a.tool === "kubectl" || a.tool === "gh"),
+      "only kubectl and gh have an API",
+    );
+  });
+
+  it("stage 3's expanded catalog is stage3_only in the policy data, with a tier", () => {
+    const data = JSON.parse(readFileSync(fileURLToPath(new URL("../../policies/data.json", import.meta.url)), "utf8"));
+    const actions = data.wheelhouse.config.actions as Record<string, { tier?: string; stage3_only?: boolean }>;
+    for (const id of ["kubectl.apply", "kubectl.drain", "kubectl.cordon", "kubectl.uncordon", "helm.uninstall"]) {
+      assert.ok(catalog.get(id), `${id} is in the catalog`);
+      assert.equal(actions[id]?.stage3_only, true, `${id} is stage3_only`);
+      assert.match(actions[id]?.tier ?? "", /^T[1-3]$/, `${id} has a tier`);
     }
   });
 

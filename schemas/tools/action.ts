@@ -31,6 +31,11 @@ export const CatalogActionSchema = v.object({
   dry_run: v.boolean(),
   /** Action id that undoes this one, or null. */
   rollback: v.nullable(v.string()),
+  /**
+   * Whether the router can run it through the tool's API when the CLI is not installed (gh: GitHub's
+   * REST API; kubectl: the Kubernetes API), with the same input and evidence. False when absent.
+   */
+  api_fallback: v.boolean(),
   resource: v.record(v.string(), v.string()),
   /** The input's JSON Schema (2020-12). Kept loose on purpose: consumers hand it to ajv or an LLM. */
   input: v.record(v.string(), v.unknown()),

@@ -1,7 +1,8 @@
 /**
  * ExecuteTool, in three steps: admit the call (a known action, a dry run it
  * has, an input that passes the builders' checks, a way to run it), run it
- * (the CLI in a sandbox process, or GitHub's REST API when `gh` is missing),
+ * (the CLI in a sandbox process, or the tool's API when the CLI is missing and
+ * the catalog gives the action an API path),
  * and record what happened (evidence, `tool_call.completed`, the result).
  * A call refused at any step ends as `refused`, reported like any other.
  */
@@ -10,8 +11,8 @@ import { type CatalogAction, type OutputLine, type ToolCallOutcome, validateTool
 import type { ExecuteToolRequest, ExecuteToolResult, ToolCallStatus } from "../../schemas/rpc/tool-router.ts";
 import type { CallLogs } from "./call-logs.ts";
 import { catalogActionOf } from "./get-resource.ts";
-import type { GithubApi } from "./github.ts";
 import type { ToolRouterDeps, ToolRouterEvent } from "./router.ts";
+import { apiFor, type ToolApi } from "./tool-api.ts";
 
 export interface ExecuteToolDeps extends ToolRouterDeps {
   readonly logs: CallLogs;
@@ -64,14 +65,26 @@ async function admit(deps: ExecuteToolDeps, call: ToolCall): Promise<{ action: C
   }
   validateToolInput(action.id, call.request.input, { catalog: deps.catalog });
   if (await deps.isInstalled(action.binary)) return { action, via: "cli" };
-  if (action.tool === "gh" && deps.github != null) return { action, via: "api" };
+  if (apiFor(deps.apis, action)) return { action, via: "api" };
   throw new UnavailableError(`${action.binary} is not installed on the tool router's PATH`, {
     field: "action_id",
-    fix:
-      action.tool === "gh"
-        ? "install gh, or configure connectors.github.token for the REST API fallback"
-        : `install ${action.binary} where the tool router runs`,
+    fix: missingCliFix(deps, action),
   });
+}
+
+/** What to do when the CLI is missing: install it, or what the API fallback would need. */
+function missingCliFix(deps: ExecuteToolDeps, action: CatalogAction): string {
+  const install = `install ${action.binary} where the tool router runs`;
+  if (action.tool === "gh") return "install gh, or configure connectors.github.token for the REST API fallback";
+  const withApi = deps.catalog
+    .actions()
+    .filter((a) => a.tool === action.tool && a.api_fallback)
+    .map((a) => a.id);
+  if (withApi.length === 0) return install;
+  if (!action.api_fallback) {
+    return `${install}: ${action.id} has no API path (only ${withApi.join(", ")} do)`;
+  }
+  return `${install}, or give the router a kubeconfig (KUBECONFIG, allowed by tools.env_allow) for the API fallback`;
 }
 
 /** Runs an admitted call, reporting `tool_call.started` and each output line as they happen. */
@@ -111,10 +124,11 @@ async function run(
     });
   };
   if (via === "api") {
-    const github = deps.github as GithubApi;
-    const planned = github.describe(action.action, request.input);
+    const api = apiFor(deps.apis, action) as ToolApi;
+    const planned = api.describe(action.action, request.input);
     await started([planned.method, planned.url], planned.url);
-    return { ...(await github.run(action.action, request.input, { onLine, signal })), tool_call_id: toolCallId };
+    const hooks = { onLine, signal, dryRun, timeoutMs: request.timeout_ms };
+    return { ...(await api.run(action.action, request.input, hooks)), tool_call_id: toolCallId };
   }
   return deps.runInSandbox(
     {

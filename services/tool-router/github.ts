@@ -4,10 +4,9 @@
  * PR URL, `pr view --json` prints the same fields), so callers cannot tell
  * the difference except by `via: "api"` in the result.
  */
-import { createHash } from "node:crypto";
 import { UnavailableError, ValidationError } from "../../lib/errors/index.ts";
 import { createSecretScrubber } from "../../lib/redact/index.ts";
-import type { OutputLine, ToolCallOutcome } from "../../lib/tools/index.ts";
+import { type ApiOutcome, type ApiRequest, apiOutcome, type ToolApi } from "./tool-api.ts";
 
 export interface GithubApiDeps {
   /** e.g. https://api.github.com (config `connectors.github.api_base`). */
@@ -17,24 +16,14 @@ export interface GithubApiDeps {
   readonly timeoutMs?: number | undefined;
 }
 
-export interface GithubApi {
-  /** The request an action would make, for the `started` event. */
-  describe(action: string, input: Readonly<Record<string, unknown>>): { method: string; url: string };
-  run(
-    action: string,
-    input: Readonly<Record<string, unknown>>,
-    hooks: { onLine: (line: OutputLine) => void; signal?: AbortSignal | undefined },
-  ): Promise<Omit<ToolCallOutcome, "tool_call_id" | "via"> & { via: "api"; request: { method: string; url: string } }>;
-}
-
-const sha256 = (s: string) => createHash("sha256").update(s).digest("hex");
+export type GithubApi = ToolApi;
 
 export function createGithubApi(deps: GithubApiDeps): GithubApi {
   const doFetch = deps.fetch ?? fetch;
   const base = deps.apiBase.replace(/\/+$/, "");
   const redact = createSecretScrubber([deps.token]);
 
-  const describe = (action: string, input: Readonly<Record<string, unknown>>) => {
+  const describe = (action: string, input: Readonly<Record<string, unknown>>): ApiRequest => {
     const repo = String(input.repo);
     if (action === "pr_create") return { method: "POST", url: `${base}/repos/${repo}/pulls` };
     if (action === "pr_view") return { method: "GET", url: `${base}/repos/${repo}/pulls/${Number(input.number)}` };
@@ -46,7 +35,7 @@ export function createGithubApi(deps: GithubApiDeps): GithubApi {
 
   return {
     describe,
-    async run(action, input, hooks) {
+    async run(action, input, hooks): Promise<ApiOutcome> {
       const request = describe(action, input);
       const started = new Date();
       const t0 = performance.now();
@@ -108,32 +97,12 @@ export function createGithubApi(deps: GithubApiDeps): GithubApi {
         }
         stderr = `HTTP ${response.status}: ${message}`;
       }
-      stdout = redact(stdout);
-      stderr = redact(stderr);
-      let seq = 0;
-      for (const line of stdout ? stdout.split("\n") : []) hooks.onLine({ seq: seq++, stream: "stdout", line });
-      for (const line of stderr ? stderr.split("\n") : []) hooks.onLine({ seq: seq++, stream: "stderr", line });
-      return {
-        action_id: `gh.${action}`,
-        argv: [request.method, request.url],
-        binary: request.url,
-        via: "api" as const,
+      return apiOutcome(
+        `gh.${action}`,
         request,
-        // An HTTP status is not an exit code; 0/1 keeps `ok` and `status` meaning the same as for the CLI.
-        exit_code: response.ok ? 0 : 1,
-        signal: null,
-        timed_out: false,
-        canceled: false,
-        truncated: false,
-        duration_ms: Math.round(performance.now() - t0),
-        started_at: started.toISOString(),
-        finished_at: new Date().toISOString(),
-        stdout: { bytes: Buffer.byteLength(stdout), text: stdout, sha256: sha256(stdout), truncated: false },
-        stderr: { bytes: Buffer.byteLength(stderr), text: stderr, sha256: sha256(stderr), truncated: false },
-        pgid: null,
-        dry_run: false,
-        ok: response.ok,
-      };
+        { stdout: redact(stdout), stderr: redact(stderr), ok: response.ok, started, t0 },
+        hooks.onLine,
+      );
     },
   };
 }

@@ -1,8 +1,9 @@
 /**
  * Tool router handlers, transport-free: ListTools, ExecuteTool, GetResource,
  * StreamToolLogs. Every ExecuteTool runs in its own `sandbox-exec` process
- * (CLI first); GitHub PR actions fall back to the REST API only when `gh` is
- * not installed, and the result says which path was taken.
+ * (CLI first); an action the catalog marks `api_fallback` runs through its
+ * tool's API (gh: GitHub's REST API, kubectl: the Kubernetes API) only when
+ * the CLI is not installed, and the result says which path was taken.
  */
 import { randomUUID } from "node:crypto";
 import type { EventPayload } from "../../events/index.ts";
@@ -19,7 +20,7 @@ import type {
 import { createCallLogs } from "./call-logs.ts";
 import { executeTool } from "./execute-tool.ts";
 import { getResource } from "./get-resource.ts";
-import type { GithubApi } from "./github.ts";
+import { apiFor, type ToolApis } from "./tool-api.ts";
 
 /**
  * What the router reports as calls happen; the recorder turns each into the event of the same type.
@@ -48,8 +49,11 @@ export interface ToolRouterDeps {
   readonly runInSandbox: RunInSandbox;
   /** Whether a CLI is installed on the tool PATH (findExecutable against the sandbox PATH). */
   readonly isInstalled: (binary: string) => Promise<boolean>;
-  /** GitHub REST client for the `gh` fallback; null when no token is configured. */
-  readonly github?: GithubApi | null | undefined;
+  /**
+   * API fallbacks by tool (`gh`: GitHub's REST API, `kubectl`: the Kubernetes API), used for the
+   * catalog's `api_fallback` actions when the CLI is missing; a tool absent or null has none.
+   */
+  readonly apis?: ToolApis | undefined;
   readonly onEvent?: ((event: ToolRouterEvent) => void | Promise<void>) | undefined;
   /** Stores a call's full (redacted) output; `kind` is `diff` for dry runs, `tool_output` otherwise. */
   readonly storeEvidence?:
@@ -97,7 +101,7 @@ async function listTools(deps: ToolRouterDeps): Promise<ListToolsResult> {
   return {
     tools: deps.catalog.actions().map((action) => {
       const cli = installed.get(action.binary) === true;
-      const via = cli ? "cli" : action.tool === "gh" && deps.github != null ? "api" : null;
+      const via = cli ? "cli" : apiFor(deps.apis, action) ? "api" : null;
       return { ...action, installed: cli, via };
     }),
   };

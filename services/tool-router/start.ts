@@ -12,6 +12,7 @@ import {
 } from "../../lib/tools/index.ts";
 import { createGithubApi } from "./github.ts";
 import { createToolRouterTransport } from "./http.ts";
+import { createKubernetesApi, kubeconfigFor } from "./kubernetes.ts";
 import { createToolCallRecorder } from "./recorder.ts";
 import { createToolRouter } from "./router.ts";
 import { createSandboxProcessRunner } from "./spawn.ts";
@@ -33,6 +34,8 @@ export async function startToolRouter(runtime: Runtime, options: ToolRouterStart
   const github = config.connectors.github;
   const githubToken = resolveSecret(github.token);
   const evidence = config.storage.evidence;
+  // The kubeconfig kubectl would get through the sandbox's environment, for the API fallback without kubectl.
+  const kubeconfig = kubeconfigFor(process.env, config.tools.env_allow);
   // Artifacts (Helm values, manifests) may come from the object store: the evidence store's endpoint and keys serve it.
   const objectStore: ObjectStoreRef | undefined =
     evidence.kind === "s3" || resolveSecret(evidence.access_key) !== null
@@ -58,7 +61,10 @@ export async function startToolRouter(runtime: Runtime, options: ToolRouterStart
         })
       : null,
     isInstalled: async (binary) => (await findExecutable(binary, toolPath)) !== null,
-    github: githubToken ? createGithubApi({ apiBase: github.api_base, token: githubToken }) : null,
+    apis: {
+      gh: githubToken ? createGithubApi({ apiBase: github.api_base, token: githubToken }) : null,
+      kubectl: kubeconfig ? createKubernetesApi({ kubeconfig }) : null,
+    },
     ...createToolCallRecorder({ store: runtime.store, evidence: runtime.evidence(), logger }),
   });
   const transport = createToolRouterTransport({

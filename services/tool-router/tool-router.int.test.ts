@@ -365,7 +365,7 @@ describe("gh API fallback when gh is not on the tool PATH", () => {
       runInSandbox: async () => assert.fail("the CLI path must not be used when gh is missing"),
       // The tool PATH holds only the fixture CLIs: no gh there.
       isInstalled: async (binary) => (await findExecutable(binary, FIXTURE_BIN)) !== null,
-      github: createGithubApi({ apiBase: githubBase, token }),
+      apis: { gh: createGithubApi({ apiBase: githubBase, token }) },
     });
     transport = createToolRouterTransport({ router, capabilities: capabilities() });
     base = await transport.start({ host: "127.0.0.1", port: 0 });
