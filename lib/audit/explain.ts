@@ -5,6 +5,7 @@
  * checked against its digest.
  */
 import type { AnyRecordedEvent } from "../../events/index.ts";
+import { revisionDigest } from "../domain/index.ts";
 import type { EvidenceStore } from "../evidence/index.ts";
 import type { ChangeExplanation, EventRef, EvidenceLink, ExecutionStory } from "./explanation.ts";
 
@@ -107,6 +108,7 @@ export async function buildExplanation(input: ExplainInput): Promise<ChangeExpla
           summary: e.payload.summary,
           planner: e.payload.planner,
           steps: e.payload.steps,
+          digest: revisionDigest(e.payload),
           evidence: e.payload.evidence_ids.map((id) => link(id) as EvidenceLink),
           event: ref(e),
         });
@@ -135,7 +137,9 @@ export async function buildExplanation(input: ExplainInput): Promise<ChangeExpla
           approval_id: string;
           revision: number;
           approver?: string;
-          via?: string;
+          channel?: string;
+          digest?: string | null;
+          break_glass?: boolean;
           comment?: string;
           reason?: string;
         };
@@ -144,7 +148,10 @@ export async function buildExplanation(input: ExplainInput): Promise<ChangeExpla
           revision: p.revision,
           status: e.type.slice("approval.".length) as "requested" | "granted" | "denied" | "expired",
           approver: p.approver ?? null,
-          via: p.via ?? null,
+          via: p.channel ?? null,
+          channel: p.channel ?? null,
+          digest: p.digest ?? null,
+          break_glass: p.break_glass === true,
           comment: p.comment ?? null,
           reason: p.reason ?? null,
           at: e.occurred_at,

@@ -53,6 +53,8 @@ export interface ChangeExplanation {
     readonly summary: string;
     readonly planner: unknown;
     readonly steps: PlanStep[];
+    /** What approvals of this revision bind to; null when its recorded digest disagrees with its steps. */
+    readonly digest: string | null;
     readonly evidence: EvidenceLink[];
     readonly event: EventRef;
   }[];
@@ -73,7 +75,12 @@ export interface ChangeExplanation {
     readonly revision: number;
     readonly status: "requested" | "granted" | "denied" | "expired";
     readonly approver: string | null;
+    /** The channel (api, cli, console, slack, linear); `via` is its older name, kept for clients. */
     readonly via: string | null;
+    readonly channel: string | null;
+    /** The revision digest the approver answered for (null on requests and pre-digest answers). */
+    readonly digest: string | null;
+    readonly break_glass: boolean;
     readonly comment: string | null;
     readonly reason: string | null;
     readonly at: string;

@@ -4,7 +4,7 @@
  * one), until when, and whether the answers given so far meet the quorum.
  */
 import type { ApprovalChannel, ApprovalRequirement } from "../../events/index.ts";
-import type { ApprovalRecord, PlanState, PolicyDecision } from "./plan-types.ts";
+import type { PlanState, PolicyDecision } from "./plan-types.ts";
 
 export type DecidedPlan = Extract<PlanState, { status: "decided" }>;
 
@@ -54,17 +54,35 @@ export interface Quorum {
   readonly missingGroups: ReadonlyArray<{ readonly group: string; readonly count: number }>;
 }
 
+/** One answer as the quorum counts it (a plan state's `ApprovalRecord`, or a read model's approver entry). */
+export interface QuorumAnswer {
+  readonly approver: string;
+  readonly decision: "granted" | "denied";
+  readonly digest: string | null;
+  readonly groups: readonly string[];
+  readonly breakGlass: boolean;
+}
+
 /**
  * The quorum of a decided revision: grants for its digest, one per person, none after
  * `approval.expired`. Each named group needs `count` distinct members, and one person fills
  * one group slot, so "one from sre and one from security" takes two people.
  */
 export function quorumOf(state: DecidedPlan): Quorum {
-  const requirement = approvalRequirement(state.policy);
-  const counted = new Map<string, ApprovalRecord>();
-  if (state.expiredAt === null && state.digest !== null) {
-    for (const a of state.approvals) {
-      if (a.decision === "granted" && a.digest === state.digest && !counted.has(a.approver)) counted.set(a.approver, a);
+  return tallyQuorum(approvalRequirement(state.policy), state.digest, state.approvals, state.expiredAt !== null);
+}
+
+/** `quorumOf` over plain data: the requirement, the revision's digest, its answers, whether it expired. */
+export function tallyQuorum(
+  requirement: ApprovalRequirement,
+  digest: string | null,
+  answers: readonly QuorumAnswer[],
+  expired = false,
+): Quorum {
+  const counted = new Map<string, QuorumAnswer>();
+  if (!expired && digest !== null) {
+    for (const a of answers) {
+      if (a.decision === "granted" && a.digest === digest && !counted.has(a.approver)) counted.set(a.approver, a);
     }
   }
   const approvers = [...counted.keys()];
@@ -96,7 +114,7 @@ export function quorumOf(state: DecidedPlan): Quorum {
 }
 
 /** Group slots left unfilled by the best assignment of approvers to slots (Kuhn's augmenting paths). */
-function unfilledSlots(slots: readonly string[], approvals: readonly ApprovalRecord[]): string[] {
+function unfilledSlots(slots: readonly string[], approvals: readonly QuorumAnswer[]): string[] {
   const slotOf = new Map<number, number>(); // approval index → the slot it fills
   const assign = (slot: number, seen: Set<number>): boolean => {
     const group = slots[slot];

@@ -22,7 +22,9 @@ export {
   type DecidedPlan,
   describeMissing,
   type Quorum,
+  type QuorumAnswer,
   quorumOf,
+  tallyQuorum,
 } from "./approval.ts";
 export { countingApprovals, decide } from "./plan-decide.ts";
 export { evolve, foldPlan } from "./plan-evolve.ts";

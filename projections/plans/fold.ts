@@ -3,6 +3,7 @@
  * view is the plan row, its steps and its approvals.
  */
 import type { AnyRecordedEvent, EventType } from "../../events/index.ts";
+import { approvalRequirement, revisionDigest, tallyQuorum } from "../../lib/domain/index.ts";
 import { type EventHandlers, handlerTable } from "../handlers.ts";
 import type { ApprovalRow, PlanRow, PlanStepRow } from "./rows.ts";
 
@@ -29,6 +30,7 @@ function emptyPlan(planId: string, e: AnyRecordedEvent): PlanRow {
     service: null,
     signal_id: null,
     summary: null,
+    digest: null,
     planner: null,
     failure_reasons: null,
     decision: null,
@@ -138,6 +140,7 @@ const planHandlers = {
     plan.status = "proposed";
     plan.revision = p.revision;
     plan.summary = p.summary;
+    plan.digest = revisionDigest(p);
     plan.planner = p.planner;
     plan.failure_reasons = null;
     plan.decision = null;
@@ -182,6 +185,7 @@ const planHandlers = {
       expires_at: p.expires_at,
       policy_revision: p.policy_revision,
       approvers_required: p.approvers_required,
+      approval: approvalRequirement(p),
       decided_at: event.occurred_at,
     };
     plan.approvals_required = p.approvers_required;
@@ -212,12 +216,15 @@ const planHandlers = {
         approver: p.approver,
         via: p.channel,
         digest: p.digest,
+        groups: event.actor.id === p.approver ? [...(event.actor.groups ?? [])] : [],
         ...(p.break_glass === true ? { break_glass: true, reason: p.reason ?? null } : {}),
         comment: p.comment ?? null,
         at: event.occurred_at,
       },
     ];
-    const granted = approvers.length >= prior.approvers_required;
+    // Counted as the plan decider counts: grants for the current digest, by person, groups and break-glass.
+    const quorum = p.revision === plan.revision ? currentQuorum(draft, approvers, p.approval_id) : null;
+    const granted = quorum?.met ?? approvers.length >= prior.approvers_required;
     approvalsForWrite(draft)[p.approval_id] = {
       ...prior,
       approvers,
@@ -225,10 +232,9 @@ const planHandlers = {
       decided_at: granted ? event.occurred_at : null,
       last_seq: event.seq,
     };
-    if (p.revision === plan.revision) {
-      const count = plan.approvals_granted + 1;
-      plan.approvals_granted = count;
-      if (plan.status === "pending_approval" && count >= plan.approvals_required) plan.status = "approved";
+    if (quorum) {
+      plan.approvals_granted = quorum.approvers.length;
+      if (plan.status === "pending_approval" && quorum.met) plan.status = "approved";
     }
   },
   "approval.denied": (draft, event) => {
@@ -259,6 +265,25 @@ const planHandlers = {
     if (p.revision === plan.revision && plan.status === "pending_approval") plan.status = "expired";
   },
 } satisfies EventHandlers<PlanEventType, PlanDraft>;
+
+/** The quorum of the plan's current revision, with `approvers` as the answers of approval `approvalId`. */
+function currentQuorum(draft: PlanDraft, approvers: ApprovalRow["approvers"], approvalId: string) {
+  const { plan } = draft;
+  const policy = plan.policy as { approval?: Parameters<typeof tallyQuorum>[0] } | null;
+  if (!policy?.approval) return null;
+  const answers = Object.values(draft.approvals)
+    .filter((a) => a.revision === plan.revision && a.approval_id !== approvalId)
+    .flatMap((a) => a.approvers)
+    .concat(approvers)
+    .map((a) => ({
+      approver: a.approver,
+      decision: "granted" as const,
+      digest: a.digest ?? null,
+      groups: a.groups ?? [],
+      breakGlass: a.break_glass === true,
+    }));
+  return tallyQuorum(policy.approval, plan.digest, answers, plan.status === "expired");
+}
 
 const plans = handlerTable<PlanEventType, PlanDraft>(planHandlers);
 

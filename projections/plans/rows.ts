@@ -25,6 +25,8 @@ export interface PlanRow {
   service: string | null;
   signal_id: string | null;
   summary: string | null;
+  /** The current revision's digest (`revisionDigest`): what approvals bind to. */
+  digest: string | null;
   planner: unknown;
   failure_reasons: string[] | null;
   decision: string | null;
@@ -74,6 +76,8 @@ export interface ApprovalRow {
     approver: string;
     via: string;
     digest: string | null;
+    /** The approver's groups when they answered (quorum by group). */
+    groups?: string[];
     break_glass?: boolean;
     reason?: string | null;
     comment: string | null;

@@ -16,6 +16,7 @@ export const plansTable: TableSpec<PlanRow> = {
     service: "text",
     signal_id: "text",
     summary: "text",
+    digest: "text",
     planner: "jsonb",
     failure_reasons: "jsonb",
     decision: "text",

@@ -1,5 +1,6 @@
 /** `/v1/plans`: request a change, read plans, execute an approved revision. */
 import * as v from "valibot";
+import { PlanDigestParamSchema } from "./approvals.ts";
 import { ActorViewSchema, CursorSchema, LimitSchema, pageSchema, WaitSchema } from "./common.ts";
 
 const name = v.pipe(v.string(), v.minLength(1), v.maxLength(128), v.regex(/^[A-Za-z0-9_.-]+$/, "must be a plain name"));
@@ -50,6 +51,11 @@ export const PlanResponseSchema = v.object({
   service: v.nullable(v.string()),
   signal_id: v.nullable(v.string()),
   summary: v.nullable(v.string()),
+  /**
+   * The current revision's digest (sha256 of its canonical steps): send it with an approval (and,
+   * optionally, with execute) so that what runs is what was approved.
+   */
+  digest: v.nullable(v.string()),
   planner: v.unknown(),
   failure_reasons: v.nullable(v.array(v.string())),
   decision: v.nullable(v.string()),
@@ -76,6 +82,8 @@ export const PlanPageSchema = pageSchema(PlanResponseSchema);
 export const ExecutePlanRequestSchema = v.strictObject({
   revision: v.pipe(v.number("must be a number"), v.integer("must be a whole number"), v.minValue(1, "must be >= 1")),
   dry_run: v.optional(v.boolean("must be true or false")),
+  /** The digest of the revision the caller reviewed; refused (409) when the revision's is another. */
+  digest: v.optional(PlanDigestParamSchema),
 });
 
 /** `?wait=N` is the query form of `Prefer: wait=N`. */

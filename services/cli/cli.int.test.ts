@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { execa } from "execa";
 import { newEvent } from "../../events/index.ts";
+import { planRevisionDigest } from "../../lib/domain/index.ts";
 import { createEventStore } from "../../lib/eventstore/index.ts";
 import {
   connectTestNats,
@@ -170,13 +171,20 @@ describe("quick start: gateway (dev issuer) + projector + mint-token + CLI", () 
       { timeoutMs: 10_000, intervalMs: 100 },
     );
 
+    // status shows the digest; approve sends the one it read, or refuses one the plan no longer has.
+    const digest = planRevisionDigest([]);
+    assert.match((await cli(alice, "status", planId)).stdout, new RegExp(`digest ${digest}`));
+    const stale = await cli(bob, "approve", planId, "--digest", "0".repeat(64));
+    assert.equal(stale.exitCode, 1);
+    assert.match(stale.stderr, /409/);
+    assert.match(stale.stderr, /is not the digest of plan/);
     const self = await cli(alice, "approve", planId);
     assert.equal(self.exitCode, 1);
     assert.match(self.stderr, /403/);
     assert.match(self.stderr, /fix: ask another approver/);
     const approved = await cli(bob, "approve", planId, "--comment", "lgtm");
     assert.equal(approved.exitCode, 0, approved.stderr);
-    assert.match(approved.stdout, /approved plan .* revision 1/);
+    assert.match(approved.stdout, new RegExp(`approved plan .* revision 1 digest ${digest}`));
 
     const audit = await waitFor(
       "audit lines",
@@ -204,6 +212,11 @@ describe("quick start: gateway (dev issuer) + projector + mint-token + CLI", () 
     assert.match(explained.stdout, /intent: "scale checkout to 6 in staging" \(api\) .* by alice/);
     assert.match(explained.stdout, /policy r1: require_approval T2 \(policy t\) production write/);
     assert.match(explained.stdout, /approval r1: granted by bob at .* "lgtm"/);
+    assert.match(
+      explained.stdout,
+      new RegExp(`approval r1: granted by bob at \\S+ via cli for digest ${digest.slice(0, 12)}`),
+    );
+    assert.match(explained.stdout, new RegExp(`revision 1: scale digest ${digest}`));
     const executionId = /execution (\S+):/.exec(explained.stdout)?.[1] ?? "";
     const byExecution = await cli(alice, "explain", executionId, "--json");
     assert.equal(byExecution.exitCode, 0, byExecution.stderr);

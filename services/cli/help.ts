@@ -38,17 +38,27 @@ export const COMMANDS = {
   },
   approve: {
     summary: "approve (or deny) a plan's revision; someone other than its author",
-    usage: ['approve <plan-id> [--revision <n>] [--deny] [--comment "<text>"] [--json]'],
+    usage: [
+      'approve <plan-id> [--revision <n>] [--digest <sha256>] [--deny] [--comment "<text>"] [--json]',
+      'approve <plan-id> --break-glass --reason "<why it cannot wait>"',
+    ],
     arguments: [["<plan-id>", "the plan to decide on"]],
     options: [
       ["--revision <n>", "the revision you reviewed (default: the plan's current one)"],
+      [
+        "--digest <sha256>",
+        "the digest you reviewed (`status` shows it; default: the plan's current one, read just now); refused if the plan changed",
+      ],
       ["--deny", "deny instead of approving"],
       ["--comment <text>", "why, kept in the audit trail"],
+      ["--break-glass", "approve alone as a break-glass approver, where policy allows it; needs --reason"],
+      ["--reason <text>", "why the break-glass approval cannot wait, kept in the audit trail"],
       JSON_OPTION,
     ],
     examples: [
       "wheelhouse approve 0198c1d2-…",
       'wheelhouse approve 0198c1d2-… --revision 2 --deny --comment "not during the sale"',
+      'wheelhouse approve 0198c1d2-… --break-glass --reason "checkout is down; sre and security are paged"',
     ],
   },
   execute: {

@@ -12,6 +12,7 @@ import { pipeline } from "node:stream/promises";
 import type { ReadableStream as WebReadableStream } from "node:stream/web";
 import { parseArgs } from "node:util";
 import { UnauthenticatedError, WheelhouseError } from "../../lib/errors/index.ts";
+import { type Explanation, printExplanation } from "./explain.ts";
 import { COMMANDS, type CommandName, commandHelp, isCommand, overview, unknownCommand } from "./help.ts";
 
 const base = (process.env.WHEELHOUSE_URL ?? "http://127.0.0.1:8320").replace(/\/$/, "");
@@ -125,6 +126,7 @@ async function main(argv: string[]): Promise<number> {
           `${plan.plan_id}  ${plan.status}  revision ${plan.revision ?? "-"}  ${plan.decision ?? ""} ${plan.tier ?? ""}`.trim(),
         );
         print(`  ${plan.intent}`);
+        if (plan.digest) print(`  digest ${plan.digest}`);
         for (const s of (plan.steps as { step_id: string; action_id: string; decision?: string }[]) ?? []) {
           print(`  - ${s.step_id} ${s.action_id} ${s.decision ?? ""}`);
         }
@@ -134,11 +136,16 @@ async function main(argv: string[]): Promise<number> {
     case "approve": {
       const id = positionals[0];
       if (!id) return usage("approve needs a plan id", command);
-      let revision = values.revision === undefined ? undefined : Number(values.revision);
-      if (revision === undefined) {
-        const plan = await api<{ revision: number | null }>("GET", `/v1/plans/${encodeURIComponent(id)}`);
-        if (!plan.revision) return usage(`plan ${id} has no proposed revision yet`, command);
-        revision = plan.revision;
+      // The digest of what the approver saw: the plan as read now, unless --digest names the one reviewed earlier.
+      const plan = await api<{ revision: number | null; digest: string | null }>(
+        "GET",
+        `/v1/plans/${encodeURIComponent(id)}`,
+      );
+      if (!plan.revision || !plan.digest) return usage(`plan ${id} has no proposed revision yet`, command);
+      const revision = values.revision === undefined ? plan.revision : Number(values.revision);
+      const digest = values.digest ?? plan.digest;
+      if (values["break-glass"] && !values.reason) {
+        return usage("--break-glass needs --reason: say why this cannot wait for the normal approvers", command);
       }
       const accepted = await api<{ id: string }>(
         "POST",
@@ -146,12 +153,19 @@ async function main(argv: string[]): Promise<number> {
         {
           plan_id: id,
           revision,
+          digest,
+          channel: "cli",
           decision: values.deny ? "deny" : "grant",
           ...(values.comment ? { comment: values.comment } : {}),
+          ...(values["break-glass"] ? { break_glass: true, reason: values.reason } : {}),
         },
         idem,
       );
-      print(values.json ? accepted : `${values.deny ? "denied" : "approved"} plan ${id} revision ${revision}`);
+      print(
+        values.json
+          ? accepted
+          : `${values.deny ? "denied" : "approved"} plan ${id} revision ${revision} digest ${digest}${values["break-glass"] ? " (break-glass)" : ""}`,
+      );
       return 0;
     }
     case "execute": {
@@ -216,82 +230,6 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-interface EventRef {
-  seq: number;
-  occurred_at: string;
-  actor: { id: string };
-  audit: { seq: number; hash: string } | null;
-}
-interface Explanation {
-  plan_id: string | null;
-  intent: { text: string; source: string; requested_by: { id: string }; event: EventRef } | null;
-  planner: { prompt: { evidence_id: string }[]; model_response: { evidence_id: string }[] };
-  revisions: { revision: number; summary: string; steps: { step_id: string; action_id: string }[]; event: EventRef }[];
-  policy: {
-    revision: number;
-    decision: string;
-    tier: string;
-    policy_revision: string;
-    reasons: string[];
-    event: EventRef;
-  }[];
-  approvals: { revision: number; status: string; comment: string | null; actor: { id: string }; at: string }[];
-  executions: {
-    execution_id: string;
-    status: string;
-    dry_run: boolean;
-    tool_calls: {
-      argv: string[];
-      status: string | null;
-      exit_code: number | null;
-      output: { evidence_id: string; sha256: string | null; verified?: boolean } | null;
-    }[];
-    verification: { passed: boolean; checks: { description: string; passed: boolean }[] }[];
-    rollback: { phase: string; reason: string }[];
-  }[];
-  timeline: EventRef[];
-}
-
-const at = (e: EventRef) => `${e.occurred_at} by ${e.actor.id} (audit #${e.audit?.seq ?? "pending"})`;
-
-function printExplanation(s: Explanation): void {
-  print(`plan ${s.plan_id ?? "-"}`);
-  if (s.intent) print(`intent: "${s.intent.text}" (${s.intent.source}) ${at(s.intent.event)}`);
-  if (s.planner.prompt.length + s.planner.model_response.length > 0) {
-    print(
-      `planner evidence: prompt ${s.planner.prompt.map((e) => e.evidence_id).join(", ") || "-"}; answer ${s.planner.model_response.map((e) => e.evidence_id).join(", ") || "-"}`,
-    );
-  }
-  for (const r of s.revisions) {
-    print(`revision ${r.revision}: ${r.summary} ${at(r.event)}`);
-    for (const step of r.steps) print(`  - ${step.step_id} ${step.action_id}`);
-  }
-  for (const p of s.policy) {
-    print(
-      `policy r${p.revision}: ${p.decision} ${p.tier} (policy ${p.policy_revision}) ${p.reasons.join("; ")} ${at(p.event)}`,
-    );
-  }
-  for (const a of s.approvals) {
-    print(`approval r${a.revision}: ${a.status} by ${a.actor.id} at ${a.at}${a.comment ? ` "${a.comment}"` : ""}`);
-  }
-  for (const x of s.executions) {
-    print(`execution ${x.execution_id}: ${x.status}${x.dry_run ? " (dry run)" : ""}`);
-    for (const c of x.tool_calls) {
-      const out = c.output
-        ? ` output ${c.output.evidence_id}${c.output.verified === undefined ? "" : c.output.verified ? " verified" : " NOT VERIFIED"}`
-        : "";
-      print(`  $ ${c.argv.join(" ")}  → ${c.status ?? "running"} exit ${c.exit_code ?? "-"}${out}`);
-    }
-    for (const v of x.verification) {
-      print(
-        `  verification: ${v.passed ? "passed" : "failed"} ${v.checks.map((c) => `${c.passed ? "✓" : "✗"} ${c.description}`).join(", ")}`,
-      );
-    }
-    for (const r of x.rollback) print(`  rollback ${r.phase}: ${r.reason}`);
-  }
-  print(`${s.timeline.length} events`);
-}
-
 async function verify(evidence: boolean, asJson: boolean): Promise<number> {
   const result = await api<{
     ok: boolean;
@@ -332,7 +270,10 @@ function parseOptions(args: string[]) {
       env: { type: "string" },
       service: { type: "string" },
       revision: { type: "string" },
+      digest: { type: "string" },
       deny: { type: "boolean" },
+      "break-glass": { type: "boolean" },
+      reason: { type: "string" },
       comment: { type: "string" },
       plan: { type: "string" },
       limit: { type: "string" },

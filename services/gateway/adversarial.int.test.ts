@@ -9,7 +9,11 @@ import { readFileSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
 import { Kvm } from "@nats-io/kv";
 import { type Actor, newEvent } from "../../events/index.ts";
+import { planRevisionDigest } from "../../lib/domain/index.ts";
 import { startTestGateway, type TestGateway } from "../../test/support/gateway.ts";
+
+/** The digest of the empty steps these tests propose: what their approvals name. */
+const EMPTY_DIGEST = planRevisionDigest([]);
 
 const fixture = (path: string) =>
   readFileSync(new URL(`../../test/fixtures/webhooks/${path}`, import.meta.url), "utf8");
@@ -176,7 +180,7 @@ describe("adversarial requests against the gateway (real HTTP, NATS, Postgres)",
         await proposeAndDecide(planId, "require_approval");
         return {
           path: "/v1/approvals",
-          call: { token: bob, body: { plan_id: planId, revision: 1, decision: "grant" } },
+          call: { token: bob, body: { plan_id: planId, revision: 1, digest: EMPTY_DIGEST, decision: "grant" } },
           appends: true,
           invalid: [badQuery, ...commandHeaders],
         };
@@ -335,7 +339,7 @@ describe("adversarial requests against the gateway (real HTTP, NATS, Postgres)",
     it("the approval had landed: the retry answers the original approval at once, duplicate, nothing appended", async () => {
       const planId = await newPlan("scale checkout to 3 in production");
       await proposeAndDecide(planId, "require_approval");
-      const body = { plan_id: planId, revision: 1, decision: "grant" };
+      const body = { plan_id: planId, revision: 1, digest: EMPTY_DIGEST, decision: "grant" };
       const headers = { "idempotency-key": "adv-approval-crash" };
       const first = await call("/v1/approvals", { token: bob, body, headers });
       assert.equal(first.status, 202, await first.clone().text());

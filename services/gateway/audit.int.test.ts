@@ -272,7 +272,7 @@ describe("audit API over real HTTP, NATS and Postgres", () => {
     await decide(plan.id, "require_approval");
     const approved = await call("POST", "/v1/approvals", {
       token: bob,
-      body: { plan_id: plan.id, revision: 1, decision: "grant" },
+      body: { plan_id: plan.id, revision: 1, digest: await gw.digestOf(plan.id), decision: "grant" },
       headers: { prefer: "wait=5" },
     });
     assert.equal(approved.status, 202);
@@ -381,7 +381,7 @@ describe("audit API over real HTTP, NATS and Postgres", () => {
     await decide(plan.id, "require_approval");
     const granted = await call("POST", "/v1/approvals", {
       token: bob,
-      body: { plan_id: plan.id, revision: 1, decision: "grant", comment: "lgtm" },
+      body: { plan_id: plan.id, revision: 1, digest: await gw.digestOf(plan.id), decision: "grant", comment: "lgtm" },
       headers: { prefer: "wait=5" },
     });
     assert.equal(granted.status, 202, await granted.clone().text());

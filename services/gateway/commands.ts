@@ -207,6 +207,7 @@ async function executePlan(deps: CommandDeps, request: ApiRequest): Promise<ApiR
     planId,
     revision: input.revision,
     executionId,
+    digest: input.digest,
     dryRun: input.dry_run,
     actor,
     now,

@@ -2,9 +2,13 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import * as v from "valibot";
 import { type Actor, newEvent } from "../../events/index.ts";
+import { planRevisionDigest } from "../../lib/domain/index.ts";
 import { ExecutionResponseSchema, PlanPageSchema, PlanResponseSchema } from "../../schemas/api/index.ts";
 import { startTestGateway, type TestGateway } from "../../test/support/gateway.ts";
 import { waitFor } from "../../test/support/index.ts";
+
+/** The digest of the empty steps these tests propose: what their approvals name. */
+const EMPTY_DIGEST = planRevisionDigest([]);
 
 const policyActor: Actor = { kind: "service", id: "policy", roles: [] };
 
@@ -194,7 +198,10 @@ describe("gateway over real HTTP, NATS and Postgres", () => {
     assert.match(missing.headers.get("www-authenticate") ?? "", /Bearer/);
     await problem(await call("POST", "/v1/plans", { token: viewer, body: { intent: "x" } }), 403);
     await problem(
-      await call("POST", "/v1/approvals", { token: viewer, body: { plan_id: "p", revision: 1, decision: "grant" } }),
+      await call("POST", "/v1/approvals", {
+        token: viewer,
+        body: { plan_id: "p", revision: 1, digest: EMPTY_DIGEST, decision: "grant" },
+      }),
       403,
     );
     await problem(await call("GET", "/v1/plans", { token: "not.a.jwt" }), 401);
@@ -333,12 +340,18 @@ describe("gateway over real HTTP, NATS and Postgres", () => {
     const plan = await createPlan({ intent: "rotate the db password" });
     await proposeAndDecide(plan.id, "require_approval");
     await problem(
-      await call("POST", "/v1/approvals", { token: alice, body: { plan_id: plan.id, revision: 1, decision: "grant" } }),
+      await call("POST", "/v1/approvals", {
+        token: alice,
+        body: { plan_id: plan.id, revision: 1, digest: EMPTY_DIGEST, decision: "grant" },
+      }),
       403,
       "plan_id",
     );
     await problem(
-      await call("POST", "/v1/approvals", { token: bob, body: { plan_id: plan.id, revision: 1, decision: "maybe" } }),
+      await call("POST", "/v1/approvals", {
+        token: bob,
+        body: { plan_id: plan.id, revision: 1, digest: EMPTY_DIGEST, decision: "maybe" },
+      }),
       400,
       "body.decision",
     );
@@ -347,7 +360,7 @@ describe("gateway over real HTTP, NATS and Postgres", () => {
     const stale = await problem(
       await call("POST", "/v1/approvals", {
         token: bob,
-        body: { plan_id: plan.id, revision: 1, decision: "grant" },
+        body: { plan_id: plan.id, revision: 1, digest: EMPTY_DIGEST, decision: "grant" },
         headers: { "if-match": `"${version - 1}"` },
       }),
       409,
@@ -356,7 +369,7 @@ describe("gateway over real HTTP, NATS and Postgres", () => {
     assert.equal(stale.current_version, version);
     const granted = await call("POST", "/v1/approvals", {
       token: bob,
-      body: { plan_id: plan.id, revision: 1, decision: "grant", comment: "lgtm" },
+      body: { plan_id: plan.id, revision: 1, digest: EMPTY_DIGEST, decision: "grant", comment: "lgtm" },
       headers: { "if-match": `"${version}"`, prefer: "wait=5" },
     });
     assert.equal(granted.status, 202, await granted.clone().text());
@@ -365,7 +378,10 @@ describe("gateway over real HTTP, NATS and Postgres", () => {
     assert.equal(last?.type, "approval.granted");
     assert.equal(last?.actor.id, "bob");
     await problem(
-      await call("POST", "/v1/approvals", { token: bob, body: { plan_id: plan.id, revision: 1, decision: "grant" } }),
+      await call("POST", "/v1/approvals", {
+        token: bob,
+        body: { plan_id: plan.id, revision: 1, digest: EMPTY_DIGEST, decision: "grant" },
+      }),
       409,
       "revision",
     );
@@ -378,14 +394,14 @@ describe("gateway over real HTTP, NATS and Postgres", () => {
     await proposeAndDecide(plan.id, "require_approval", { selfApproval: true });
     const self = await call("POST", "/v1/approvals", {
       token: alice,
-      body: { plan_id: plan.id, revision: 1, decision: "grant" },
+      body: { plan_id: plan.id, revision: 1, digest: EMPTY_DIGEST, decision: "grant" },
     });
     assert.equal(self.status, 202);
     const other = await createPlan({ intent: "scale api" });
     await proposeAndDecide(other.id, "require_approval");
     const deny = await call("POST", "/v1/approvals", {
       token: bob,
-      body: { plan_id: other.id, revision: 1, decision: "deny", comment: "not now" },
+      body: { plan_id: other.id, revision: 1, digest: EMPTY_DIGEST, decision: "deny", comment: "not now" },
     });
     assert.equal(deny.status, 202);
     await problem(await call("POST", `/v1/plans/${other.id}:execute`, { token: alice, body: { revision: 1 } }), 403);

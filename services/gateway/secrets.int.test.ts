@@ -17,9 +17,13 @@ import { Writable } from "node:stream";
 import { after, before, describe, it } from "node:test";
 import pg from "pg";
 import { newEvent } from "../../events/index.ts";
+import { planRevisionDigest } from "../../lib/domain/index.ts";
 import { leaked, loadCorpus, type SecretKind } from "../../test/fixtures/redaction/corpus.ts";
 import { startTestGateway, type TestGateway } from "../../test/support/gateway.ts";
 import { testEnv } from "../../test/support/index.ts";
+
+/** The digest of the empty steps these tests propose: what their approvals name. */
+const EMPTY_DIGEST = planRevisionDigest([]);
 
 const { kinds } = loadCorpus();
 const fixture = (path: string) =>
@@ -141,7 +145,13 @@ describe("secrets are redacted at every entry before anything is stored (real NA
       const decision = i % 2 === 0 ? "grant" : "deny";
       await post(
         "/v1/approvals",
-        JSON.stringify({ plan_id: planId, revision: 1, decision, comment: `looked at it: ${text}`.slice(0, 2000) }),
+        JSON.stringify({
+          plan_id: planId,
+          revision: 1,
+          digest: EMPTY_DIGEST,
+          decision,
+          comment: `looked at it: ${text}`.slice(0, 2000),
+        }),
         { authorization: `Bearer ${bob}` },
       );
     }

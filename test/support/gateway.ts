@@ -14,6 +14,7 @@ import { createAuthenticator } from "../../lib/auth/index.ts";
 import { type GatewayConfig, parseConfig } from "../../lib/config/index.ts";
 import { createDb, type Db } from "../../lib/db/index.ts";
 import { slonikSqlClient } from "../../lib/db/sql.ts";
+import { planRevisionDigest } from "../../lib/domain/index.ts";
 import { createEventStore, type EventStore } from "../../lib/eventstore/index.ts";
 import { createEvidenceStore, type EvidenceStore } from "../../lib/evidence/index.ts";
 import { createLogger } from "../../lib/log/index.ts";
@@ -52,6 +53,8 @@ export interface TestGateway {
   token(sub: string, roles: readonly Role[]): Promise<string>;
   /** Events on the events stream (last sequence): to assert that nothing was appended. */
   eventCount(): Promise<number>;
+  /** The digest of the plan's latest proposed revision (what an approval must name), read from the stream. */
+  digestOf(planId: string): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -135,6 +138,11 @@ export async function startTestGateway(
     secrets: TEST_SECRETS,
     token: (sub, roles) => idp.sign({ sub, groups: roles.map((r) => `wheelhouse-${r}s`) }),
     eventCount: () => store.lastSeq(),
+    async digestOf(planId) {
+      const proposed = (await store.readAggregate("plan", planId)).findLast((e) => e.type === "plan.proposed");
+      if (proposed?.type !== "plan.proposed") throw new Error(`plan ${planId} has no proposed revision`);
+      return planRevisionDigest(proposed.payload.steps);
+    },
     async stop() {
       await gateway.stop();
       await projector?.stop();

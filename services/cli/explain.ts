@@ -1,0 +1,103 @@
+/** `wheelhouse explain`: a change's story (GET /v1/plans/{id}/explain) as lines of text. */
+
+const print = (line: string) => process.stdout.write(`${line}\n`);
+
+export interface EventRef {
+  seq: number;
+  occurred_at: string;
+  actor: { id: string };
+  audit: { seq: number; hash: string } | null;
+}
+
+export interface Explanation {
+  plan_id: string | null;
+  intent: { text: string; source: string; requested_by: { id: string }; event: EventRef } | null;
+  planner: { prompt: { evidence_id: string }[]; model_response: { evidence_id: string }[] };
+  revisions: {
+    revision: number;
+    summary: string;
+    digest: string | null;
+    steps: { step_id: string; action_id: string }[];
+    event: EventRef;
+  }[];
+  policy: {
+    revision: number;
+    decision: string;
+    tier: string;
+    policy_revision: string;
+    reasons: string[];
+    event: EventRef;
+  }[];
+  approvals: {
+    revision: number;
+    status: string;
+    channel: string | null;
+    digest: string | null;
+    break_glass: boolean;
+    reason: string | null;
+    comment: string | null;
+    actor: { id: string };
+    at: string;
+  }[];
+  executions: {
+    execution_id: string;
+    status: string;
+    dry_run: boolean;
+    tool_calls: {
+      argv: string[];
+      status: string | null;
+      exit_code: number | null;
+      output: { evidence_id: string; sha256: string | null; verified?: boolean } | null;
+    }[];
+    verification: { passed: boolean; checks: { description: string; passed: boolean }[] }[];
+    rollback: { phase: string; reason: string }[];
+  }[];
+  timeline: EventRef[];
+}
+
+const at = (e: EventRef) => `${e.occurred_at} by ${e.actor.id} (audit #${e.audit?.seq ?? "pending"})`;
+
+export function printExplanation(s: Explanation): void {
+  print(`plan ${s.plan_id ?? "-"}`);
+  if (s.intent) print(`intent: "${s.intent.text}" (${s.intent.source}) ${at(s.intent.event)}`);
+  if (s.planner.prompt.length + s.planner.model_response.length > 0) {
+    print(
+      `planner evidence: prompt ${s.planner.prompt.map((e) => e.evidence_id).join(", ") || "-"}; answer ${s.planner.model_response.map((e) => e.evidence_id).join(", ") || "-"}`,
+    );
+  }
+  for (const r of s.revisions) {
+    print(`revision ${r.revision}: ${r.summary} digest ${r.digest ?? "INVALID"} ${at(r.event)}`);
+    for (const step of r.steps) print(`  - ${step.step_id} ${step.action_id}`);
+  }
+  for (const p of s.policy) {
+    print(
+      `policy r${p.revision}: ${p.decision} ${p.tier} (policy ${p.policy_revision}) ${p.reasons.join("; ")} ${at(p.event)}`,
+    );
+  }
+  for (const a of s.approvals) {
+    const how = [
+      a.channel ? `via ${a.channel}` : "",
+      a.digest ? `for digest ${a.digest.slice(0, 12)}` : "",
+      a.break_glass ? `BREAK-GLASS: ${a.reason ?? ""}` : "",
+    ].filter((part) => part !== "");
+    print(
+      `approval r${a.revision}: ${a.status} by ${a.actor.id} at ${a.at}${how.length > 0 ? ` ${how.join(" ")}` : ""}${a.comment ? ` "${a.comment}"` : ""}`,
+    );
+  }
+  for (const x of s.executions) {
+    print(`execution ${x.execution_id}: ${x.status}${x.dry_run ? " (dry run)" : ""}`);
+    for (const c of x.tool_calls) {
+      const out = c.output
+        ? ` output ${c.output.evidence_id}${c.output.verified === undefined ? "" : c.output.verified ? " verified" : " NOT VERIFIED"}`
+        : "";
+      print(`  $ ${c.argv.join(" ")}  → ${c.status ?? "running"} exit ${c.exit_code ?? "-"}${out}`);
+    }
+    for (const v of x.verification) {
+      print(
+        `  verification: ${v.passed ? "passed" : "failed"} ${v.checks.map((c) => `${c.passed ? "✓" : "✗"} ${c.description}`).join(", ")}`,
+      );
+    }
+    for (const r of x.rollback) print(`  rollback ${r.phase}: ${r.reason}`);
+  }
+  print(`${s.timeline.length} events`);
+}
