@@ -136,6 +136,12 @@ describe("context service on the local cluster", () => {
     );
     const took = Date.now() - started;
     assert.ok(took < 2_000, `took ${took} ms`);
+    const missing = await api(`/v1/context/services/no-such-service?environment=${ns.name}`);
+    assert.equal(missing.status, 404);
+    assert.match(missing.body.fix, /GET \/v1\/context\/services/);
+    const bad = await api("/v1/context/services/Not_A_Name");
+    assert.equal(bad.status, 400);
+    assert.equal(bad.body.field, "params.name");
     await waitFor("three ready replicas", async () => (await serviceView("web")).body.replicas?.ready === 3, {
       timeoutMs: 30_000,
     });

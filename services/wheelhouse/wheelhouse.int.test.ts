@@ -198,12 +198,13 @@ describe("embedded process: a failed start exits", () => {
       "tool-router",
       "planner",
       "policy",
+      "context",
       "projector",
     ]);
     await assertConnectionsClosed(await connections);
   });
 
-  it("a taken tool router port stops the three services before it and names tools.router_port", async () => {
+  it("a taken tool router port stops the four services before it and names tools.router_port", async () => {
     const held = await holdPort();
     cleanups.push(() => new Promise<void>((resolve) => held.server.close(() => resolve())));
     const embedded = await startEmbedded({ gateway: await freePort(), router: held.port });
@@ -216,7 +217,7 @@ describe("embedded process: a failed start exits", () => {
       ),
     );
     assert.equal(embedded.stderr().trimEnd().split("\n").length, 1);
-    assert.deepEqual(stoppedComponents(embedded.stdout()), ["planner", "policy", "projector"]);
+    assert.deepEqual(stoppedComponents(embedded.stdout()), ["planner", "policy", "context", "projector"]);
   });
 
   it("SIGTERM during start-up ends the process within the drain deadline", async () => {
