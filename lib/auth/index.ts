@@ -20,11 +20,12 @@ import {
   errors as joseErrors,
   jwtVerify,
 } from "jose";
-import type { Actor, Role } from "../../events/index.ts";
+import type { Actor, ApprovalChannel, Role } from "../../events/index.ts";
 import type { GatewayConfig } from "../config/index.ts";
 import { ForbiddenError, UnauthenticatedError } from "../errors/index.ts";
 import { createVerifiedTokens } from "./verified-tokens.ts";
 
+export * from "./delegation.ts";
 export * from "./dev-issuer.ts";
 
 export type AuthConfig = GatewayConfig["auth"];
@@ -33,6 +34,8 @@ export type AuthConfig = GatewayConfig["auth"];
 export interface Principal {
   readonly actor: Actor & { kind: "user" };
   readonly claims: JWTPayload;
+  /** Set when a trusted service acts for the person (delegation.ts): which service, and the channel it is. */
+  readonly delegation?: { readonly service: string; readonly channel: ApprovalChannel } | undefined;
 }
 
 export interface Authenticator {

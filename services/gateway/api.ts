@@ -4,7 +4,7 @@
  * adapter and could be swapped without touching the handlers.
  */
 import * as v from "valibot";
-import type { Actor, Role } from "../../events/index.ts";
+import type { Actor, ApprovalChannel, Role } from "../../events/index.ts";
 import { type FieldIssue, ValidationError } from "../../lib/errors/index.ts";
 import { headerName, type OperationSpec } from "../../schemas/api/index.ts";
 
@@ -16,6 +16,11 @@ export interface ApiRequest {
   readonly headers: Readonly<Record<string, string | undefined>>;
   /** The verified caller; `null` on public and webhook endpoints. */
   readonly actor: Actor | null;
+  /**
+   * The channel the caller acts through when a trusted service acts for them (ChatOps: `slack`, from its
+   * on-behalf-of token, lib/auth/delegation.ts); undefined for a direct call.
+   */
+  readonly channel?: ApprovalChannel | undefined;
   /** Exact bytes of the body (webhook signatures are computed over them). */
   readonly rawBody?: Buffer | undefined;
   readonly requestId: string;

@@ -6,9 +6,9 @@
  */
 import { createHash } from "node:crypto";
 import { v5 as uuidv5, v7 as uuidv7 } from "uuid";
-import type { Actor, AggregateType } from "../../events/index.ts";
+import type { Actor, AggregateType, ApprovalChannel } from "../../events/index.ts";
 import { decide, envelopeDrafts, type PlanCommand, planDecider } from "../../lib/domain/index.ts";
-import { ConflictError, UnauthenticatedError } from "../../lib/errors/index.ts";
+import { ConflictError, ForbiddenError, UnauthenticatedError } from "../../lib/errors/index.ts";
 import { type AppendOutcome, type EventStore, handleCommand } from "../../lib/eventstore/index.ts";
 import {
   type Accepted,
@@ -164,7 +164,8 @@ async function createPlan(deps: CommandDeps, request: ApiRequest): Promise<ApiRe
     type: "RequestPlan",
     planId,
     intent,
-    source: "api",
+    // A plan asked for in Slack (through ChatOps acting for the person) says so.
+    source: request.channel === "slack" ? "slack" : "api",
     environment: input.environment,
     service: input.service,
     actor,
@@ -244,6 +245,31 @@ async function executePlan(deps: CommandDeps, request: ApiRequest): Promise<ApiR
   return executionAccepted(result);
 }
 
+/**
+ * The channel an approval is recorded with. A service acting for the person (ChatOps) fixes it: its
+ * requests are Slack's whatever their body says, so chat cannot pass for the API where policy keeps a
+ * tier out of chat. Slack and Linear answers only come through their services, never a direct call.
+ */
+function approvalChannel(request: ApiRequest, named: ApprovalChannel): ApprovalChannel {
+  const sent = (request.body as { channel?: unknown } | null)?.channel;
+  if (request.channel !== undefined) {
+    if (sent !== undefined && sent !== request.channel) {
+      throw new ForbiddenError(`a request made through ${request.channel} cannot answer as ${String(sent)}`, {
+        field: "channel",
+        fix: `leave channel out (it is ${request.channel}) or send "${request.channel}"`,
+      });
+    }
+    return request.channel;
+  }
+  if (named === "slack" || named === "linear") {
+    throw new ForbiddenError(`approvals from ${named} come through Wheelhouse's ${named} integration, not the API`, {
+      field: "channel",
+      fix: `answer in ${named === "slack" ? "Slack (the plan's message)" : "the plan's Linear issue"}, or send channel "api"`,
+    });
+  }
+  return named;
+}
+
 async function decideApproval(deps: CommandDeps, request: ApiRequest): Promise<ApiResponse> {
   const actor = actorOf(request);
   const input = parseInput(ApprovalRequestSchema, request.body, "body");
@@ -262,6 +288,7 @@ async function decideApproval(deps: CommandDeps, request: ApiRequest): Promise<A
     return approvalAccepted(earlier.result, recorded?.approval_id ?? "");
   }
   const now = deps.now();
+  const channel = approvalChannel(request, input.channel);
   // Derived from the key when there is one: two attempts of one request name the same approval.
   const approvalId = idempotencyKey ? uuidv5(idempotencyKey, ID_NAMESPACE) : uuidv7();
   const base = {
@@ -269,7 +296,7 @@ async function decideApproval(deps: CommandDeps, request: ApiRequest): Promise<A
     revision: input.revision,
     digest: input.digest,
     actor,
-    channel: input.channel,
+    channel,
     comment: input.comment === undefined ? undefined : deps.scrub(input.comment),
     approvalId,
     now,
@@ -281,7 +308,7 @@ async function decideApproval(deps: CommandDeps, request: ApiRequest): Promise<A
           ...base,
           breakGlass: input.break_glass === true ? { reason: deps.scrub(input.reason ?? "") } : undefined,
         }
-      : { type: "DenyApproval", ...base, reason: base.comment ?? `denied via ${input.channel}` };
+      : { type: "DenyApproval", ...base, reason: base.comment ?? `denied via ${channel}` };
   // Guarded on the version we decided on: if anything was recorded on the
   // plan since (a new revision, another answer), the append is refused with 409.
   const { appended, events } = await handleCommand(

@@ -18,6 +18,8 @@ export interface WebhookSecrets {
   readonly argocdSecret: string | null;
   readonly githubSecret: string | null;
   readonly gitlabToken: string | null;
+  /** `approvals.linear.webhook_secret`: Linear's signing secret for `/v1/webhooks/linear`; unset refuses it. */
+  readonly linearSecret?: string | null | undefined;
 }
 
 export interface GatewayDeps {

@@ -17,6 +17,7 @@ import { createMetrics } from "./metrics.ts";
 import { createQueryHandlers } from "./queries.ts";
 import { createFailureLimiter, createSharedRateLimiter } from "./rate-limit.ts";
 import { buildRoutes } from "./routes.ts";
+import { createLinearWebhook } from "./webhooks/linear.ts";
 import { createWebhookHandlers } from "./webhooks.ts";
 
 export interface Gateway {
@@ -100,6 +101,12 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
     alertmanager: webhooks.alertmanager,
     argocd: webhooks.argocd,
     git: webhooks.git,
+    linear: createLinearWebhook({
+      secret: deps.webhookSecrets.linearSecret ?? null,
+      nc: deps.nc,
+      prefix: deps.store.prefix,
+      now,
+    }),
   });
 
   let openapi: unknown = null;

@@ -15,8 +15,8 @@
 import { randomUUID } from "node:crypto";
 import { Readable } from "node:stream";
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
-import type { Actor, Role } from "../../events/index.ts";
-import { requireRole } from "../../lib/auth/index.ts";
+import type { Actor, ApprovalChannel, Role } from "../../events/index.ts";
+import { type Principal, requireRole } from "../../lib/auth/index.ts";
 import {
   MethodNotAllowedError,
   NotFoundError,
@@ -186,16 +186,16 @@ export function createHttpTransport(deps: HttpTransportDeps): HttpTransport {
   });
 
   /** Authenticates a bearer token, spending one of the address's failures when it is refused. */
-  async function authenticate(request: FastifyRequest, role: Role): Promise<Actor> {
-    let actor: Actor;
+  async function authenticate(request: FastifyRequest, role: Role): Promise<Principal> {
+    let principal: Principal;
     try {
-      ({ actor } = await deps.authenticator.authenticate(request.headers.authorization));
+      principal = await deps.authenticator.authenticate(request.headers.authorization);
     } catch (error) {
       if (error instanceof UnauthenticatedError) deps.authFailures.record(request.ip);
       throw error;
     }
-    requireRole(actor, role);
-    return actor;
+    requireRole(principal.actor, role);
+    return principal;
   }
 
   /**
@@ -204,15 +204,21 @@ export function createHttpTransport(deps: HttpTransportDeps): HttpTransport {
    */
   async function admit(route: Route, request: FastifyRequest, params: Record<string, string>): Promise<ApiRequest> {
     if (route.access !== "public") deps.authFailures.check(request.ip);
-    const actor =
+    const principal =
       route.access === "public" || route.access === "webhook" ? null : await authenticate(request, route.access);
+    const actor = principal?.actor ?? null;
     if (route.command && actor) deps.rateLimiter.take(`${actor.kind}:${actor.id}`);
-    const apiRequest = toApiRequest(request, actor, params);
+    const apiRequest = toApiRequest(request, actor, params, principal?.delegation?.channel);
     validateRequest(route, apiRequest);
     return apiRequest;
   }
 
-  function toApiRequest(request: FastifyRequest, actor: Actor | null, params: Record<string, string>): ApiRequest {
+  function toApiRequest(
+    request: FastifyRequest,
+    actor: Actor | null,
+    params: Record<string, string>,
+    channel?: ApprovalChannel,
+  ): ApiRequest {
     return {
       params,
       query: (request.query ?? {}) as Record<string, unknown>,
@@ -221,6 +227,7 @@ export function createHttpTransport(deps: HttpTransportDeps): HttpTransport {
       actor,
       rawBody: rawBodies.get(request),
       requestId: request.id,
+      ...(channel === undefined ? {} : { channel }),
     };
   }
 

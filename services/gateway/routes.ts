@@ -1,10 +1,7 @@
 /** The route table: every endpoint's contract, the role it needs, and its transport-free handler. */
-import * as v from "valibot";
 import {
   AcceptedSchema,
-  AlertmanagerWebhookSchema,
   ApprovalRequestSchema,
-  ArgoCdNotificationSchema,
   AsOfQuerySchema,
   AuditExportLineSchema,
   AuditExportQuerySchema,
@@ -23,9 +20,6 @@ import {
   ExecutionPageSchema,
   ExecutionResponseSchema,
   ExplainQuerySchema,
-  GitHubPullRequestSchema,
-  GitHubPushSchema,
-  GitLabPushSchema,
   ListExecutionsQuerySchema,
   ListPlansQuerySchema,
   LogChunkSchema,
@@ -38,12 +32,12 @@ import {
   ServiceNameParamsSchema,
   ServicePageSchema,
   ServiceQuerySchema,
-  WebhookAcceptedSchema,
   WsQuerySchema,
 } from "../../schemas/api/index.ts";
 import type { Handler, Route } from "./api.ts";
+import { type WebhookHandlers, webhookRoutes } from "./webhook-routes.ts";
 
-export interface RouteHandlers {
+export interface RouteHandlers extends WebhookHandlers {
   createPlan: Handler;
   getPlan: Handler;
   listPlans: Handler;
@@ -60,9 +54,6 @@ export interface RouteHandlers {
   explainExecution: Handler;
   listServices: Handler;
   getService: Handler;
-  alertmanager: Handler;
-  argocd: Handler;
-  git: Handler;
 }
 
 const NDJSON = "application/x-ndjson";
@@ -73,12 +64,7 @@ zeros), then one \`chain_proof\` line with the chain head and whether the whole 
 that match the filters are exported; the proof always covers the whole chain. Streamed as it is read:
 a large trail is never held in memory. The trail cannot be changed or deleted through the API.`;
 
-const WEBHOOK_BODY = "the provider's credentials are checked first, and the event header says which shape the body has";
-
 const accepted = { 202: { description: "Accepted: appended and acknowledged by JetStream", schema: AcceptedSchema } };
-const webhookAccepted = {
-  202: { description: "Signals recorded (duplicates counted, not re-appended)", schema: WebhookAcceptedSchema },
-};
 
 export function buildRoutes(h: RouteHandlers): Route[] {
   return [
@@ -355,44 +341,6 @@ reconnect with the last one as \`cursor\` to miss nothing. Close codes: 4401 una
       responses: { 200: { description: "The service", schema: ServiceDetailSchema } },
       handler: h.getService,
     },
-    {
-      method: "POST",
-      path: "/v1/hooks/alertmanager",
-      operationId: "alertmanagerWebhook",
-      summary: "Alertmanager webhook (payload version 4); bearer or basic credentials from http_config",
-      tags: ["webhooks"],
-      access: "webhook",
-      bodyCheckedByHandler: WEBHOOK_BODY,
-      body: AlertmanagerWebhookSchema,
-      responses: webhookAccepted,
-      handler: h.alertmanager,
-    },
-    {
-      method: "POST",
-      path: "/v1/hooks/argocd",
-      operationId: "argocdWebhook",
-      summary: "Argo CD notifications webhook; shared secret in X-Wheelhouse-Token",
-      tags: ["webhooks"],
-      access: "webhook",
-      bodyCheckedByHandler: WEBHOOK_BODY,
-      body: ArgoCdNotificationSchema,
-      responses: webhookAccepted,
-      handler: h.argocd,
-    },
-    {
-      method: "POST",
-      path: "/v1/hooks/git",
-      operationId: "gitWebhook",
-      summary: "GitHub (X-Hub-Signature-256) or GitLab (X-Gitlab-Token) webhook",
-      tags: ["webhooks"],
-      access: "webhook",
-      bodyCheckedByHandler: WEBHOOK_BODY,
-      body: v.union([GitHubPushSchema, GitHubPullRequestSchema, GitLabPushSchema]),
-      responses: {
-        ...webhookAccepted,
-        200: { description: "A ping: nothing recorded", schema: WebhookAcceptedSchema },
-      },
-      handler: h.git,
-    },
+    ...webhookRoutes(h),
   ];
 }

@@ -1,17 +1,26 @@
 /** Starts the gateway on a shared runtime: the HTTP, WebSocket and SSE edge. */
+import type { KeyObject } from "node:crypto";
 import { join } from "node:path";
 import { createAuditQueries } from "../../lib/audit/index.ts";
-import { createAuthenticator, loadDevIssuer } from "../../lib/auth/index.ts";
-import { resolveSecret } from "../../lib/config/index.ts";
+import { type Authenticator, createAuthenticator, loadDevIssuer, withDelegation } from "../../lib/auth/index.ts";
+import { type Config, resolveSecret } from "../../lib/config/index.ts";
 import { slonikSqlClient } from "../../lib/db/sql.ts";
 import type { RunningService, Runtime } from "../../lib/runtime/index.ts";
+import { loadVerifyKey } from "../../lib/tools/index.ts";
 import { readProjectionLag } from "../../projections/lag.ts";
 import { createReadModelQueries } from "../../projections/queries.ts";
 import { readModelFolds } from "../../projections/replay.ts";
 import { createGateway } from "./gateway.ts";
 import { createReadModels } from "./read-models.ts";
 
-export async function startGateway(runtime: Runtime): Promise<RunningService> {
+/**
+ * `delegationVerifyKey`: the public half of ChatOps's on-behalf-of key (the embedded profile's pair);
+ * otherwise `chatops.delegation_verify_key`, and without either no service may act for a person.
+ */
+export async function startGateway(
+  runtime: Runtime,
+  options: { delegationVerifyKey?: KeyObject | undefined } = {},
+): Promise<RunningService> {
   const { config, store } = runtime;
   const logger = runtime.logger("gateway");
   const db = await runtime.db();
@@ -33,13 +42,18 @@ export async function startGateway(runtime: Runtime): Promise<RunningService> {
       folds: readModelFolds,
     }),
     redactPatterns: config.llm.redact_patterns,
-    authenticator: createAuthenticator({ config: auth, jwks: devIssuer?.jwks() }),
+    authenticator: delegatingAuthenticator(
+      createAuthenticator({ config: auth, jwks: devIssuer?.jwks() }),
+      runtime.config,
+      options.delegationVerifyKey,
+    ),
     devIssuer,
     webhookSecrets: {
       alertmanagerToken: resolveSecret(webhooks.alertmanager_token),
       argocdSecret: resolveSecret(webhooks.argocd_secret),
       githubSecret: resolveSecret(webhooks.github_secret),
       gitlabToken: resolveSecret(webhooks.gitlab_token),
+      linearSecret: resolveSecret(config.approvals.linear.webhook_secret),
     },
     logger,
     // Read from the checkpoints, so it is right whether the projector runs here or elsewhere.
@@ -51,4 +65,17 @@ export async function startGateway(runtime: Runtime): Promise<RunningService> {
   });
   const url = await gateway.start();
   return { url, stop: () => gateway.stop() };
+}
+
+/** The authenticator, also taking ChatOps's on-behalf-of tokens when the gateway holds their verify key. */
+function delegatingAuthenticator(base: Authenticator, config: Config, key: KeyObject | undefined): Authenticator {
+  const verifyKey = key ?? loadVerifyKey(config.chatops.delegation_verify_key, "chatops.delegation_verify_key");
+  if (verifyKey === null) return base;
+  return withDelegation(base, {
+    service: "chatops",
+    channel: "slack",
+    audience: config.gateway.auth.audience,
+    verifyKey,
+    maxRoles: config.chatops.delegation_roles,
+  });
 }
