@@ -15,6 +15,10 @@ const names = v.array(v.pipe(v.string(), v.minLength(1)));
 export const IdentitySchema = v.strictObject({
   id: v.pipe(v.string(), v.minLength(1), v.maxLength(256)),
   roles: v.optional(v.array(RoleSchema), []),
+  /** Approver groups policy's quorum names (`sre`, `security`, `break-glass`). */
+  groups: v.optional(
+    v.array(v.pipe(v.string(), v.regex(/^[a-z0-9][a-z0-9_.-]{0,63}$/, "must be a lowercase group name"))),
+  ),
 });
 export type Identity = v.InferOutput<typeof IdentitySchema>;
 
