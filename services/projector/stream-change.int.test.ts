@@ -22,7 +22,7 @@ import {
   testEnv,
   uniqueName,
 } from "../../test/support/index.ts";
-import { createProjector, StreamChangedError } from "./projector.ts";
+import { createProjector, type Projector, StreamChangedError } from "./projector.ts";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 const base = Date.UTC(2026, 0, 1);
@@ -36,6 +36,14 @@ describe("checkpoints are bound to the events stream's identity", () => {
   let store: EventStore;
   let db: Db;
   let admin: pg.Pool;
+  // Every projector a test makes, stopped in after() too: one a failed assertion left running would keep
+  // this file's process alive.
+  const projectors: Projector[] = [];
+  const projectorFor = (deps: Parameters<typeof createProjector>[0]): Projector => {
+    const projector = createProjector(deps);
+    projectors.push(projector);
+    return projector;
+  };
 
   before(async () => {
     nc = await connectTestNats();
@@ -45,6 +53,7 @@ describe("checkpoints are bound to the events stream's identity", () => {
   });
 
   after(async () => {
+    for (const projector of projectors) await projector.stop();
     await deleteStreams(nc, prefix, legacyPrefix);
     await admin.end();
     await db.close();
@@ -73,7 +82,7 @@ describe("checkpoints are bound to the events stream's identity", () => {
     assert.equal((await store.identity()).id, first.id, "provisioning again keeps the identity");
 
     for (let n = 0; n < 4; n++) for (const a of changeHistory(n, base, "a")) await store.append(a);
-    const p1 = createProjector({ nc, store, db, projections });
+    const p1 = projectorFor({ nc, store, db, projections });
     await p1.start();
     await p1.catchUp();
     await p1.stop();
@@ -90,7 +99,7 @@ describe("checkpoints are bound to the events stream's identity", () => {
     const newEnd = await store.lastSeq();
     assert.ok(newEnd < oldEnd, "the old checkpoints would skip every event of the new stream");
 
-    const refusing = createProjector({ nc, store, db, projections });
+    const refusing = projectorFor({ nc, store, db, projections });
     await assert.rejects(refusing.start(), (e: unknown) => {
       assert.ok(e instanceof StreamChangedError, String(e));
       assert.ok(e.message.includes(first.id) && e.message.includes(second.id), e.message);
@@ -110,7 +119,7 @@ describe("checkpoints are bound to the events stream's identity", () => {
       JSON.stringify(lag),
     );
 
-    const rebuilding = createProjector({ nc, store, db, projections, rebuildOnStreamChange: true });
+    const rebuilding = projectorFor({ nc, store, db, projections, rebuildOnStreamChange: true });
     await rebuilding.start();
     await rebuilding.catchUp();
     await rebuilding.stop();
@@ -129,7 +138,7 @@ describe("checkpoints are bound to the events stream's identity", () => {
   test("checkpoints from before identities that are past the stream's end are refused; a rebuild binds them", async () => {
     const end = await store.lastSeq();
     await admin.query("UPDATE projection_checkpoints SET stream_id = NULL, last_seq = $1", [end + 40]);
-    const projector = createProjector({ nc, store, db, projections });
+    const projector = projectorFor({ nc, store, db, projections });
     await assert.rejects(projector.start(), (e: unknown) => {
       assert.ok(e instanceof StreamChangedError, String(e));
       assert.match(e.message, new RegExp(`projected up to seq ${end + 40}, but .* ends at seq ${end}`));
