@@ -4,8 +4,7 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { execa } from "execa";
-import { minioClient, removeBuckets, uniqueBucketName } from "../../test/support/index.ts";
+import { createTestGitRepo, minioClient, removeBuckets, uniqueBucketName } from "../../test/support/index.ts";
 import { ArtifactIntegrityError, type ArtifactRef, createArtifactResolver } from "./artifacts.ts";
 import { buildCommand } from "./builders.ts";
 import { createSandbox } from "./sandbox.ts";
@@ -40,15 +39,8 @@ describe("artifacts: git_path", () => {
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), "wh-art-git-"));
     repo = join(dir, "repo");
-    const git = (...args: string[]) =>
-      execa("git", args, {
-        cwd: repo,
-        env: { GIT_AUTHOR_NAME: "t", GIT_AUTHOR_EMAIL: "t@e", GIT_COMMITTER_NAME: "t", GIT_COMMITTER_EMAIL: "t@e" },
-      });
-    await execa("git", ["init", "--quiet", "--initial-branch=main", repo]);
-    await writeFile(join(repo, "values.yaml"), VALUES);
-    await git("add", "values.yaml");
-    await git("commit", "--quiet", "-m", "values");
+    const { git, commit } = await createTestGitRepo(repo);
+    await commit("values.yaml", VALUES);
     await git("tag", "v1");
     // Tamper after the plan was made: main moves on, v1 stays.
     await writeFile(join(repo, "values.yaml"), `${VALUES}evil: true\n`);

@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { homedir, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -17,6 +17,7 @@ import { execa } from "execa";
 import {
   clusterToolPath,
   createTestDeployment,
+  createTestGitRepo,
   createTestNamespace,
   createTestNode,
   type KubeObjectJson,
@@ -24,6 +25,7 @@ import {
   kubeGet,
   type LogServingNode,
   startLogServingNode,
+  type TestGitRepo,
   type TestNamespace,
   type TestNode,
   testCluster,
@@ -48,7 +50,7 @@ describe("every kubectl and helm action of the catalog, against the local cluste
   const catalog = loadCatalog();
   const ran = new Set<string>();
   let dir: string;
-  let repo: string;
+  let repo: TestGitRepo;
   let ns: TestNamespace;
   let executor: ToolExecutor;
 
@@ -66,8 +68,7 @@ describe("every kubectl and helm action of the catalog, against the local cluste
       artifacts: createArtifactResolver({ allowFileRepos: true }),
       allowedRoots: [CHARTS],
     });
-    repo = join(dir, "deploys");
-    await execa("git", ["init", "--quiet", "--initial-branch=main", repo]);
+    repo = await createTestGitRepo(join(dir, "deploys"));
   });
   after(async () => {
     await ns.teardown();
@@ -75,17 +76,7 @@ describe("every kubectl and helm action of the catalog, against the local cluste
   });
 
   /** Commits `content` at `path` in the test's git repository and names it as a checked artifact. */
-  async function artifact(path: string, content: string): Promise<ArtifactRef> {
-    const git = (...args: string[]) =>
-      execa("git", args, {
-        cwd: repo,
-        env: { GIT_AUTHOR_NAME: "t", GIT_AUTHOR_EMAIL: "t@e", GIT_COMMITTER_NAME: "t", GIT_COMMITTER_EMAIL: "t@e" },
-      });
-    await writeFile(join(repo, path), content);
-    await git("add", path);
-    await git("commit", "--quiet", "-m", path);
-    return { kind: "git_path", repo: `file://${repo}`, ref: "main", path, sha256: sha(content) };
-  }
+  const artifact = (path: string, content: string): Promise<ArtifactRef> => repo.commit(path, content);
 
   async function run(actionId: string, input: Record<string, unknown>, dryRun = false): Promise<ToolCallOutcome> {
     ran.add(actionId);

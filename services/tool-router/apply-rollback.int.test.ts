@@ -5,16 +5,15 @@
  * object store and checked like any artifact, puts every field back.
  */
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { execa } from "execa";
 import { createArtifactStore, findExecutable, loadCatalog } from "../../lib/tools/index.ts";
 import {
   clusterToolPath,
   createTestDeployment,
+  createTestGitRepo,
   createTestNamespace,
   kubeGet,
   minioClient,
@@ -67,20 +66,8 @@ describe("kubectl.apply, rolled back from the live objects GetResource stored (c
     await rm(dir, { recursive: true, force: true });
   });
 
-  async function manifestRef(content: string) {
-    const repo = join(dir, "deploys");
-    const git = (...args: string[]) =>
-      execa("git", args, {
-        cwd: repo,
-        env: { GIT_AUTHOR_NAME: "t", GIT_AUTHOR_EMAIL: "t@e", GIT_COMMITTER_NAME: "t", GIT_COMMITTER_EMAIL: "t@e" },
-      });
-    await execa("git", ["init", "--quiet", "--initial-branch=main", repo]);
-    await writeFile(join(repo, "web.yaml"), content);
-    await git("add", "web.yaml");
-    await git("commit", "--quiet", "-m", "web");
-    const sha256 = createHash("sha256").update(content).digest("hex");
-    return { kind: "git_path", repo: `file://${repo}`, ref: "main", path: "web.yaml", sha256 };
-  }
+  const manifestRef = async (content: string) =>
+    (await createTestGitRepo(join(dir, "deploys"))).commit("web.yaml", content);
 
   it("GetResource answers the rollback; the apply changes the cluster; the rollback puts it back", async () => {
     const manifest = [

@@ -15,7 +15,7 @@ import { UnavailableError, ValidationError } from "../../lib/errors/index.ts";
 import { createLineScrubber, createSecretScrubber } from "../../lib/redact/index.ts";
 import { KUBECTL_FIELD_MANAGER } from "../../lib/tools/index.ts";
 import { RolloutError, watchRollout } from "./kubernetes-rollout.ts";
-import { type ApiOutcome, type ApiRequest, apiOutcome, type ToolApi } from "./tool-api.ts";
+import { type ApiOutcome, type ApiRequest, callApi, type ToolApi } from "./tool-api.ts";
 
 export interface KubernetesApiDeps {
   /** The kubeconfig file: the one kubectl would read (KUBECONFIG, or ~/.kube/config). */
@@ -304,29 +304,20 @@ export function createKubernetesApi(deps: KubernetesApiDeps): KubernetesApi {
     describe,
     async run(action, input, hooks): Promise<ApiOutcome> {
       const request = describe(action, input);
-      const started = new Date();
-      const t0 = performance.now();
-      const dryRun = hooks.dryRun === true;
-      let stdout = "";
-      let stderr = "";
-      let ok = true;
-      try {
-        const timeoutMs = hooks.timeoutMs ?? 120_000;
-        stdout = await perform(action, input, { dryRun, timeoutMs, ...(hooks.signal ? { signal: hooks.signal } : {}) });
-      } catch (error) {
-        if (error instanceof ValidationError || error instanceof UnavailableError) throw error;
-        // As kubectl: its own timeout (rollout status) is a failure (exit 1), not the call timing out.
-        ok = false;
-        stderr = failureText(error);
-        if (error instanceof RolloutError) stdout = error.printed.join("\n");
-      }
       const scrub = (text: string) => text.split("\n").map(createLineScrubber(createSecretScrubber())).join("\n");
-      return apiOutcome(
-        `kubectl.${action}`,
-        request,
-        { stdout: scrub(stdout), stderr: scrub(stderr), ok, started, t0, dryRun },
-        hooks.onLine,
-      );
+      return callApi(`kubectl.${action}`, request, hooks, async () => {
+        const timeoutMs = hooks.timeoutMs ?? 120_000;
+        const signal = hooks.signal ? { signal: hooks.signal } : {};
+        try {
+          const stdout = await perform(action, input, { dryRun: hooks.dryRun === true, timeoutMs, ...signal });
+          return { stdout: scrub(stdout), stderr: "", ok: true };
+        } catch (error) {
+          if (error instanceof ValidationError || error instanceof UnavailableError) throw error;
+          // As kubectl: its own timeout (rollout status) is a failure (exit 1), not the call timing out.
+          const printed = error instanceof RolloutError ? error.printed.join("\n") : "";
+          return { stdout: scrub(printed), stderr: scrub(failureText(error)), ok: false };
+        }
+      });
     },
   };
 }

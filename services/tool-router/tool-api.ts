@@ -41,6 +41,22 @@ export function apiFor(apis: ToolApis | undefined, action: CatalogAction): ToolA
 const sha256 = (s: string) => createHash("sha256").update(s).digest("hex");
 
 /**
+ * Makes an API call (`call` answers what it printed, already redacted) and reports it as
+ * `apiOutcome` does, timed from here.
+ */
+export async function callApi(
+  actionId: string,
+  request: ApiRequest,
+  hooks: ApiCallHooks,
+  call: () => Promise<{ stdout: string; stderr: string; ok: boolean }>,
+): Promise<ApiOutcome> {
+  const started = new Date();
+  const t0 = performance.now();
+  const printed = await call();
+  return apiOutcome(actionId, request, { ...printed, started, t0, dryRun: hooks.dryRun === true }, hooks.onLine);
+}
+
+/**
  * The outcome of an API call that printed `stdout` and `stderr` (already redacted), each line
  * reported through `onLine` as the CLI's would be. An HTTP status is not an exit code: `ok` maps
  * to 0 and a failure to 1, so that `ok` and the status mean what they mean for the CLI.
@@ -48,7 +64,7 @@ const sha256 = (s: string) => createHash("sha256").update(s).digest("hex");
 export function apiOutcome(
   actionId: string,
   request: ApiRequest,
-  run: { stdout: string; stderr: string; ok: boolean; started: Date; t0: number; dryRun?: boolean; timedOut?: boolean },
+  run: { stdout: string; stderr: string; ok: boolean; started: Date; t0: number; dryRun?: boolean },
   onLine: (line: OutputLine) => void,
 ): ApiOutcome {
   let seq = 0;
@@ -63,7 +79,7 @@ export function apiOutcome(
     request,
     exit_code: run.ok ? 0 : 1,
     signal: null,
-    timed_out: run.timedOut === true,
+    timed_out: false,
     canceled: false,
     truncated: false,
     duration_ms: Math.round(performance.now() - run.t0),

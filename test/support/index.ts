@@ -25,6 +25,7 @@ export {
 export { natsCredentials, natsEnv, natsOptions, testEnv } from "./env.ts";
 export { recorded, recordedChange } from "./events.ts";
 export { FIXTURE_BIN, recordedArgv } from "./fixture-bin.ts";
+export { createTestGitRepo, type TestGitRepo } from "./git.ts";
 export { jcs } from "./jcs.ts";
 export { type LogServingNode, startLogServingNode } from "./kwok-logs.ts";
 export { minioClient, removeBuckets, uniqueBucketName } from "./minio.ts";
