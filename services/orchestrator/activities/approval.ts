@@ -5,7 +5,7 @@
  */
 import { ApplicationFailure } from "@temporalio/activity";
 import type { Actor, PlanStep } from "../../../events/index.ts";
-import { decide, type PlanState, planDecider, planRevisionDigest } from "../../../lib/domain/index.ts";
+import { decide, type PlanState, planDecider, planRevisionDigest, revisionDigest } from "../../../lib/domain/index.ts";
 import { WheelhouseError } from "../../../lib/errors/index.ts";
 import { aggregateStream, type EventStore } from "../../../lib/eventstore/index.ts";
 import { type CapabilityMinter, toolInputSha256 } from "../../../lib/tools/index.ts";
@@ -23,16 +23,21 @@ export interface AuthoriseDeps {
   readonly now: () => Date;
 }
 
-/** Throws `ApprovalRefused` unless the plan (`state`, read just now) still allows the step to run. */
-export function assertApproved(check: ApprovalCheckInput, state: PlanState, now: Date): void {
+/**
+ * Throws `ApprovalRefused` unless the plan (`state`, read just now) still allows the step to run.
+ * `digest` is the digest of the revision as it runs (its steps read now): the approvals must be for it.
+ */
+export function assertApproved(check: ApprovalCheckInput, state: PlanState, now: Date, digest?: string | null): void {
   try {
-    // The same rules that admitted `execution.requested`, applied again now: revision, denial, expiry, count.
+    // The same rules that admitted `execution.requested`, applied again now: revision, digest, denial, expiry, quorum.
     decide(
       {
         type: "RequestExecution",
         planId: check.plan_id,
         revision: check.revision,
         executionId: check.execution_id,
+        // A revision whose steps do not match its recorded digest runs under none: refused.
+        ...(digest === undefined ? {} : { digest: digest ?? "" }),
         actor: ORCHESTRATOR_ACTOR,
         now,
       },
@@ -56,8 +61,8 @@ export function assertApproved(check: ApprovalCheckInput, state: PlanState, now:
 
 /** Reads the plan now and re-checks that the step may still run; throws `ApprovalRefused` if not. */
 export async function checkApproval(deps: Pick<AuthoriseDeps, "store" | "now">, check: ApprovalCheckInput) {
-  const { state } = await aggregateStream(deps.store, planDecider, check.plan_id);
-  assertApproved(check, state, deps.now());
+  const { state, events } = await aggregateStream(deps.store, planDecider, check.plan_id);
+  assertApproved(check, state, deps.now(), revisionDigest(proposedRevision(events, check).payload));
 }
 
 /**
@@ -77,7 +82,12 @@ export async function authorise(deps: AuthoriseDeps, input: RunToolInput, kind: 
   if (problem) throw refused(`${problem} (plan ${plan.plan_id} revision ${plan.revision})`);
   // A write of the plan is re-checked against the approval at this moment, whether or not the workflow asked.
   if (input.approval || (input.purpose === "step" && kind === "write" && !input.dry_run)) {
-    assertApproved({ ...plan, step_id: input.step_id, execution_id: input.execution_id }, state, deps.now());
+    assertApproved(
+      { ...plan, step_id: input.step_id, execution_id: input.execution_id },
+      state,
+      deps.now(),
+      revisionDigest(proposed.payload),
+    );
   }
   return deps.capabilities.mint(
     {
