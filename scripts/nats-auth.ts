@@ -88,7 +88,7 @@ export const natsUsers = {
     publish: [...deadLetters, ...jetStreamUse],
   },
   embedded: {
-    description: "every service in one process (services/wheelhouse, scripts/seed-demo, projector rebuild)",
+    description: "every service in one process (services/wheelhouse, projector rebuild)",
     publish: [
       ...events("plan", "execution", "signal", "context"),
       ...output("execution"),
