@@ -1,7 +1,25 @@
 /**
  * Approvals where people work: what every channel shows of a plan revision
- * waiting for approval (`approvalView`), derived from the plan's events.
+ * waiting for approval (`approvalView`), derived from the plan's events; and
+ * the durable expiry timers (`createApprovalTimers`: appends
+ * `approval.requested` once per decided revision that needs approval and arms
+ * one Temporal timer per revision that appends `approval.expired` once at its
+ * deadline). A process whose NATS user may write plan events hosts the timers:
+ * `createApprovalTimers({ store, temporal: { connection, client }, taskQueue, logger }).start()`.
  */
+
+export {
+  APPROVAL_TIMER_ACTOR,
+  type ApprovalExpiryInput,
+  type ApprovalExpiryOutcome,
+  type ApprovalTimers,
+  type ApprovalTimersDeps,
+  approvalExpiryWorkflowId,
+  approvalIdFor,
+  createApprovalExpiryActivities,
+  createApprovalTimers,
+  startApprovalExpiry,
+} from "./expiry.ts";
 export {
   type ApprovalAnswer,
   type ApprovalStatus,
