@@ -32,7 +32,6 @@ import { decide, envelopeDrafts, planDecider } from "../domain/index.ts";
 import { type Consumption, type EventStore, handleCommand } from "../eventstore/index.ts";
 import type { Logger } from "../log/index.ts";
 import type { ApprovalExpiryActivities, ApprovalExpiryInput, ApprovalExpiryOutcome } from "./expiry-contract.ts";
-import { startExpiryWorker } from "./expiry-worker.ts";
 
 export type { ApprovalExpiryInput, ApprovalExpiryOutcome } from "./expiry-contract.ts";
 
@@ -182,6 +181,8 @@ export function createApprovalTimers(deps: ApprovalTimersDeps): ApprovalTimers {
     arm,
     async start() {
       if (deps.temporal.connection) {
+        // Loaded here: the worker's native bridge takes seconds, and importers of lib/approvals that run no timers skip it.
+        const { startExpiryWorker } = await import("./expiry-worker.ts");
         worker = await startExpiryWorker({
           connection: deps.temporal.connection,
           namespace: deps.namespace ?? "default",
