@@ -99,6 +99,16 @@ describe("policy service (real NATS, compiled wasm)", () => {
         decided.payload.steps.map((s) => s.step_id),
         ["s1"],
       );
+      // Who must approve, from the policy data: one person, any group, from any channel for T1.
+      assert.deepEqual(decided.payload.approval, {
+        approvers: 1,
+        groups: [],
+        self_approval: false,
+        channels: ["api", "cli", "console", "slack", "linear"],
+        ttl_seconds: 900,
+        break_glass: { allowed: true, groups: ["break-glass"] },
+      });
+      assert.deepEqual(decided.payload.steps[0]?.approval, decided.payload.approval);
     } finally {
       await decider.stop();
     }
