@@ -242,6 +242,8 @@ describe("orchestrator (Temporal + NATS + tool router)", { timeout: 120_000 }, (
     readonly dryRunFirst?: readonly string[];
     readonly approvals?: readonly Actor[];
     readonly denials?: readonly Actor[];
+    /** The digest the approvals name; default the proposed steps' (another: approvals of an older revision). */
+    readonly approvedDigest?: string;
   }
 
   /** A plan as the planner, policy and approvals would have left it: requested, proposed, decided, approved. */
@@ -304,7 +306,7 @@ describe("orchestrator (Temporal + NATS + tool router)", { timeout: 120_000 }, (
             approval_id: `ap-${planId}`,
             approver: approver.id,
             channel: "api",
-            digest: planRevisionDigest(options.steps),
+            digest: options.approvedDigest ?? planRevisionDigest(options.steps),
           },
           meta(approver),
         ),
@@ -693,6 +695,7 @@ describe("orchestrator (Temporal + NATS + tool router)", { timeout: 120_000 }, (
     try {
       const planId = await seedPlan(h.store, { steps: [scaleStep] });
       const denied = await seedPlan(h.store, { steps: [scaleStep], approvals: [BOB], denials: [CAROL] });
+      const olderDigest = await seedPlan(h.store, { steps: [scaleStep], approvedDigest: planRevisionDigest([]) });
       const sent: string[] = [];
       const spy: ToolClient = {
         executeTool: (request, options) => {
@@ -739,6 +742,11 @@ describe("orchestrator (Temporal + NATS + tool router)", { timeout: 120_000 }, (
         {
           name: "a withdrawn approval",
           input: { ...call, plan: { plan_id: denied, revision: 1 } },
+          type: "ApprovalRefused",
+        },
+        {
+          name: "approvals given for another digest than the revision's",
+          input: { ...call, plan: { plan_id: olderDigest, revision: 1 } },
           type: "ApprovalRefused",
         },
       ];
