@@ -9,6 +9,8 @@ export const EvidenceKindSchema = v.picklist([
   "diff",
   "verification",
   "signal",
+  /** The service graph a plan was made from (lib/planner/snapshot.ts). */
+  "context_snapshot",
 ]);
 
 export const EvidenceStoredSchema = v.object({

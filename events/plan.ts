@@ -49,6 +49,22 @@ export const PlanRequestedSchema = v.object({
   signal_id: v.optional(v.string()),
 });
 
+/**
+ * The context snapshot a revision was made from (lib/planner/snapshot.ts): the digest of the service
+ * nodes and edges the planner read, how many, the scope read, and the evidence holding them. Policy
+ * compares it with the graph it reads; `explain` shows it.
+ */
+export const PlanContextRefSchema = v.object({
+  digest: v.pipe(v.string(), v.regex(/^[a-f0-9]{64}$/)),
+  scope: v.object({ environment: v.optional(v.string()) }),
+  nodes: v.pipe(v.number(), v.integer(), v.minValue(0)),
+  edges: v.pipe(v.number(), v.integer(), v.minValue(0)),
+  evidence_id: v.optional(v.string()),
+  /** Where the graph was read (the read model and its last update). */
+  ref: v.optional(v.string()),
+});
+export type PlanContextRef = v.InferOutput<typeof PlanContextRefSchema>;
+
 export const PlanProposedSchema = v.object({
   plan_id: IdSchema,
   revision: v.pipe(v.number(), v.integer(), v.minValue(1)),
@@ -64,6 +80,8 @@ export const PlanProposedSchema = v.object({
    * is not its steps' digest.
    */
   digest: v.optional(PlanDigestSchema),
+  /** The context snapshot the revision was made from; absent on revisions proposed before it was recorded. */
+  context: v.optional(PlanContextRefSchema),
 });
 
 export const PlanFailedSchema = v.object({

@@ -22,7 +22,14 @@ import { createLocalBackend } from "./local.ts";
 import { createS3Backend } from "./s3.ts";
 
 export type EvidenceConfig = StorageConfig["evidence"];
-export type EvidenceKind = "prompt" | "model_response" | "tool_output" | "diff" | "verification" | "signal";
+export type EvidenceKind =
+  | "prompt"
+  | "model_response"
+  | "tool_output"
+  | "diff"
+  | "verification"
+  | "signal"
+  | "context_snapshot";
 
 /** What a caller says about a blob it stores. */
 export interface EvidenceMeta {

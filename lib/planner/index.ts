@@ -14,6 +14,15 @@ export {
 export { createPlanner, type Planner, type PlannerDeps } from "./planner.ts";
 export { buildPrompt, buildSystemPrompt, type Prompt } from "./prompt.ts";
 export { buildPlanSchema, MAX_STEPS, PLAN_SCHEMA_NAME } from "./schema.ts";
+export {
+  type ContextSnapshot,
+  type GraphService,
+  inScope,
+  type SnapshotScope,
+  snapshotBody,
+  snapshotOf,
+  snapshotRef,
+} from "./snapshot.ts";
 export { buildTemplatePlan, findService, TemplateError, type TemplateOptions } from "./template.ts";
 export {
   type AlertSignal,

@@ -164,9 +164,9 @@ export function parseIntent(text: string, defaults: { environment?: string | und
     t = t.replace(ns[0], " ");
   }
   const envPatterns = [
-    new RegExp(`\\s?\\(\\s*(?:canonicalEnvironment(?:ironment)?\\s*[:=]?\\s*)?(${ENV_WORDS})\\s*\\)`),
+    new RegExp(`\\s?\\(\\s*(?:env(?:ironment)?\\s*[:=]?\\s*)?(${ENV_WORDS})\\s*\\)`),
     new RegExp(
-      `\\s(?:canonicalEnvironment(?:ironment)?\\s*[:=]\\s*|(?:in|on|to|into|for|at)\\s+(?:the\\s+)?(?:canonicalEnvironment(?:ironment)?\\s+)?)(${ENV_WORDS})(?:\\s+(?:canonicalEnvironment(?:ironment)?|cluster))?(?=[\\s.,;!?])`,
+      `\\s(?:env(?:ironment)?\\s*[:=]\\s*|(?:in|on|to|into|for|at)\\s+(?:the\\s+)?(?:env(?:ironment)?\\s+)?)(${ENV_WORDS})(?:\\s+(?:env(?:ironment)?|cluster))?(?=[\\s.,;!?])`,
     ),
     new RegExp(`\\s(${ENV_WORDS})(?=[\\s.,;!?]*$)`),
   ];

@@ -53,6 +53,27 @@ export interface Planner {
 
 const TEMPLATE: PlannerInfo = { kind: "template" };
 
+/**
+ * The request as the context reader gets it: scoped to the environment and service the intent
+ * names when the request itself does not say (a CLI plan carries the words alone), so that the
+ * graph read, and recorded, is the slice the plan is about.
+ */
+function contextScope(request: PlanRequest): PlanRequest {
+  if (request.environment !== undefined && request.service !== undefined) return request;
+  const read =
+    request.source === "alert" && request.signal
+      ? intentFromAlert(request.signal)
+      : ((parsed) => (parsed.ok ? parsed.intent : null))(
+          parseIntent(request.intent, { environment: request.environment }),
+        );
+  if (!read) return request;
+  return {
+    ...request,
+    environment: request.environment ?? (read.environment === "unknown" ? undefined : read.environment),
+    service: request.service ?? read.service,
+  };
+}
+
 export function createPlanner(deps: PlannerDeps): Planner {
   const { catalog } = deps;
   const schema = buildPlanSchema(catalog);
@@ -110,9 +131,12 @@ export function createPlanner(deps: PlannerDeps): Planner {
   return {
     async plan(request) {
       const redactor = createRedactor(deps.redactPatterns ?? []);
-      const context = request.context !== undefined ? request.context : ((await deps.getContext?.(request)) ?? null);
+      const context =
+        request.context !== undefined ? request.context : ((await deps.getContext?.(contextScope(request))) ?? null);
+      // Every outcome names the graph it was made from, so policy and approvers judge the same state.
+      const made = context?.snapshot ? { context: context.snapshot } : {};
       const llm = deps.llm;
-      if (!llm?.enabled) return { plan: templatePlan(request, context, redactor) };
+      if (!llm?.enabled) return { plan: templatePlan(request, context, redactor), ...made };
 
       // Structured parts are redacted before they are serialized: key names are context
       // (`"password": ...`), and JSON escaping would hide a secret's boundaries.
@@ -152,7 +176,12 @@ export function createPlanner(deps: PlannerDeps): Planner {
           deps.logger?.warn({ plan_id: request.planId }, `LLM unavailable, trying the template planner: ${reason}`);
           if (deps.templateFallback === false) throw new PlanningFailedError([reason], info, transcript());
           try {
-            return { plan: templatePlan(request, context, redactor), transcript: transcript(), fallbackReason: reason };
+            return {
+              plan: templatePlan(request, context, redactor),
+              transcript: transcript(),
+              fallbackReason: reason,
+              ...made,
+            };
           } catch (templateError) {
             const more = templateError instanceof PlanningFailedError ? templateError.reasons : [String(templateError)];
             throw new PlanningFailedError([reason, ...more], info, transcript());
@@ -166,7 +195,11 @@ export function createPlanner(deps: PlannerDeps): Planner {
             ? checkDraft(answer.json, catalog, { environment: request.environment })
             : null;
         if (check?.ok) {
-          return { plan: finish(request, info, check.summary, check.steps, redactor), transcript: transcript() };
+          return {
+            plan: finish(request, info, check.summary, check.steps, redactor),
+            transcript: transcript(),
+            ...made,
+          };
         }
         const issues = check && !check.ok ? check.issues : [];
         lastIssues =

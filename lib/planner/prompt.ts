@@ -100,7 +100,11 @@ export function buildPrompt(
   } else {
     parts.push(`Operator intent (via ${request.source}${scope ? `; ${scope}` : ""}):`, request.intent.trim());
   }
-  if (context) parts.push("Service context:", dataBlock(nonce, "context", JSON.stringify(context, null, 2)));
+  if (context) {
+    // The snapshot is the same graph in its recorded form (with its digest): kept, not sent twice.
+    const { snapshot: _recorded, ...shown } = context;
+    parts.push("Service context:", dataBlock(nonce, "context", JSON.stringify(shown, null, 2)));
+  }
   for (const e of request.evidence ?? ([] as EvidenceText[])) {
     parts.push(`Evidence "${e.name.replace(/[^\w .:/-]/g, "")}":`, dataBlock(nonce, "evidence", e.text));
   }

@@ -6,16 +6,36 @@
  */
 import type { PlanStep } from "../../events/plan.ts";
 import { ValidationError } from "../errors/index.ts";
+import { describeState, hpaBoundsProblem, hpaNote } from "./facts.ts";
 import { canonicalEnvironment, type TemplateIntent } from "./intent.ts";
+import { investigate } from "./investigate.ts";
 import type { PlanningContext, ServiceContext } from "./types.ts";
 
-/** Finds the service in the context, for its namespace, release, app and current state. */
+/**
+ * Finds the service in the context, for its namespace, release, app and current state; in
+ * `namespace` when the intent names one. A name that runs in several namespaces of the
+ * environment is refused rather than guessed.
+ */
 export function findService(
   context: PlanningContext | null | undefined,
   service: string,
   environment: string,
+  namespace?: string | undefined,
 ): ServiceContext | undefined {
-  return context?.services?.find((s) => s.name === service && canonicalEnvironment(s.environment) === environment);
+  const found =
+    context?.services?.filter(
+      (s) =>
+        s.name === service &&
+        canonicalEnvironment(s.environment) === environment &&
+        (namespace === undefined || s.namespace === namespace),
+    ) ?? [];
+  if (found.length > 1) {
+    const namespaces = found.map((s) => s.namespace ?? "?").join(", ");
+    throw new TemplateError(
+      `${service} runs in ${found.length} namespaces of ${environment} (${namespaces}): name one, e.g. "... in ${environment} namespace ${found[0]?.namespace ?? "<namespace>"}"`,
+    );
+  }
+  return found[0];
 }
 
 export interface TemplateOptions {
@@ -31,7 +51,7 @@ export function buildTemplatePlan(
   context: PlanningContext | null | undefined,
   options: TemplateOptions = {},
 ): { summary: string; steps: PlanStep[] } {
-  const svc = findService(context, intent.service, intent.environment);
+  const svc = findService(context, intent.service, intent.environment, intent.namespace);
   const namespace =
     intent.namespace ??
     svc?.namespace ??
@@ -47,6 +67,9 @@ export function buildTemplatePlan(
   };
   const assumed = intent.namespace || svc?.namespace ? "" : ` (namespace "${namespace}" assumed: no context names one)`;
   const release = svc?.helm?.release ?? intent.service;
+  // What the graph says of the target now; the plan records the snapshot it comes from.
+  const state = describeState(svc);
+  const now = state ? ` (now: ${state})` : "";
   const rolloutStatus = (description: string) => ({
     description,
     action_id: "kubectl.rollout_status",
@@ -57,13 +80,15 @@ export function buildTemplatePlan(
   switch (intent.kind) {
     case "scale": {
       const current = svc?.replicas;
+      const outOfBounds = hpaBoundsProblem(svc, intent.replicas);
+      if (outOfBounds) throw new TemplateError(outOfBounds);
       return {
         summary: `Scale ${kind} ${workload} in ${namespace} (${intent.environment}) to ${intent.replicas} replicas${current === undefined ? "" : ` from ${current}`}.`,
         steps: [
           step(1, {
             action_id: "kubectl.get",
             input: { kind, name: workload, namespace, output: "json" },
-            rationale: `Record the current replica count of ${workload} before changing it${assumed}.`,
+            rationale: `Record the current replica count of ${workload} before changing it${assumed}${now}.`,
           }),
           step(2, {
             action_id: "kubectl.scale",
@@ -75,7 +100,7 @@ export function buildTemplatePlan(
               ...(current === undefined ? {} : { current_replicas: current }),
             },
             rationale: `The operator asked for ${intent.replicas} replicas of ${intent.service} in ${intent.environment}.`,
-            expected_effect: `${workload} runs ${intent.replicas} ready replicas${current === undefined ? "" : ` (was ${current})`}.`,
+            expected_effect: `${workload} runs ${intent.replicas} ready replicas${current === undefined ? "" : ` (was ${current})`}${hpaNote(svc)}.`,
             verification: rolloutStatus(`${workload} reports ${intent.replicas}/${intent.replicas} ready replicas`),
             rollback:
               current === undefined
@@ -95,7 +120,7 @@ export function buildTemplatePlan(
           step(1, {
             action_id: "kubectl.rollout_restart",
             input: { kind, name: workload, namespace },
-            rationale: `The operator asked to restart ${intent.service} in ${intent.environment}${assumed}.`,
+            rationale: `The operator asked to restart ${intent.service} in ${intent.environment}${assumed}${now}.`,
             expected_effect: `Pods of ${workload} are replaced one by one; the spec does not change.`,
             verification: rolloutStatus(`the restart of ${workload} completes with every replica ready`),
             rollback: null,
@@ -145,7 +170,7 @@ export function buildTemplatePlan(
           step(1, {
             action_id: "argocd.app_get",
             input: { app, refresh: true },
-            rationale: `Record the app's current revision and health before the sync.`,
+            rationale: `Record the app's current revision and health before the sync${now}.`,
           }),
           step(2, {
             action_id: "argocd.app_diff",
@@ -175,8 +200,11 @@ export function buildTemplatePlan(
     case "helm_upgrade": {
       const chart = intent.chart ?? svc?.helm?.chart;
       if (!chart) {
+        const running = svc?.helm?.chart_name
+          ? ` (it runs chart ${[svc.helm.chart_name, svc.helm.version].filter(Boolean).join(" ")}, a name without a repository)`
+          : "";
         throw new TemplateError(
-          `upgrading the ${release} release needs its chart: say "helm upgrade ${intent.service} to <version> with chart <repo>/<name>" or record the chart in the service context`,
+          `upgrading the ${release} release needs its chart${running}: say "helm upgrade ${intent.service} to <version> with chart <repo>/<name>" or record the chart in the service context`,
         );
       }
       const base = { release, chart, namespace, ...(intent.version ? { version: intent.version } : {}) };
@@ -186,7 +214,7 @@ export function buildTemplatePlan(
           step(1, {
             action_id: "helm.history",
             input: { release, namespace, max: 10 },
-            rationale: `Record the current revision to roll back to.`,
+            rationale: `Record the current revision to roll back to${now}.`,
           }),
           step(2, {
             action_id: "helm.upgrade_dry_run",
@@ -220,7 +248,7 @@ export function buildTemplatePlan(
           step(1, {
             action_id: "helm.history",
             input: { release, namespace, max: 10 },
-            rationale: `Show the revisions and record the current one${assumed}.`,
+            rationale: `Show the revisions and record the current one${assumed}${now}.`,
           }),
           step(2, {
             action_id: "helm.rollback",
@@ -282,91 +310,6 @@ export function buildTemplatePlan(
     case "investigate":
       return investigate(intent, { target, kind, workload, namespace, release, app: svc?.argocd?.app });
   }
-}
-
-function investigate(
-  intent: Extract<TemplateIntent, { kind: "investigate" }>,
-  at: {
-    target: PlanStep["target"];
-    kind: string;
-    workload: string;
-    namespace: string;
-    release: string;
-    app: string | undefined;
-  },
-): { summary: string; steps: PlanStep[] } {
-  const { target, kind, workload, namespace, release } = at;
-  const steps: Omit<PlanStep, "step_id" | "target">[] = [];
-  const alert = intent.alertname ?? "";
-  const crashing = /CrashLoop|PodNotReady|ContainerWaiting|OOMKill|Restart/i.test(alert);
-  const replicas = /ReplicasMismatch|RolloutStuck|GenerationMismatch|HPA|Unavailable/i.test(alert);
-  steps.push({
-    action_id: "kubectl.get",
-    input: { kind, name: workload, namespace, output: "json" },
-    rationale: `Current state of ${workload}: replicas, images, conditions.`,
-  });
-  if (crashing && intent.pod) {
-    steps.push({
-      action_id: "kubectl.describe",
-      input: { kind: "pod", name: intent.pod, namespace },
-      rationale: `Why pod ${intent.pod} restarts: last state, exit code, events.`,
-    });
-    steps.push({
-      action_id: "kubectl.logs",
-      input: { kind: "pod", name: intent.pod, namespace, previous: true, tail_lines: 200 },
-      rationale: `Logs of the crashed container, from before its last restart.`,
-    });
-  } else {
-    steps.push({
-      action_id: "kubectl.describe",
-      input: { kind, name: workload, namespace },
-      rationale: `Conditions and recent events of ${workload}.`,
-    });
-    steps.push({
-      action_id: "kubectl.logs",
-      input: {
-        kind,
-        name: workload,
-        namespace,
-        tail_lines: 500,
-        since_seconds: 1800,
-        ...(crashing ? { previous: true } : {}),
-      },
-      rationale: `Recent logs of ${workload}, for errors around the time of the ${alert || "problem"}.`,
-    });
-  }
-  if (replicas) {
-    steps.push({
-      action_id: "kubectl.rollout_status",
-      input: { kind, name: workload, namespace, timeout_seconds: 30 },
-      rationale: `Whether a rollout is stuck.`,
-    });
-    steps.push({
-      action_id: "kubectl.get",
-      input: { kind: "horizontalpodautoscaler", namespace },
-      rationale: `Whether an autoscaler is fighting the desired replica count.`,
-    });
-  }
-  steps.push({
-    action_id: "kubectl.get",
-    input: { kind: "event", namespace },
-    rationale: `Recent events in ${namespace}: scheduling, image pulls, probes, evictions.`,
-  });
-  steps.push({
-    action_id: "helm.history",
-    input: { release, namespace, max: 5 },
-    rationale: `Whether a recent release coincides with the ${alert || "problem"}.`,
-  });
-  if (at.app)
-    steps.push({
-      action_id: "argocd.app_get",
-      input: { app: at.app },
-      rationale: `Sync state and health of ${at.app}.`,
-    });
-  return {
-    summary: `Investigate ${alert ? `${alert} on ` : ""}${intent.service} in ${namespace} (${intent.environment}): read-only.`,
-    steps: steps.map((s, i) => ({ step_id: `s${i + 1}`, target, ...s })),
-  };
 }
 
 function defaultRotationRef(service: string, _environment: string, field: string): string {

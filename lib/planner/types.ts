@@ -7,6 +7,7 @@ import type * as v from "valibot";
 import type { PlannerInfoSchema, PlanSourceSchema, PlanStep } from "../../events/plan.ts";
 import type { SignalReceivedSchema } from "../../events/signal.ts";
 import { ValidationError } from "../errors/index.ts";
+import type { ContextSnapshot } from "./snapshot.ts";
 
 export type { PlanStep } from "../../events/plan.ts";
 export type PlanSource = v.InferOutput<typeof PlanSourceSchema>;
@@ -34,13 +35,33 @@ export interface ServiceContext {
   /** Workload kind and name when they differ from `deployment/<name>`. */
   readonly kind?: "deployment" | "statefulset" | "daemonset" | undefined;
   readonly workload?: string | undefined;
+  /** Desired replicas now (the workloads' spec), and how many are ready. */
   readonly replicas?: number | undefined;
+  readonly ready_replicas?: number | undefined;
+  /** Container images the workloads run now. */
+  readonly images?: readonly string[] | undefined;
+  /** The HorizontalPodAutoscaler that scales the workload, with its bounds. */
+  readonly hpa?: { readonly name?: string; readonly min_replicas?: number; readonly max_replicas?: number } | undefined;
+  /**
+   * The Helm release that deploys it. `chart` is a chart reference `helm upgrade` can install from;
+   * `chart_name` and `version` are what the release runs now.
+   */
   readonly helm?:
-    | { readonly release?: string; readonly chart?: string; readonly revision?: number; readonly version?: string }
+    | {
+        readonly release?: string;
+        readonly chart?: string;
+        readonly chart_name?: string;
+        readonly revision?: number;
+        readonly version?: string;
+        readonly status?: string;
+      }
     | undefined;
   readonly argocd?: { readonly app?: string; readonly revision?: string; readonly history_id?: number } | undefined;
   readonly gitops?: { readonly repo?: string; readonly base?: string } | undefined;
   readonly vault?: { readonly mount?: string; readonly path?: string; readonly version?: number } | undefined;
+  /** What it depends on (service names, or node ids of cloud resources), and the services that depend on it. */
+  readonly depends_on?: readonly string[] | undefined;
+  readonly dependents?: readonly string[] | undefined;
 }
 
 /** Context for one plan: the service graph slice and recent events. Everything in it is untrusted data. */
@@ -49,6 +70,8 @@ export interface PlanningContext {
   readonly ref?: string | undefined;
   readonly services?: readonly ServiceContext[] | undefined;
   readonly recent_events?: readonly unknown[] | undefined;
+  /** The graph as read (nodes, edges, digest): recorded with the plan, not shown to the model twice. */
+  readonly snapshot?: ContextSnapshot | undefined;
   readonly [key: string]: unknown;
 }
 
@@ -96,6 +119,8 @@ export interface PlanResult {
   readonly transcript?: PlanTranscript | undefined;
   /** Why the template planner answered instead of the configured LLM. */
   readonly fallbackReason?: string | undefined;
+  /** The context snapshot the plan was made from, when the context came with one. */
+  readonly context?: ContextSnapshot | undefined;
 }
 
 /** Planning failed: the model never produced a valid plan, or the intent was not understood. */

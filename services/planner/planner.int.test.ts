@@ -21,6 +21,7 @@ import { loadCatalog } from "../../lib/tools/index.ts";
 import { answer, GOOD_PLAN, STAGING_CONTEXT } from "../../test/fixtures/llm/plans.ts";
 import { type FixtureServer, startFixtureServer } from "../../test/fixtures/llm/server.ts";
 import { createTestEventStore, type TestEventStore, uniqueName, waitFor } from "../../test/support/index.ts";
+import { createContextReader } from "./context.ts";
 import { createPlannerService, type PlannerService, planIdForSignal } from "./service.ts";
 
 const user: Actor = { kind: "user", id: "dana", roles: ["operator"] };
@@ -190,5 +191,57 @@ describe("planner service (NATS)", () => {
     const written = events.filter((e) => e.actor.id === "planner");
     assert.equal(written.length, 3);
     assert.doesNotMatch(JSON.stringify(written), new RegExp(SECRET));
+  });
+
+  test("on the read model's graph: the context snapshot is kept as evidence and named by plan.proposed", async () => {
+    const rows = [
+      {
+        node_id: "svc_shop-staging_checkout",
+        name: "checkout",
+        environment: "staging",
+        attributes: { namespace: "shop-staging", replicas: 2, workloads: ["Deployment/checkout"] },
+        edges: [{ kind: "depends_on", to: "svc_shop-staging_cart" }],
+        updated_at: "2026-01-01T00:00:00.000Z",
+      },
+      { node_id: "svc_shop-staging_cart", name: "cart", environment: "staging", attributes: {}, edges: [] },
+      { node_id: "svc_shop-production_cart", name: "cart", environment: "production", attributes: {}, edges: [] },
+    ];
+    const planner = createPlanner({ catalog: loadCatalog(), getContext: createContextReader(async () => rows) });
+    const ev = evidence();
+    const service = createPlannerService({
+      store,
+      planner,
+      durable: uniqueName("planner_ctx"),
+      storeEvidence: (m, b) => ev.storeEvidence(m, b),
+    });
+    for (const s of services.splice(0)) await s.stop();
+    services.push(service);
+    await service.start();
+    const planId = uniqueName("plan");
+    await store.append([request(planId, "scale checkout to 6 in staging")], { expectedVersion: "none" });
+    const events = await waitFor("plan.proposed", async () => {
+      const h = await history(planId);
+      return outcome(h).length > 0 ? h : undefined;
+    });
+    const proposed = events.find((e) => e.type === "plan.proposed");
+    assert.ok(proposed && proposed.type === "plan.proposed", JSON.stringify(events.map((e) => e.payload)));
+    const context = proposed.payload.context;
+    assert.ok(context, "plan.proposed names its context snapshot");
+    assert.deepEqual(
+      { scope: context.scope, nodes: context.nodes, edges: context.edges, ref: context.ref },
+      { scope: { environment: "staging" }, nodes: 2, edges: 1, ref: "context_nodes@2026-01-01T00:00:00.000Z" },
+    );
+    assert.equal(proposed.payload.steps[1]?.input.namespace, "shop-staging");
+    const stored = events.find((e) => e.type === "evidence.stored" && e.payload.kind === "context_snapshot");
+    assert.ok(stored && stored.type === "evidence.stored");
+    assert.equal(context.evidence_id, stored.payload.evidence_id);
+    assert.ok(proposed.payload.evidence_ids.includes(stored.payload.evidence_id));
+    // The blob is the snapshot's canonical JSON: its sha256 is the digest plan.proposed records.
+    assert.equal(stored.payload.sha256, context.digest);
+    const blob = JSON.parse((await ev.readEvidence(stored.payload)).toString("utf8"));
+    assert.deepEqual(
+      blob.nodes.map((n: { node_id: string }) => n.node_id),
+      ["svc_shop-staging_cart", "svc_shop-staging_checkout"],
+    );
   });
 });

@@ -13,6 +13,9 @@
  * - The redacted prompt and model answers are stored as evidence; their
  *   `evidence.stored` events go in the same atomic batch as the outcome, and
  *   `plan.proposed` lists their ids.
+ * - So is the context snapshot the plan was made from (the service graph's
+ *   nodes and edges it read); `plan.proposed.context` names its digest, so
+ *   policy and approvers judge the state the planner saw.
  */
 import type { Logger } from "pino";
 import { v5 as uuidv5 } from "uuid";
@@ -23,7 +26,15 @@ import { ConflictError } from "../../lib/errors/index.ts";
 import { aggregateStream, type EventStore, handleCommand } from "../../lib/eventstore/index.ts";
 import type { EvidenceMeta, StoredEvidence } from "../../lib/evidence/index.ts";
 import { evidenceStoredEvent } from "../../lib/evidence/index.ts";
-import { type Planner, PlanningFailedError, type PlanResult, type PlanTranscript } from "../../lib/planner/index.ts";
+import {
+  type ContextSnapshot,
+  type Planner,
+  PlanningFailedError,
+  type PlanResult,
+  type PlanTranscript,
+  snapshotBody,
+  snapshotRef,
+} from "../../lib/planner/index.ts";
 import { createRedactor } from "../../lib/redact/index.ts";
 
 /** Namespace for plan ids derived from signal ids (UUIDv5). */
@@ -196,6 +207,8 @@ export function createPlannerService(deps: PlannerServiceDeps): PlannerService {
 
     const transcript = result?.transcript ?? failure?.transcript;
     const evidence = transcript ? await storeTranscript(planId, event.id, transcript, meta) : [];
+    const snapshot = result?.context ? await storeSnapshot(planId, event.id, result.context, meta) : null;
+    if (snapshot?.event) evidence.push(snapshot.event);
     const outcome: AnyEvent = result
       ? newEvent(
           "plan.proposed",
@@ -209,6 +222,7 @@ export function createPlannerService(deps: PlannerServiceDeps): PlannerService {
             evidence_ids: evidence.map((e) => e.payload.evidence_id),
             // What approvals bind to; of the steps as stored (newEvent makes strings storable).
             digest: planRevisionDigest(storableValue(result.plan.steps)),
+            ...(snapshot ? { context: snapshot.ref } : {}),
           },
           meta,
         )
@@ -254,6 +268,32 @@ export function createPlannerService(deps: PlannerServiceDeps): PlannerService {
       events.push(evidenceStoredEvent(evidenceMeta, stored, meta));
     }
     return events;
+  }
+
+  /** Keeps the snapshot as evidence (its canonical JSON, whose sha256 is its digest) and names it for `plan.proposed`. */
+  async function storeSnapshot(
+    planId: string,
+    requestEventId: string,
+    snapshot: ContextSnapshot,
+    meta: { actor: Actor; correlation_id: string; causation_id: string },
+  ) {
+    if (!deps.storeEvidence) return { ref: snapshotRef(snapshot), event: null };
+    const evidenceMeta: EvidenceMeta = {
+      owner_type: "plan",
+      owner_id: planId,
+      kind: "context_snapshot",
+      content_type: "application/json",
+      redacted: true,
+      evidence_id: `${requestEventId}-context`.slice(0, 128),
+    };
+    // The graph holds no secret values by design; should a detector still match, the stored blob is
+    // the redacted one and its sha256 then differs from the digest, which explain shows.
+    const body = snapshotBody(createRedactor(deps.redactPatterns ?? []).redactValue(snapshot));
+    const stored = await deps.storeEvidence(evidenceMeta, body);
+    return {
+      ref: snapshotRef(snapshot, evidenceMeta.evidence_id),
+      event: evidenceStoredEvent(evidenceMeta, stored, meta),
+    };
   }
 
   async function handle(event: AnyRecordedEvent): Promise<void> {
