@@ -113,19 +113,16 @@ const GROUP_NAME = /^[a-z0-9][a-z0-9_.-]{0,63}$/;
 
 /**
  * The person's approver groups from `groups_claim`: through `group_map` when it has entries (values
- * it does not map give no group), else every value that is a plain lowercase name. Values `role_map`
- * maps are roles, never groups.
+ * it does not map give no group), else every value that is a plain lowercase name (a value that also
+ * maps to a role, `sre` → operator, is both).
  */
-export function groupsFromClaims(
-  claims: JWTPayload,
-  config: Pick<AuthConfig, "groups_claim" | "group_map" | "role_map">,
-): string[] {
+export function groupsFromClaims(claims: JWTPayload, config: Pick<AuthConfig, "groups_claim" | "group_map">): string[] {
   const raw = claimAt(claims, config.groups_claim);
   const values = Array.isArray(raw) ? raw : typeof raw === "string" ? raw.split(/[\s,]+/) : [];
   const mapped = Object.keys(config.group_map).length > 0;
   const groups = new Set<string>();
   for (const value of values) {
-    if (typeof value !== "string" || Object.hasOwn(config.role_map, value)) continue;
+    if (typeof value !== "string") continue;
     const group = mapped ? (Object.hasOwn(config.group_map, value) ? config.group_map[value] : undefined) : value;
     if (group !== undefined && GROUP_NAME.test(group)) groups.add(group);
   }

@@ -25,12 +25,12 @@ describe("rolesFromClaims", () => {
 describe("groupsFromClaims", () => {
   const groupsConfig = { ...config, groups_claim: "groups", group_map: {} };
 
-  it("takes the claim's plain lowercase names as groups, never the values role_map maps to roles", () => {
+  it("takes the claim's plain lowercase names as groups, whether or not they also map to a role", () => {
     const groups = groupsFromClaims(
       { groups: ["wheelhouse-operators", "sre", "security", "Not A Group", 7] },
       groupsConfig,
     );
-    assert.deepEqual(groups, ["security", "sre"]);
+    assert.deepEqual(groups, ["security", "sre", "wheelhouse-operators"]);
   });
 
   it("with a group_map, takes only the values it maps, by own keys", () => {

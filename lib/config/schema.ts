@@ -62,10 +62,10 @@ export const GatewayConfigSchema = v.strictObject({
       }),
       /**
        * Claim holding the person's approver groups (policy's quorum names them: `sre`, `security`,
-       * `break-glass`); may be the roles claim. Values that `role_map` maps are roles, not groups.
+       * `break-glass`); may be the roles claim (a value can then be a role and a group).
        */
       groups_claim: v.optional(v.string(), "groups"),
-      /** Claim value → approver group. Empty: every other value of the claim is a group as it is. */
+      /** Claim value → approver group. Empty: every plain lowercase value of the claim is a group as it is. */
       group_map: v.optional(
         v.record(
           v.string(),

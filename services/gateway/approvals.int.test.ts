@@ -48,7 +48,7 @@ describe("approvals through the API (real HTTP, NATS, Postgres)", () => {
 
   before(async () => {
     gw = await startTestGateway();
-    // Roles from the role_map's groups; approver groups are the claim's other plain names.
+    // Roles from the role_map's entries; approver groups are the claim's plain names.
     const person = (sub: string, groups: string[]) => gw.idp.sign({ sub, groups });
     alice = await person("alice", ["wheelhouse-operators", "wheelhouse-approvers", "sre", "security"]);
     sam = await person("sam", ["wheelhouse-approvers", "sre"]);
@@ -211,6 +211,6 @@ describe("approvals through the API (real HTTP, NATS, Postgres)", () => {
     const recorded = (await gw.store.readAggregate("plan", planId)).find((e) => e.type === "approval.granted");
     assert.equal(recorded?.type === "approval.granted" && recorded.payload.break_glass, true);
     assert.equal(recorded?.type === "approval.granted" && recorded.payload.reason, "checkout is down; paged sre");
-    assert.deepEqual(recorded?.actor.groups, ["break-glass"]);
+    assert.deepEqual(recorded?.actor.groups, ["break-glass", "wheelhouse-approvers"]);
   });
 });
