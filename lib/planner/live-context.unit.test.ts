@@ -141,10 +141,11 @@ describe("planner on the live service graph", () => {
     }
   });
 
-  test("the prompt carries the services and edges, not the snapshot a second time", () => {
+  test("the prompt carries the services and edges (not the snapshot a second time) and the rule on autoscaler bounds", () => {
     const prompt = buildPrompt(catalog, { intent: "scale checkout to 6 in staging", source: "api" }, context());
     assert.match(prompt.user, /"max_replicas": 12/);
     assert.doesNotMatch(prompt.user, /"digest"|"snapshot"/);
+    assert.match(prompt.system, /Never scale a service outside its hpa's min_replicas\.\.max_replicas/);
   });
 
   test("the planner reads the graph scoped to the environment and service the intent names", async () => {
