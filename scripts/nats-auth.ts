@@ -44,14 +44,18 @@ const streamUpdate = ["$JS.API.STREAM.UPDATE.*"];
 const events = (...aggregates: AggregateType[]) => aggregates.map((a) => `*.evt.${a}.*`);
 const output = (...aggregates: AggregateType[]) => aggregates.map((a) => `*.out.${a}.*`);
 const deadLetters = ["*.dlq.>"];
-/** NATS KV (the gateway's `<prefix>_idempotency` bucket). */
+/** NATS KV (the gateway's `<prefix>_idempotency` bucket, ChatOps's `<prefix>_chatops`). */
 const keyValue = ["$KV.*.>"];
+/** The gateway hands verified Linear webhooks to the approvals service (schemas/rpc/approvals.ts). */
+const linearHandoff = ["*.approvals.linear.webhook"];
 
 export interface NatsUser {
   /** What it is for, written above it in auth.conf. */
   readonly description: string;
   /** Subjects it may publish to; everything else is refused. */
   readonly publish: readonly string[];
+  /** May answer the requests it receives (`allow_responses`: a reply only to the inbox of a request it got). */
+  readonly allowResponses?: true;
 }
 
 /**
@@ -60,8 +64,9 @@ export interface NatsUser {
  */
 export const natsUsers = {
   gateway: {
-    description: "plan.requested, approval.*, execution.requested, signal.received; idempotency KV",
-    publish: [...events("plan", "execution", "signal"), ...keyValue, ...jetStreamUse],
+    description:
+      "plan.requested, approval.*, execution.requested, signal.received; idempotency KV; Linear webhook hand-off",
+    publish: [...events("plan", "execution", "signal"), ...keyValue, ...linearHandoff, ...jetStreamUse],
   },
   planner: {
     description: "plan.requested (alerts), plan.proposed, plan.failed, evidence.stored (plan)",
@@ -83,6 +88,16 @@ export const natsUsers = {
     description: "context.* (the service graph: nodes and edges)",
     publish: [...events("context"), ...jetStreamUse],
   },
+  approvals: {
+    description:
+      "approval.requested, approval.granted/denied from Linear; answers the gateway's Linear webhook hand-offs",
+    publish: [...events("plan"), ...deadLetters, ...jetStreamUse],
+    allowResponses: true,
+  },
+  chatops: {
+    description: "where each plan's Slack message is (KV); its people's approvals go through the gateway's API",
+    publish: [...keyValue, ...deadLetters, ...jetStreamUse],
+  },
   projector: {
     description: "dead letters only",
     publish: [...deadLetters, ...jetStreamUse],
@@ -94,9 +109,11 @@ export const natsUsers = {
       ...output("execution"),
       ...deadLetters,
       ...keyValue,
+      ...linearHandoff,
       ...jetStreamUse,
       ...streamUpdate,
     ],
+    allowResponses: true,
   },
   admin: {
     description: "tests and operators (nats CLI): everything",
@@ -117,7 +134,10 @@ export function renderAuthConf(publicKeys: Readonly<Record<NatsUserName, string>
   for (const [name, user] of Object.entries(natsUsers) as [NatsUserName, NatsUser][]) {
     const allow = user.publish.map((s) => JSON.stringify(s)).join(", ");
     lines.push(`    # ${name}: ${user.description}`);
-    lines.push(`    { nkey: ${JSON.stringify(publicKeys[name])}, permissions: { publish: { allow: [${allow}] } } }`);
+    const responses = user.allowResponses ? ", allow_responses: true" : "";
+    lines.push(
+      `    { nkey: ${JSON.stringify(publicKeys[name])}, permissions: { publish: { allow: [${allow}] }${responses} } }`,
+    );
   }
   lines.push("  ]", "}", "");
   return lines.join("\n");

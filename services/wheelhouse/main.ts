@@ -7,6 +7,8 @@
 import type { Config } from "../../lib/config/index.ts";
 import { type RunningService, runServices, type ServiceStarter } from "../../lib/runtime/index.ts";
 import { embeddedCapabilityKeys } from "../../lib/tools/index.ts";
+import { startApprovals } from "../approvals/start.ts";
+import { embeddedDelegationKeys, startChatOps } from "../chatops/start.ts";
 import { startContext } from "../context/start.ts";
 import { startGateway } from "../gateway/start.ts";
 import { startOrchestrator } from "../orchestrator/start.ts";
@@ -23,6 +25,13 @@ const keysFor = (config: Config) => {
   return capabilityKeys;
 };
 
+// ChatOps acts for Slack users with on-behalf-of tokens the gateway checks: one pair for both (delegation.ts).
+let delegationKeys: ReturnType<typeof embeddedDelegationKeys> | undefined;
+const delegationFor = (config: Config) => {
+  if (delegationKeys === undefined) delegationKeys = embeddedDelegationKeys(config);
+  return delegationKeys;
+};
+
 const services: ReadonlyArray<readonly [string, ServiceStarter]> = [
   // Read models first, so that the API answers from them as soon as it listens.
   ["projector", startProjector],
@@ -32,8 +41,12 @@ const services: ReadonlyArray<readonly [string, ServiceStarter]> = [
   ["planner", startPlanner],
   ["tool-router", (runtime) => startToolRouter(runtime, { verifyKey: keysFor(runtime.config).verifyKey })],
   ["orchestrator", (runtime) => startOrchestrator(runtime, { signingKey: keysFor(runtime.config).signingKey })],
+  // Opens approvals (Linear issues) and takes the Linear webhooks the gateway hands over.
+  ["approvals", startApprovals],
   // The front door opens last, once everything behind it runs.
-  ["gateway", startGateway],
+  ["gateway", (runtime) => startGateway(runtime, { delegationVerifyKey: delegationFor(runtime.config)?.verifyKey })],
+  // Slack's door calls the gateway for the person, so it opens after it.
+  ["chatops", (runtime) => startChatOps(runtime, { delegationSigningKey: delegationFor(runtime.config)?.signingKey })],
 ];
 
 await runServices("wheelhouse", services, { onStarted: printBanner });
