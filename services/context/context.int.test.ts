@@ -22,7 +22,9 @@ import {
   testCluster,
   uniqueKubeName,
   waitFor,
+  withDeadline,
 } from "../../test/support/index.ts";
+import { createContextTransport } from "./http.ts";
 import { type KubeProxy, startKubeProxy } from "./kube-proxy.fixture.ts";
 import { type ContextService, createContextService } from "./service.ts";
 
@@ -48,13 +50,13 @@ describe("context service on the local cluster", () => {
     return { status: res.status, body: (await res.json()) as Record<string, any> };
   };
   const serviceView = (name: string) => api(`/v1/context/services/${name}?environment=${ns.name}`);
-  /** Context events recorded on this test's namespace's nodes. */
+  /** Context events recorded on this test's namespace's nodes (the stream's per-subject counts). */
   const eventsOfNamespace = async () => {
-    let n = 0;
-    for await (const batch of gw.store.readStream({})) {
-      n += batch.filter((e) => e.aggregate_type === "context" && e.aggregate_id.includes(`_${ns.name}_`)).length;
-    }
-    return n;
+    const jsm = await gw.store.manager();
+    const info = await jsm.streams.info(gw.store.streams.events, { subjects_filter: `${gw.prefix}.evt.context.*` });
+    return Object.entries(info.state.subjects ?? {})
+      .filter(([subject]) => subject.includes(`_${ns.name}_`))
+      .reduce((n, [, count]) => n + count, 0);
   };
 
   before(async () => {
@@ -207,7 +209,7 @@ describe("context service on the local cluster", () => {
     proxy.goneNextWatch(DEPLOYMENTS);
     proxy.dropWatches();
     await waitFor("a relist of deployments", () => proxy.lists(DEPLOYMENTS) === lists + 1, { timeoutMs: 10_000 });
-    await service.refreshContext();
+    await withDeadline("a full pass", service.refreshContext(), 30_000);
     assert.equal(await eventsOfNamespace(), recorded, "no context event for this namespace's unchanged nodes");
     await kubectl(["scale", "deployment/web", `--namespace=${ns.name}`, "--replicas=1"]);
     await waitFor("a change after the relist", async () => (await serviceView("web")).body.replicas?.desired === 1, {
@@ -309,6 +311,37 @@ describe("context service on the local cluster", () => {
       "a log line names it",
     );
     assert.equal((await serviceView("api")).body.application?.sync_status, "OutOfSync");
+  });
+
+  it("answers GetServiceGraph, RefreshContext and /readyz over its RPC transport", async () => {
+    const transport = createContextTransport(service, createLogger({ service: "context-test", level: "silent" }));
+    const url = await transport.start({ host: "127.0.0.1", port: 0 });
+    try {
+      const rpc = async (method: string, body: unknown) => {
+        const res = await fetch(`${url}/rpc/${method}`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify(body),
+        });
+        return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+      };
+      const graph = await rpc("GetServiceGraph", { name: "web", environment: ns.name });
+      assert.equal(graph.status, 200);
+      assert.equal((graph.body.services as { namespace: string }[])[0]?.namespace, ns.name);
+      const refreshed = await rpc("RefreshContext", { source: "grafana" });
+      assert.equal(refreshed.status, 200);
+      assert.equal(refreshed.body.source, "grafana");
+      const bad = await rpc("RefreshContext", { source: "vault" });
+      assert.equal(bad.status, 400);
+      assert.equal(bad.body.field, "body.source");
+      const ready = await fetch(`${url}/readyz`);
+      assert.equal(ready.status, 200);
+      const health = (await ready.json()) as { status: string; summary: string; sources: Record<string, unknown> };
+      assert.deepEqual(Object.keys(health.sources).sort(), ["argocd", "aws", "grafana", "helm", "kubernetes"]);
+      assert.equal(health.status, "ok", health.summary);
+    } finally {
+      await transport.stop();
+    }
   });
 
   it("an unreachable API server and a poller timeout show in the health, with the graph kept", async () => {

@@ -62,6 +62,8 @@ export async function startKubeProxy(upstreamKubeconfig: string): Promise<KubePr
       (upRes) => {
         res.writeHead(upRes.statusCode ?? 502, upRes.headers);
         if (watch) {
+          // As the API server does: the watch's headers go out at once, before any event.
+          res.flushHeaders();
           openWatches.add(res);
           res.on("close", () => openWatches.delete(res));
         }

@@ -121,14 +121,15 @@ export class BookmarkWatch extends Watch {
     super(kc);
   }
 
-  override watch(
+  override async watch(
     path: string,
     queryParams: Record<string, string | number | boolean | undefined>,
     callback: (phase: string, apiObj: unknown, watchObj?: unknown) => void,
     done: (err: unknown) => void,
   ): Promise<AbortController> {
     this.events.onWatch(String(queryParams.resourceVersion ?? ""));
-    return super.watch(
+    let failed = false;
+    const controller = await super.watch(
       path,
       { ...queryParams, allowWatchBookmarks: true, timeoutSeconds: this.timeoutSeconds },
       (phase, obj, raw) => {
@@ -136,10 +137,14 @@ export class BookmarkWatch extends Watch {
         callback(phase, obj, raw);
       },
       (err) => {
+        if (err) failed = true;
         // A watch the server ended on its timeout is a healthy one: it resumes from its resourceVersion.
-        if (!err) this.events.onEvent("END");
+        else this.events.onEvent("END");
         done(err);
       },
     );
+    // The server accepted the watch (200): the source is reachable, even before an event comes.
+    if (!failed) this.events.onEvent("CONNECTED");
+    return controller;
   }
 }
