@@ -291,6 +291,22 @@ deny_reasons contains concat("", [
 	input.resources.replicas < env.min_replicas
 }
 
+# The HorizontalPodAutoscaler that scales the target (from the service graph) would undo a count
+# outside its bounds: the change is refused, naming the bounds.
+deny_reasons contains concat("", [
+	"replicas ", format_int(input.resources.replicas, 10), " are outside the bounds of HorizontalPodAutoscaler ",
+	object.get(input.resources.hpa, "name", "?"), " (", format_int(input.resources.hpa.min_replicas, 10), "-",
+	format_int(input.resources.hpa.max_replicas, 10), "), which would undo them: change the autoscaler's bounds instead",
+]) if {
+	is_write
+	is_number(input.resources.replicas)
+	hpa_out_of_bounds
+}
+
+hpa_out_of_bounds if input.resources.replicas < input.resources.hpa.min_replicas
+
+hpa_out_of_bounds if input.resources.replicas > input.resources.hpa.max_replicas
+
 deny_reasons contains "current replica count is unknown, so the step bound cannot be checked" if {
 	is_write
 	is_number(input.resources.replicas)

@@ -208,6 +208,19 @@ test_t2_production_scale if {
 	has_reason(d, "production write: at least T2")
 }
 
+test_scale_outside_hpa_bounds_denied if {
+	hpa := {"name": "checkout", "min_replicas": 2, "max_replicas": 12}
+	above := decide({"resources": {"replicas": 13, "current_replicas": 10, "hpa": hpa}}, 3)
+	above.decision == "deny"
+	has_reason(above, "replicas 13 are outside the bounds of HorizontalPodAutoscaler checkout (2-12)")
+	below := decide({"resources": {"replicas": 1, "current_replicas": 2, "hpa": hpa}}, 3)
+	below.decision == "deny"
+	has_reason(below, "replicas 1 are outside the bounds")
+	inside := decide({"resources": {"replicas": 6, "current_replicas": 2, "hpa": hpa}}, 3)
+	inside.decision != "deny"
+	not has_reason(inside, "HorizontalPodAutoscaler")
+}
+
 test_t2_helm_upgrade_one_approver if {
 	d := decide({"action": helm_upgrade, "resources": no_replicas}, 3)
 	d.decision == "require_approval"

@@ -8,6 +8,7 @@ export { combineApprovals } from "./combine.ts";
 export {
   buildPolicyInput,
   type PolicyApproval,
+  type PolicyHpa,
   type PolicyInput,
   type PolicyInputContext,
   type RiskTier,

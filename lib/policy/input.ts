@@ -55,6 +55,8 @@ export interface PolicyInput {
     readonly replicas: number | null;
     /** Live replica count, for the step bound. */
     readonly current_replicas: number | null;
+    /** The HorizontalPodAutoscaler scaling the target (service graph): a count outside its bounds is denied. */
+    readonly hpa?: PolicyHpa | null;
     readonly names: readonly string[];
     /** True when the action addresses resources by pattern or selector rather than by name. */
     readonly wildcard: boolean;
@@ -69,6 +71,13 @@ export interface PolicyInput {
   readonly time: string;
 }
 
+/** An autoscaler's bounds as the service graph knows them. */
+export interface PolicyHpa {
+  readonly name?: string | undefined;
+  readonly min_replicas?: number | undefined;
+  readonly max_replicas?: number | undefined;
+}
+
 /** What the caller knows beyond the step itself. */
 export interface PolicyInputContext {
   readonly plan_id: string;
@@ -78,6 +87,8 @@ export interface PolicyInputContext {
   /** Live replica count from the context service; preferred over the step input's `current_replicas`. */
   readonly current_replicas?: number | null | undefined;
   readonly blast_radius?: number | undefined;
+  /** The target's autoscaler, from the context service. */
+  readonly hpa?: PolicyHpa | null | undefined;
   readonly tier_override?: RiskTier | undefined;
   /** Evaluation time; defaults to now. */
   readonly now?: Date | undefined;
@@ -147,6 +158,7 @@ export function buildPolicyInput(
       cluster: stringOrNull(read(mapping.cluster)) ?? step.target.cluster ?? null,
       replicas: numberOrNull(read(mapping.replicas)),
       current_replicas: currentReplicas,
+      ...(context.hpa ? { hpa: { ...context.hpa } } : {}),
       names,
       wildcard,
     },

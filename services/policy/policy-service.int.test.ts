@@ -6,11 +6,13 @@ import { after, before, describe, it } from "node:test";
 import { type AnyRecordedEvent, newEvent, type PlanStep } from "../../events/index.ts";
 import type { EventStore } from "../../lib/eventstore/index.ts";
 import { createLogger } from "../../lib/log/index.ts";
+import { snapshotOf, snapshotRef } from "../../lib/planner/index.ts";
 import { buildPolicyBundle, POLICIES_DIR, resolveOpaBinary } from "../../lib/policy/build.ts";
 import { createPolicyService, type PolicyService } from "../../lib/policy/index.ts";
 import { loadCatalog } from "../../lib/tools/index.ts";
 import { createTestEventStore, type TestEventStore, uniqueName, waitFor } from "../../test/support/index.ts";
 import { createPolicyDecider } from "./service.ts";
+import { lookupInServiceGraph } from "./start.ts";
 
 const logger = createLogger({ service: "policy-test", level: "silent" });
 /** The service graph as the context service would report it: checkout runs 2 replicas. */
@@ -163,5 +165,83 @@ describe("policy service (real NATS, compiled wasm)", () => {
       await replay.stop();
     }
     assert.equal((await decisions(planId)).length, 1);
+  });
+  it("decides on the live graph: the target's HPA bounds deny a count outside them; a graph changed since the plan's snapshot is named", async () => {
+    const graph = [
+      {
+        node_id: "svc_shop_checkout",
+        name: "checkout",
+        environment: "staging",
+        attributes: { namespace: "shop", replicas: 2, hpa: { name: "checkout", min_replicas: 2, max_replicas: 12 } },
+        edges: [],
+        updated_at: "2026-01-01T00:00:00.000Z",
+      },
+      {
+        node_id: "svc_shop_web",
+        name: "web",
+        environment: "staging",
+        attributes: { namespace: "shop" },
+        edges: [{ kind: "depends_on", to: "svc_shop_checkout" }],
+        updated_at: "2026-01-01T00:00:00.000Z",
+      },
+    ];
+    const madeFrom = snapshotRef(snapshotOf(graph, { environment: "staging" }));
+    const rows = graph.map((r) => ({ ...r }));
+    const decider = createPolicyDecider({
+      store,
+      policy,
+      catalog,
+      logger,
+      lookupContext: lookupInServiceGraph({ listContextServices: async () => rows }),
+    });
+    const decide = async (replicas: number) => {
+      const planId = uniqueName("plan");
+      const meta = { actor: operator, correlation_id: planId };
+      await store.append(
+        [newEvent("plan.requested", planId, { plan_id: planId, intent: "scale checkout", source: "api" }, meta)],
+        { expectedVersion: "none" },
+      );
+      await store.append([
+        newEvent(
+          "plan.proposed",
+          planId,
+          {
+            plan_id: planId,
+            revision: 1,
+            summary: "scale",
+            steps: [scaleStep("shop", replicas)],
+            planner: { kind: "template" },
+            context: madeFrom,
+          },
+          { actor: { kind: "service", id: "planner", roles: [] }, correlation_id: planId },
+        ),
+      ]);
+      const proposed = (await store.readAggregate("plan", planId)).find((e) => e.type === "plan.proposed");
+      if (proposed?.type !== "plan.proposed") return assert.fail("expected plan.proposed");
+      await decider.decide(proposed);
+      const [decided] = await decisions(planId);
+      if (decided?.type !== "policy.decided") return assert.fail("expected policy.decided");
+      return decided.payload;
+    };
+    const inside = await decide(6);
+    assert.equal(inside.decision, "require_approval", inside.reasons.join("; "));
+    assert.ok(!inside.reasons.some((r) => r.includes("service graph changed")), inside.reasons.join("; "));
+    const outside = await decide(13);
+    assert.equal(outside.decision, "deny");
+    assert.ok(
+      outside.reasons.some((r) =>
+        r.includes("replicas 13 are outside the bounds of HorizontalPodAutoscaler checkout (2-12)"),
+      ),
+      outside.reasons.join("; "),
+    );
+    // Someone scales checkout between planning and deciding: the decision says the graph changed.
+    rows[0] = { ...graph[0], attributes: { ...graph[0]?.attributes, replicas: 3 } } as (typeof graph)[number];
+    const drifted = await decide(6);
+    assert.ok(
+      drifted.reasons.some((r) =>
+        r.startsWith(`the service graph changed since the plan was made (snapshot ${madeFrom.digest.slice(0, 12)}`),
+      ),
+      drifted.reasons.join("; "),
+    );
   });
 });

@@ -5,12 +5,12 @@
  */
 
 import type { InferOutput } from "valibot";
-import type { Actor, AnyRecordedEvent, PlanStep, RecordedEvent } from "../../events/index.ts";
+import type { Actor, AnyRecordedEvent, PlanContextRef, PlanStep, RecordedEvent } from "../../events/index.ts";
 import { newEvent, type PlanProposedSchema } from "../../events/index.ts";
 import { planDecider } from "../../lib/domain/index.ts";
 import { type EventStore, handleCommand } from "../../lib/eventstore/index.ts";
 import type { Logger } from "../../lib/log/index.ts";
-import { buildPolicyInput, type PolicyService } from "../../lib/policy/index.ts";
+import { buildPolicyInput, type PolicyHpa, type PolicyService } from "../../lib/policy/index.ts";
 import type { Catalog } from "../../lib/tools/index.ts";
 
 export const POLICY_SERVICE_ACTOR: Actor = { kind: "service", id: "policy", roles: [] };
@@ -26,16 +26,23 @@ export interface PolicyDeciderDeps {
   /** Durable consumer name; several processes with one name share the work. */
   readonly durable?: string | undefined;
   /**
-   * Live facts about a step's target from the service graph (current replica count, blast radius).
-   * Without it, bounds that need live state cannot be checked and policy denies those steps.
+   * Live facts about a step's target from the service graph (current replica count, autoscaler,
+   * blast radius), read once per plan; given the context snapshot the plan was made from, so that a
+   * graph that changed since is named. Without it, bounds that need live state cannot be checked
+   * and policy denies those steps.
    */
-  readonly lookupContext?: ((steps: readonly PlanStep[]) => Promise<StepContext[]>) | undefined;
+  readonly lookupContext?:
+    | ((steps: readonly PlanStep[], madeFrom?: PlanContextRef | undefined) => Promise<StepContext[]>)
+    | undefined;
 }
 
 /** What the service graph knows about a step's target. */
 export interface StepContext {
   readonly current_replicas?: number | null | undefined;
   readonly blast_radius?: number | undefined;
+  readonly hpa?: PolicyHpa | null | undefined;
+  /** Set when the graph differs from the snapshot the plan was made from: the decision says so. */
+  readonly graph_changed?: string | undefined;
 }
 
 type PlanProposed = RecordedEvent<"plan.proposed", InferOutput<typeof PlanProposedSchema>>;
@@ -82,7 +89,8 @@ export function createPolicyDecider(deps: PolicyDeciderDeps): PolicyDecider {
     const source = requested?.type === "plan.requested" ? requested.payload.source : "api";
     const at = now();
     // One read of the service graph per plan, whatever its number of steps.
-    const facts: StepContext[] = (await deps.lookupContext?.(steps)) ?? [];
+    const facts: StepContext[] = (await deps.lookupContext?.(steps, event.payload.context)) ?? [];
+    const changed = [...new Set(facts.flatMap((f) => (f.graph_changed ? [f.graph_changed] : [])))];
     const inputs = steps.map((step, i) =>
       buildPolicyInput(step, catalog.get(step.action_id), requester, {
         plan_id,
@@ -91,6 +99,7 @@ export function createPolicyDecider(deps: PolicyDeciderDeps): PolicyDecider {
         now: at,
         current_replicas: facts[i]?.current_replicas,
         blast_radius: facts[i]?.blast_radius,
+        hpa: facts[i]?.hpa,
       }),
     );
     const decision = policy.evaluatePlan(inputs);
@@ -102,7 +111,7 @@ export function createPolicyDecider(deps: PolicyDeciderDeps): PolicyDecider {
         revision,
         decision: decision.decision,
         tier: decision.tier,
-        reasons: decision.reasons,
+        reasons: [...decision.reasons, ...changed],
         approvers_required: decision.approvers_required,
         constraints: mergeConstraints(decision.steps),
         ttl_seconds: decision.ttl,

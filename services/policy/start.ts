@@ -1,7 +1,8 @@
 /** Starts the policy service on a shared runtime (its own process, or the embedded one). */
 import { readFileSync } from "node:fs";
-import type { PlanStep } from "../../events/index.ts";
+import type { PlanContextRef, PlanStep } from "../../events/index.ts";
 import { ConfigError } from "../../lib/errors/index.ts";
+import { snapshotOf } from "../../lib/planner/index.ts";
 import { createPolicyService } from "../../lib/policy/index.ts";
 import type { RunningService, Runtime } from "../../lib/runtime/index.ts";
 import { createReadModelQueries, type ReadModelQueries } from "../../projections/queries.ts";
@@ -63,27 +64,47 @@ function readPolicyData(path: string | undefined): Record<string, unknown> | und
 }
 
 /**
- * Live facts about a step's target from the service graph the context service maintains:
- * the service's replica count, and how many services depend on it (its blast radius).
+ * Live facts about a step's target from the service graph the context service maintains, read once
+ * per plan: the service's replica count, its autoscaler's bounds, and how many services depend on
+ * it (its blast radius). Given the snapshot the plan was made from, the same scope of the graph is
+ * digested again: a different digest means the world changed since planning, which the decision
+ * names (it is taken on the live state).
  */
 export function lookupInServiceGraph(
   readModels: Pick<ReadModelQueries, "listContextServices">,
-): (steps: readonly PlanStep[]) => Promise<StepContext[]> {
-  return async (steps) => {
-    if (!steps.some((step) => step.target.service !== undefined)) return steps.map(() => ({}));
+): (steps: readonly PlanStep[], madeFrom?: PlanContextRef) => Promise<StepContext[]> {
+  return async (steps, madeFrom) => {
+    if (!madeFrom && !steps.some((step) => step.target.service !== undefined)) return steps.map(() => ({}));
     const services = await readModels.listContextServices();
+    const live = madeFrom ? snapshotOf(services, madeFrom.scope) : null;
+    const graphChanged =
+      madeFrom && live && live.digest !== madeFrom.digest
+        ? `the service graph changed since the plan was made (snapshot ${madeFrom.digest.slice(0, 12)}, now ${live.digest.slice(0, 12)}): decided on the live state`
+        : undefined;
     return steps.map((step) => {
       const name = step.target.service;
-      if (name === undefined) return {};
-      const node = services.find(
-        (s) => s.name === name && (s.environment ?? step.target.environment) === step.target.environment,
-      );
-      if (!node) return {};
+      const node =
+        name === undefined
+          ? undefined
+          : services.find(
+              (s) => s.name === name && (s.environment ?? step.target.environment) === step.target.environment,
+            );
+      if (!node) return graphChanged ? { graph_changed: graphChanged } : {};
       const replicas = node.attributes.replicas;
+      const hpa = node.attributes.hpa as { name?: unknown; min_replicas?: unknown; max_replicas?: unknown } | undefined;
       const dependents = services.filter((s) => s.edges.some((e) => e.kind === "depends_on" && e.to === node.node_id));
       return {
         current_replicas: typeof replicas === "number" ? replicas : null,
         blast_radius: 1 + dependents.length,
+        hpa:
+          typeof hpa?.min_replicas === "number" && typeof hpa.max_replicas === "number"
+            ? {
+                ...(typeof hpa.name === "string" ? { name: hpa.name } : {}),
+                min_replicas: hpa.min_replicas,
+                max_replicas: hpa.max_replicas,
+              }
+            : null,
+        ...(graphChanged ? { graph_changed: graphChanged } : {}),
       };
     });
   };
