@@ -195,6 +195,16 @@ describe("context service on the local cluster", () => {
     assert.equal(proxy.lists(), lists, "no list after the drop");
     const resumed = proxy.watches(DEPLOYMENTS).slice(watchesBefore);
     assert.ok(resumed.length > 0);
+    // The server ends each watch on its timeout with a bookmark; the next watch starts from it.
+    const bookmark = await waitFor(
+      "a bookmark followed by a watch from it",
+      () =>
+        proxy.bookmarks.find((b) =>
+          proxy.watches(b.path).some((w) => w.query.get("resourceVersion") === b.resourceVersion),
+        ),
+      { timeoutMs: 20_000 },
+    );
+    assert.ok(bookmark.resourceVersion);
     for (const w of resumed) {
       assert.notEqual(w.query.get("resourceVersion") ?? "", "", "resumed from a resourceVersion");
       assert.equal(w.query.get("allowWatchBookmarks"), "true");

@@ -18,6 +18,8 @@ export interface ProxiedCall {
 export interface KubeProxy {
   readonly url: string;
   readonly calls: ProxiedCall[];
+  /** BOOKMARK events that passed through, with their collection path and resourceVersion. */
+  readonly bookmarks: { readonly path: string; readonly resourceVersion: string }[];
   /** A kubeconfig whose cluster is this proxy (no credentials: the proxy adds them). */
   kubeconfig(): KubeConfig;
   /** List calls (GET without `watch`), optionally of one collection path. */
@@ -40,6 +42,7 @@ export async function startKubeProxy(upstreamKubeconfig: string): Promise<KubePr
   const base: RequestOptions = {};
   await upstream.applyToHTTPSOptions(base);
   const calls: ProxiedCall[] = [];
+  const bookmarks: { path: string; resourceVersion: string }[] = [];
   const openWatches = new Set<ServerResponse>();
   const sockets = new Set<Socket>();
   const gone = new Set<string>();
@@ -66,6 +69,17 @@ export async function startKubeProxy(upstreamKubeconfig: string): Promise<KubePr
           res.flushHeaders();
           openWatches.add(res);
           res.on("close", () => openWatches.delete(res));
+          let pending = "";
+          upRes.on("data", (chunk: Buffer) => {
+            const lines = (pending + chunk.toString("utf8")).split("\n");
+            pending = lines.pop() ?? "";
+            for (const line of lines) {
+              if (!line.includes('"BOOKMARK"')) continue;
+              const rv = (JSON.parse(line) as { object?: { metadata?: { resourceVersion?: string } } }).object?.metadata
+                ?.resourceVersion;
+              if (rv) bookmarks.push({ path: url.pathname, resourceVersion: rv });
+            }
+          });
         }
         upRes.pipe(res);
         res.on("close", () => upRes.destroy());
@@ -88,6 +102,7 @@ export async function startKubeProxy(upstreamKubeconfig: string): Promise<KubePr
   return {
     url,
     calls,
+    bookmarks,
     kubeconfig() {
       const kc = new KubeConfig();
       kc.loadFromOptions({
