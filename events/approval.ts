@@ -60,8 +60,8 @@ export const ApprovalRequestedSchema = v.object({
   digest: v.optional(PlanDigestSchema),
 });
 
-/** `approval.granted` v2. The approver is the event's actor (its `groups` count toward the quorum). */
-export const ApprovalGrantedSchema = v.object({
+/** What every answer says: who, for which revision and digest, through which channel. */
+const answerEntries = {
   plan_id: IdSchema,
   revision: RevisionSchema,
   approval_id: IdSchema,
@@ -70,6 +70,11 @@ export const ApprovalGrantedSchema = v.object({
   /** The digest the approver was shown; null only on v1 events, which therefore never count for execution. */
   digest: v.nullable(PlanDigestSchema),
   comment: v.optional(v.string()),
+};
+
+/** `approval.granted` v2. The approver is the event's actor (its `groups` count toward the quorum). */
+export const ApprovalGrantedSchema = v.object({
+  ...answerEntries,
   /** A break-glass approval: it meets the quorum alone; `reason` says why. */
   break_glass: v.optional(v.boolean()),
   /** Mandatory with `break_glass`. */
@@ -77,13 +82,7 @@ export const ApprovalGrantedSchema = v.object({
 });
 
 export const ApprovalDeniedSchema = v.object({
-  plan_id: IdSchema,
-  revision: RevisionSchema,
-  approval_id: IdSchema,
-  approver: v.string(),
-  channel: ApprovalChannelSchema,
-  digest: v.nullable(PlanDigestSchema),
-  comment: v.optional(v.string()),
+  ...answerEntries,
   reason: v.string(),
 });
 

@@ -109,6 +109,28 @@ describe("approval expiry timer (real NATS and Temporal)", () => {
     return { decidedAt: now.getTime() };
   }
 
+  /** Sam grants revision 1 now, through the plan decider, from the CLI. */
+  const grantNow = (planId: string) =>
+    handleCommand(es.store, planDecider, planId, (state) =>
+      envelopeDrafts(
+        decide(
+          {
+            type: "GrantApproval",
+            planId,
+            revision: 1,
+            digest: planRevisionDigest([step]),
+            actor: sam,
+            channel: "cli",
+            approvalId: `${planId}-sam`,
+            now: new Date(),
+          },
+          state,
+        ),
+        planId,
+        { actor: sam, correlation_id: planId },
+      ),
+    );
+
   const ofType = async (planId: string, type: AnyRecordedEvent["type"]) =>
     (await es.store.readAggregate("plan", planId)).filter((e) => e.type === type);
 
@@ -173,25 +195,7 @@ describe("approval expiry timer (real NATS and Temporal)", () => {
 
       // A grant arriving after expiry is refused; so is execution.
       await assert.rejects(
-        handleCommand(es.store, planDecider, planId, (state) =>
-          envelopeDrafts(
-            decide(
-              {
-                type: "GrantApproval",
-                planId,
-                revision: 1,
-                digest: planRevisionDigest([step]),
-                actor: sam,
-                channel: "cli",
-                approvalId: "late",
-                now: new Date(),
-              },
-              state,
-            ),
-            planId,
-            { actor: sam, correlation_id: planId },
-          ),
-        ),
+        grantNow(planId),
         (error: unknown) => error instanceof ConflictError && /approval window .* closed/.test(error.message),
       );
       const { state } = await aggregateStream(es.store, planDecider, planId);
@@ -215,25 +219,7 @@ describe("approval expiry timer (real NATS and Temporal)", () => {
       const planId = uniqueName("apx-plan");
       await decidePlan(planId);
       await waitFor("approval.requested", async () => (await ofType(planId, "approval.requested")).length > 0);
-      await handleCommand(es.store, planDecider, planId, (state) =>
-        envelopeDrafts(
-          decide(
-            {
-              type: "GrantApproval",
-              planId,
-              revision: 1,
-              digest: planRevisionDigest([step]),
-              actor: sam,
-              channel: "cli",
-              approvalId: "in-time",
-              now: new Date(),
-            },
-            state,
-          ),
-          planId,
-          { actor: sam, correlation_id: planId },
-        ),
-      );
+      await grantNow(planId);
       const handle = hostB.client.workflow.getHandle(approvalExpiryWorkflowId(planId, 1));
       assert.equal(await handle.result(), "not_pending");
       assert.equal((await ofType(planId, "approval.expired")).length, 0);

@@ -73,6 +73,19 @@ function answerable(command: Command<"GrantApproval" | "DenyApproval">, state: P
   return decided;
 }
 
+/** The fields every answer records: the request's approval id when one was opened, else the command's. */
+function answerPayload(command: Command<"GrantApproval" | "DenyApproval">, decided: DecidedPlan) {
+  return {
+    plan_id: command.planId,
+    revision: command.revision,
+    approval_id: decided.approvalId ?? command.approvalId,
+    approver: command.actor.id,
+    channel: command.channel,
+    digest: command.digest,
+    ...(command.comment === undefined ? {} : { comment: command.comment }),
+  };
+}
+
 export function decideGrant(command: Command<"GrantApproval">, state: PlanState): PlanEventDraft[] {
   const decided = answerable(command, state);
   const requirement = approvalRequirement(decided.policy);
@@ -116,16 +129,7 @@ export function decideGrant(command: Command<"GrantApproval">, state: PlanState)
     {
       type: "approval.granted",
       aggregateType: "plan",
-      payload: {
-        plan_id: command.planId,
-        revision: command.revision,
-        approval_id: decided.approvalId ?? command.approvalId,
-        approver: command.actor.id,
-        channel: command.channel,
-        digest: command.digest,
-        ...(command.comment === undefined ? {} : { comment: command.comment }),
-        ...(breakGlass ?? {}),
-      },
+      payload: { ...answerPayload(command, decided), ...(breakGlass ?? {}) },
     },
   ];
 }
@@ -136,16 +140,7 @@ export function decideDenial(command: Command<"DenyApproval">, state: PlanState)
     {
       type: "approval.denied",
       aggregateType: "plan",
-      payload: {
-        plan_id: command.planId,
-        revision: command.revision,
-        approval_id: decided.approvalId ?? command.approvalId,
-        approver: command.actor.id,
-        channel: command.channel,
-        digest: command.digest,
-        reason: command.reason,
-        ...(command.comment === undefined ? {} : { comment: command.comment }),
-      },
+      payload: { ...answerPayload(command, decided), reason: command.reason },
     },
   ];
 }

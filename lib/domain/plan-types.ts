@@ -92,6 +92,20 @@ export type PlanEventDraft =
       readonly payload: EventPayload<"execution.requested">;
     };
 
+/** What granting and denying share: the approver (`actor`), the revision and digest they answer, the channel. */
+export interface ApprovalAnswerCommand {
+  readonly planId: string;
+  readonly revision: number;
+  /** The digest the approver was shown; refused unless it is the revision's. */
+  readonly digest: string;
+  readonly actor: Actor;
+  readonly channel: ApprovalChannel;
+  readonly comment?: string | undefined;
+  /** Used when no `approval.requested` named one. */
+  readonly approvalId: string;
+  readonly now: Date;
+}
+
 export type PlanCommand =
   | {
       readonly type: "RequestPlan";
@@ -114,33 +128,12 @@ export type PlanCommand =
       readonly actor: Actor;
       readonly now: Date;
     }
-  | {
+  | ({
       readonly type: "GrantApproval";
-      readonly planId: string;
-      readonly revision: number;
-      /** The digest the approver was shown; refused unless it is the revision's. */
-      readonly digest: string;
-      readonly actor: Actor;
-      readonly channel: ApprovalChannel;
-      readonly comment?: string | undefined;
       /** A break-glass grant (alone meets the quorum where policy allows it); `reason` must say why. */
       readonly breakGlass?: { readonly reason: string } | undefined;
-      /** Used when no `approval.requested` named one. */
-      readonly approvalId: string;
-      readonly now: Date;
-    }
-  | {
-      readonly type: "DenyApproval";
-      readonly planId: string;
-      readonly revision: number;
-      readonly digest: string;
-      readonly actor: Actor;
-      readonly channel: ApprovalChannel;
-      readonly comment?: string | undefined;
-      readonly reason: string;
-      readonly approvalId: string;
-      readonly now: Date;
-    }
+    } & ApprovalAnswerCommand)
+  | ({ readonly type: "DenyApproval"; readonly reason: string } & ApprovalAnswerCommand)
   | {
       /** The expiry timer: closes a still-pending approval once its window has passed (a repeat yields nothing). */
       readonly type: "ExpireApproval";

@@ -5,7 +5,6 @@
  */
 import { fileURLToPath } from "node:url";
 import {
-  bundleWorkflowCode,
   type LogLevel,
   type LogMetadata,
   type NativeConnection,
@@ -14,22 +13,15 @@ import {
   type WorkflowBundleWithSourceMap,
 } from "@temporalio/worker";
 import type { Logger } from "../../lib/log/index.ts";
+import { type RunningWorker, runWorker, workflowBundleOf } from "../../lib/temporal/worker.ts";
 import type { Activities } from "./activities.ts";
 
 /** The workflows entry file; `workflowsPath` may point at TypeScript, the bundler compiles it. */
 export const WORKFLOWS_PATH = fileURLToPath(new URL("./workflows/index.ts", import.meta.url));
 
-let bundle: Promise<WorkflowBundleWithSourceMap> | null = null;
-
 /** The workflow bundle, built on first use and shared by every worker in this process. */
 export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
-  bundle ??= bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietBundlerLogger }).catch(
-    (error: unknown) => {
-      bundle = null;
-      throw error;
-    },
-  );
-  return bundle;
+  return workflowBundleOf(WORKFLOWS_PATH);
 }
 
 /**
@@ -75,12 +67,8 @@ export interface ExecutionWorkerDeps {
   readonly shutdownGraceMs?: number | undefined;
 }
 
-export interface ExecutionWorker {
-  readonly worker: Worker;
-  /** Settles when the worker has stopped; rejects if it failed. */
-  readonly done: Promise<void>;
-  stop(): Promise<void>;
-}
+/** The running worker: `stop()` shuts it down gracefully; `done` settles when it has stopped. */
+export type ExecutionWorker = RunningWorker;
 
 export async function startExecutionWorker(deps: ExecutionWorkerDeps): Promise<ExecutionWorker> {
   const worker = await Worker.create({
@@ -92,27 +80,5 @@ export async function startExecutionWorker(deps: ExecutionWorkerDeps): Promise<E
     shutdownGraceTime: deps.shutdownGraceMs ?? 5000,
     ...(deps.identity ? { identity: deps.identity } : {}),
   });
-  const done = worker.run();
-  done.catch((error: unknown) =>
-    deps.logger?.error({ err: error, task_queue: deps.taskQueue }, "worker stopped with an error"),
-  );
-  return {
-    worker,
-    done,
-    async stop() {
-      if (worker.getState() === "RUNNING") worker.shutdown();
-      await done.catch(() => {});
-    },
-  };
+  return runWorker(worker, deps.taskQueue, deps.logger);
 }
-
-const quietBundlerLogger = {
-  log: () => {},
-  trace: () => {},
-  debug: () => {},
-  info: () => {},
-  warn: (message: string, meta?: Record<string, unknown>) =>
-    process.emitWarning(`workflow bundler: ${message} ${meta ? JSON.stringify(meta) : ""}`),
-  error: (message: string, meta?: Record<string, unknown>) =>
-    process.emitWarning(`workflow bundler: ${message} ${meta ? JSON.stringify(meta) : ""}`),
-};
