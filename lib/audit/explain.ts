@@ -4,7 +4,7 @@
  * execution's, with the evidence every item names linked and, on demand,
  * checked against its digest.
  */
-import type { AnyRecordedEvent } from "../../events/index.ts";
+import type { AnyRecordedEvent, PlanContextRef } from "../../events/index.ts";
 import { revisionDigest } from "../domain/index.ts";
 import type { EvidenceStore } from "../evidence/index.ts";
 import type { ChangeExplanation, EventRef, EvidenceLink, ExecutionStory } from "./explanation.ts";
@@ -19,7 +19,8 @@ export interface ExplainInput {
   readonly verifyEvidence: boolean;
 }
 
-const INLINE_KINDS = new Set(["prompt", "model_response"]);
+/** Shown inline (up to 64 KiB): the prompt, the model's answer, and each tool call's output (argv, exit code, stdout, stderr). */
+const INLINE_KINDS = new Set(["prompt", "model_response", "tool_output"]);
 const INLINE_LIMIT = 64 * 1024;
 
 export async function buildExplanation(input: ExplainInput): Promise<ChangeExplanation> {
@@ -109,6 +110,7 @@ export async function buildExplanation(input: ExplainInput): Promise<ChangeExpla
           planner: e.payload.planner,
           steps: e.payload.steps,
           digest: revisionDigest(e.payload),
+          context: contextOf(e.payload.context, link),
           evidence: e.payload.evidence_ids.map((id) => link(id) as EvidenceLink),
           event: ref(e),
         });
@@ -183,6 +185,24 @@ export async function buildExplanation(input: ExplainInput): Promise<ChangeExpla
     executions,
     evidence: planEvidence,
     timeline: all.map(ref),
+  };
+}
+
+/** The context snapshot a revision was made from, with its evidence; the blob's sha256 is the digest when it is intact. */
+function contextOf(
+  context: PlanContextRef | undefined,
+  link: (id: string | undefined) => EvidenceLink | null,
+): ChangeExplanation["revisions"][number]["context"] {
+  if (!context) return null;
+  const evidence = link(context.evidence_id);
+  return {
+    digest: context.digest,
+    scope: context.scope,
+    nodes: context.nodes,
+    edges: context.edges,
+    ref: context.ref ?? null,
+    evidence,
+    evidence_matches: evidence?.sha256 === context.digest,
   };
 }
 

@@ -29,7 +29,7 @@ export interface EvidenceLink {
   readonly recorded_by: EventRef | null;
   /** With `verifyEvidence`: whether the blob still matches its digest. */
   readonly verified?: boolean | undefined;
-  /** Prompt and model answer (redacted before storing) are included, up to 64 KiB. */
+  /** Prompt, model answer (redacted before storing) and tool output are included, up to 64 KiB. */
   readonly content?: string | undefined;
   readonly integrity_error?: string | undefined;
 }
@@ -55,6 +55,17 @@ export interface ChangeExplanation {
     readonly steps: PlanStep[];
     /** What approvals of this revision bind to; null when its recorded digest disagrees with its steps. */
     readonly digest: string | null;
+    /** The service graph the revision was made from (`plan.proposed.context`); null before it was recorded. */
+    readonly context: {
+      readonly digest: string;
+      readonly scope: { readonly environment?: string | undefined };
+      readonly nodes: number;
+      readonly edges: number;
+      readonly ref: string | null;
+      readonly evidence: EvidenceLink | null;
+      /** Whether the stored snapshot's sha256 is the digest (it is, unless a detector redacted something in it). */
+      readonly evidence_matches: boolean;
+    } | null;
     readonly evidence: EvidenceLink[];
     readonly event: EventRef;
   }[];

@@ -189,7 +189,7 @@ const EvidenceLinkSchema = v.object({
   redacted: v.nullable(v.boolean()),
   recorded_by: v.nullable(EventRefSchema),
   verified: v.optional(v.boolean()),
-  /** Prompt and model answer, redacted before they were stored; first 64 KiB. */
+  /** Prompt, model answer (redacted before they were stored) and tool output; first 64 KiB. */
   content: v.optional(v.string()),
   integrity_error: v.optional(v.string()),
 });
@@ -280,6 +280,18 @@ export const ChangeExplanationSchema = v.object({
       planner: v.unknown(),
       steps: v.array(v.record(v.string(), v.unknown())),
       digest: v.nullable(v.string()),
+      /** The service graph the revision was made from: digest of its nodes and edges, and their evidence. */
+      context: v.nullable(
+        v.object({
+          digest: v.string(),
+          scope: v.object({ environment: v.optional(v.string()) }),
+          nodes: v.number(),
+          edges: v.number(),
+          ref: v.nullable(v.string()),
+          evidence: v.nullable(EvidenceLinkSchema),
+          evidence_matches: v.boolean(),
+        }),
+      ),
       evidence: v.array(EvidenceLinkSchema),
       event: EventRefSchema,
     }),

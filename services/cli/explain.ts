@@ -17,6 +17,15 @@ export interface Explanation {
     revision: number;
     summary: string;
     digest: string | null;
+    context?: {
+      digest: string;
+      scope: { environment?: string };
+      nodes: number;
+      edges: number;
+      ref: string | null;
+      evidence: { evidence_id: string; verified?: boolean } | null;
+      evidence_matches: boolean;
+    } | null;
     steps: { step_id: string; action_id: string }[];
     event: EventRef;
   }[];
@@ -47,12 +56,35 @@ export interface Explanation {
       argv: string[];
       status: string | null;
       exit_code: number | null;
-      output: { evidence_id: string; sha256: string | null; verified?: boolean } | null;
+      output: { evidence_id: string; sha256: string | null; verified?: boolean; content?: string } | null;
     }[];
     verification: { passed: boolean; checks: { description: string; passed: boolean }[] }[];
     rollback: { phase: string; reason: string }[];
   }[];
   timeline: EventRef[];
+}
+
+/** The graph a revision was made from: its digest, what it covers and where it is kept. */
+function contextLine(c: NonNullable<Explanation["revisions"][number]["context"]>): string {
+  const scope = c.scope.environment ? `environment ${c.scope.environment}` : "every environment";
+  const evidence = c.evidence
+    ? ` evidence ${c.evidence.evidence_id}${c.evidence_matches ? " (sha256 = digest)" : " (sha256 differs from the digest)"}`
+    : "";
+  return `context snapshot ${c.digest.slice(0, 12)}: ${c.nodes} services, ${c.edges} edges of ${scope}${c.ref ? ` read at ${c.ref}` : ""}${evidence}`;
+}
+
+/** The first lines of a tool call's recorded output (stdout, else stderr); none when it is not shown inline. */
+function outputLines(content: string | undefined, max = 6): string[] {
+  if (!content) return [];
+  let out: { stdout?: unknown; stderr?: unknown };
+  try {
+    out = JSON.parse(content) as typeof out;
+  } catch {
+    return []; // cut at the inline limit: the evidence id above leads to the whole of it
+  }
+  const text = [out.stdout, out.stderr].find((t): t is string => typeof t === "string" && t.trim() !== "") ?? "";
+  const lines = text.trimEnd().split("\n");
+  return lines.length > max ? [...lines.slice(0, max), `... ${lines.length - max} more lines`] : lines;
 }
 
 const at = (e: EventRef) => `${e.occurred_at} by ${e.actor.id} (audit #${e.audit?.seq ?? "pending"})`;
@@ -67,6 +99,7 @@ export function printExplanation(s: Explanation): void {
   }
   for (const r of s.revisions) {
     print(`revision ${r.revision}: ${r.summary} digest ${r.digest ?? "INVALID"} ${at(r.event)}`);
+    if (r.context) print(`  ${contextLine(r.context)}`);
     for (const step of r.steps) print(`  - ${step.step_id} ${step.action_id}`);
   }
   for (const p of s.policy) {
@@ -91,6 +124,7 @@ export function printExplanation(s: Explanation): void {
         ? ` output ${c.output.evidence_id}${c.output.verified === undefined ? "" : c.output.verified ? " verified" : " NOT VERIFIED"}`
         : "";
       print(`  $ ${c.argv.join(" ")}  → ${c.status ?? "running"} exit ${c.exit_code ?? "-"}${out}`);
+      for (const line of outputLines(c.output?.content)) print(`    | ${line}`);
     }
     for (const v of x.verification) {
       print(
