@@ -10,7 +10,7 @@ import { join } from "node:path";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Role } from "../../events/index.ts";
 import { type AuditQueries, createAuditQueries } from "../../lib/audit/index.ts";
-import { createAuthenticator } from "../../lib/auth/index.ts";
+import { type Authenticator, createAuthenticator } from "../../lib/auth/index.ts";
 import { type GatewayConfig, parseConfig } from "../../lib/config/index.ts";
 import { createDb, type Db } from "../../lib/db/index.ts";
 import { slonikSqlClient } from "../../lib/db/sql.ts";
@@ -75,6 +75,10 @@ export async function startTestGateway(
     logDestination?: NodeJS.WritableStream;
     /** `llm.redact_patterns` for intents. */
     redactPatterns?: readonly string[];
+    /** Webhook secrets besides the test ones (the Linear signing secret). */
+    webhookSecrets?: Partial<WebhookSecrets>;
+    /** Wraps the test issuer's authenticator (e.g. to take a service's on-behalf-of tokens too). */
+    authenticator?: (base: Authenticator) => Authenticator;
   } = {},
 ): Promise<TestGateway> {
   const prefix = uniqueName("gw");
@@ -112,8 +116,8 @@ export async function startTestGateway(
     audit,
     redactPatterns: options.redactPatterns,
     projectorLag: projector ? () => projector.lag() : undefined,
-    authenticator: createAuthenticator({ config: gatewayConfig.auth }),
-    webhookSecrets: TEST_SECRETS,
+    authenticator: (options.authenticator ?? ((a) => a))(createAuthenticator({ config: gatewayConfig.auth })),
+    webhookSecrets: { ...TEST_SECRETS, ...options.webhookSecrets },
     logger,
     pingDatabase: async () => {
       await sql.query("SELECT 1");
