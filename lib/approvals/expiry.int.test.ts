@@ -143,6 +143,7 @@ describe("approval expiry timer (real NATS and Temporal)", () => {
       taskQueue,
       logger,
       durable,
+      openRequests: true,
     });
     await timersA.start();
     const planId = uniqueName("apx-plan");
@@ -176,6 +177,7 @@ describe("approval expiry timer (real NATS and Temporal)", () => {
       taskQueue,
       logger,
       durable,
+      openRequests: true,
     });
     await timersB.start();
     try {
@@ -213,6 +215,7 @@ describe("approval expiry timer (real NATS and Temporal)", () => {
       taskQueue,
       logger,
       durable: uniqueName("apx-timers"),
+      openRequests: true,
     });
     await timers.start();
     try {

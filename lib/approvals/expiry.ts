@@ -1,10 +1,11 @@
 /**
  * Pending approvals that expire at their TTL, by a durable timer.
  *
- * For every decided revision that needs approval, `createApprovalTimers`
- * appends `approval.requested` (the plan decider's `RequestApproval`: once
- * per revision, expiring at `approvalDeadline`) and starts one Temporal
- * workflow whose id is derived from plan and revision
+ * For every `approval.requested` (appended by the approvals service with its
+ * links, or, with `openRequests`, by the timers themselves for each decided
+ * revision that needs approval: the plan decider's `RequestApproval`, once
+ * per revision, expiring at `approvalDeadline`), `createApprovalTimers`
+ * starts one Temporal workflow whose id is derived from plan and revision
  * (`approvalExpiryWorkflowId`), `USE_EXISTING` while it runs and
  * `REJECT_DUPLICATE` after: a redelivered event, a restart or a second
  * replica finds the timer there instead of starting another. The timer lives
@@ -16,7 +17,7 @@
  *
  * ```ts
  * const timers = await createApprovalTimers({ store, temporal: { connection, client }, taskQueue, logger });
- * await timers.start(); // consumes policy.decided and approval.requested
+ * await timers.start(); // consumes approval.requested (and policy.decided with openRequests)
  * await timers.stop();
  * ```
  */
@@ -114,6 +115,12 @@ export interface ApprovalTimersDeps {
   readonly namespace?: string | undefined;
   readonly taskQueue: string;
   readonly logger: Logger;
+  /**
+   * Also append `approval.requested` for each `policy.decided` that needs approval (default false: the
+   * approvals service records it, with its links; both use the idempotency key
+   * `approval.requested:<plan>:<revision>`, so the first one wins and the other records nothing).
+   */
+  readonly openRequests?: boolean | undefined;
   /** Durable consumer name; several processes with one name share the work. Default `approval-timers`. */
   readonly durable?: string | undefined;
   readonly now?: () => Date;
@@ -193,7 +200,7 @@ export function createApprovalTimers(deps: ApprovalTimersDeps): ApprovalTimers {
       }
       consumption = await store.consume({
         durable: deps.durable ?? "approval-timers",
-        filterTypes: ["policy.decided", "approval.requested"],
+        filterTypes: deps.openRequests ? ["policy.decided", "approval.requested"] : ["approval.requested"],
         handler: async (event) => {
           if (event.type === "policy.decided") await request(event);
           else if (event.type === "approval.requested") await arm(event);

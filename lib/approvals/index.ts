@@ -1,10 +1,10 @@
 /**
  * Approvals where people work: what every channel shows of a plan revision
  * waiting for approval (`approvalView`), derived from the plan's events; and
- * the durable expiry timers (`createApprovalTimers`: appends
- * `approval.requested` once per decided revision that needs approval and arms
- * one Temporal timer per revision that appends `approval.expired` once at its
- * deadline). A process whose NATS user may write plan events hosts the timers:
+ * the durable expiry timers (`createApprovalTimers`: arms one Temporal timer
+ * per `approval.requested` that appends `approval.expired` once at its
+ * deadline; with `openRequests` it also appends `approval.requested` once per
+ * decided revision that needs approval). A process whose NATS user may write plan events hosts the timers:
  * `createApprovalTimers({ store, temporal: { connection, client }, taskQueue, logger }).start()`.
  */
 
