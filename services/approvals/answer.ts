@@ -9,6 +9,7 @@
  * webhook, or a restart records the answer once.
  */
 import type { Actor } from "../../events/index.ts";
+import { approvalIdFor } from "../../lib/approvals/index.ts";
 import { decide, envelopeDrafts, type PlanCommand, planDecider } from "../../lib/domain/index.ts";
 import { ConflictError, ForbiddenError, ValidationError, type WheelhouseError } from "../../lib/errors/index.ts";
 import { handleCommand } from "../../lib/eventstore/index.ts";
@@ -48,7 +49,7 @@ export async function answerTransition(
     digest: subject.digest,
     channel: "linear" as const,
     actor,
-    approvalId: `${subject.planId}-r${subject.revision}`,
+    approvalId: approvalIdFor(subject.planId, subject.revision),
     comment: `in Linear: ${t.kind} ${t.name}`,
     now: ctx.now(),
   };

@@ -7,7 +7,7 @@
  * request is recorded once per revision.
  */
 import type { AnyRecordedEvent, EventPayload } from "../../events/index.ts";
-import { approvalView } from "../../lib/approvals/index.ts";
+import { approvalIdFor, approvalView } from "../../lib/approvals/index.ts";
 import { decide, envelopeDrafts, planDecider } from "../../lib/domain/index.ts";
 import { ConflictError } from "../../lib/errors/index.ts";
 import { handleCommand } from "../../lib/eventstore/index.ts";
@@ -70,7 +70,7 @@ async function requestApproval(ctx: ApprovalsContext, event: PolicyDecided, link
               type: "RequestApproval",
               planId,
               revision,
-              approvalId: `${planId}-r${revision}`,
+              approvalId: approvalIdFor(planId, revision),
               links,
               actor: APPROVALS_ACTOR,
               now: ctx.now(),
