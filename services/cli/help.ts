@@ -30,7 +30,7 @@ export const COMMANDS = {
     examples: ['wheelhouse plan "scale checkout to 6 in staging"', 'wheelhouse plan "restart cart" --env production'],
   },
   status: {
-    summary: "a plan's state, steps, policy decision and approvals",
+    summary: "a plan's state, steps, policy decision and approvals, and its executions",
     usage: ["status <plan-id> [--json]"],
     arguments: [["<plan-id>", "the id `wheelhouse plan` printed"]],
     options: [JSON_OPTION],

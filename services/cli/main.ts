@@ -120,7 +120,11 @@ async function main(argv: string[]): Promise<number> {
       const id = positionals[0];
       if (!id) return usage("status needs a plan id", command);
       const plan = await api<Record<string, unknown>>("GET", `/v1/plans/${encodeURIComponent(id)}`);
-      if (values.json) print(plan);
+      // What ran of it: its executions, newest first.
+      const { items: executions } = await api<{
+        items: { execution_id: string; revision: number | null; status: string; dry_run: boolean }[];
+      }>("GET", `/v1/executions?plan_id=${encodeURIComponent(id)}&limit=5`);
+      if (values.json) print({ ...plan, executions });
       else {
         print(
           `${plan.plan_id}  ${plan.status}  revision ${plan.revision ?? "-"}  ${plan.decision ?? ""} ${plan.tier ?? ""}`.trim(),
@@ -129,6 +133,11 @@ async function main(argv: string[]): Promise<number> {
         if (plan.digest) print(`  digest ${plan.digest}`);
         for (const s of (plan.steps as { step_id: string; action_id: string; decision?: string }[]) ?? []) {
           print(`  - ${s.step_id} ${s.action_id} ${s.decision ?? ""}`);
+        }
+        for (const x of executions) {
+          print(
+            `  execution ${x.execution_id}  ${x.status}  revision ${x.revision ?? "-"}${x.dry_run ? " (dry run)" : ""}`,
+          );
         }
       }
       return 0;
