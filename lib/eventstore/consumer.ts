@@ -62,6 +62,11 @@ export interface ConsumeOptions {
   /** Messages pulled ahead; default 10 (each waits for the ones before it, inside its `ack_wait`). */
   readonly batch?: number | undefined;
   /**
+   * Events handled at once; default 1. Events of one aggregate (one subject) are still handled one after
+   * the other, in stream order: only different aggregates overlap. More are pulled ahead to keep them busy.
+   */
+  readonly concurrency?: number | undefined;
+  /**
    * How long one handler call may run; default 15 minutes. A call still running then counts as a
    * failed attempt (retried with backoff, dead-lettered after the last) and the consumer moves on:
    * handlers are idempotent, and one that hangs must not hold the stream behind it for ever (the
@@ -156,7 +161,7 @@ export async function startConsumer(ctx: ConsumerContext, opts: ConsumeOptions):
   const js = jetstream(nc, { timeout: CONSUMER_API_TIMEOUT_MS });
   const consumer = await js.consumers.get(stream, opts.durable);
   const messages: ConsumerMessages = await consumer.consume({
-    max_messages: opts.batch ?? 10,
+    max_messages: opts.batch ?? Math.max(10, opts.concurrency ?? 1),
     expires: PULL_EXPIRES_MS,
     idle_heartbeat: PULL_EXPIRES_MS / 2,
   });
@@ -228,6 +233,23 @@ export async function startConsumer(ctx: ConsumerContext, opts: ConsumeOptions):
     }
   }
 
+  async function handleOrRetry(m: JsMsg) {
+    try {
+      await handle(m);
+    } catch (e) {
+      // Recording the dead letter failed (NATS down?): leave the event for redelivery, never drop it.
+      logger?.error(
+        { seq: m.seq, err: describeError(e) },
+        "could not handle or dead-letter event; will be redelivered",
+      );
+      m.nak(backoffMs[0] ?? 1000);
+    }
+  }
+
+  const concurrency = Math.max(1, opts.concurrency ?? 1);
+  /** The last handling of each subject in flight: the next event of that aggregate waits for it. */
+  const lastOfSubject = new Map<string, Promise<void>>();
+  const inFlight = new Set<Promise<void>>();
   const done = (async () => {
     for await (const m of messages) {
       if (stopping) {
@@ -235,17 +257,21 @@ export async function startConsumer(ctx: ConsumerContext, opts: ConsumeOptions):
         m.nak();
         continue;
       }
-      try {
-        await handle(m);
-      } catch (e) {
-        // Recording the dead letter failed (NATS down?): leave the event for redelivery, never drop it.
-        logger?.error(
-          { seq: m.seq, err: describeError(e) },
-          "could not handle or dead-letter event; will be redelivered",
-        );
-        m.nak(backoffMs[0] ?? 1000);
+      if (concurrency === 1) {
+        await handleOrRetry(m);
+        continue;
       }
+      while (inFlight.size >= concurrency) await Promise.race(inFlight);
+      const previous = lastOfSubject.get(m.subject);
+      const run: Promise<void> = (previous ?? Promise.resolve()).then(() => handleOrRetry(m));
+      lastOfSubject.set(m.subject, run);
+      inFlight.add(run);
+      void run.finally(() => {
+        inFlight.delete(run);
+        if (lastOfSubject.get(m.subject) === run) lastOfSubject.delete(m.subject);
+      });
     }
+    await Promise.all(inFlight);
   })();
 
   return {
