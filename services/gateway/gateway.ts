@@ -28,6 +28,17 @@ export interface Gateway {
   readonly transport: HttpTransport;
 }
 
+/**
+ * The OpenAPI document `/v1/openapi.json` serves for these routes. Needs no running gateway: the
+ * console's API types are generated from it (console/codegen).
+ */
+export function openApiDocument(routes: readonly Route[], version: string): Record<string, unknown> {
+  return buildOpenApi(routes, {
+    version,
+    components: { WsClientMessage: ClientMessageSchema, WsServerMessage: ServerMessageSchema },
+  });
+}
+
 export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
   const now = deps.now ?? (() => new Date());
   const metrics = createMetrics(deps.metricsRegistry, {
@@ -128,10 +139,7 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
     bodyLimitBytes: deps.config.body_limit_bytes,
     hub,
     openapi: () => {
-      openapi ??= buildOpenApi(routes, {
-        version: deps.version ?? "0.1.0",
-        components: { WsClientMessage: ClientMessageSchema, WsServerMessage: ServerMessageSchema },
-      });
+      openapi ??= openApiDocument(routes, deps.version ?? "0.1.0");
       return openapi;
     },
     health: async () => {
