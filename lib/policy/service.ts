@@ -74,6 +74,8 @@ export interface PolicyServiceOptions {
    * pre-empted, so a slower evaluation completes but its answer is replaced by a deny.
    */
   readonly timeoutMs: number;
+  /** Milliseconds from a monotonic clock, for the budget (default `performance.now`); tests pass their own. */
+  readonly clock?: (() => number) | undefined;
   readonly logger: Logger;
   /** Reload when the bundle file changes (default true). */
   readonly watch?: boolean | undefined;
@@ -150,6 +152,7 @@ const NO_REVISION = "none";
 export async function createPolicyService(options: PolicyServiceOptions): Promise<PolicyService> {
   const entrypoint = options.entrypoint ?? POLICY_ENTRYPOINT;
   const logger = options.logger;
+  const clock = options.clock ?? (() => performance.now());
   let current: Loaded | null = null;
   let lastError = "policy bundle not loaded yet";
   let reloading: Promise<ReloadResult> = Promise.resolve({ ok: true, revision: null });
@@ -204,9 +207,9 @@ export async function createPolicyService(options: PolicyServiceOptions): Promis
   }
 
   function decide(loaded: Loaded, input: PolicyInput): PolicyDecision {
-    const started = performance.now();
+    const started = clock();
     const result = evaluateWith(loaded, input);
-    const elapsedMs = performance.now() - started;
+    const elapsedMs = clock() - started;
     if (result.error !== null) {
       logger.warn({ err: result.error, revision: loaded.revision }, "policy evaluation failed; denying");
       return deny(result.error, loaded.revision);

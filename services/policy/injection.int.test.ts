@@ -72,7 +72,7 @@ describe("prompt injection from an alert, through the planner and the compiled p
       sources: [join(POLICIES_DIR, "authz.rego"), join(POLICIES_DIR, "data.json")],
       outPath: bundlePath,
     });
-    policy = await createPolicyService({ bundlePath, timeoutMs: 50, logger, watch: false });
+    policy = await createPolicyService({ bundlePath, timeoutMs: 5_000, logger, watch: false });
   });
 
   after(async () => {

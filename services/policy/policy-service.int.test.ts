@@ -46,7 +46,7 @@ describe("policy service (real NATS, compiled wasm)", () => {
       sources: [join(POLICIES_DIR, "authz.rego"), join(POLICIES_DIR, "data.json")],
       outPath: bundlePath,
     });
-    policy = await createPolicyService({ bundlePath, timeoutMs: 50, logger, watch: false });
+    policy = await createPolicyService({ bundlePath, timeoutMs: 5_000, logger, watch: false });
     events = await createTestEventStore("polsvc", { logger });
     store = events.store;
   });
