@@ -29,9 +29,8 @@
 import { type ChildProcess, fork, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { Agent, request } from "node:http";
-import { loadavg, tmpdir } from "node:os";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { monitorEventLoopDelay } from "node:perf_hooks";
 import { parseArgs } from "node:util";
 import { v7 as uuidv7 } from "uuid";
 import { newEvent } from "../../events/index.ts";
@@ -48,6 +47,7 @@ import {
   uniqueName,
   waitFor,
 } from "../../test/support/index.ts";
+import { load, measurer } from "./support/measure.ts";
 
 const { values } = parseArgs({
   options: {
@@ -76,10 +76,6 @@ function summary(latencies: number[]) {
   const s = [...latencies].sort((a, b) => a - b);
   return { p50: pct(s, 50), p99: pct(s, 99), max: s[s.length - 1] ?? NaN };
 }
-const load = () =>
-  loadavg()
-    .map((l) => l.toFixed(2))
-    .join(" ");
 /** The monotonic clock in ms, the same in every process of the machine (the subscribers' too). */
 const monotonicMs = () => Number(process.hrtime.bigint() / 1000n) / 1000;
 
@@ -103,56 +99,7 @@ const env = {
   WHEELHOUSE_LOG__LEVEL: "warn",
 };
 
-/** What the gateway reports about itself on /metrics (prom-client's process and Node.js metrics). */
-interface ServerSample {
-  readonly cpuSeconds: number;
-  readonly gcCount: number;
-  readonly gcSeconds: number;
-  /** GC pauses of 10 ms or less (the histogram's bucket): the rest are the ones a p99 of 10 ms cannot absorb. */
-  readonly gcShort: number;
-  /** Event-loop delay since the previous scrape (prom-client resets its histogram on each). */
-  readonly lagP99: number;
-  readonly lagMax: number;
-}
-
-async function serverSample(): Promise<ServerSample> {
-  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  const sum = (name: string, label = "") =>
-    text
-      .split("\n")
-      .filter((line) => line.startsWith(name) && line.includes(label))
-      .reduce((total, line) => total + Number(line.slice(line.lastIndexOf(" ") + 1)), 0);
-  return {
-    cpuSeconds: sum("process_cpu_seconds_total"),
-    gcCount: sum("nodejs_gc_duration_seconds_count"),
-    gcSeconds: sum("nodejs_gc_duration_seconds_sum"),
-    gcShort: sum("nodejs_gc_duration_seconds_bucket{", 'le="0.01"'),
-    lagP99: sum("nodejs_eventloop_lag_p99_seconds"),
-    lagMax: sum("nodejs_eventloop_lag_max_seconds"),
-  };
-}
-
-/** Runs `work`; answers with a line saying what the gateway and this process spent on it, per unit of work done. */
-async function measured(work: () => Promise<{ units: number; unit: string }>): Promise<string> {
-  const loadBefore = load();
-  const before = await serverSample();
-  const cpu = process.cpuUsage();
-  const lag = monitorEventLoopDelay({ resolution: 1 });
-  lag.enable();
-  const result = await work();
-  lag.disable();
-  const own = process.cpuUsage(cpu);
-  const after = await serverSample();
-  const perUnit = (ms: number) => `${fmt((ms * 1000) / Math.max(1, result.units))} us/${result.unit}`;
-  const gatewayMs = (after.cpuSeconds - before.cpuSeconds) * 1000;
-  const gcCount = after.gcCount - before.gcCount;
-  const gcMs = (after.gcSeconds - before.gcSeconds) * 1000;
-  const gcLong = gcCount - (after.gcShort - before.gcShort);
-  return (
-    `   gateway: cpu ${perUnit(gatewayMs)}, event-loop delay p99 ${fmt(after.lagP99 * 1000)} ms max ${fmt(after.lagMax * 1000)} ms, gc ${gcCount} pauses ${fmt(gcMs)} ms (${gcLong} over 10 ms)` +
-    ` | bench: cpu ${perUnit((own.user + own.system) / 1000)}, event-loop delay p99 ${fmt(lag.percentile(99) / 1e6)} ms | load ${loadBefore} -> ${load()}`
-  );
-}
+const measured = measurer(`http://127.0.0.1:${port}`);
 
 const nc = await connectTestNats();
 const store = createEventStore({ nc, prefix });
@@ -161,6 +108,22 @@ let gateway: ChildProcess | null = null;
 let clients: ChildProcess | null = null;
 const actor = { kind: "user" as const, id: "bench", roles: ["operator" as const] };
 
+/** One raw append of a new plan's plan.requested, as the gateway would record it. */
+async function appendOne(): Promise<void> {
+  const id = uuidv7();
+  await store.append(
+    [
+      newEvent(
+        "plan.requested",
+        id,
+        { plan_id: id, intent: "scale checkout to 6", source: "api" },
+        { actor, correlation_id: id },
+      ),
+    ],
+    { expectedVersion: "none" },
+  );
+}
+
 /** Raw appends from this process, closed loop, for `ms`. */
 async function rawAppends(ms: number, latencies: number[]): Promise<number> {
   let appended = 0;
@@ -168,19 +131,8 @@ async function rawAppends(ms: number, latencies: number[]): Promise<number> {
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
       while (performance.now() < end) {
-        const id = uuidv7();
         const t0 = performance.now();
-        await store.append(
-          [
-            newEvent(
-              "plan.requested",
-              id,
-              { plan_id: id, intent: "scale checkout to 6", source: "api" },
-              { actor, correlation_id: id },
-            ),
-          ],
-          { expectedVersion: "none" },
-        );
+        await appendOne();
         latencies.push(performance.now() - t0);
         appended++;
       }
@@ -315,18 +267,7 @@ try {
       await Promise.all(inflight);
     };
     const rawAppend = async () => {
-      const id = uuidv7();
-      await store.append(
-        [
-          newEvent(
-            "plan.requested",
-            id,
-            { plan_id: id, intent: "scale checkout to 6", source: "api" },
-            { actor, correlation_id: id },
-          ),
-        ],
-        { expectedVersion: "none" },
-      );
+      await appendOne();
       return true;
     };
     const spent = await measured(async () => {
