@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { type AnyRecordedEvent, newEvent, type PlanStep } from "../../events/index.ts";
+import { type AnyRecordedEvent, newEvent, type PlanContextRef, type PlanStep } from "../../events/index.ts";
 import type { EventStore } from "../../lib/eventstore/index.ts";
 import { createLogger } from "../../lib/log/index.ts";
 import { snapshotOf, snapshotRef } from "../../lib/planner/index.ts";
@@ -57,7 +57,10 @@ describe("policy service (real NATS, compiled wasm)", () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  async function proposePlan(steps: PlanStep[]): Promise<{ planId: string; proposed: AnyRecordedEvent }> {
+  async function proposePlan(
+    steps: PlanStep[],
+    context?: PlanContextRef,
+  ): Promise<{ planId: string; proposed: AnyRecordedEvent }> {
     const planId = uniqueName("plan");
     const meta = { actor: operator, correlation_id: planId };
     await store.append(
@@ -68,7 +71,14 @@ describe("policy service (real NATS, compiled wasm)", () => {
       newEvent(
         "plan.proposed",
         planId,
-        { plan_id: planId, revision: 1, summary: "scale", steps, planner: { kind: "template" } },
+        {
+          plan_id: planId,
+          revision: 1,
+          summary: "scale",
+          steps,
+          planner: { kind: "template" },
+          ...(context ? { context } : {}),
+        },
         { actor: { kind: "service", id: "planner", roles: [] }, correlation_id: planId },
       ),
     ]);
@@ -195,29 +205,8 @@ describe("policy service (real NATS, compiled wasm)", () => {
       lookupContext: lookupInServiceGraph({ listContextServices: async () => rows }),
     });
     const decide = async (replicas: number) => {
-      const planId = uniqueName("plan");
-      const meta = { actor: operator, correlation_id: planId };
-      await store.append(
-        [newEvent("plan.requested", planId, { plan_id: planId, intent: "scale checkout", source: "api" }, meta)],
-        { expectedVersion: "none" },
-      );
-      await store.append([
-        newEvent(
-          "plan.proposed",
-          planId,
-          {
-            plan_id: planId,
-            revision: 1,
-            summary: "scale",
-            steps: [scaleStep("shop", replicas)],
-            planner: { kind: "template" },
-            context: madeFrom,
-          },
-          { actor: { kind: "service", id: "planner", roles: [] }, correlation_id: planId },
-        ),
-      ]);
-      const proposed = (await store.readAggregate("plan", planId)).find((e) => e.type === "plan.proposed");
-      if (proposed?.type !== "plan.proposed") return assert.fail("expected plan.proposed");
+      const { planId, proposed } = await proposePlan([scaleStep("shop", replicas)], madeFrom);
+      if (proposed.type !== "plan.proposed") return assert.fail("expected plan.proposed");
       await decider.decide(proposed);
       const [decided] = await decisions(planId);
       if (decided?.type !== "policy.decided") return assert.fail("expected policy.decided");
