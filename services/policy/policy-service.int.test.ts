@@ -178,6 +178,15 @@ describe("policy service (real NATS, compiled wasm)", () => {
   });
   it("decides on the live graph: the target's HPA bounds deny a count outside them; a graph changed since the plan's snapshot is named", async () => {
     const graph = [
+      // The same name in another namespace of staging, with other bounds: not the step's target.
+      {
+        node_id: "svc_other_checkout",
+        name: "checkout",
+        environment: "staging",
+        attributes: { namespace: "other", replicas: 1, hpa: { name: "checkout", min_replicas: 1, max_replicas: 3 } },
+        edges: [],
+        updated_at: "2026-01-01T00:00:00.000Z",
+      },
       {
         node_id: "svc_shop_checkout",
         name: "checkout",
@@ -224,7 +233,7 @@ describe("policy service (real NATS, compiled wasm)", () => {
       outside.reasons.join("; "),
     );
     // Someone scales checkout between planning and deciding: the decision says the graph changed.
-    rows[0] = { ...graph[0], attributes: { ...graph[0]?.attributes, replicas: 3 } } as (typeof graph)[number];
+    rows[1] = { ...graph[1], attributes: { ...graph[1]?.attributes, replicas: 3 } } as (typeof graph)[number];
     const drifted = await decide(6);
     assert.ok(
       drifted.reasons.some((r) =>

@@ -87,7 +87,13 @@ export function lookupInServiceGraph(
         name === undefined
           ? undefined
           : services.find(
-              (s) => s.name === name && (s.environment ?? step.target.environment) === step.target.environment,
+              (s) =>
+                s.name === name &&
+                (s.environment ?? step.target.environment) === step.target.environment &&
+                // A name may run in several namespaces of an environment: the step's own.
+                (step.target.namespace === undefined ||
+                  s.attributes.namespace === undefined ||
+                  s.attributes.namespace === step.target.namespace),
             );
       if (!node) return graphChanged ? { graph_changed: graphChanged } : {};
       const replicas = node.attributes.replicas;
