@@ -97,6 +97,11 @@ describe("approvals service with Linear", () => {
     assert.equal(await service().handle(await decided(plan.planId)), "already_open");
     assert.equal(linear.calls("issueCreate").length, created.length);
     assert.equal((await planEvents(plan.planId)).filter((e) => e.type === "approval.requested").length, 1);
+    // Every operation the service sent (the SDK's and its own issueCreate selection) ran against Linear's schema.
+    assert.deepEqual(
+      linear.operations().flatMap((o) => o.errors),
+      [],
+    );
   });
 
   it("takes an issue an earlier attempt opened before it could record the request", async () => {

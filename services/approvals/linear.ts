@@ -60,6 +60,10 @@ export function linearId(name: string): string {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-${variant}${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
 
+const CREATE_ISSUE = `mutation issueCreate($input: IssueCreateInput!) {
+  issueCreate(input: $input) { success issue { id identifier url } }
+}`;
+
 export function createLinearApprovals(settings: LinearSettings, logger: Logger): LinearApprovals {
   const client = new LinearClient({ apiKey: settings.apiKey, apiUrl: settings.apiUrl });
   let teamId: string | null = null;
@@ -120,7 +124,13 @@ export function createLinearApprovals(settings: LinearSettings, logger: Logger):
     async openIssue({ id, title, description }) {
       await setup();
       try {
-        await client.createIssue({ id, teamId: teamId as string, title, description, labelIds: [labelId("pending")] });
+        // The SDK's own GraphQL client with a selection of our own: the created issue's identifier and
+        // URL come back in the one round trip (createIssue's payload would fetch the issue again).
+        const created = await client.client.request<
+          { issueCreate: { issue: OpenedIssue | null } },
+          { input: Record<string, unknown> }
+        >(CREATE_ISSUE, { input: { id, teamId, title, description, labelIds: [labelId("pending")] } });
+        if (created.issueCreate.issue) return created.issueCreate.issue;
       } catch (error) {
         // Opened by an earlier attempt (a restart, a redelivery): the id is taken, so that issue is the one.
         const existing = await client.issue(id).catch(() => null);

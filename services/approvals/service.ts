@@ -66,6 +66,8 @@ export function createApprovalsService(deps: ApprovalsDeps): ApprovalsService {
     async start(options = {}) {
       consumption = await ctx.store.consume({
         durable: deps.durable ?? "approvals",
+        // Plans are opened side by side (a burst of decisions), each plan's events still in order.
+        concurrency: 64,
         filterTypes: ["policy.decided", ...WRITE_BACK_TYPES],
         handler: async (event) => {
           await handle(event);

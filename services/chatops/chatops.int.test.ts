@@ -152,7 +152,8 @@ describe("approvals in Slack, Linear and the API", () => {
   it("opens a Linear issue and posts one Slack message with buttons bound to the digest", async () => {
     const plan = await pendingPlan();
     const create = linear.calls("issueCreate").find((c) => (c.variables.input as { id: string }).id === plan.issueId);
-    assert.ok((create?.variables.input as { description: string }).description.includes(plan.digest));
+    assert.ok(create, "issueCreate received");
+    assert.ok((create.variables.input as { description: string }).description.includes(plan.digest));
     const posted = slack
       .calls("chat.postMessage")
       .filter((c) => JSON.stringify(c.blocks ?? "").includes(plan.planId.slice(0, 8)));

@@ -103,7 +103,9 @@ export async function followEvent(deps: FollowDeps, event: AnyRecordedEvent): Pr
     deps.logger.info({ plan_id: planId, revision, ts: posted.ts }, "approval message posted in Slack");
     if (event.type === "policy.decided") return;
   }
-  await refresh(deps, view, ref, null);
+  // Only an approved revision can have an execution to show.
+  const execution = view.status === "approved" ? await executionStatus(deps, planId, revision) : null;
+  await refresh(deps, view, ref, execution);
   if (event.type === "approval.granted" || event.type === "approval.denied") {
     await reply(deps, ref, event.id, answerReply(view, event.payload.approver));
   } else if (event.type === "approval.expired") {
@@ -126,6 +128,14 @@ async function followExecution(deps: FollowDeps, event: AnyRecordedEvent): Promi
 }
 
 const link = (deps: FollowDeps, planId: string) => deps.planUrl.replaceAll("{plan_id}", planId);
+
+/**
+ * The revision's execution as it stands, so that an update for a plan event never hides it: the
+ * execution of a revision has the id the gateway gives it (`<plan>-r<revision>`).
+ */
+async function executionStatus(deps: FollowDeps, planId: string, revision: number): Promise<string | null> {
+  return executionStatusOf(await deps.store.readAggregate("execution", `${planId}-r${revision}`));
+}
 
 async function refresh(deps: FollowDeps, view: ApprovalView, ref: MessageRef, execution: string | null) {
   const { text, blocks } = approvalMessage(view, { link: link(deps, view.planId), execution });

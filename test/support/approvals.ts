@@ -4,7 +4,7 @@
  * the approval requirement), for the approvals and ChatOps tests.
  */
 import { randomUUID } from "node:crypto";
-import type { Actor, ApprovalChannel, ApprovalRequirement, PlanStep } from "../../events/index.ts";
+import type { Actor, AnyEvent, ApprovalChannel, ApprovalRequirement, PlanStep } from "../../events/index.ts";
 import { newEvent } from "../../events/index.ts";
 import { planRevisionDigest } from "../../lib/domain/index.ts";
 import type { EventStore } from "../../lib/eventstore/index.ts";
@@ -14,6 +14,8 @@ export interface PlanNeedingApproval {
   readonly revision: number;
   readonly digest: string;
   readonly steps: readonly PlanStep[];
+  /** Policy's decision that it needs approval (appended already, unless `withoutDecision`). */
+  readonly decision: AnyEvent;
 }
 
 export const POLICY_ACTOR: Actor = { kind: "service", id: "policy", roles: [] };
@@ -31,6 +33,8 @@ export async function recordPlanNeedingApproval(
     selfApproval?: boolean;
     ttlSeconds?: number;
     now?: Date;
+    /** Record the request and proposal only: the caller appends `decision` when it wants. */
+    withoutDecision?: boolean;
   },
 ): Promise<PlanNeedingApproval> {
   const planId = options.planId ?? randomUUID();
@@ -77,36 +81,35 @@ export async function recordPlanNeedingApproval(
       meta({ kind: "service", id: "planner", roles: [] }),
     ),
   ]);
-  await store.append([
-    newEvent(
-      "policy.decided",
-      planId,
-      {
-        plan_id: planId,
-        revision: 1,
-        decision: "require_approval",
-        tier,
-        reasons: [`a ${tier} write in staging needs an approver`],
-        approvers_required: approval.approvers,
-        constraints: {},
-        ttl_seconds: ttl,
-        expires_at: new Date(now.getTime() + ttl * 1000).toISOString(),
-        policy_revision: "test-policy-revision",
-        steps: [
-          {
-            step_id: "s1",
-            decision: "require_approval",
-            tier,
-            reasons: ["write"],
-            approvers_required: approval.approvers,
-            constraints: {},
-            approval,
-          },
-        ],
-        approval,
-      },
-      meta(POLICY_ACTOR),
-    ),
-  ]);
-  return { planId, revision: 1, digest, steps };
+  const decision = newEvent(
+    "policy.decided",
+    planId,
+    {
+      plan_id: planId,
+      revision: 1,
+      decision: "require_approval",
+      tier,
+      reasons: [`a ${tier} write in staging needs an approver`],
+      approvers_required: approval.approvers,
+      constraints: {},
+      ttl_seconds: ttl,
+      expires_at: new Date(now.getTime() + ttl * 1000).toISOString(),
+      policy_revision: "test-policy-revision",
+      steps: [
+        {
+          step_id: "s1",
+          decision: "require_approval",
+          tier,
+          reasons: ["write"],
+          approvers_required: approval.approvers,
+          constraints: {},
+          approval,
+        },
+      ],
+      approval,
+    },
+    meta(POLICY_ACTOR),
+  ) as AnyEvent;
+  if (!options.withoutDecision) await store.append([decision]);
+  return { planId, revision: 1, digest, steps, decision };
 }
