@@ -36,8 +36,10 @@ export interface GatewayDeps {
   readonly authenticator: Authenticator;
   readonly webhookSecrets: WebhookSecrets;
   readonly logger: Logger;
-  /** Served at /dev-issuer/ only when `auth.mode` is `dev`. */
+  /** Mounted at its issuer path (`/dev-issuer`) only when `auth.mode` is `dev`. */
   readonly devIssuer?: DevIssuer | null | undefined;
+  /** The built console (`console/dist`) served at `/`; none: a page saying how to build it. */
+  readonly consoleDir?: string | null | undefined;
   /** Checks Postgres for /readyz. */
   readonly pingDatabase: () => Promise<void>;
   /** Other services' checks in this process (the context service's sources), reported by /readyz. */

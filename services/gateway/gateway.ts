@@ -11,6 +11,7 @@ import { createAuditHandlers } from "./audit.ts";
 import { createCommandHandlers } from "./commands.ts";
 import type { GatewayDeps } from "./deps.ts";
 import { createHttpTransport, type HttpTransport } from "./http.ts";
+import { consoleAuthConfig } from "./http-console.ts";
 import { createIdempotencyStore } from "./idempotency.ts";
 import { createLiveHub, followOutput } from "./live.ts";
 import { createMetrics } from "./metrics.ts";
@@ -172,12 +173,7 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
         fromSeq,
         onChunk,
       }),
-    publicDocuments: dev
-      ? {
-          "/dev-issuer/.well-known/jwks.json": () => dev.jwks(),
-          "/dev-issuer/.well-known/openid-configuration": () => dev.openidConfiguration(),
-        }
-      : undefined,
+    console: { assetsDir: deps.consoleDir ?? null, auth: consoleAuthConfig(deps.config.auth), issuer: dev },
   });
 
   return {

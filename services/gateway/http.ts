@@ -31,6 +31,7 @@ import {
   WheelhouseError,
 } from "../../lib/errors/index.ts";
 import { type ApiRequest, assertRouteContracts, type Route, validateRequest } from "./api.ts";
+import { type ConsoleDeps, registerConsole } from "./http-console.ts";
 import {
   registerWebSocketPlugin,
   type StreamContext,
@@ -50,6 +51,8 @@ export interface HttpTransportDeps extends StreamDeps {
   readonly health: () => Promise<{ ok: boolean; checks: Record<string, string> }>;
   /** Extra GET endpoints without auth (the dev issuer's documents). */
   readonly publicDocuments?: Readonly<Record<string, () => unknown>> | undefined;
+  /** The console's static files and sign-in (http-console.ts); none: only the API is served. */
+  readonly console?: ConsoleDeps | undefined;
 }
 
 export interface HttpTransport {
@@ -338,6 +341,7 @@ export function createHttpTransport(deps: HttpTransportDeps): HttpTransport {
   );
   app.get("/v1/openapi.json", async () => deps.openapi());
   for (const [path, document] of Object.entries(deps.publicDocuments ?? {})) app.get(path, async () => document());
+  if (deps.console) registerConsole(app, deps.console);
 
   return {
     app,

@@ -1,6 +1,7 @@
 /** Starts the gateway on a shared runtime: the HTTP, WebSocket and SSE edge. */
 import type { KeyObject } from "node:crypto";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { createAuditQueries } from "../../lib/audit/index.ts";
 import { type Authenticator, createAuthenticator, loadDevIssuer, withDelegation } from "../../lib/auth/index.ts";
 import { type Config, resolveSecret } from "../../lib/config/index.ts";
@@ -26,7 +27,8 @@ export async function startGateway(
   const db = await runtime.db();
   const sql = slonikSqlClient(db.pool);
   const auth = config.gateway.auth;
-  const devIssuer = auth.mode === "dev" ? await loadDevIssuer(join(config.data_dir, "dev-issuer"), auth.issuer) : null;
+  const devIssuer =
+    auth.mode === "dev" ? await loadDevIssuer(join(config.data_dir, "dev-issuer"), auth.issuer, { auth }) : null;
   if (devIssuer) logger.warn("dev issuer on (gateway.auth.mode: dev): tokens from scripts/mint-token.ts are accepted");
   const webhooks = config.gateway.webhooks;
   const gateway = await createGateway({
@@ -48,6 +50,7 @@ export async function startGateway(
       options.delegationVerifyKey,
     ),
     devIssuer,
+    consoleDir: fileURLToPath(new URL("../../console/dist", import.meta.url)),
     webhookSecrets: {
       alertmanagerToken: resolveSecret(webhooks.alertmanager_token),
       argocdSecret: resolveSecret(webhooks.argocd_secret),

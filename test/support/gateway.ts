@@ -10,7 +10,7 @@ import { join } from "node:path";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Role } from "../../events/index.ts";
 import { type AuditQueries, createAuditQueries } from "../../lib/audit/index.ts";
-import { type Authenticator, createAuthenticator } from "../../lib/auth/index.ts";
+import { type Authenticator, createAuthenticator, loadDevIssuer } from "../../lib/auth/index.ts";
 import { type GatewayConfig, parseConfig } from "../../lib/config/index.ts";
 import { createDb, type Db } from "../../lib/db/index.ts";
 import { slonikSqlClient } from "../../lib/db/sql.ts";
@@ -31,6 +31,7 @@ import { type OidcFixture, startOidcFixture } from "../fixtures/oidc/server.ts";
 import { testEnv } from "./env.ts";
 import { uniqueName } from "./names.ts";
 import { connectTestNats, deleteStreams } from "./nats.ts";
+import { freePort } from "./net.ts";
 import { dropSchemas } from "./pg.ts";
 
 export interface TestGateway {
@@ -79,6 +80,13 @@ export async function startTestGateway(
     webhookSecrets?: Partial<WebhookSecrets>;
     /** Wraps the test issuer's authenticator (e.g. to take a service's on-behalf-of tokens too). */
     authenticator?: (base: Authenticator) => Authenticator;
+    /**
+     * Sign-in through the development issuer (`auth.mode: dev`, mounted at `/dev-issuer` on a port
+     * chosen up front, keys in a temp dir) instead of the test issuer; `token` then mints with it.
+     */
+    devIssuer?: boolean;
+    /** The built console to serve at `/` (default: the placeholder page). */
+    consoleDir?: string;
   } = {},
 ): Promise<TestGateway> {
   const prefix = uniqueName("gw");
@@ -95,12 +103,19 @@ export async function startTestGateway(
   const db = await createDb({ url: testEnv.pgUrl, schema, logger });
   const sql = slonikSqlClient(db.pool);
   const idp = await startOidcFixture();
+  const devPort = options.devIssuer ? await freePort() : 0;
+  const devIssuerDir = options.devIssuer ? mkdtempSync(join(tmpdir(), "wh-gw-dev-issuer-")) : null;
   const gatewayConfig: GatewayConfig = parseConfig({
     gateway: {
       ...options.gateway,
-      auth: { issuer: idp.issuer, jwks_url: idp.jwksUrl, algorithms: ["RS256"] },
+      auth: devIssuerDir
+        ? { mode: "dev", issuer: `http://127.0.0.1:${devPort}/dev-issuer` }
+        : { issuer: idp.issuer, jwks_url: idp.jwksUrl, algorithms: ["RS256"] },
     },
   }).gateway;
+  const devIssuer = devIssuerDir
+    ? await loadDevIssuer(devIssuerDir, gatewayConfig.auth.issuer, { auth: gatewayConfig.auth })
+    : null;
   const projector = options.projector === false ? null : createProjector({ nc, store, db, projections, logger });
   await projector?.start();
   const evidenceDir = mkdtempSync(join(tmpdir(), "wh-gw-evidence-"));
@@ -116,7 +131,11 @@ export async function startTestGateway(
     audit,
     redactPatterns: options.redactPatterns,
     projectorLag: projector ? () => projector.lag() : undefined,
-    authenticator: (options.authenticator ?? ((a) => a))(createAuthenticator({ config: gatewayConfig.auth })),
+    authenticator: (options.authenticator ?? ((a) => a))(
+      createAuthenticator({ config: gatewayConfig.auth, jwks: devIssuer?.jwks() }),
+    ),
+    devIssuer,
+    consoleDir: options.consoleDir,
     webhookSecrets: { ...TEST_SECRETS, ...options.webhookSecrets },
     logger,
     pingDatabase: async () => {
@@ -125,7 +144,7 @@ export async function startTestGateway(
     idempotencyBucket: `${prefix}_idem`,
     wsMaxBufferedBytes: options.wsMaxBufferedBytes,
   });
-  const url = await gateway.start({ host: "127.0.0.1", port: 0 });
+  const url = await gateway.start({ host: "127.0.0.1", port: devPort });
   return {
     url,
     port: Number(new URL(url).port),
@@ -140,7 +159,16 @@ export async function startTestGateway(
     evidence,
     audit,
     secrets: TEST_SECRETS,
-    token: (sub, roles) => idp.sign({ sub, groups: roles.map((r) => `wheelhouse-${r}s`) }),
+    token: (sub, roles) =>
+      devIssuer
+        ? devIssuer.mint({
+            sub,
+            roles,
+            audience: gatewayConfig.auth.audience,
+            rolesClaim: gatewayConfig.auth.roles_claim,
+            roleMap: gatewayConfig.auth.role_map,
+          })
+        : idp.sign({ sub, groups: roles.map((r) => `wheelhouse-${r}s`) }),
     eventCount: () => store.lastSeq(),
     async digestOf(planId) {
       const proposed = (await store.readAggregate("plan", planId)).findLast((e) => e.type === "plan.proposed");
@@ -156,6 +184,7 @@ export async function startTestGateway(
       await dropSchemas(schema);
       await idp.stop();
       rmSync(evidenceDir, { recursive: true, force: true });
+      if (devIssuerDir) rmSync(devIssuerDir, { recursive: true, force: true });
     },
   };
 }
