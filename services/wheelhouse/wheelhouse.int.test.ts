@@ -194,6 +194,7 @@ describe("embedded process: a failed start exits", () => {
     assert.match(lines[0] ?? "", /fix: .*WHEELHOUSE_GATEWAY__PORT/);
     // Everything that had started was stopped, last started first.
     assert.deepEqual(stoppedComponents(embedded.stdout()), [
+      "approvals",
       "orchestrator",
       "tool-router",
       "planner",
