@@ -207,6 +207,16 @@ describe("adversarial requests against the gateway (real HTTP, NATS, Postgres)",
         const raw = fixture("github/push.json");
         return { path: "/v1/hooks/git", call: { raw, headers: github(raw) }, appends: true, invalid: [badQuery] };
       },
+      // Refused before its handler: no approvals service answers here, and no signing secret is set.
+      "POST /v1/webhooks/linear": async () => ({
+        path: "/v1/webhooks/linear",
+        call: {
+          raw: JSON.stringify({ action: "update", type: "Issue", webhookTimestamp: Date.now(), data: { id: "i" } }),
+          headers: { "linear-signature": "0".repeat(64), "linear-delivery": "d-1" },
+        },
+        appends: false,
+        invalid: [badQuery],
+      }),
       "GET /v1/plans": async () => ({
         path: "/v1/plans",
         call: { token: root },
