@@ -6,7 +6,9 @@
  */
 import assert from "node:assert/strict";
 import { after, before, beforeEach, describe, it } from "node:test";
-import type { Actor, AnyRecordedEvent } from "../../events/index.ts";
+import { type Actor, type AnyRecordedEvent, newEvent } from "../../events/index.ts";
+import { decide, envelopeDrafts, planDecider } from "../../lib/domain/index.ts";
+import { handleCommand } from "../../lib/eventstore/index.ts";
 import { createLogger } from "../../lib/log/index.ts";
 import { type LinearFixture, startLinearFixture } from "../../test/fixtures/linear/server.ts";
 import { recordPlanNeedingApproval } from "../../test/support/approvals.ts";
@@ -192,6 +194,73 @@ describe("approvals service with Linear", () => {
     assert.equal(own.outcome, "refused");
     assert.match(own.detail, /requested plan .* and may not approve it/);
     assert.equal((await planEvents(plan.planId)).length, before, "nothing appended");
+  });
+
+  it("writes back an expiry, and an execution's progress, as labels and comments", async () => {
+    const s = service();
+    // Decided long enough ago that its one-second window has closed.
+    const old = await recordPlanNeedingApproval(t.store, {
+      requester: carol,
+      ttlSeconds: 1,
+      now: new Date(Date.now() - 5000),
+    });
+    await s.handle(await decided(old.planId));
+    const { events } = await handleCommand(t.store, planDecider, old.planId, (state) =>
+      envelopeDrafts(
+        decide({ type: "ExpireApproval", planId: old.planId, revision: 1, actor: carol, now: new Date() }, state),
+        old.planId,
+        { actor: { kind: "system", id: "approval-timer", roles: [] }, correlation_id: "expiry" },
+      ),
+    );
+    const expired = (await planEvents(old.planId)).find((e) => e.type === "approval.expired");
+    assert.ok(expired && events.length === 1);
+    await s.handle(expired);
+    const oldIssue = issueIdFor(t.prefix, old);
+    assert.deepEqual(
+      linear.workspace.issues.get(oldIssue)?.labelIds.map((id) => linear.workspace.label(id)?.name),
+      ["approval:expired"],
+    );
+    assert.ok(
+      linear.workspace.comments.some(
+        (c) => c.issueId === oldIssue && c.body.startsWith("⌛ The approval window closed"),
+      ),
+    );
+
+    const plan = await recordPlanNeedingApproval(t.store, { requester: carol });
+    await s.handle(await decided(plan.planId));
+    const issueId = issueIdFor(t.prefix, plan);
+    await s.answerWebhook({
+      delivery: "e",
+      webhook: linear.moveIssue(issueId, { by: "alice@acme.example", toState: "Approved" }),
+    });
+    const executionId = `${plan.planId}-r1`;
+    const meta = { actor: carol, correlation_id: "run" };
+    await t.store.append(
+      [
+        newEvent(
+          "execution.requested",
+          executionId,
+          { execution_id: executionId, plan_id: plan.planId, revision: 1 },
+          meta,
+        ),
+      ],
+      { expectedVersion: "none" },
+    );
+    await t.store.append([
+      newEvent(
+        "execution.started",
+        executionId,
+        { execution_id: executionId, plan_id: plan.planId, workflow_id: executionId },
+        meta,
+      ),
+    ]);
+    await t.store.append([
+      newEvent("execution.succeeded", executionId, { execution_id: executionId, plan_id: plan.planId }, meta),
+    ]);
+    for (const e of await t.store.readAggregate("execution", executionId)) await s.handle(e);
+    const comments = linear.workspace.comments.filter((c) => c.issueId === issueId).map((c) => c.body);
+    assert.ok(comments.includes(`▶ Execution \`${executionId}\`: executing.`), comments.join("\n"));
+    assert.ok(comments.includes(`▶ Execution \`${executionId}\`: succeeded.`));
   });
 
   it("finds by polling an answer no webhook brought, and ignores issues that are not Wheelhouse's", async () => {
