@@ -1,0 +1,346 @@
+/**
+ * One change on one page: the request and who asked, the plan's revisions with their diff preview,
+ * policy's decision, the approvals (who, when, channel, digest; who else may approve and how many
+ * are still needed) with Approve/Deny, Execute and dry run, the execution timeline with the tool
+ * output live over SSE, the context snapshot, the evidence, and the plan "as of" any moment.
+ * Live over the WebSocket: the page reads again when an event of this plan or its executions lands.
+ */
+import { html, nothing, type TemplateResult } from "lit-html";
+import {
+  type Execution,
+  type Explanation,
+  type Plan,
+  type PlanAsOf,
+  type Problem,
+  toProblem,
+  unwrap,
+} from "../api/client";
+import { debounce } from "../api/fresh";
+import { approvalsOf, policyOf, stepsOf } from "../api/views";
+import { followLogs, type LogChunk, type LogFollower } from "../logs";
+import { href, navigate } from "../router";
+import {
+  actorName,
+  attempt,
+  countdown,
+  fromLocalInput,
+  problemView,
+  type ScreenFactory,
+  statusBadge,
+  timeView,
+  toLocalInput,
+} from "../ui";
+import { contextView, evidenceList, executionView, policyView, revisionsView, timelineView } from "./change-views";
+
+const FINAL = new Set(["succeeded", "failed", "cancelled", "rolled_back", "verification_failed"]);
+
+export const changeScreen: ScreenFactory = (context, route) => {
+  const { api, auth, live } = context;
+  const planId = route.id ?? "";
+  const at = route.query.get("at");
+  let plan: Plan | null = null;
+  let asOf: PlanAsOf | null = null;
+  let explanation: Explanation | null = null;
+  let executions: Execution[] = [];
+  let problem: Problem | null = null;
+  let actionProblem: Problem | null = null;
+  let busy: string | null = null;
+  let notice: string | null = null;
+  let now = Date.now();
+  const chunks = new Map<string, LogChunk[]>();
+  const followers = new Map<string, LogFollower>();
+  const seen = new Map<string, Set<number>>();
+
+  const path = { params: { path: { id: planId } } };
+
+  async function load() {
+    const result = await attempt(
+      async () => {
+        const [p, x, e] = await Promise.all([
+          unwrap(api.GET("/v1/plans/{id}", path)),
+          unwrap(api.GET("/v1/plans/{id}/explain", path)),
+          unwrap(api.GET("/v1/executions", { params: { query: { plan_id: planId, limit: "50" } } })),
+        ]);
+        const a = at
+          ? await unwrap(api.GET("/v1/plans/{id}/as-of", { params: { path: { id: planId }, query: { at } } }))
+          : null;
+        return { p, x, e, a };
+      },
+      (p) => {
+        problem = p;
+      },
+      toProblem,
+    );
+    if (result) {
+      plan = result.p;
+      explanation = result.x;
+      executions = result.e.items;
+      asOf = result.a;
+      followRunning();
+    }
+    context.rerender();
+  }
+
+  /** Follows the output of every execution not yet finished; stops following finished ones. */
+  function followRunning() {
+    for (const e of executions) {
+      const running = !FINAL.has(e.status);
+      const follower = followers.get(e.execution_id);
+      if (running && !follower && !at) {
+        followers.set(
+          e.execution_id,
+          followLogs(
+            e.execution_id,
+            () => auth.token(),
+            (chunk) => {
+              const ids = seen.get(e.execution_id) ?? new Set<number>();
+              seen.set(e.execution_id, ids);
+              if (ids.has(chunk.seq)) return;
+              ids.add(chunk.seq);
+              chunks.set(e.execution_id, [...(chunks.get(e.execution_id) ?? []), chunk]);
+              context.rerender();
+            },
+            (message) => {
+              notice = message;
+              context.rerender();
+            },
+          ),
+        );
+      } else if (!running && follower) {
+        follower.stop();
+        followers.delete(e.execution_id);
+      }
+    }
+  }
+
+  const reload = debounce(() => void load(), 250);
+  const executionIds = () => new Set(executions.map((e) => e.execution_id));
+  if (!at) {
+    live.subscribe({
+      topics: ["plan.updated", "execution.updated"],
+      onEvent: ({ event }) => {
+        const payload = (event.payload ?? {}) as { plan_id?: unknown };
+        const mine =
+          (event.aggregate_type === "plan" && event.aggregate_id === planId) ||
+          payload.plan_id === planId ||
+          (event.aggregate_type === "execution" && executionIds().has(event.aggregate_id));
+        if (mine) reload();
+      },
+      onResync: reload,
+    });
+  }
+  void load();
+  const clock = setInterval(() => {
+    now = Date.now();
+    context.rerender();
+  }, 1000);
+
+  async function command(name: string, work: () => Promise<unknown>) {
+    busy = name;
+    notice = null;
+    context.rerender();
+    const done = await attempt(
+      work,
+      (p) => {
+        actionProblem = p;
+      },
+      toProblem,
+    );
+    busy = null;
+    if (done !== null) notice = `${name} accepted`;
+    await load();
+  }
+
+  function answer(decision: "grant" | "deny") {
+    const current = plan;
+    if (!current?.digest || current.revision === null) return;
+    const comment = (document.getElementById("approval-comment") as HTMLTextAreaElement | null)?.value.trim() ?? "";
+    void command(decision === "grant" ? "Approval" : "Denial", () =>
+      unwrap(
+        api.POST("/v1/approvals", {
+          params: { header: { "Idempotency-Key": crypto.randomUUID(), "If-Match": `"${current.version}"` } },
+          body: {
+            plan_id: current.plan_id,
+            revision: current.revision as number,
+            decision,
+            digest: current.digest as string,
+            channel: "console",
+            ...(comment ? { comment } : {}),
+          },
+        }),
+      ),
+    );
+  }
+
+  function execute(dryRun: boolean) {
+    const current = plan;
+    if (!current?.digest || current.revision === null) return;
+    void command(dryRun ? "Dry run" : "Execution", () =>
+      unwrap(
+        api.POST("/v1/plans/{id}:execute", {
+          params: {
+            path: { id: current.plan_id },
+            header: { "Idempotency-Key": crypto.randomUUID(), "If-Match": `"${current.version}"` },
+          },
+          body: {
+            revision: current.revision as number,
+            digest: current.digest as string,
+            ...(dryRun ? { dry_run: true } : {}),
+          },
+        }),
+      ),
+    );
+  }
+
+  /** Why the signed-in person cannot answer this plan now; null when they can. */
+  function approveBlocked(p: Plan): string | null {
+    const me = auth.user?.id;
+    const requirement = policyOf(p)?.requirement ?? null;
+    if (p.status !== "pending_approval")
+      return `This plan is ${p.status.replaceAll("_", " ")}: there is nothing to approve.`;
+    if (!p.digest) return "This revision has no valid digest: request the change again.";
+    if (me && (p.requested_by?.id ?? p.actor_id) === me && !requirement?.selfApproval) {
+      return "You requested this plan, and policy does not allow approving your own plan: another approver must.";
+    }
+    const answered = approvalsOf(p).some(
+      (a) => a.revision === p.revision && a.approvers.some((x) => x.approver === me),
+    );
+    if (answered) return "You already answered this revision.";
+    if (requirement && !requirement.channels.includes("console")) {
+      return `Policy takes approvals of a ${p.tier} plan only from ${requirement.channels.join(", ")}.`;
+    }
+    return null;
+  }
+
+  function executeBlocked(p: Plan): string | null {
+    if (p.status === "pending_approval")
+      return `Waiting for approval: ${Math.max(0, p.approvals_required - p.approvals_granted)} more needed.`;
+    if (p.status !== "approved") return `A ${p.status.replaceAll("_", " ")} plan cannot run.`;
+    if (executions.some((e) => e.revision === p.revision && !e.dry_run))
+      return `Revision ${p.revision} has been executed.`;
+    return null;
+  }
+
+  function approvalsView(p: Plan): TemplateResult {
+    const policy = policyOf(p);
+    const requirement = policy?.requirement;
+    const approvals = approvalsOf(p).filter((a) => a.revision === p.revision);
+    const needed = Math.max(0, p.approvals_required - p.approvals_granted);
+    const expires = approvals.find((a) => a.status === "pending")?.expiresAt ?? policy?.expiresAt ?? null;
+    const blocked = approveBlocked(p);
+    const requester = p.requested_by?.id ?? p.actor_id;
+    return html`<p>
+        <strong>${p.approvals_granted}</strong> of <strong>${p.approvals_required}</strong> approvals ·
+        <strong class="needed">${needed}</strong> still needed
+        ${p.status === "pending_approval" ? html` · <span class="countdown">${countdown(expires, now)}</span>` : nothing}
+      </p>
+      ${
+        requirement
+          ? html`<p class="small">
+            Who may approve: ${
+              requirement.groups.length
+                ? requirement.groups.map((g, i) => html`${i ? ", " : ""}${g.count} from <strong>${g.group}</strong>`)
+                : html`any ${requirement.approvers === 1 ? "approver" : `${requirement.approvers} approvers`}`
+            }
+            with the approver role${requirement.selfApproval ? "" : html`, not the requester (${requester ?? "?"})`}; through
+            ${requirement.channels.join(", ")}.
+          </p>`
+          : nothing
+      }
+      ${approvals.flatMap((a) => Object.entries(a.links)).map(([name, url]) => html`<p class="small">Also open in <a href=${url} rel="noreferrer">${name}</a>.</p>`)}
+      <table class="list compact">
+        <caption class="visually-hidden">Answers to revision ${p.revision}</caption>
+        <thead><tr><th scope="col">Who</th><th scope="col">When</th><th scope="col">Channel</th><th scope="col">Digest</th><th scope="col">Comment</th></tr></thead>
+        <tbody>
+          ${approvals.flatMap((a) =>
+            a.approvers.map(
+              (x) =>
+                html`<tr><td>${x.approver}${x.breakGlass ? html` <span class="badge badge-warn">break-glass</span>` : nothing}</td><td>${timeView(x.at, now)}</td><td>${x.via}</td><td class="mono">${x.digest ? `${x.digest.slice(0, 12)}…` : "—"}</td><td>${x.comment ?? ""}</td></tr>`,
+            ),
+          )}
+          ${approvals.some((a) => a.status === "denied") ? html`<tr><td colspan="5">${statusBadge("denied")} ${approvals.find((a) => a.status === "denied")?.reason ?? ""}</td></tr>` : nothing}
+          ${approvals.every((a) => a.approvers.length === 0) ? html`<tr><td colspan="5" class="muted">No answers yet.</td></tr>` : nothing}
+        </tbody>
+      </table>
+      ${
+        at
+          ? nothing
+          : html`<div class="answer">
+            <label for="approval-comment">Comment (optional)</label>
+            <textarea id="approval-comment" rows="2" maxlength="2000" ?disabled=${blocked !== null}></textarea>
+            <div class="actions">
+              <button class="primary" type="button" ?disabled=${blocked !== null || busy !== null} aria-describedby="approve-why" @click=${() => answer("grant")}>Approve</button>
+              <button class="danger" type="button" ?disabled=${blocked !== null || busy !== null} aria-describedby="approve-why" @click=${() => answer("deny")}>Deny</button>
+            </div>
+            <p id="approve-why" class="why">${blocked ?? `You may answer revision ${p.revision} (digest ${p.digest?.slice(0, 12)}…).`}</p>
+          </div>`
+      }`;
+  }
+
+  function executeView(p: Plan): TemplateResult | typeof nothing {
+    if (at) return nothing;
+    const blocked = executeBlocked(p);
+    return html`<div class="actions">
+        <button class="primary" type="button" ?disabled=${blocked !== null || busy !== null} aria-describedby="execute-why" @click=${() => execute(false)}>Execute</button>
+        <button type="button" ?disabled=${blocked !== null || busy !== null} aria-describedby="execute-why" @click=${() => execute(true)}>Dry run</button>
+      </div>
+      <p id="execute-why" class="why">${blocked ?? `Runs revision ${p.revision} as approved (digest ${p.digest?.slice(0, 12)}…).`}</p>`;
+  }
+
+  function asOfForm(): TemplateResult {
+    return html`<form class="as-of" aria-label="Time travel" @submit=${(event: SubmitEvent) => {
+      event.preventDefault();
+      const value = (event.target as HTMLFormElement).elements.namedItem("at") as HTMLInputElement;
+      navigate(`/changes/${encodeURIComponent(planId)}`, { at: fromLocalInput(value.value) });
+    }}>
+      <label>As of <input type="datetime-local" name="at" step="1" .value=${toLocalInput(at)} /></label>
+      <button type="submit">Show</button>
+      ${at ? html`<a href=${href(`/changes/${encodeURIComponent(planId)}`)}>Back to now</a>` : nothing}
+    </form>`;
+  }
+
+  function view(): TemplateResult {
+    const current = asOf?.state ?? plan;
+    if (!current || !explanation) {
+      return html`<h1 tabindex="-1">Change <span class="mono">${planId}</span></h1>${problemView(problem)}${problem ? nothing : html`<p role="status">Loading…</p>`}`;
+    }
+    const x = explanation;
+    const statusOf = (id: string) => executions.find((e) => e.execution_id === id)?.status ?? "requested";
+    return html`<h1 tabindex="-1">${current.summary ?? current.intent ?? planId}</h1>
+      <p class="meta">
+        <span class="mono">${planId}</span> <span class="plan-status">${statusBadge(current.status)}</span>
+        ${current.tier ? html`<span class="badge badge-info">${current.tier}</span>` : nothing}
+        ${current.environment ?? ""} ${current.service ? html`· ${current.service}` : nothing}
+      </p>
+      ${asOfForm()}
+      ${asOf ? html`<p class="banner" role="status">As of ${new Date(asOf.as_of).toLocaleString()}: ${asOf.events} events folded (stream position ${asOf.last_seq}). Actions and live updates are off.</p>` : nothing}
+      ${problemView(problem)}
+      <section aria-labelledby="h-request"><h2 id="h-request">Request</h2>
+        <blockquote class="intent">${current.intent ?? "—"}</blockquote>
+        <p class="small">Asked by <strong>${current.requested_by ? actorName(current.requested_by) : (current.actor_id ?? "—")}</strong> ${timeView(current.created_at, now)} through ${current.source ?? "—"}.</p>
+      </section>
+      <section aria-labelledby="h-plan"><h2 id="h-plan">Plan</h2>${revisionsView(x, current.revision, stepsOf(current))}</section>
+      <section aria-labelledby="h-policy"><h2 id="h-policy">Policy decision</h2>${policyView(x)}</section>
+      <section aria-labelledby="h-approvals"><h2 id="h-approvals">Approvals</h2>${approvalsView(current)}</section>
+      <section aria-labelledby="h-execution"><h2 id="h-execution">Execution</h2>
+        ${executeView(current)}
+        ${problemView(actionProblem)}
+        <p class="notice" role="status">${notice ?? ""}</p>
+        ${x.executions.length ? [...x.executions].reverse().map((e) => executionView(e, chunks.get(e.execution_id) ?? [], statusOf(e.execution_id))) : html`<p class="muted">Not executed yet.</p>`}
+      </section>
+      <section aria-labelledby="h-context"><h2 id="h-context">Context snapshot</h2>${contextView(x)}</section>
+      <section aria-labelledby="h-evidence"><h2 id="h-evidence">Evidence</h2>${evidenceList(x)}</section>
+      <section aria-labelledby="h-timeline"><h2 id="h-timeline">Timeline</h2>${timelineView(x, at)}</section>`;
+  }
+
+  return {
+    title: `Change ${planId}`,
+    view,
+    dispose() {
+      clearInterval(clock);
+      reload.cancel();
+      for (const follower of followers.values()) follower.stop();
+      followers.clear();
+    },
+  };
+};
