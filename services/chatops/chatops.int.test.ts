@@ -352,6 +352,25 @@ describe("approvals in Slack, Linear and the API", () => {
     );
   });
 
+  it("keeps a tier policy keeps out of chat out of chat: no buttons, and /assistant approve refused", async () => {
+    const plan = await pendingPlan({ requester: carol, tier: "T3", channels: ["api", "cli", "console", "linear"] });
+    const blocks = JSON.stringify(plan.message.blocks);
+    assert.ok(!blocks.includes('"actions"'), "no buttons");
+    assert.ok(blocks.includes("not from chat"));
+    const before = (await planEvents(plan.planId)).length;
+    await postSlack(
+      slashCommand(slack, SLACK_SECRET, {
+        user: bySlackEmail("bob@acme.example"),
+        text: `approve ${plan.planId}`,
+        channel: CHANNEL,
+      }),
+    );
+    await waitFor("bob is told", () =>
+      slack.calls("response").some((r) => String(r.text).includes("cannot be approved from slack")),
+    );
+    assert.equal((await planEvents(plan.planId)).length, before);
+  });
+
   it("after a restart, posts no second message and opens no second issue", async () => {
     const plan = await pendingPlan();
     const messages = slack.messages.filter((m) => m.threadTs === null).length;
