@@ -11,7 +11,7 @@ import { decide, envelopeDrafts, planDecider } from "../../lib/domain/index.ts";
 import { handleCommand } from "../../lib/eventstore/index.ts";
 import { createLogger } from "../../lib/log/index.ts";
 import { type LinearFixture, startLinearFixture } from "../../test/fixtures/linear/server.ts";
-import { recordPlanNeedingApproval } from "../../test/support/approvals.ts";
+import { DEFAULT_TRANSITIONS, linearSettingsFor, recordPlanNeedingApproval } from "../../test/support/approvals.ts";
 import { createTestEventStore, type TestEventStore, waitFor } from "../../test/support/index.ts";
 import { issueIdFor } from "./issue.ts";
 import { createLinearApprovals } from "./linear.ts";
@@ -29,26 +29,13 @@ describe("approvals service with Linear", () => {
     const s = createApprovalsService({
       store: t.store,
       logger,
-      linear: createLinearApprovals(
-        {
-          apiUrl: linear.graphqlUrl,
-          apiKey: linear.apiKey,
-          teamKey: "OPS",
-          labels: {
-            pending: "approval:pending",
-            granted: "approval:granted",
-            denied: "approval:denied",
-            expired: "approval:expired",
-          },
-        },
-        logger,
-      ),
+      linear: createLinearApprovals(linearSettingsFor(linear), logger),
       identities: {
         "Alice@acme.example": { id: "alice", roles: ["approver"] },
         "carol@acme.example": { id: "carol", roles: ["operator", "approver"] },
         "bob@acme.example": { id: "bob", roles: ["viewer"] },
       },
-      rules: { grant: { states: ["Approved"], labels: ["approve"] }, deny: { states: ["Rejected"], labels: ["deny"] } },
+      rules: DEFAULT_TRANSITIONS,
       planUrl: "http://wheelhouse.test/v1/plans/{plan_id}",
     });
     services.push(s);
@@ -110,20 +97,11 @@ describe("approvals service with Linear", () => {
     const plan = await recordPlanNeedingApproval(t.store, { requester: carol });
     const issueId = issueIdFor(t.prefix, plan);
     // A crash between the issue and approval.requested: the issue exists, the plan does not name it.
-    await createLinearApprovals(
-      {
-        apiUrl: linear.graphqlUrl,
-        apiKey: linear.apiKey,
-        teamKey: "OPS",
-        labels: {
-          pending: "approval:pending",
-          granted: "approval:granted",
-          denied: "approval:denied",
-          expired: "approval:expired",
-        },
-      },
-      logger,
-    ).openIssue({ id: issueId, title: "half-done", description: "" });
+    await createLinearApprovals(linearSettingsFor(linear), logger).openIssue({
+      id: issueId,
+      title: "half-done",
+      description: "",
+    });
     const issues = linear.workspace.issues.size;
     assert.equal(await service().handle(await decided(plan.planId)), "opened");
     assert.equal(linear.workspace.issues.size, issues, "no second issue");

@@ -67,7 +67,7 @@ export function createApprovalsService(deps: ApprovalsDeps): ApprovalsService {
       consumption = await ctx.store.consume({
         durable: deps.durable ?? "approvals",
         // Plans are opened side by side (a burst of decisions), each plan's events still in order.
-        concurrency: 64,
+        concurrency: 128,
         filterTypes: ["policy.decided", ...WRITE_BACK_TYPES],
         handler: async (event) => {
           await handle(event);

@@ -15,7 +15,7 @@ import { createLogger } from "../../lib/log/index.ts";
 import { type LinearFixture, startLinearFixture } from "../../test/fixtures/linear/server.ts";
 import { buttonClick, slashCommand } from "../../test/fixtures/slack/requests.ts";
 import { type SlackFixture, startSlackFixture } from "../../test/fixtures/slack/server.ts";
-import { recordPlanNeedingApproval } from "../../test/support/approvals.ts";
+import { DEFAULT_TRANSITIONS, linearSettingsFor, recordPlanNeedingApproval } from "../../test/support/approvals.ts";
 import { startTestGateway, type TestGateway } from "../../test/support/gateway.ts";
 import { waitFor } from "../../test/support/index.ts";
 import { issueIdFor } from "../approvals/issue.ts";
@@ -93,22 +93,9 @@ describe("approvals in Slack, Linear and the API", () => {
     approvals = createApprovalsService({
       store: gw.store,
       logger,
-      linear: createLinearApprovals(
-        {
-          apiUrl: linear.graphqlUrl,
-          apiKey: linear.apiKey,
-          teamKey: "OPS",
-          labels: {
-            pending: "approval:pending",
-            granted: "approval:granted",
-            denied: "approval:denied",
-            expired: "approval:expired",
-          },
-        },
-        logger,
-      ),
+      linear: createLinearApprovals(linearSettingsFor(linear), logger),
       identities,
-      rules: { grant: { states: ["Approved"], labels: ["approve"] }, deny: { states: ["Rejected"], labels: ["deny"] } },
+      rules: DEFAULT_TRANSITIONS,
       planUrl: "http://wheelhouse.test/v1/plans/{plan_id}",
     });
     await approvals.start({ nc: gw.nc });

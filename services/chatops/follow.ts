@@ -66,13 +66,24 @@ export const FOLLOWED_TYPES = [
 export async function openMessageStore(nc: NatsConnection, bucket: string, replicas: number): Promise<MessageStore> {
   const kv = await openBucket(nc, { bucket, purpose: "Slack message of each plan revision", replicas });
   const key = (planId: string, revision: number) => `msg.${planId}.r${revision}`;
+  // Messages this process posted or read, so that updating one costs no bucket read (a message never moves).
+  const known = new Map<string, MessageRef>();
+  const remember = (k: string, ref: MessageRef) => {
+    known.set(k, ref);
+    if (known.size > 10_000) known.delete(known.keys().next().value as string);
+    return ref;
+  };
   return {
     async get(planId, revision) {
-      const entry = await kv.get(key(planId, revision));
-      return entry && entry.length > 0 ? (entry.json() as MessageRef) : null;
+      const k = key(planId, revision);
+      const hit = known.get(k);
+      if (hit) return hit;
+      const entry = await kv.get(k);
+      return entry && entry.length > 0 ? remember(k, entry.json() as MessageRef) : null;
     },
     async put(planId, revision, ref) {
       await kv.put(key(planId, revision), JSON.stringify(ref));
+      remember(key(planId, revision), ref);
     },
     async claimReply(eventId) {
       try {

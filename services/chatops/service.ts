@@ -78,7 +78,7 @@ export function createChatOpsService(deps: ChatOpsDeps): ChatOpsService {
       consumption = await deps.store.consume({
         durable: deps.durable ?? "chatops",
         // Messages for a burst of plans go out side by side, each plan's events still in order.
-        concurrency: 64,
+        concurrency: 128,
         filterTypes: [...FOLLOWED_TYPES],
         handler: (event) => followEvent(follow, event),
       });

@@ -6,6 +6,7 @@
 import { randomUUID } from "node:crypto";
 import type { Actor, AnyEvent, ApprovalChannel, ApprovalRequirement, PlanStep } from "../../events/index.ts";
 import { newEvent } from "../../events/index.ts";
+import { parseConfig } from "../../lib/config/index.ts";
 import { planRevisionDigest } from "../../lib/domain/index.ts";
 import type { EventStore } from "../../lib/eventstore/index.ts";
 
@@ -113,3 +114,13 @@ export async function recordPlanNeedingApproval(
   if (!options.withoutDecision) await store.append([decision]);
   return { planId, revision: 1, digest, steps, decision };
 }
+
+const linearDefaults = parseConfig({}).approvals.linear;
+
+/** What the approvals service's Linear client takes to talk to a Linear fixture (approvals.linear's default labels). */
+export function linearSettingsFor(linear: { readonly graphqlUrl: string; readonly apiKey: string }) {
+  return { apiUrl: linear.graphqlUrl, apiKey: linear.apiKey, teamKey: "OPS", labels: linearDefaults.labels };
+}
+
+/** approvals.linear's default transitions: Approved / label approve grant, Rejected or Canceled / label deny deny. */
+export const DEFAULT_TRANSITIONS = { grant: linearDefaults.grant, deny: linearDefaults.deny };
