@@ -267,16 +267,8 @@ export const ToolsConfigSchema = v.strictObject({
   ),
 });
 
+/** Outside services tools and verification read (Linear approvals are `approvals.linear`). */
 export const ConnectorsConfigSchema = v.strictObject({
-  linear: v.optional(
-    v.strictObject({
-      enabled: v.optional(v.boolean(), false),
-      api_base: v.optional(url, "https://api.linear.app/graphql"),
-      api_key: v.optional(SecretRefSchema, "env:LINEAR_API_KEY"),
-      team_id: v.optional(v.string()),
-    }),
-    {},
-  ),
   github: v.optional(
     v.strictObject({
       api_base: v.optional(url, "https://api.github.com"),
