@@ -206,6 +206,24 @@ describe("NATS users of the local stack (own nats-server)", () => {
     }
   });
 
+  it("lets the gateway hand a Linear webhook to the approvals user, which may answer it but not publish elsewhere", async () => {
+    const approvals = await connectAs("approvals");
+    const subject = `${prefix}.approvals.linear.webhook`;
+    const sub = approvals.subscribe(subject, {
+      callback: (_error, msg) => {
+        msg.respond(JSON.stringify({ outcome: "ignored", detail: "test" }));
+      },
+    });
+    await approvals.flush();
+    const gateway = await connectAs("gateway");
+    const reply = await gateway.request(subject, "{}", { timeout: 2000 });
+    assert.deepEqual(reply.json(), { outcome: "ignored", detail: "test" });
+    // ChatOps may not hand anything over: its request never reaches the approvals user.
+    const chatops = await connectAs("chatops");
+    await assert.rejects(chatops.request(subject, "{}", { timeout: 1000 }));
+    sub.unsubscribe();
+  });
+
   it("refuses a stream update from a service user, so it cannot add subjects or sources to the events stream", async () => {
     const jsm = await jetstreamManager(await connectAs("planner"));
     const name = admin.streams.events;
