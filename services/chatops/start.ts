@@ -19,7 +19,7 @@ export async function startChatOps(
   const slack = config.chatops.slack;
   if (!slack.enabled) {
     logger.debug("Slack is off (chatops.slack.enabled)");
-    return { stop: async () => {} };
+    return { url: "(off: chatops.slack.enabled is false)", stop: async () => {} };
   }
   if (!slack.approvals_channel) {
     throw new ConfigError("chatops.slack.approvals_channel is not set", [
