@@ -32,7 +32,13 @@ describe("lib/auth against a local OIDC issuer", () => {
     const auth = createAuthenticator({ config });
     const token = await idp.sign({ sub: "alice", groups: ["wheelhouse-operators", "other", "wheelhouse-approvers"] });
     const { actor } = await auth.verify(token);
-    assert.deepEqual(actor, { kind: "user", id: "alice", roles: ["approver", "operator"] });
+    // With no group_map, every group the claim names is also an approver group (for quorum).
+    assert.deepEqual(actor, {
+      kind: "user",
+      id: "alice",
+      roles: ["approver", "operator"],
+      groups: ["other", "wheelhouse-approvers", "wheelhouse-operators"],
+    });
   });
 
   it("refuses expired, not-yet-valid, wrong issuer, wrong audience", async () => {

@@ -295,6 +295,12 @@ describe("adversarial requests against the gateway (real HTTP, NATS, Postgres)",
         appends: false,
         invalid: [badQuery],
       }),
+      "GET /v1/context/services/{name}": async () => ({
+        path: "/v1/context/services/checkout",
+        call: { token: root },
+        appends: false,
+        invalid: [badQuery],
+      }),
       "GET /v1/ws": async () => ({ path: "/v1/ws", call: {}, appends: false, invalid: [badQuery] }),
     };
 

@@ -116,7 +116,12 @@ describe("gateway over real HTTP, NATS and Postgres", () => {
     assert.equal(await gw.eventCount(), before + 1);
     const [event] = await gw.store.readAggregate("plan", body.id);
     assert.equal(event?.type, "plan.requested");
-    assert.deepEqual(event?.actor, { kind: "user", id: "alice", roles: ["approver", "operator"] });
+    assert.deepEqual(event?.actor, {
+      kind: "user",
+      id: "alice",
+      roles: ["approver", "operator"],
+      groups: ["wheelhouse-approvers", "wheelhouse-operators"],
+    });
     const read = await call("GET", body.location, { token: viewer });
     assert.equal(read.status, 200);
     // The response is what the OpenAPI document says it is.
