@@ -130,6 +130,12 @@ export const NatsConfigSchema = v.strictObject({
   replicas: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(5)), 1),
   duplicate_window_ms: v.optional(positiveInt, 24 * 60 * 60 * 1000),
   /**
+   * How long an event a process took stays with it without an ack before it goes to another (the
+   * process was killed mid-handling); a handler still working extends it. Default 30 s, far above
+   * what a handler takes (milliseconds; seconds with an LLM).
+   */
+  ack_wait_ms: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1000)), 30_000),
+  /**
    * A `.creds` file (user JWT and seed) or a user nkey seed (`SU…`). Unset in the embedded profile:
    * the local stack's `<data_dir>/nats/auth/<process>.nk`, else `embedded.nk` (lib/runtime/nats.ts).
    */

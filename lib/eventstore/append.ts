@@ -117,6 +117,19 @@ export function permissionViolation(error: unknown): (Error & { operation?: stri
   return null;
 }
 
+/**
+ * Whether `error` (or one of its causes) is NATS not answering: a timeout, no responders, JetStream
+ * unavailable (a leader election, the nodes holding a stream down). Retrying later can help.
+ */
+export function isNoAnswer(error: unknown): boolean {
+  for (let e = error as (Error & { cause?: unknown; code?: unknown }) | undefined; e; e = e.cause as typeof e) {
+    if (e.name === "TimeoutError" || e.name === "NoRespondersError") return true;
+    if (e.code === 503 || e.code === "503" || e.code === 10008) return true;
+    if (/no responders|timeout|temporarily unavailable/i.test(e.message ?? "")) return true;
+  }
+  return false;
+}
+
 /** A publish that JetStream acknowledges (or refuses) in its reply. */
 async function publishRequest(
   ctx: StoreContext,

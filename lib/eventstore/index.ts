@@ -14,7 +14,7 @@
 import type { NatsConfig } from "../config/index.ts";
 import type { StreamSettings } from "./streams.ts";
 
-export { permissionViolation } from "./append.ts";
+export { isNoAnswer, permissionViolation } from "./append.ts";
 export { decodeRecorded, PoisonMessageError } from "./codec.ts";
 export type { Aggregate, AggregateRead, CommandDecision, CommandOptions, CommandResult } from "./command.ts";
 export { aggregateStream, handleCommand } from "./command.ts";

@@ -11,7 +11,8 @@
 import type { JetStreamManager, MsgRequest, StoredMsg } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { AggregateType, AnyRecordedEvent } from "../../events/index.ts";
-import { ValidationError } from "../errors/index.ts";
+import { UnavailableError, ValidationError } from "../errors/index.ts";
+import { isNoAnswer } from "./append.ts";
 import { decodeRecorded } from "./codec.ts";
 import type { StreamNames } from "./streams.ts";
 
@@ -55,12 +56,30 @@ export async function subjectMessages(
   afterSeq: number,
   atLeast = 0,
 ): Promise<StoredMsg[]> {
-  const reaches = (msgs: readonly StoredMsg[]) => atLeast <= afterSeq || (msgs.at(-1)?.seq ?? 0) >= atLeast;
-  for (let attempt = 0; attempt < 3; attempt++) {
-    const msgs = await directMessages(ctx, stream, subject, afterSeq);
-    if (reaches(msgs)) return msgs;
+  return unanswered(subject, async () => {
+    const reaches = (msgs: readonly StoredMsg[]) => atLeast <= afterSeq || (msgs.at(-1)?.seq ?? 0) >= atLeast;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const msgs = await directMessages(ctx, stream, subject, afterSeq);
+      if (reaches(msgs)) return msgs;
+    }
+    return leaderMessages(ctx, stream, subject, afterSeq);
+  });
+}
+
+/**
+ * `read()`, with JetStream not answering (a leader election, the stream's nodes down) turned into an
+ * `UnavailableError` (503: retry), as an append's missing ack is.
+ */
+async function unanswered<T>(subject: string, read: () => Promise<T>): Promise<T> {
+  try {
+    return await read();
+  } catch (cause) {
+    if (!isNoAnswer(cause)) throw cause;
+    throw new UnavailableError(`JetStream did not answer the read of ${subject}`, {
+      cause,
+      fix: "retry in a few seconds: the stream is electing a leader, or the nodes holding it are down",
+    });
   }
-  return leaderMessages(ctx, stream, subject, afterSeq);
 }
 
 /** Messages on one subject after `afterSeq` from whichever replica answers (direct get). */
@@ -194,5 +213,8 @@ export async function aggregateVersion(
 /** The last sequence on `subject` as the events stream's leader has it (a message get), 0 when there is none. */
 async function leaderVersion(ctx: StoreContext, subject: string): Promise<number> {
   const m = await ctx.jsm();
-  return (await m.streams.getMessage(ctx.names.events, { last_by_subj: subject }))?.seq ?? 0;
+  return unanswered(
+    subject,
+    async () => (await m.streams.getMessage(ctx.names.events, { last_by_subj: subject }))?.seq ?? 0,
+  );
 }

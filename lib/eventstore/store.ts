@@ -41,6 +41,8 @@ export interface EventStoreDeps {
   readonly streams?: StreamSettings | undefined;
   /** How long to wait for a publish ack before giving up with `UnavailableError`; default 5 s. */
   readonly publishTimeoutMs?: number | undefined;
+  /** Durable consumers' `ackWaitMs` unless one sets its own (`nats.ack_wait_ms`); default 30 s. */
+  readonly ackWaitMs?: number | undefined;
 }
 
 export interface EventStore {
@@ -115,7 +117,10 @@ export function createEventStore(deps: EventStoreDeps): EventStore {
       return { result: { seqs, version: seqs[seqs.length - 1] as number, duplicate: true }, events };
     },
     async consume(opts) {
-      return startConsumer(await consumers(), opts);
+      return startConsumer(await consumers(), {
+        ...(deps.ackWaitMs === undefined ? {} : { ackWaitMs: deps.ackWaitMs }),
+        ...opts,
+      });
     },
     async subscribeLive(opts) {
       return startLive(await consumers(), opts);

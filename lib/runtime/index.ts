@@ -61,6 +61,7 @@ export async function openRuntime(config: Config, name: string): Promise<Runtime
     prefix: config.nats.prefix,
     logger: logger("eventstore"),
     streams: streamSettingsFromConfig(config.nats),
+    ackWaitMs: config.nats.ack_wait_ms,
   });
   const events = store.streams.events;
   try {

@@ -9,7 +9,7 @@ import { type JetStreamManager, jetstreamManager, type StreamInfo } from "@nats-
 import { type KV, Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { ConfigError, type FieldIssue, UnavailableError } from "../errors/index.ts";
-import { streamNames } from "../eventstore/index.ts";
+import { isNoAnswer, streamNames } from "../eventstore/index.ts";
 import type { Logger } from "../log/index.ts";
 import { refusedByNats } from "./nats.ts";
 
@@ -30,16 +30,6 @@ const recreateFix = (stream: string, isEvents: boolean, replicas: number) =>
   isEvents
     ? `copy ${stream} into a stream created with num_replicas ${replicas} (\`nats stream backup ${stream} <dir>\`, then restore it with num_replicas ${replicas} in its configuration); it is the audit trail: never remove it without that copy`
     : `nats stream rm ${stream} (fast persistence exists on one replica only; Wheelhouse creates it again with ${replicas})`;
-
-/** Whether `error` is NATS not answering (a timeout, no responders, JetStream unavailable). */
-export function isNoAnswer(error: unknown): boolean {
-  for (let e = error as (Error & { cause?: unknown; code?: unknown }) | undefined; e; e = e.cause as typeof e) {
-    if (e.name === "TimeoutError" || e.name === "NoRespondersError") return true;
-    if (e.code === 503 || e.code === "503" || e.code === 10008) return true;
-    if (/no responders|timeout|temporarily unavailable/i.test(e.message ?? "")) return true;
-  }
-  return false;
-}
 
 /**
  * What a JetStream request about `stream` failed with, as one line an operator can act on:

@@ -24,7 +24,14 @@ import { createHash, randomUUID } from "node:crypto";
 import { jetstreamManager } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { ConflictError, toWheelhouseError, ValidationError, WheelhouseError } from "../../lib/errors/index.ts";
+import {
+  ConflictError,
+  toWheelhouseError,
+  UnavailableError,
+  ValidationError,
+  WheelhouseError,
+} from "../../lib/errors/index.ts";
+import { isNoAnswer } from "../../lib/eventstore/index.ts";
 import { openBucket } from "../../lib/runtime/index.ts";
 import type { ApiRequest, ApiResponse, Handler } from "./api.ts";
 
@@ -70,7 +77,11 @@ export async function createIdempotencyStore(
   const dec = new TextDecoder();
   /** The entry as the bucket's leader has it (a stream message get), `null` when there is none or it was deleted. */
   const readFromLeader = async (kvKey: string): Promise<Stored | null> => {
-    const msg = await jsm.streams.getMessage(`KV_${bucket}`, { last_by_subj: `$KV.${bucket}.${kvKey}` });
+    const msg = await jsm.streams
+      .getMessage(`KV_${bucket}`, { last_by_subj: `$KV.${bucket}.${kvKey}` })
+      .catch((e: unknown) => {
+        throw unanswered(e);
+      });
     if (msg === null || msg.data.length === 0 || msg.header?.get("KV-Operation")) return null;
     return JSON.parse(dec.decode(msg.data)) as Stored;
   };
@@ -96,7 +107,9 @@ export async function createIdempotencyStore(
           JSON.stringify({ state: "pending", fingerprint, claimed_at: now(), holder } satisfies Stored),
         );
         let resumed = false;
-        const existing = await kv.get(kvKey);
+        const existing = await kv.get(kvKey).catch((e: unknown) => {
+          throw unanswered(e);
+        });
         if (existing && existing.operation === "PUT") {
           const stored = JSON.parse(dec.decode(existing.value)) as Stored;
           if (stored.fingerprint !== fingerprint || stored.state === "done" || isLive(kvKey, stored)) {
@@ -106,7 +119,8 @@ export async function createIdempotencyStore(
           // attempt's events before deciding, and its append carries the same key.
           try {
             await kv.update(kvKey, claim, existing.revision);
-          } catch {
+          } catch (e) {
+            if (isNoAnswer(e)) throw unanswered(e);
             // Another retry took it over (or the answer landed) between our read and write, or our read
             // came from a replica that was behind.
             const raced = await readFromLeader(kvKey);
@@ -117,7 +131,8 @@ export async function createIdempotencyStore(
         } else {
           try {
             await kv.create(kvKey, claim);
-          } catch {
+          } catch (e) {
+            if (isNoAnswer(e)) throw unanswered(e);
             // Someone else claimed the key between our get and create (or our get came from a replica
             // that was behind).
             const raced = await readFromLeader(kvKey);
@@ -147,6 +162,19 @@ export async function createIdempotencyStore(
       };
     },
   };
+}
+
+/**
+ * The bucket did not answer (a leader election, its nodes down): 503, and the client retries with the
+ * same key; nothing was claimed, or the claim is taken over by the retry.
+ */
+function unanswered(error: unknown): unknown {
+  if (!isNoAnswer(error)) return error;
+  return new UnavailableError("the Idempotency-Key store (NATS KV) did not answer", {
+    cause: error,
+    field: "Idempotency-Key",
+    fix: "retry with the same Idempotency-Key in a few seconds",
+  });
 }
 
 function busy(): ConflictError {

@@ -59,6 +59,8 @@ export interface NatsCluster {
   restart(name: string): Promise<void>;
   /** The node leading `stream` (JetStream `STREAM.INFO`, `cluster.leader`), once there is one. */
   streamLeader(nc: NatsConnection, stream: string, timeoutMs?: number): Promise<string>;
+  /** The node leading durable `consumer` of `stream` (`CONSUMER.INFO`, `cluster.leader`), once there is one. */
+  consumerLeader(nc: NatsConnection, stream: string, consumer: string, timeoutMs?: number): Promise<string>;
   /** Waits until every running node reports healthy (`/healthz`: JetStream current). */
   waitHealthy(timeoutMs?: number): Promise<void>;
   /** Kills every node and removes the directory. */
@@ -123,7 +125,9 @@ export async function startNatsCluster(label: string, size = 3): Promise<NatsClu
     node.exited = new Promise((resolve) => child.once("exit", () => resolve()));
   };
   const healthy = async (node: NodeState) => {
-    const res = await fetch(`http://127.0.0.1:${node.monitorPort}/healthz`).catch(() => null);
+    const res = await fetch(`http://127.0.0.1:${node.monitorPort}/healthz`, {
+      signal: AbortSignal.timeout(2_000),
+    }).catch(() => null);
     return res?.ok === true;
   };
   const byName = (name: string) => {
@@ -175,11 +179,22 @@ export async function startNatsCluster(label: string, size = 3): Promise<NatsClu
       await waitFor(`NATS node ${name} healthy again`, () => healthy(node), { timeoutMs: 30_000, intervalMs: 100 });
     },
     async streamLeader(nc, stream, timeoutMs = 15_000) {
-      const jsm = await jetstreamManager(nc, { timeout: 2_000 });
+      const jsm = await jetstreamManager(nc, { timeout: 2_000, checkAPI: false });
       return waitFor(
         `a leader for stream ${stream}`,
         async () => {
           const leader = (await jsm.streams.info(stream)).cluster?.leader;
+          return leader && leader !== "" ? leader : null;
+        },
+        { timeoutMs, intervalMs: 100 },
+      );
+    },
+    async consumerLeader(nc, stream, consumer, timeoutMs = 15_000) {
+      const jsm = await jetstreamManager(nc, { timeout: 2_000, checkAPI: false });
+      return waitFor(
+        `a leader for consumer ${consumer} of ${stream}`,
+        async () => {
+          const leader = (await jsm.consumers.info(stream, consumer)).cluster?.leader;
           return leader && leader !== "" ? leader : null;
         },
         { timeoutMs, intervalMs: 100 },
