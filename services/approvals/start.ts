@@ -1,8 +1,10 @@
 /** Starts the approvals service on a shared runtime (its own process, or the embedded one). */
+import { type ApprovalTimers, createApprovalTimers } from "../../lib/approvals/index.ts";
 import { type Config, requireSecret } from "../../lib/config/index.ts";
 import { ConfigError } from "../../lib/errors/index.ts";
 import type { Logger } from "../../lib/log/index.ts";
 import type { RunningService, Runtime } from "../../lib/runtime/index.ts";
+import { connectTemporal, type TemporalConnections } from "../../lib/temporal/connect.ts";
 import { createReadModelQueries, type ReadModelQueries } from "../../projections/queries.ts";
 import { createLinearApprovals, type LinearApprovals } from "./linear.ts";
 import { createApprovalsService } from "./service.ts";
@@ -28,6 +30,26 @@ export async function startApprovals(runtime: Runtime): Promise<RunningService> 
     pollIntervalMs: config.approvals.linear.poll_interval_ms,
   });
   await service.start({ nc: runtime.nc });
+  // Pending approvals expire at their TTL by a durable Temporal timer per revision, armed from the
+  // `approval.requested` this service records (so timers need no links and open nothing themselves).
+  let temporal: TemporalConnections | null = null;
+  let timers: ApprovalTimers | null = null;
+  try {
+    temporal = await connectTemporal(config.orchestrator);
+    timers = createApprovalTimers({
+      store: runtime.store,
+      temporal: { connection: temporal.workerConnection, client: temporal.client },
+      namespace: config.orchestrator.namespace,
+      taskQueue: `${config.orchestrator.task_queue}-approvals`,
+      logger,
+    });
+    await timers.start();
+  } catch (error) {
+    await timers?.stop();
+    await temporal?.close();
+    await service.stop();
+    throw error;
+  }
   logger.info(
     {
       linear: linear ? config.approvals.linear.team_key : "off",
@@ -35,7 +57,13 @@ export async function startApprovals(runtime: Runtime): Promise<RunningService> 
     },
     "opening approvals for plans that need them",
   );
-  return { stop: () => service.stop() };
+  return {
+    async stop() {
+      await service.stop();
+      await timers?.stop();
+      await temporal?.close();
+    },
+  };
 }
 
 /** The Linear side when `approvals.linear` is configured (enabled, or a team key set); null otherwise. */

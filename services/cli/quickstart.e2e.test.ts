@@ -13,30 +13,11 @@
  * demo's 2 replicas before, and put back to what it ran before the test afterwards.
  */
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { execa } from "execa";
-import {
-  connectTestNats,
-  deleteStreams,
-  dropSchemas,
-  freePort,
-  kubectl,
-  kubeGet,
-  minioClient,
-  natsEnv,
-  removeBuckets,
-  testCluster,
-  testEnv,
-  uniqueBucketName,
-  uniqueName,
-  waitFor,
-} from "../../test/support/index.ts";
+import { type EmbeddedSystem, kubectl, kubeGet, startEmbedded, waitFor } from "../../test/support/index.ts";
 
-const root = join(import.meta.dirname, "..", "..");
+const root = import.meta.dirname.replace(/\/services\/cli$/, "");
 const NAMESPACE = "shop-staging";
 const INTENT = "scale checkout to 6 in staging";
 
@@ -46,14 +27,7 @@ interface Deployment {
 }
 
 describe("quick start (README): npm start, then plan → approve → execute → explain through the CLI", () => {
-  const ports = { gateway: 0, router: 0 };
-  const prefix = uniqueName("qs");
-  const schema = uniqueName("wh_quickstart");
-  const buckets = { evidence: uniqueBucketName("qs-evidence"), artifacts: uniqueBucketName("qs-artifacts") };
-  const dataDir = mkdtempSync(join(tmpdir(), "wh-quickstart-"));
-  let env: NodeJS.ProcessEnv = {};
-  let child: ChildProcess | null = null;
-  let output = "";
+  let system: EmbeddedSystem;
   let replicasBefore: number | null = null;
 
   const checkout = () => kubeGet<Deployment>("deployment", "checkout", `--namespace=${NAMESPACE}`);
@@ -63,88 +37,20 @@ describe("quick start (README): npm start, then plan → approve → execute →
   };
 
   before(async () => {
-    ports.gateway = await freePort();
-    ports.router = await freePort();
-    // As scripts/start: its env.sh puts the project's tools first on PATH; KUBECONFIG names the local cluster.
-    env = {
-      ...process.env,
-      PATH: [join(root, "node_modules", ".bin"), testCluster.bin, process.env.PATH].join(":"),
-      KUBECONFIG: testCluster.kubeconfig,
-      ...natsEnv("embedded"),
-      WHEELHOUSE_NATS__PREFIX: prefix,
-      WHEELHOUSE_DATA_DIR: dataDir,
-      WHEELHOUSE_STORAGE__POSTGRES_URL: testEnv.pgUrl,
-      WHEELHOUSE_STORAGE__POSTGRES_SCHEMA: schema,
-      WHEELHOUSE_STORAGE__PROJECTOR_REBUILD_ON_STREAM_CHANGE: "true",
-      WHEELHOUSE_ORCHESTRATOR__TEMPORAL_ADDRESS: testEnv.temporalAddress,
-      WHEELHOUSE_ORCHESTRATOR__TASK_QUEUE: uniqueName("quickstart"),
-      WHEELHOUSE_STORAGE__EVIDENCE__KIND: "s3",
-      WHEELHOUSE_STORAGE__EVIDENCE__ENDPOINT: testEnv.minioUrl,
-      WHEELHOUSE_STORAGE__EVIDENCE__BUCKET: buckets.evidence,
-      WHEELHOUSE_TOOLS__ARTIFACT_BUCKET: buckets.artifacts,
-      WHEELHOUSE_S3_ACCESS_KEY: testEnv.minio.accessKey,
-      WHEELHOUSE_S3_SECRET_KEY: testEnv.minio.secretKey,
-      WHEELHOUSE_GATEWAY__PORT: String(ports.gateway),
-      WHEELHOUSE_GATEWAY__AUTH__ISSUER: `http://127.0.0.1:${ports.gateway}/dev-issuer`,
-      WHEELHOUSE_TOOLS__ROUTER_PORT: String(ports.router),
-      WHEELHOUSE_LOG__FORMAT: "json",
-    };
-
     // `npm start` installs the demo shop (idempotent); the flow starts from the demo's 2 replicas.
-    await execa("bash", ["infra/demo-shop/install.sh"], { cwd: root, env });
+    await execa("bash", ["infra/demo-shop/install.sh"], { cwd: root });
     replicasBefore = (await checkout())?.spec.replicas ?? null;
     await scaleCheckout(2);
-
-    child = spawn(process.execPath, ["--import", "tsx", "services/wheelhouse/main.ts"], {
-      cwd: root,
-      env,
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    child.stdout?.on("data", (d: Buffer) => {
-      output += d.toString();
-    });
-    child.stderr?.on("data", (d: Buffer) => {
-      output += d.toString();
-    });
-    await waitFor("the embedded process to print its banner", () => output.includes("Wheelhouse is running"), {
-      timeoutMs: 90_000,
-      intervalMs: 200,
-    }).catch((error: Error) => {
-      throw new Error(`${error.message}\n--- its output ---\n${output.slice(-4000)}`);
-    });
+    system = await startEmbedded("qs");
   });
 
   after(async () => {
-    if (child && child.exitCode === null && child.signalCode === null) {
-      const exited = new Promise((resolve) => child?.once("exit", resolve));
-      child.kill("SIGTERM");
-      await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 20_000).unref())]);
-      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-    }
+    await system?.stop();
     if (replicasBefore !== null) await scaleCheckout(replicasBefore);
-    const nc = await connectTestNats();
-    await deleteStreams(nc, prefix);
-    await nc.close();
-    await dropSchemas(schema);
-    await removeBuckets(minioClient(), buckets.evidence, buckets.artifacts);
-    rmSync(dataDir, { recursive: true, force: true });
   });
 
-  /** `npm run -s token -- --sub <sub> --roles <roles>` */
-  const token = async (sub: string, roles: string) =>
-    (
-      await execa(process.execPath, ["--import", "tsx", "scripts/mint-token.ts", "--sub", sub, "--roles", roles], {
-        cwd: root,
-        env,
-      })
-    ).stdout.trim();
-  /** `npm run -s wheelhouse -- <args>` with WHEELHOUSE_URL and WHEELHOUSE_TOKEN exported. */
-  const wheelhouse = (bearer: string, ...args: string[]) =>
-    execa(process.execPath, ["--import", "tsx", "services/cli/main.ts", ...args], {
-      cwd: root,
-      env: { ...env, WHEELHOUSE_URL: `http://127.0.0.1:${ports.gateway}`, WHEELHOUSE_TOKEN: bearer },
-      reject: false,
-    });
+  const token = (sub: string, roles: string) => system.token(sub, roles);
+  const wheelhouse = (bearer: string, ...args: string[]) => system.cli(bearer, ...args);
 
   it("scales shop-staging/checkout to 6 for real, approved by bob, and explains it", async () => {
     const alice = await token("alice", "operator,approver");
@@ -154,7 +60,7 @@ describe("quick start (README): npm start, then plan → approve → execute →
     await waitFor(
       "the context service to show checkout at 2 replicas in staging",
       async () => {
-        const res = await fetch(`http://127.0.0.1:${ports.gateway}/v1/context/services/checkout?environment=staging`, {
+        const res = await fetch(`${system.url}/v1/context/services/checkout?environment=staging`, {
           headers: { authorization: `Bearer ${alice}` },
         });
         const service = (await res.json()) as { namespace?: string; replicas?: { desired: number | null } };
@@ -220,7 +126,7 @@ describe("quick start (README): npm start, then plan → approve → execute →
       { timeoutMs: 60_000, intervalMs: 250 },
     );
     assert.equal(deployment.spec.replicas, 6);
-    const table = await execa("kubectl", ["get", "deploy", "checkout", "-n", NAMESPACE], { env });
+    const table = await execa("kubectl", ["get", "deploy", "checkout", "-n", NAMESPACE], { env: system.env });
     assert.match(table.stdout, /^checkout\s+6\/6\s+6\s+6\s/m);
 
     const explained = await wheelhouse(alice, "explain", planId, "--verify-evidence");

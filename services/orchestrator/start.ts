@@ -5,11 +5,9 @@
  * over its HTTP RPC.
  */
 import type { KeyObject } from "node:crypto";
-import { Client, Connection } from "@temporalio/client";
-import { NativeConnection } from "@temporalio/worker";
 import { resolveSecret } from "../../lib/config/index.ts";
-import { UnavailableError } from "../../lib/errors/index.ts";
 import type { RunningService, Runtime } from "../../lib/runtime/index.ts";
+import { connectTemporal } from "../../lib/temporal/connect.ts";
 import { createCapabilityMinter, requireSigningKey } from "../../lib/tools/index.ts";
 import { createActivities } from "./activities.ts";
 import { createExecutionStarter } from "./starter.ts";
@@ -32,24 +30,9 @@ export async function startOrchestrator(
   const settings = config.orchestrator;
   const logger = runtime.logger("orchestrator");
   const capabilities = createCapabilityMinter({ signingKey: options.signingKey ?? requireSigningKey(config) });
-  const unreachable = (cause: unknown) =>
-    new UnavailableError(`cannot reach Temporal at ${settings.temporal_address}: ${(cause as Error).message}`, {
-      cause,
-      field: "orchestrator.temporal_address",
-      fix: "start the local stack with `scripts/infra up`, or set WHEELHOUSE_ORCHESTRATOR__TEMPORAL_ADDRESS",
-    });
   routeTemporalLogs(logger);
-  const workerConnection = await NativeConnection.connect({ address: settings.temporal_address }).catch((cause) => {
-    throw unreachable(cause);
-  });
-  let clientConnection: Connection;
-  try {
-    clientConnection = await Connection.connect({ address: settings.temporal_address });
-  } catch (cause) {
-    await workerConnection.close();
-    throw unreachable(cause);
-  }
-  const client = new Client({ connection: clientConnection, namespace: settings.namespace });
+  const temporal = await connectTemporal(settings);
+  const { workerConnection, client } = temporal;
 
   const worker = await startExecutionWorker({
     connection: workerConnection,
@@ -85,8 +68,7 @@ export async function startOrchestrator(
     async stop() {
       await starter.stop();
       await worker.stop();
-      await clientConnection.close();
-      await workerConnection.close();
+      await temporal.close();
     },
   };
 }

@@ -22,6 +22,7 @@ export {
   testCluster,
   uniqueKubeName,
 } from "./cluster.ts";
+export { type CliResult, type EmbeddedSystem, startEmbedded } from "./embedded.ts";
 export { natsCredentials, natsEnv, natsOptions, testEnv } from "./env.ts";
 export { recorded, recordedChange } from "./events.ts";
 export { FIXTURE_BIN, recordedArgv } from "./fixture-bin.ts";
