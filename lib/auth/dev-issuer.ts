@@ -173,13 +173,20 @@ export async function loadDevIssuer(dir: string, issuer: string, options: DevIss
     },
     routes: { jwks: "/.well-known/jwks.json" },
     scopes: ["openid", "offline_access", "profile", "email"],
-    claims: { openid: ["sub"], profile: ["name", "preferred_username"], email: ["email"] },
+    // `groups` (roles' groups and approver groups, as the access token has them) lets the console show who may do what.
+    claims: { openid: ["sub"], profile: ["name", "preferred_username", "groups"], email: ["email"] },
     async findAccount(_ctx, id) {
       const person = demoIdentity(id);
       if (!person) return undefined;
       return {
         accountId: id,
-        claims: () => ({ sub: id, name: person.name, preferred_username: id, email: person.email }),
+        claims: () => ({
+          sub: id,
+          name: person.name,
+          preferred_username: id,
+          email: person.email,
+          groups: tokenClaims(person, { ...shape, groupsClaim: shape.rolesClaim })[shape.rolesClaim],
+        }),
       };
     },
     // A signed-in person's token carries their roles and groups; a minted one what `mint` put in it.

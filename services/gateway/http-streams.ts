@@ -8,7 +8,7 @@ import websocket, { type WebSocket } from "@fastify/websocket";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import * as v from "valibot";
 import type { Actor, Role } from "../../events/index.ts";
-import { type Authenticator, requireRole } from "../../lib/auth/index.ts";
+import { type Authenticator, type Principal, requireRole } from "../../lib/auth/index.ts";
 import { toWheelhouseError, UnauthenticatedError } from "../../lib/errors/index.ts";
 import type { Logger } from "../../lib/log/index.ts";
 import { ClientMessageSchema } from "../../schemas/api/index.ts";
@@ -42,6 +42,8 @@ export interface StreamContext {
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 const WS_PROTOCOL = "wheelhouse.v1";
+const TOKEN_EXPIRED =
+  'the token has expired: sign in again, or send {type:"auth", token} with a fresh token before it expires';
 /** Unsent SSE bytes after which a stalled client is disconnected (it resumes with Last-Event-ID). */
 const SSE_MAX_BUFFERED_BYTES = 1024 * 1024;
 
@@ -186,22 +188,40 @@ function acceptWebSocket(deps: StreamDeps, socket: WebSocket, request: FastifyRe
     socket.send(JSON.stringify({ type: "error", code: code === 4401 ? "unauthenticated" : "bad_request", detail }));
     if (code === 4401) socket.close(4401, "unauthenticated");
   };
-  const authenticated = (a: Actor) => {
-    actor = a;
-    socket.send(JSON.stringify({ type: "ready", actor: a.id }));
+  // The socket lives no longer than its token: at `exp` it is closed with 4401, unless the client
+  // has sent a fresh token for the same person over it ({type:"auth"} again) before then.
+  let expiry: ReturnType<typeof setTimeout> | undefined;
+  const authenticated = (principal: Principal) => {
+    if (actor && actor.id !== principal.actor.id) {
+      fail(4401, `this socket is ${actor.id}'s; a token for ${principal.actor.id} needs a socket of its own`);
+      return;
+    }
+    actor = principal.actor;
+    clearTimeout(expiry);
+    const exp = principal.claims.exp;
+    if (typeof exp === "number") {
+      expiry = setTimeout(
+        () => {
+          socket.send(JSON.stringify({ type: "error", code: "unauthenticated", detail: TOKEN_EXPIRED }));
+          socket.close(4401, "token expired");
+        },
+        Math.max(0, exp * 1000 - Date.now()),
+      );
+    }
+    socket.send(JSON.stringify({ type: "ready", actor: principal.actor.id }));
   };
   const tryToken = async (token: string) => {
     try {
       deps.authFailures.check(request.ip);
-      let a: Actor;
+      let principal: Principal;
       try {
-        ({ actor: a } = await deps.authenticator.verify(token));
+        principal = await deps.authenticator.verify(token);
       } catch (e) {
         if (e instanceof UnauthenticatedError) deps.authFailures.record(request.ip);
         throw e;
       }
-      requireRole(a, role);
-      authenticated(a);
+      requireRole(principal.actor, role);
+      authenticated(principal);
     } catch (e) {
       fail(4401, toWheelhouseError(e).message);
     }
@@ -230,7 +250,7 @@ function acceptWebSocket(deps: StreamDeps, socket: WebSocket, request: FastifyRe
         return;
       }
       if (message.type === "auth") {
-        if (!actor) await tryToken(message.token);
+        await tryToken(message.token);
         return;
       }
       if (!actor) {
@@ -243,6 +263,7 @@ function acceptWebSocket(deps: StreamDeps, socket: WebSocket, request: FastifyRe
   });
   socket.on("close", () => {
     clearTimeout(authTimer);
+    clearTimeout(expiry);
     deps.metrics.wsClients.dec();
     void deps.hub.remove(live);
   });

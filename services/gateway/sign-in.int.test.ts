@@ -64,7 +64,9 @@ describe("sign-in through the development issuer", () => {
     assert.equal(claims.sub, "alice");
     assert.equal(claims.client_id, CONSOLE_CLIENT_ID);
     assert.deepEqual(claims.groups, ["wheelhouse-operators"]);
-    assert.equal(decodeJwt(alice.id_token ?? "").name, "Alice");
+    const idClaims = decodeJwt(alice.id_token ?? "");
+    assert.equal(idClaims.name, "Alice");
+    assert.deepEqual(idClaims.groups, ["wheelhouse-operators"]);
   });
 
   it("the API takes alice's token as alice, an operator", async () => {
