@@ -42,7 +42,8 @@ export async function readEvents(
 export function followLogs(
   executionId: string,
   token: () => Promise<string | null>,
-  onChunk: (chunk: LogChunk) => void,
+  /** `streamSeq`: the chunk's position in the output stream (SSE `id:`), unique across the execution's calls. */
+  onChunk: (chunk: LogChunk, streamSeq: number | null) => void,
   onError: (message: string) => void,
 ): LogFollower {
   const controller = new AbortController();
@@ -65,7 +66,7 @@ export function followLogs(
         failures = 0;
         await readEvents(response.body, (event) => {
           if (event.id !== null) lastId = event.id;
-          onChunk(JSON.parse(event.data) as LogChunk);
+          onChunk(JSON.parse(event.data) as LogChunk, event.id === null ? null : Number(event.id));
         });
       } catch (error) {
         if (stopped) return;

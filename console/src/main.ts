@@ -15,6 +15,8 @@ import { servicesScreen } from "./screens/services";
 import { type Context, problemView, type Screen, type ScreenFactory } from "./ui";
 
 const root = document.getElementById("app") as HTMLElement;
+// lit-html renders after what a container holds: drop the loading line first.
+root.replaceChildren();
 
 const SCREENS: Record<Route["name"], ScreenFactory> = {
   changes: changesScreen,

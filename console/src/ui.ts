@@ -97,7 +97,7 @@ export function countdown(iso: string | null | undefined, now = Date.now()): str
 }
 
 export function jsonView(value: unknown): TemplateResult {
-  return html`<pre class="json">${JSON.stringify(value, null, 2)}</pre>`;
+  return html`<pre class="json" tabindex="0">${JSON.stringify(value, null, 2)}</pre>`;
 }
 
 export function shortHash(hash: string | null | undefined, n = 12): string {

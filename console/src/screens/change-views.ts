@@ -8,13 +8,15 @@ import { html, nothing, type TemplateResult } from "lit-html";
 import type { Explanation } from "../api/client";
 import type { StepView } from "../api/views";
 import type { LogChunk } from "../logs";
-import { actorName, jsonView, shortHash, statusBadge, timeView } from "../ui";
+import { actorName, shortHash, statusBadge, timeView } from "../ui";
 
 type Revision = Explanation["revisions"][number];
 type Evidence = Revision["evidence"][number];
 type Story = Explanation["executions"][number];
 type ToolCall = Story["tool_calls"][number];
 type Check = Story["verification"][number]["checks"][number];
+
+const clip = (text: string, n: number) => (text.length > n ? `${text.slice(0, n)}…` : text);
 
 const WRITE_HINT = /(scale|apply|upgrade|rollback|restart|patch|delete|annotate|cordon|drain|set|create)/;
 
@@ -32,7 +34,7 @@ export function evidenceView(e: Evidence, label?: string): TemplateResult {
       <dt>sha256</dt><dd class="mono break">${e.sha256 ?? "—"}</dd>
       ${e.recorded_by ? html`<dt>Recorded</dt><dd>${e.recorded_by.type} by ${actorName(e.recorded_by.actor)} ${timeView(e.recorded_by.occurred_at)}</dd>` : nothing}
     </dl>
-    ${e.content !== undefined ? html`<pre class="output">${e.content}</pre>` : html`<p class="muted small">Content not inlined.</p>`}
+    ${e.content !== undefined ? html`<pre class="output" tabindex="0">${e.content}</pre>` : html`<p class="muted small">Content not inlined.</p>`}
   </details>`;
 }
 
@@ -144,7 +146,7 @@ function toolCallView(c: ToolCall, chunks: readonly LogChunk[]): TemplateResult 
     ${c.error ? html`<p class="small bad">${c.error}</p>` : nothing}
     ${
       live.length
-        ? html`<pre class="output" aria-label=${`Live output of ${c.step_id}`}>${live.map((k) => html`<span class=${k.stream}>${k.text}</span>`)}</pre>`
+        ? html`<pre class="output" role="log" tabindex="0" aria-label=${`Live output of ${c.step_id}`}>${live.map((k) => html`<span class=${k.stream}>${k.text}</span>`)}</pre>`
         : c.output
           ? evidenceView(c.output, "output")
           : nothing
@@ -168,12 +170,12 @@ export function executionView(e: Story, chunks: readonly LogChunk[], status: str
     <ol class="timeline">
       ${e.steps.map(
         (s) =>
-          html`<li>${statusBadge(s.status)} <span class="mono">${s.step_id}</span> ${s.action_id}${s.detail ? html` — <span class="small">${s.detail}</span>` : nothing} ${timeView(s.event.occurred_at)}</li>`,
+          html`<li>${statusBadge(s.status)} <span class="mono">${s.step_id}</span> ${s.action_id}${s.detail ? html` — <span class="small">${clip(s.detail, 160)}</span>` : nothing} ${timeView(s.event.occurred_at)}</li>`,
       )}
     </ol>
     <h4>Tool calls</h4>
     <ul class="plain">${e.tool_calls.map((c) => toolCallView(c, chunks))}</ul>
-    ${orphan.length ? html`<pre class="output" aria-label="Live output">${orphan.map((k) => html`<span class=${k.stream}>${k.text}</span>`)}</pre>` : nothing}
+    ${orphan.length ? html`<pre class="output" role="log" tabindex="0" aria-label="Live output">${orphan.map((k) => html`<span class=${k.stream}>${k.text}</span>`)}</pre>` : nothing}
     ${
       e.verification.length
         ? html`<h4>Verification</h4>
@@ -223,5 +225,3 @@ export function timelineView(x: Explanation, until: string | null): TemplateResu
     ${events.map((t) => html`<li><span class="mono">${t.type}</span> by ${actorName(t.actor)} ${timeView(t.occurred_at)}${t.audit ? html` · audit #${t.audit.seq}` : nothing}</li>`)}
   </ol>`;
 }
-
-export { jsonView };

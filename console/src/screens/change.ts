@@ -92,11 +92,11 @@ export const changeScreen: ScreenFactory = (context, route) => {
           followLogs(
             e.execution_id,
             () => auth.token(),
-            (chunk) => {
+            (chunk, streamSeq) => {
               const ids = seen.get(e.execution_id) ?? new Set<number>();
               seen.set(e.execution_id, ids);
-              if (ids.has(chunk.seq)) return;
-              ids.add(chunk.seq);
+              if (streamSeq !== null && ids.has(streamSeq)) return;
+              if (streamSeq !== null) ids.add(streamSeq);
               chunks.set(e.execution_id, [...(chunks.get(e.execution_id) ?? []), chunk]);
               context.rerender();
             },
@@ -107,8 +107,9 @@ export const changeScreen: ScreenFactory = (context, route) => {
           ),
         );
       } else if (!running && follower) {
-        follower.stop();
         followers.delete(e.execution_id);
+        // The last chunks may still be on their way when the outcome is read.
+        setTimeout(() => follower.stop(), 2_000);
       }
     }
   }
@@ -228,6 +229,11 @@ export const changeScreen: ScreenFactory = (context, route) => {
     const needed = Math.max(0, p.approvals_required - p.approvals_granted);
     const expires = approvals.find((a) => a.status === "pending")?.expiresAt ?? policy?.expiresAt ?? null;
     const blocked = approveBlocked(p);
+    if (p.decision !== "require_approval" && approvals.length === 0) {
+      return html`<p>
+        ${p.decision === "allow" ? "Policy allows this plan without approval." : p.decision === "deny" ? "Policy refused this plan: it cannot be approved." : "Policy has not decided yet."}
+      </p>`;
+    }
     const requester = p.requested_by?.id ?? p.actor_id;
     return html`<p>
         <strong>${p.approvals_granted}</strong> of <strong>${p.approvals_required}</strong> approvals ·

@@ -39,6 +39,7 @@ export const servicesScreen: ScreenFactory = (context, route) => {
   let loading = true;
   let problem: Problem | null = null;
   const details = new Map<string, ServiceDetail | Problem | "loading">();
+  const openRows = new Set<string>();
 
   async function load() {
     const all: ServiceView[] = [];
@@ -70,6 +71,15 @@ export const servicesScreen: ScreenFactory = (context, route) => {
     context.rerender();
   }
   void load();
+
+  function toggle(s: ServiceView) {
+    if (openRows.has(s.node_id)) openRows.delete(s.node_id);
+    else {
+      openRows.add(s.node_id);
+      void open(s);
+    }
+    context.rerender();
+  }
 
   async function open(s: ServiceView) {
     if (details.has(s.node_id)) return;
@@ -126,25 +136,33 @@ export const servicesScreen: ScreenFactory = (context, route) => {
             ${services.map((s) => {
               const a = s.attributes as Loose;
               const detail = details.get(s.node_id);
+              const expanded = openRows.has(s.node_id);
+              const rowId = `service-${s.node_id.replace(/[^\w-]/g, "_")}`;
               return html`<tr>
                   <td>
-                    <details @toggle=${(event: Event) => (event.target as HTMLDetailsElement).open && void open(s)}>
-                      <summary>${s.name}</summary>
-                      ${
-                        detail === undefined || detail === "loading"
-                          ? html`<p role="status">Loading…</p>`
-                          : "status" in detail && "detail" in detail && !("node_id" in detail)
-                            ? problemView(detail as Problem)
-                            : detailView(detail as ServiceDetail)
-                      }
-                    </details>
+                    <button type="button" class="link" aria-expanded=${expanded ? "true" : "false"} aria-controls=${rowId} @click=${() => toggle(s)}>
+                      <span aria-hidden="true">${expanded ? "▾" : "▸"}</span> ${s.name}
+                    </button>
                   </td>
                   <td>${s.environment ?? "—"}</td>
                   <td>${typeof a.namespace === "string" ? a.namespace : "—"}</td>
                   <td>${typeof a.replicas === "number" ? a.replicas : "—"}</td>
                   <td>${names(s.edges.filter((e) => e.kind === "depends_on").map((e) => byId.get(e.to_node)))}</td>
                   <td>${names(dependents.get(s.node_id) ?? [])}</td>
-                </tr>`;
+                </tr>
+                ${
+                  expanded
+                    ? html`<tr id=${rowId} class="detail-row"><td colspan="6">
+                      ${
+                        detail === undefined || detail === "loading"
+                          ? html`<p role="status">Loading…</p>`
+                          : "node_id" in detail
+                            ? detailView(detail)
+                            : problemView(detail)
+                      }
+                    </td></tr>`
+                    : nothing
+                }`;
             })}
             ${!loading && services.length === 0 ? html`<tr><td colspan="6" class="muted">The context service has seen no service${environment ? ` in ${environment}` : ""} yet.</td></tr>` : nothing}
           </tbody>
