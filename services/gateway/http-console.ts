@@ -104,6 +104,8 @@ export function loadConsoleAssets(dir: string | null): Map<string, Asset> {
   if (dir && existsSync(join(dir, "index.html"))) {
     const walk = (folder: string) => {
       for (const name of readdirSync(folder)) {
+        // Dotfiles (setup's build stamp) are not the console's.
+        if (name.startsWith(".")) continue;
         const file = join(folder, name);
         if (statSync(file).isDirectory()) {
           walk(file);

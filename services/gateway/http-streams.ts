@@ -207,6 +207,8 @@ function acceptWebSocket(deps: StreamDeps, socket: WebSocket, request: FastifyRe
         },
         Math.max(0, exp * 1000 - Date.now()),
       );
+      // The socket's own close clears it; alone it must not hold a stopping process open.
+      expiry.unref();
     }
     socket.send(JSON.stringify({ type: "ready", actor: principal.actor.id }));
   };
