@@ -31,6 +31,8 @@ export function createLive(token: () => Promise<string | null>) {
   let wanted = false;
   /** Whether this session's socket has been live before: a later `ready` is a reconnect. */
   let wasLive = false;
+  /** A refreshed token was sent over the open socket; its `ready` is not a new connection. */
+  let reauthenticating = false;
   const listeners = new Set<(state: LiveState) => void>();
 
   const setState = (next: LiveState) => {
@@ -82,7 +84,10 @@ export function createLive(token: () => Promise<string | null>) {
       } catch {
         return;
       }
-      if (data.type === "ready") {
+      if (data.type === "ready" && reauthenticating) {
+        // The answer to a refreshed token on this socket: the subscription goes on as it was.
+        reauthenticating = false;
+      } else if (data.type === "ready") {
         const reconnected = wasLive;
         wasLive = true;
         retry = 0;
@@ -96,6 +101,7 @@ export function createLive(token: () => Promise<string | null>) {
     });
     ws.addEventListener("close", () => {
       if (socket === ws) socket = null;
+      reauthenticating = false;
       if (!wanted) return;
       setState("offline");
       scheduleReconnect();
@@ -115,6 +121,16 @@ export function createLive(token: () => Promise<string | null>) {
       wanted = true;
       retry = 0;
       void connect();
+    },
+    /**
+     * Hands the open socket the refreshed token: the gateway closes a socket at its token's expiry
+     * unless a fresh token for the same person arrives over it first.
+     */
+    async reauthenticate() {
+      const bearer = await token();
+      if (!bearer || state !== "live") return;
+      reauthenticating = true;
+      send({ type: "auth", token: bearer });
     },
     /** Closes the socket (sign-out, or the session ended). */
     stop() {

@@ -161,6 +161,9 @@ async function boot() {
       live.stop();
       screen?.dispose();
       screen = null;
+    } else {
+      // A refreshed token: the socket keeps going on it.
+      void live.reauthenticate();
     }
     draw();
   });

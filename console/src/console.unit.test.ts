@@ -1,0 +1,134 @@
+/** The console's pure parts: routes, the SSE reader, times, and the open parts of API answers. */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import type { Plan } from "./api/client";
+import { approvalsOf, currentApproval, policyOf, stepsOf } from "./api/views";
+import { readEvents } from "./logs";
+import { href, parseRoute } from "./router";
+import { seriesOf } from "./screens/change-views";
+import { countdown, relative } from "./ui";
+
+const stream = (...chunks: string[]) =>
+  new ReadableStream<Uint8Array>({
+    start(controller) {
+      for (const chunk of chunks) controller.enqueue(new TextEncoder().encode(chunk));
+      controller.close();
+    },
+  });
+
+describe("routes", () => {
+  it("reads a change page with its as-of time, and lists with their filters", () => {
+    const change = parseRoute("#/changes/plan_1?at=2026-01-01T00%3A00%3A00.000Z");
+    assert.equal(change.name, "change");
+    assert.equal(change.id, "plan_1");
+    assert.equal(change.query.get("at"), "2026-01-01T00:00:00.000Z");
+    assert.equal(parseRoute("").name, "changes");
+    assert.equal(parseRoute("#/audit?actor=bob").query.get("actor"), "bob");
+    assert.equal(parseRoute("#/nowhere").name, "not-found");
+  });
+
+  it("writes filters into the URL, leaving out empty ones", () => {
+    assert.equal(
+      href("/changes", { status: "pending_approval", q: "", service: null }),
+      "#/changes?status=pending_approval",
+    );
+    const round = parseRoute(href("/changes", { q: "scale checkout & more" }));
+    assert.equal(round.query.get("q"), "scale checkout & more");
+  });
+});
+
+describe("the SSE reader", () => {
+  it("reads frames split across chunks, CRLF line ends, comments and multi-line data", async () => {
+    const events: { id: string | null; data: string }[] = [];
+    await readEvents(
+      stream(
+        ": connected\n\n",
+        "id: 7\nevent: output\nda",
+        'ta: {"a":1}\n\nid: 8\r\ndata: one\r\ndata: two\r\n\r\n',
+        "data: partial",
+      ),
+      (e) => events.push(e),
+    );
+    assert.deepEqual(events, [
+      { id: "7", data: '{"a":1}' },
+      { id: "8", data: "one\ntwo" },
+    ]);
+  });
+});
+
+describe("times", () => {
+  const now = Date.parse("2026-01-01T12:00:00Z");
+  it("counts down in fixed-width digits and says when it expired", () => {
+    assert.equal(countdown("2026-01-01T12:04:05Z", now), "04:05 left");
+    assert.equal(countdown("2026-01-01T13:00:09Z", now), "1:00:09 left");
+    assert.equal(countdown("2026-01-01T11:59:59Z", now), "expired");
+    assert.equal(countdown(null, now), "no expiry");
+  });
+  it("says how long ago", () => {
+    assert.equal(relative("2026-01-01T11:59:30Z", now), "30 s ago");
+    assert.equal(relative("2026-01-01T10:00:00Z", now), "2 h ago");
+    assert.equal(relative("2026-01-01T12:10:00Z", now), "in 10 min");
+  });
+});
+
+describe("the open parts of a plan", () => {
+  const plan = {
+    revision: 2,
+    policy: {
+      reasons: ["s2: T1 write"],
+      policy_revision: "abc",
+      expires_at: "2026-01-01T13:00:00Z",
+      approval: {
+        approvers: 2,
+        groups: [{ group: "sre", count: 1 }],
+        self_approval: false,
+        channels: ["api", "console"],
+      },
+    },
+    approvals: [
+      { approval_id: "a1", revision: 1, status: "expired", approvers: [] },
+      {
+        approval_id: "a2",
+        revision: 2,
+        status: "pending",
+        approvers_required: 2,
+        approvers: [
+          { approver: "bob", via: "console", digest: "d".repeat(64), groups: ["sre"], comment: "ok", at: "t" },
+        ],
+        channels: ["console"],
+        links: { linear: "https://linear.example/ISSUE-1", bad: 3 },
+        expires_at: "2026-01-01T12:30:00Z",
+        requested_at: "2026-01-01T12:00:00Z",
+      },
+    ],
+    steps: [{ step_id: "s1", action_id: "kubectl.scale", input: { replicas: 3 }, tier: "T1", reasons: ["x", 1] }],
+  } as unknown as Plan;
+
+  it("reads approvals, the requirement and steps field by field", () => {
+    assert.equal(currentApproval(plan)?.approvalId, "a2");
+    assert.deepEqual(currentApproval(plan)?.links, { linear: "https://linear.example/ISSUE-1" });
+    assert.equal(approvalsOf(plan)[1]?.approvers[0]?.via, "console");
+    assert.deepEqual(policyOf(plan)?.requirement, {
+      approvers: 2,
+      groups: [{ group: "sre", count: 1 }],
+      selfApproval: false,
+      channels: ["api", "console"],
+    });
+    assert.deepEqual(stepsOf(plan)[0]?.reasons, ["x"]);
+  });
+
+  it("takes a plan without a decision", () => {
+    assert.equal(policyOf({ ...plan, policy: null }), null);
+    assert.equal(currentApproval({ ...plan, approvals: [] }), null);
+  });
+});
+
+describe("measurements", () => {
+  it("finds a time series in a verification's evidence, or none", () => {
+    assert.deepEqual(seriesOf("[1,2,3]"), [1, 2, 3]);
+    assert.deepEqual(seriesOf('{"series":[[0,5],[1,6]]}'), [5, 6]);
+    assert.deepEqual(seriesOf('{"values":[{"value":"7"}]}'), [7]);
+    assert.deepEqual(seriesOf("deployment rolled out"), []);
+    assert.deepEqual(seriesOf(undefined), []);
+  });
+});
