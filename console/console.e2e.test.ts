@@ -256,11 +256,33 @@ describe("the console in Chromium: request, approve, execute, audit", {
     const waiting = page.locator("table", { hasText: "Waiting for you" }).locator(`a[href$="${planId}"]`);
     await waiting.waitFor();
     await check("approvals");
+    // A second tab (signed in through the issuer's session) watches the list while bob approves:
+    // the row changes live, and nothing on the page moves.
+    const watcher = await (browser as BrowserContext).newPage();
+    await watcher.goto(`${base}/#/changes`);
+    await watcher.getByRole("button", { name: "Sign in" }).click();
+    const watchedRow = watcher.locator("tr", { hasText: planId });
+    await watchedRow.locator(".badge", { hasText: "pending approval" }).waitFor();
+    // Browser code as text: it runs in the page, not under Node's types.
+    await watcher.evaluate(`
+      globalThis.layoutShift = 0;
+      new PerformanceObserver((list) => {
+        for (const entry of list.getEntries()) if (!entry.hadRecentInput) globalThis.layoutShift += entry.value;
+      }).observe({ type: "layout-shift" });
+    `);
+
     await waiting.click();
     await page.getByLabel("Comment (optional)").fill("checked the bounds");
     await page.getByRole("button", { name: "Approve" }).click();
     await page.locator(".plan-status", { hasText: "approved" }).waitFor();
     await page.locator("table", { hasText: "checked the bounds" }).locator("td", { hasText: "console" }).waitFor();
+    await watchedRow.locator(".badge", { hasText: "approved" }).waitFor();
+    // Layout-shift entries are reported after the frame that painted the change.
+    const shifted = await watcher.evaluate(
+      "new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(() => resolve(globalThis.layoutShift))))",
+    );
+    assert.equal(shifted, 0, "the live update moved content on the Changes page");
+    await watcher.close();
 
     await signOut();
     await signIn("alice", "Alice");
@@ -276,6 +298,11 @@ describe("the console in Chromium: request, approve, execute, audit", {
     const deployment = await kubeGet<Deployment>("deployment", service, `--namespace=${namespace?.name}`);
     assert.equal(deployment?.spec.replicas, 3);
     await check("change");
+
+    // An API error shows its detail and its fix: alice is no admin.
+    await page.goto(`${base}/#/audit`);
+    await page.getByRole("button", { name: "Verify chain" }).click();
+    await page.locator(".problem", { hasText: "Fix:" }).waitFor();
 
     await signOut();
     await signIn("carol", "Carol");
