@@ -29,7 +29,12 @@ export async function startGateway(
   const auth = config.gateway.auth;
   const devIssuer =
     auth.mode === "dev" ? await loadDevIssuer(join(config.data_dir, "dev-issuer"), auth.issuer, { auth }) : null;
-  if (devIssuer) logger.warn("dev issuer on (gateway.auth.mode: dev): tokens from scripts/mint-token.ts are accepted");
+  if (devIssuer) {
+    logger.warn(
+      { issuer: devIssuer.issuer },
+      "dev issuer on (gateway.auth.mode: dev): anyone here can sign in as a demo identity, and tokens from npm run token are accepted",
+    );
+  }
   const webhooks = config.gateway.webhooks;
   const gateway = await createGateway({
     config: config.gateway,
