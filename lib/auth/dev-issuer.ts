@@ -17,8 +17,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { join } from "node:path";
 import { exportJWK, generateKeyPair, type JSONWebKeySet, type JWK } from "jose";
-import Provider, { type ClientMetadata, errors, type ResourceServerInstance } from "oidc-provider";
-import { createMemoryAdapter } from "oidc-provider/lib/adapters/memory_adapter.js";
+import type { ClientMetadata, ResourceServerInstance } from "oidc-provider";
 import type { Role } from "../../events/index.ts";
 import { type GatewayConfig, parseConfig } from "../config/index.ts";
 import { ValidationError } from "../errors/index.ts";
@@ -136,6 +135,11 @@ function consoleOrigins(issuer: URL): string[] {
 
 /** Reads the key pair from `dir` (creating it, mode 0600, on first use) and builds the provider. */
 export async function loadDevIssuer(dir: string, issuer: string, options: DevIssuerOptions = {}): Promise<DevIssuer> {
+  // Loaded here, not with lib/auth: only the embedded profile's gateway and `npm run token` need it.
+  const [{ default: Provider, errors }, { createMemoryAdapter }] = await Promise.all([
+    import("oidc-provider"),
+    import("oidc-provider/lib/adapters/memory_adapter.js"),
+  ]);
   const stored = await loadKeys(dir);
   const auth = options.auth ?? parseConfig({}).gateway.auth;
   const shape = { rolesClaim: auth.roles_claim, roleMap: auth.role_map, groupsClaim: auth.groups_claim };
