@@ -63,7 +63,8 @@ export async function handleInteraction(
   provider: Provider,
   { path, req, res }: { path: string; req: IncomingMessage; res: ServerResponse },
 ): Promise<void> {
-  const match = new RegExp(`^${path}/interaction/([\\w-]+)(/login)?$`).exec((req.url ?? "").split("?")[0] ?? "");
+  const mount = path.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  const match = new RegExp(`^${mount}/interaction/([\\w-]+)(/login)?$`).exec((req.url ?? "").split("?")[0] ?? "");
   try {
     if (!match) return sendPage(res, 404, errorPage({ error: "not_found", error_description: "no such page" }));
     let interaction: Interaction;
