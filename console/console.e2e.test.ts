@@ -8,12 +8,12 @@
  * violation, and no page breaks the CSP. `UPDATE_SCREENSHOTS=1` writes the screenshots to
  * docs/console/ (else to a temporary folder).
  *
- * Isolation: its own NATS prefix, Postgres schema, task queue, data directory, ports, browser
- * profile, and a namespace of its own labelled as staging with a Deployment the change scales
- * (the real kubectl acts on the local cluster); all removed afterwards.
+ * Isolation: test/support's embedded process (its own NATS prefix, schema, task queue, buckets,
+ * data directory, ports), its own browser profile, and a namespace of its own labelled as staging
+ * with a Deployment the change scales (the real kubectl acts on the local cluster); all removed
+ * afterwards.
  */
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
@@ -22,20 +22,14 @@ import { after, before, describe, it } from "node:test";
 import { execa } from "execa";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
 import {
-  connectTestNats,
   createTestDeployment,
   createTestNamespace,
-  deleteStreams,
-  dropSchemas,
-  freePort,
+  type EmbeddedSystem,
   kubectl,
   kubeGet,
-  natsEnv,
+  startEmbedded,
   type TestNamespace,
-  testCluster,
-  testEnv,
   uniqueKubeName,
-  uniqueName,
   waitFor,
 } from "../test/support/index.ts";
 
@@ -82,16 +76,13 @@ interface Deployment {
 describe("the console in Chromium: request, approve, execute, audit", {
   skip: !existsSync(CHROMIUM) && "no /usr/bin/chromium: apt-get install chromium (scripts/setup does)",
 }, () => {
-  const prefix = uniqueName("con");
-  const schema = uniqueName("wh_console");
-  const dataDir = mkdtempSync(join(tmpdir(), "wh-console-"));
+  const dataDir = mkdtempSync(join(tmpdir(), "wh-console-shots-"));
   const profileDir = mkdtempSync(join(tmpdir(), "wh-console-chromium-"));
   const shots = process.env.UPDATE_SCREENSHOTS ? join(root, "docs", "console") : join(dataDir, "screenshots");
   const service = uniqueKubeName("web");
   let base = "";
   let namespace: TestNamespace | null = null;
-  let child: ChildProcess | null = null;
-  let output = "";
+  let system: EmbeddedSystem | null = null;
   let browser: BrowserContext | null = null;
   let page: Page;
   const pageProblems: string[] = [];
@@ -104,43 +95,8 @@ describe("the console in Chromium: request, approve, execute, audit", {
     await kubectl(["label", "namespace", namespace.name, "wheelhouse.dev/environment=staging"]);
     await createTestDeployment(namespace.name, service, { replicas: 2 });
 
-    const ports = { gateway: await freePort(), router: await freePort() };
-    base = `http://127.0.0.1:${ports.gateway}`;
-    child = spawn(process.execPath, ["--import", "tsx", "services/wheelhouse/main.ts"], {
-      cwd: root,
-      env: {
-        ...process.env,
-        PATH: [join(root, "node_modules", ".bin"), testCluster.bin, process.env.PATH].join(":"),
-        KUBECONFIG: testCluster.kubeconfig,
-        ...natsEnv("embedded"),
-        WHEELHOUSE_NATS__PREFIX: prefix,
-        WHEELHOUSE_DATA_DIR: dataDir,
-        WHEELHOUSE_STORAGE__POSTGRES_URL: testEnv.pgUrl,
-        WHEELHOUSE_STORAGE__POSTGRES_SCHEMA: schema,
-        WHEELHOUSE_STORAGE__EVIDENCE__KIND: "local",
-        WHEELHOUSE_STORAGE__EVIDENCE__PATH: join(dataDir, "evidence"),
-        WHEELHOUSE_ORCHESTRATOR__TEMPORAL_ADDRESS: testEnv.temporalAddress,
-        WHEELHOUSE_ORCHESTRATOR__TASK_QUEUE: uniqueName("console"),
-        WHEELHOUSE_GATEWAY__PORT: String(ports.gateway),
-        WHEELHOUSE_GATEWAY__AUTH__ISSUER: `${base}/dev-issuer`,
-        WHEELHOUSE_TOOLS__ROUTER_PORT: String(ports.router),
-        WHEELHOUSE_LOG__FORMAT: "json",
-        WHEELHOUSE_LOG__LEVEL: "warn",
-      },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    child.stdout?.on("data", (d: Buffer) => {
-      output += d.toString();
-    });
-    child.stderr?.on("data", (d: Buffer) => {
-      output += d.toString();
-    });
-    await waitFor("the embedded process to print its banner", () => output.includes("Wheelhouse is running"), {
-      timeoutMs: 90_000,
-      intervalMs: 200,
-    }).catch((error: Error) => {
-      throw new Error(`${error.message}\n--- its output ---\n${output.slice(-4000)}`);
-    });
+    system = await startEmbedded("console", { WHEELHOUSE_LOG__LEVEL: "warn" });
+    base = system.url;
 
     browser = await chromium.launchPersistentContext(profileDir, {
       executablePath: CHROMIUM,
@@ -157,17 +113,8 @@ describe("the console in Chromium: request, approve, execute, audit", {
 
   after(async () => {
     await browser?.close().catch(() => undefined);
-    if (child && child.exitCode === null && child.signalCode === null) {
-      const exited = new Promise((resolve) => child?.once("exit", resolve));
-      child.kill("SIGTERM");
-      await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 20_000).unref())]);
-      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-    }
+    await system?.stop();
     await namespace?.teardown();
-    const nc = await connectTestNats();
-    await deleteStreams(nc, prefix);
-    await nc.close();
-    await dropSchemas(schema);
     rmSync(dataDir, { recursive: true, force: true });
     rmSync(profileDir, { recursive: true, force: true });
   });
