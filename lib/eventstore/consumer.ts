@@ -91,6 +91,11 @@ const DEFAULT_HANDLER_TIMEOUT_MS = 15 * 60_000;
 const DEFAULT_ACK_WAIT_MS = 30_000;
 /** Pull requests expire after this (the heartbeat is half of it): how soon a lost pull is noticed. */
 const PULL_EXPIRES_MS = 2_000;
+/**
+ * `consume()` options every consumer of the store uses, durable or ordered: a pull lost with a node or
+ * a leader is noticed (two missed heartbeats) and renewed within seconds, not the client's 30–45 s.
+ */
+export const PULL_RENEWAL = { expires: PULL_EXPIRES_MS, idle_heartbeat: PULL_EXPIRES_MS / 2 } as const;
 /** JetStream API calls of a consumer (its info after missed heartbeats, ack replies): fail fast, retry. */
 const CONSUMER_API_TIMEOUT_MS = 2_000;
 
@@ -162,8 +167,7 @@ export async function startConsumer(ctx: ConsumerContext, opts: ConsumeOptions):
   const consumer = await js.consumers.get(stream, opts.durable);
   const messages: ConsumerMessages = await consumer.consume({
     max_messages: opts.batch ?? Math.max(10, opts.concurrency ?? 1),
-    expires: PULL_EXPIRES_MS,
-    idle_heartbeat: PULL_EXPIRES_MS / 2,
+    ...PULL_RENEWAL,
   });
   const filter = opts.filterTypes ? new Set<string>(opts.filterTypes) : null;
   const workingEveryMs = Math.max(100, Math.floor(ackWaitMs / 3));

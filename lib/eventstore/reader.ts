@@ -1,12 +1,14 @@
 /**
  * Ordered (ephemeral) consumers, where the position is kept by the reader itself: live fan-out,
- * replay, and the raw batches the projector folds into the read models.
+ * replay, and the raw batches the projector folds into the read models. Like the durable ones, they
+ * renew a pull lost with a node or a leader within seconds (`PULL_RENEWAL`); an ordered consumer
+ * that lost its server is created again from the last sequence it delivered.
  */
 import { type ConsumerConfig, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { AnyRecordedEvent, EventType } from "../../events/index.ts";
 import { decodeRecorded } from "./codec.ts";
-import { type ConsumerContext, type Consumption, filterSubjects } from "./consumer.ts";
+import { type ConsumerContext, type Consumption, filterSubjects, PULL_RENEWAL } from "./consumer.ts";
 import { describeError } from "./dead-letters.ts";
 
 export interface LiveOptions {
@@ -35,7 +37,7 @@ export async function startLive(ctx: ConsumerContext, opts: LiveOptions): Promis
       : { deliver_policy: "by_start_sequence" as ConsumerConfig["deliver_policy"], opt_start_seq: opts.fromSeq }),
     ...(subjects ? { filter_subjects: subjects } : {}),
   });
-  const messages = await consumer.consume({ max_messages: 500 });
+  const messages = await consumer.consume({ max_messages: 500, ...PULL_RENEWAL });
   const filter = opts.filterTypes ? new Set<string>(opts.filterTypes) : null;
   const done = (async () => {
     for await (const m of messages) {
@@ -94,7 +96,7 @@ export async function* readRawBatches(nc: NatsConnection, opts: RawReadOptions):
     deliver_policy: "by_start_sequence" as ConsumerConfig["deliver_policy"],
     opt_start_seq: Math.max(1, opts.fromSeq),
   });
-  const messages = await consumer.consume({ max_messages: Math.max(opts.batchSize * 2, 1000) });
+  const messages = await consumer.consume({ max_messages: Math.max(opts.batchSize * 2, 1000), ...PULL_RENEWAL });
   const onAbort = () => {
     void messages.close();
   };

@@ -23,10 +23,12 @@ import {
   dropSchemas,
   freePort,
   type NatsCluster,
+  schemaPool,
   startNatsCluster,
   testEnv,
   uniqueName,
   waitFor,
+  withDeadline,
 } from "../../test/support/index.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
@@ -230,6 +232,18 @@ describe("scale-out drill: R3 cluster, two processes, nodes and a process killed
         },
         { timeoutMs: 30_000, intervalMs: 50 },
       );
+    /** Every plan event on the stream; a read that does not finish within 10 s fails and is tried again. */
+    const planEvents = () =>
+      withDeadline(
+        "reading the events stream",
+        (async () => {
+          const out: AnyRecordedEvent[] = [];
+          for await (const batch of store.readStream({ fromSeq: 1 }))
+            out.push(...batch.filter((e) => e.aggregate_type === "plan"));
+          return out;
+        })(),
+        10_000,
+      );
     /** Waits until every replica of the events stream is current again (a restarted node caught up). */
     const wholeAgain = () =>
       waitFor(
@@ -255,7 +269,7 @@ describe("scale-out drill: R3 cluster, two processes, nodes and a process killed
     const follower = cluster.nodes.find((n) => !leaders.has(n.name))?.name as string;
     phase(`killing ${follower} (leads neither the events stream nor the idempotency keys)`);
     const killedFollowerAt = Date.now();
-    await cluster.kill(follower);
+    await withDeadline(`${follower} to exit`, cluster.kill(follower), 10_000);
     const followerGap = await intakeGapAfter(killedFollowerAt);
     phase(`intake back ${followerGap} ms after; restarting ${follower}`);
     await cluster.restart(follower);
@@ -266,7 +280,7 @@ describe("scale-out drill: R3 cluster, two processes, nodes and a process killed
     const leader = await cluster.streamLeader(nc, events);
     phase(`killing ${leader}, the events stream's leader`);
     const killedLeaderAt = Date.now();
-    await cluster.kill(leader);
+    await withDeadline(`${leader} to exit`, cluster.kill(leader), 10_000);
     // When each consumer answers from a leader again (at once if its leader was on another node).
     const consumerAnswers = (durable: string) =>
       cluster.consumerLeader(nc, events, durable, 20_000).then(() => Date.now());
@@ -285,11 +299,8 @@ describe("scale-out drill: R3 cluster, two processes, nodes and a process killed
       waitFor(
         `a ${type} recorded after the election`,
         async () => {
-          for await (const batch of store.readStream({ fromSeq: 1 })) {
-            const found = batch.find((e) => e.type === type && Date.parse(e.occurred_at) > since);
-            if (found) return Date.parse(found.occurred_at) - since;
-          }
-          return null;
+          const found = (await planEvents()).find((e) => e.type === type && Date.parse(e.occurred_at) > since);
+          return found ? Date.parse(found.occurred_at) - since : null;
         },
         { timeoutMs: 30_000, intervalMs: 250 },
       );
@@ -306,7 +317,7 @@ describe("scale-out drill: R3 cluster, two processes, nodes and a process killed
     phase("killing process a");
     const killedProcessAt = Date.now();
     a.child.kill("SIGKILL");
-    await a.exited;
+    await withDeadline("process a to exit", a.exited, 10_000);
     const processGap = await intakeGapAfter(killedProcessAt);
     await waitFor(
       "more plans through the process left, and a few hundred keys in all",
@@ -315,8 +326,7 @@ describe("scale-out drill: R3 cluster, two processes, nodes and a process killed
     );
     phase(`intake back ${processGap} ms after; stopping the load`);
     sending = false;
-    await load;
-    await Promise.all(inFlight);
+    await withDeadline("the load to stop", Promise.all([load, ...inFlight]), KEY_DEADLINE_MS + 30_000);
 
     phase("waiting for every plan to be proposed and decided");
     // Every plan proposed and decided, by whichever process was up.
@@ -326,12 +336,7 @@ describe("scale-out drill: R3 cluster, two processes, nodes and a process killed
       "every plan proposed and decided",
       async () => {
         byPlan.clear();
-        for await (const batch of store.readStream({ fromSeq: 1 })) {
-          for (const e of batch) {
-            if (e.aggregate_type !== "plan") continue;
-            byPlan.set(e.aggregate_id, [...(byPlan.get(e.aggregate_id) ?? []), e]);
-          }
-        }
+        for (const e of await planEvents()) byPlan.set(e.aggregate_id, [...(byPlan.get(e.aggregate_id) ?? []), e]);
         return [...ids].every((id) => {
           const types = (byPlan.get(id) ?? []).map((e) => e.type);
           return types.includes("plan.proposed") && types.includes("policy.decided");
@@ -339,6 +344,21 @@ describe("scale-out drill: R3 cluster, two processes, nodes and a process killed
       },
       { timeoutMs: 60_000, intervalMs: 500 },
     );
+
+    // The read models too: the process left took over the projections the killed one held.
+    const pool = schemaPool(schema);
+    try {
+      await waitFor(
+        "every plan in the read model",
+        async () =>
+          Number(
+            (await pool.query("SELECT count(*) AS n FROM plans WHERE plan_id = ANY($1::text[])", [[...ids]])).rows[0].n,
+          ) === ids.size,
+        { timeoutMs: 30_000, intervalMs: 250 },
+      );
+    } finally {
+      await pool.end();
+    }
 
     const report = {
       requests: records.length,
