@@ -3,7 +3,6 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import type { NatsConnection } from "@nats-io/transport-node";
-import pg from "pg";
 import { Registry } from "prom-client";
 import { type AnyEvent, newEvent } from "../../events/index.ts";
 import { verifyAuditChain } from "../../lib/audit/index.ts";
@@ -19,6 +18,7 @@ import {
   deleteStreams,
   dropSchemas,
   natsEnv,
+  readModelRows,
   schemaPool,
   testEnv,
   uniqueName,
@@ -29,32 +29,19 @@ import { createProjector } from "./projector.ts";
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const queriesOf = (d: Db) => createReadModelQueries(d.pool);
 
-const READ_MODELS: Record<string, string> = {
-  plans: "plan_id",
-  plan_steps: "plan_id, revision, step_id",
-  approvals: "approval_id",
-  executions: "execution_id",
-  tool_calls: "tool_call_id",
-  evidence: "evidence_id",
-  context_nodes: "node_id",
-  context_edges: "from_node, to_node, kind",
-};
+const READ_MODELS = [
+  "plans",
+  "plan_steps",
+  "approvals",
+  "executions",
+  "tool_calls",
+  "evidence",
+  "context_nodes",
+  "context_edges",
+];
 
-/** Every read-model row, as JSON text, in primary-key order. */
-async function snapshot(schema: string): Promise<Record<string, string[]>> {
-  const c = new pg.Client({ connectionString: testEnv.pgUrl });
-  await c.connect();
-  try {
-    const out: Record<string, string[]> = {};
-    for (const [table, key] of Object.entries(READ_MODELS)) {
-      const r = await c.query(`SELECT to_jsonb(t)::text AS row FROM "${schema}"."${table}" t ORDER BY ${key}`);
-      out[table] = r.rows.map((x) => x.row as string);
-    }
-    return out;
-  } finally {
-    await c.end();
-  }
-}
+/** Every read-model row, as JSON text. */
+const snapshot = (schema: string) => readModelRows(schema, READ_MODELS);
 
 describe("projector (real NATS + Postgres)", () => {
   const prefix = uniqueName("t_pj");

@@ -7,13 +7,20 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import type { NatsConnection } from "@nats-io/transport-node";
-import pg from "pg";
 import { createDb, type Db } from "../../lib/db/index.ts";
 import { createEventStore, type EventStore } from "../../lib/eventstore/index.ts";
 import { changeHistory } from "../../projections/fixtures.ts";
 import { projections } from "../../projections/index.ts";
 import type { Projection } from "../../projections/types.ts";
-import { connectTestNats, deleteStreams, dropSchemas, testEnv, uniqueName, waitFor } from "../../test/support/index.ts";
+import {
+  connectTestNats,
+  deleteStreams,
+  dropSchemas,
+  readModelRows,
+  testEnv,
+  uniqueName,
+  waitFor,
+} from "../../test/support/index.ts";
 import { createProjector, type Projector } from "./projector.ts";
 
 /** How many times each instance folded each (projection, stream sequence). */
@@ -39,20 +46,11 @@ function counted(folds: Folds): Projection[] {
   }));
 }
 
-async function snapshot(schema: string): Promise<Record<string, string[]>> {
-  const c = new pg.Client({ connectionString: testEnv.pgUrl });
-  await c.connect();
-  try {
-    const out: Record<string, string[]> = {};
-    for (const table of projections.flatMap((p) => p.tables)) {
-      const r = await c.query(`SELECT to_jsonb(t)::text AS row FROM "${schema}"."${table}" t ORDER BY 1`);
-      out[table] = r.rows.map((x) => x.row as string);
-    }
-    return out;
-  } finally {
-    await c.end();
-  }
-}
+const snapshot = (schema: string) =>
+  readModelRows(
+    schema,
+    projections.flatMap((p) => p.tables),
+  );
 
 describe("two projectors on one database", () => {
   const prefix = uniqueName("t_pjshare");

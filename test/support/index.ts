@@ -40,6 +40,6 @@ export {
 } from "./nats.ts";
 export { type NatsCluster, type NatsClusterNode, startNatsCluster } from "./nats-cluster.ts";
 export { freePort, holdPort } from "./net.ts";
-export { createTestSchema, dropSchemas, schemaPool, type TestSchema } from "./pg.ts";
+export { createTestSchema, dropSchemas, readModelRows, schemaPool, type TestSchema } from "./pg.ts";
 export { connectTemporal, type TestTemporal } from "./temporal.ts";
 export { waitFor, withDeadline } from "./wait.ts";

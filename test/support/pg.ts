@@ -20,6 +20,25 @@ export async function dropSchemas(...schemas: string[]): Promise<void> {
   }
 }
 
+/**
+ * Every row of `tables` in `schema`, as JSON text, each table's rows in one fixed order: what two
+ * projections of the same stream must agree on.
+ */
+export async function readModelRows(schema: string, tables: readonly string[]): Promise<Record<string, string[]>> {
+  const c = new pg.Client({ connectionString: testEnv.pgUrl });
+  await c.connect();
+  try {
+    const out: Record<string, string[]> = {};
+    for (const table of tables) {
+      const r = await c.query(`SELECT to_jsonb(t)::text AS row FROM "${schema}"."${table}" t ORDER BY 1`);
+      out[table] = r.rows.map((x) => x.row as string);
+    }
+    return out;
+  } finally {
+    await c.end();
+  }
+}
+
 export interface TestSchema {
   readonly name: string;
   /** The test database's URL (without a schema). */
