@@ -178,6 +178,17 @@ async function ensureStream(jsm: JetStreamManager, wanted: StreamConfig, logger?
   const wantPersist = (wanted as StreamConfig & { persist_mode?: string }).persist_mode ?? "default";
   const havePersist = have.persist_mode ?? "default";
   if (havePersist !== wantPersist) {
+    const replicas = wanted.num_replicas ?? 1;
+    if (wantPersist === "default" && replicas > 1) {
+      // Fast persistence exists on one replica only, and a stream's persistence never changes.
+      const fix = wanted.name.endsWith("_EVENTS")
+        ? `copy ${wanted.name} into a stream created with num_replicas ${replicas} (nats stream backup, then restore with num_replicas ${replicas} in its configuration); it is the audit trail: never remove it without that copy`
+        : `nats stream rm ${wanted.name} (it holds ${wanted.name.endsWith("_OUTPUT") ? "tool output chunks, whose full copies are evidence" : "dead letters, also kept in Postgres"}); it is created again with ${replicas} replicas`;
+      throw new ConfigError(
+        `stream ${wanted.name} was created with fast persistence (persist_mode async), which exists on one replica only, but nats.replicas is ${replicas}; fix: ${fix}`,
+        [{ field: "nats.replicas", message: `${wanted.name} cannot be replicated as it is`, fix }],
+      );
+    }
     if (wantPersist === "default") {
       throw new ConfigError(
         `stream ${wanted.name} exists with persist_mode ${havePersist}, but safe durability is configured`,

@@ -57,6 +57,13 @@ describe("replication (3-node NATS cluster)", () => {
     );
     assert.ok(error instanceof ConfigError, String(error));
     assert.match(error.message, new RegExp(`nats stream rm ${store.streams.output}`));
+    // Provisioning with three replicas (what start-up does first) says the same.
+    const replicated = createEventStore({ nc: admin, prefix, streams: { replicas: 3 } });
+    await assert.rejects(replicated.provision(), (e: unknown) => {
+      assert.ok(e instanceof ConfigError, String(e));
+      assert.match(e.message, new RegExp(`nats stream rm ${store.streams.output}`));
+      return true;
+    });
   });
 
   it("names what a service's own user may not raise, with the command that does", async () => {
