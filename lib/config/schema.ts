@@ -188,10 +188,7 @@ export const PolicyConfigSchema = v.strictObject({
   data_path: v.optional(v.string()),
   /** Rollout stage 0–3; overrides the data document's stage. */
   stage: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(3))),
-  /**
-   * Budget for one evaluation (wall clock, checked after the fact): far above a decision's tens of µs,
-   * so only a runaway policy exceeds it, not a GC pause or a busy machine (over budget means deny).
-   */
+  /** Budget for one evaluation (over it: deny): far above a decision's µs, so a GC pause does not deny. */
   eval_timeout_ms: v.optional(positiveInt, 250),
   /** Watch the bundle file and reload it without a restart. */
   watch: v.optional(v.boolean(), true),

@@ -8,16 +8,14 @@ import { createHash, createHmac } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
 import { Kvm } from "@nats-io/kv";
-import { type Actor, newEvent } from "../../events/index.ts";
 import { planRevisionDigest } from "../../lib/domain/index.ts";
-import { startTestGateway, type TestGateway } from "../../test/support/gateway.ts";
+import { proposeAndDecide, startTestGateway, type TestGateway } from "../../test/support/gateway.ts";
 
 /** The digest of the empty steps these tests propose: what their approvals name. */
 const EMPTY_DIGEST = planRevisionDigest([]);
 
 const fixture = (path: string) =>
   readFileSync(new URL(`../../test/fixtures/webhooks/${path}`, import.meta.url), "utf8");
-const policyActor: Actor = { kind: "service", id: "policy", roles: [] };
 const now = () => Math.floor(Date.now() / 1000);
 const YEAR = 365 * 24 * 3600;
 
@@ -72,37 +70,6 @@ describe("adversarial requests against the gateway (real HTTP, NATS, Postgres)",
     const res = await call("/v1/plans", { token: alice, body: { intent }, headers: { prefer: "wait=5" } });
     assert.equal(res.status, 202, await res.clone().text());
     return ((await res.json()) as { id: string }).id;
-  }
-
-  /** Planner and policy, played by appending their events. */
-  async function proposeAndDecide(planId: string, decision: "allow" | "require_approval") {
-    const meta = { actor: policyActor, correlation_id: "adversarial" };
-    await gw.store.append([
-      newEvent(
-        "plan.proposed",
-        planId,
-        { plan_id: planId, revision: 1, summary: "scale", steps: [], planner: { kind: "template" } },
-        meta,
-      ),
-      newEvent(
-        "policy.decided",
-        planId,
-        {
-          plan_id: planId,
-          revision: 1,
-          decision,
-          tier: "T2",
-          reasons: ["test"],
-          approvers_required: decision === "require_approval" ? 1 : 0,
-          constraints: {},
-          ttl_seconds: 3600,
-          expires_at: new Date(Date.now() + 3_600_000).toISOString(),
-          policy_revision: "test",
-          steps: [],
-        },
-        meta,
-      ),
-    ]);
   }
 
   describe("defect 6: a request answered 4xx takes no effect", () => {
@@ -163,7 +130,7 @@ describe("adversarial requests against the gateway (real HTTP, NATS, Postgres)",
       }),
       "POST /v1/plans/{id}:execute": async () => {
         const planId = await newPlan("annotate checkout");
-        await proposeAndDecide(planId, "allow");
+        await proposeAndDecide(gw.store, planId, "allow");
         return {
           path: `/v1/plans/${planId}:execute`,
           call: { token: alice, body: { revision: 1 } },
@@ -177,7 +144,7 @@ describe("adversarial requests against the gateway (real HTTP, NATS, Postgres)",
       },
       "POST /v1/approvals": async () => {
         const planId = await newPlan("scale checkout to 2 in production");
-        await proposeAndDecide(planId, "require_approval");
+        await proposeAndDecide(gw.store, planId, "require_approval");
         return {
           path: "/v1/approvals",
           call: { token: bob, body: { plan_id: planId, revision: 1, digest: EMPTY_DIGEST, decision: "grant" } },
@@ -354,7 +321,7 @@ describe("adversarial requests against the gateway (real HTTP, NATS, Postgres)",
 
     it("the approval had landed: the retry answers the original approval at once, duplicate, nothing appended", async () => {
       const planId = await newPlan("scale checkout to 3 in production");
-      await proposeAndDecide(planId, "require_approval");
+      await proposeAndDecide(gw.store, planId, "require_approval");
       const body = { plan_id: planId, revision: 1, digest: EMPTY_DIGEST, decision: "grant" };
       const headers = { "idempotency-key": "adv-approval-crash" };
       const first = await call("/v1/approvals", { token: bob, body, headers });

@@ -1,16 +1,14 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import * as v from "valibot";
-import { type Actor, newEvent } from "../../events/index.ts";
+import { newEvent } from "../../events/index.ts";
 import { planRevisionDigest } from "../../lib/domain/index.ts";
 import { ExecutionResponseSchema, PlanPageSchema, PlanResponseSchema } from "../../schemas/api/index.ts";
-import { startTestGateway, type TestGateway } from "../../test/support/gateway.ts";
+import { proposeAndDecide, startTestGateway, type TestGateway } from "../../test/support/gateway.ts";
 import { waitFor } from "../../test/support/index.ts";
 
 /** The digest of the empty steps these tests propose: what their approvals name. */
 const EMPTY_DIGEST = planRevisionDigest([]);
-
-const policyActor: Actor = { kind: "service", id: "policy", roles: [] };
 
 describe("gateway over real HTTP, NATS and Postgres", () => {
   let gw: TestGateway;
@@ -49,41 +47,6 @@ describe("gateway over real HTTP, NATS and Postgres", () => {
     const res = await call("POST", "/v1/plans", { token, body, headers: { prefer: "wait=5", ...headers } });
     assert.equal(res.status, 202, await res.clone().text());
     return (await res.json()) as { id: string; seq: number; location: string; projected?: boolean; duplicate: boolean };
-  }
-
-  /** Planner and policy, played by appending their events (the real services are tested in their own areas). */
-  async function proposeAndDecide(
-    planId: string,
-    decision: "allow" | "require_approval" | "deny",
-    opts: { approvers?: number; selfApproval?: boolean } = {},
-  ) {
-    const meta = { actor: policyActor, correlation_id: "test" };
-    await gw.store.append([
-      newEvent(
-        "plan.proposed",
-        planId,
-        { plan_id: planId, revision: 1, summary: "scale", steps: [], planner: { kind: "template" } },
-        meta,
-      ),
-      newEvent(
-        "policy.decided",
-        planId,
-        {
-          plan_id: planId,
-          revision: 1,
-          decision,
-          tier: "T2",
-          reasons: ["test"],
-          approvers_required: opts.approvers ?? (decision === "require_approval" ? 1 : 0),
-          constraints: opts.selfApproval ? { self_approval: true } : {},
-          ttl_seconds: 3600,
-          expires_at: new Date(Date.now() + 3_600_000).toISOString(),
-          policy_revision: "test",
-          steps: [],
-        },
-        meta,
-      ),
-    ]);
   }
 
   async function problem(res: Response, status: number, field?: string) {
@@ -253,7 +216,7 @@ describe("gateway over real HTTP, NATS and Postgres", () => {
 
   it("executes an allowed plan once; a second request is 409 with the execution's location", async () => {
     const plan = await createPlan({ intent: "annotate checkout" });
-    await proposeAndDecide(plan.id, "allow");
+    await proposeAndDecide(gw.store, plan.id, "allow");
     const res = await call("POST", `/v1/plans/${plan.id}:execute`, {
       token: alice,
       body: { revision: 1 },
@@ -284,7 +247,7 @@ describe("gateway over real HTTP, NATS and Postgres", () => {
 
   it("a dry run does not use up the revision: the real run of it is still accepted, as its own execution", async () => {
     const plan = await createPlan({ intent: "annotate checkout, dry run first" });
-    await proposeAndDecide(plan.id, "allow");
+    await proposeAndDecide(gw.store, plan.id, "allow");
     const dry = await call("POST", `/v1/plans/${plan.id}:execute`, {
       token: alice,
       body: { revision: 1, dry_run: true },
@@ -317,7 +280,7 @@ describe("gateway over real HTTP, NATS and Postgres", () => {
       "plan_id",
     );
     assert.equal(await gw.eventCount(), before);
-    await proposeAndDecide(plan.id, "require_approval");
+    await proposeAndDecide(gw.store, plan.id, "require_approval");
     const after2 = await gw.eventCount();
     await problem(
       await call("POST", `/v1/plans/${plan.id}:execute`, { token: alice, body: { revision: 1 } }),
@@ -337,13 +300,13 @@ describe("gateway over real HTTP, NATS and Postgres", () => {
     await problem(await call("POST", `/v1/plans/${plan.id}:run`, { token: alice, body: { revision: 1 } }), 404);
     assert.equal(await gw.eventCount(), after2);
     const denied = await createPlan({ intent: "delete everything" });
-    await proposeAndDecide(denied.id, "deny");
+    await proposeAndDecide(gw.store, denied.id, "deny");
     await problem(await call("POST", `/v1/plans/${denied.id}:execute`, { token: alice, body: { revision: 1 } }), 403);
   });
 
   it("approvals: self-approval refused, another approver's grant lets it run, stale writes are 409 with the current version", async () => {
     const plan = await createPlan({ intent: "rotate the db password" });
-    await proposeAndDecide(plan.id, "require_approval");
+    await proposeAndDecide(gw.store, plan.id, "require_approval");
     await problem(
       await call("POST", "/v1/approvals", {
         token: alice,
@@ -396,14 +359,14 @@ describe("gateway over real HTTP, NATS and Postgres", () => {
 
   it("self-approval is allowed when the policy decision says so; a deny blocks execution", async () => {
     const plan = await createPlan({ intent: "scale worker" });
-    await proposeAndDecide(plan.id, "require_approval", { selfApproval: true });
+    await proposeAndDecide(gw.store, plan.id, "require_approval", { selfApproval: true });
     const self = await call("POST", "/v1/approvals", {
       token: alice,
       body: { plan_id: plan.id, revision: 1, digest: EMPTY_DIGEST, decision: "grant" },
     });
     assert.equal(self.status, 202);
     const other = await createPlan({ intent: "scale api" });
-    await proposeAndDecide(other.id, "require_approval");
+    await proposeAndDecide(gw.store, other.id, "require_approval");
     const deny = await call("POST", "/v1/approvals", {
       token: bob,
       body: { plan_id: other.id, revision: 1, digest: EMPTY_DIGEST, decision: "deny", comment: "not now" },

@@ -16,10 +16,9 @@ import { readFileSync } from "node:fs";
 import { Writable } from "node:stream";
 import { after, before, describe, it } from "node:test";
 import pg from "pg";
-import { newEvent } from "../../events/index.ts";
 import { planRevisionDigest } from "../../lib/domain/index.ts";
 import { leaked, loadCorpus, type SecretKind } from "../../test/fixtures/redaction/corpus.ts";
-import { startTestGateway, type TestGateway } from "../../test/support/gateway.ts";
+import { proposeAndDecide, startTestGateway, type TestGateway } from "../../test/support/gateway.ts";
 import { testEnv } from "../../test/support/index.ts";
 
 /** The digest of the empty steps these tests propose: what their approvals name. */
@@ -108,40 +107,13 @@ describe("secrets are redacted at every entry before anything is stored (real NA
   }
 
   it("every kind, through intents, comments, alerts, GitHub and Argo CD: zero leaks in the streams, Postgres and logs", async () => {
-    const policyActor = { kind: "service" as const, id: "policy", roles: [] };
     // Plan intents, and an approver's comment on each (grant and deny in turn).
     for (const [i, { kind, text }] of kinds.entries()) {
       const plan = await post("/v1/plans", JSON.stringify({ intent: `scale checkout to 3 (${kind}): ${text}` }), {
         authorization: `Bearer ${alice}`,
       });
       const planId = String(plan.id);
-      const meta = { actor: policyActor, correlation_id: `secrets-${i}` };
-      await gw.store.append([
-        newEvent(
-          "plan.proposed",
-          planId,
-          { plan_id: planId, revision: 1, summary: "scale", steps: [], planner: { kind: "template" } },
-          meta,
-        ),
-        newEvent(
-          "policy.decided",
-          planId,
-          {
-            plan_id: planId,
-            revision: 1,
-            decision: "require_approval",
-            tier: "T2",
-            reasons: ["test"],
-            approvers_required: 1,
-            constraints: {},
-            ttl_seconds: 3600,
-            expires_at: new Date(Date.now() + 3_600_000).toISOString(),
-            policy_revision: "test",
-            steps: [],
-          },
-          meta,
-        ),
-      ]);
+      await proposeAndDecide(gw.store, planId, "require_approval", { correlationId: `secrets-${i}` });
       const decision = i % 2 === 0 ? "grant" : "deny";
       await post(
         "/v1/approvals",

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { NatsConnection } from "@nats-io/transport-node";
-import type { Role } from "../../events/index.ts";
+import { type Actor, newEvent, type Role } from "../../events/index.ts";
 import { type AuditQueries, createAuditQueries } from "../../lib/audit/index.ts";
 import { type Authenticator, createAuthenticator, loadDevIssuer } from "../../lib/auth/index.ts";
 import { type GatewayConfig, parseConfig } from "../../lib/config/index.ts";
@@ -187,4 +187,45 @@ export async function startTestGateway(
       if (devIssuerDir) rmSync(devIssuerDir, { recursive: true, force: true });
     },
   };
+}
+
+const POLICY_ACTOR: Actor = { kind: "service", id: "policy", roles: [] };
+
+/**
+ * Planner and policy, played by appending their events (`plan.proposed` with no steps, then a T2
+ * `policy.decided`), for gateway tests whose subject is what comes after them.
+ */
+export async function proposeAndDecide(
+  store: EventStore,
+  planId: string,
+  decision: "allow" | "require_approval" | "deny",
+  opts: { approvers?: number; selfApproval?: boolean; correlationId?: string } = {},
+): Promise<void> {
+  const meta = { actor: POLICY_ACTOR, correlation_id: opts.correlationId ?? "test" };
+  await store.append([
+    newEvent(
+      "plan.proposed",
+      planId,
+      { plan_id: planId, revision: 1, summary: "scale", steps: [], planner: { kind: "template" } },
+      meta,
+    ),
+    newEvent(
+      "policy.decided",
+      planId,
+      {
+        plan_id: planId,
+        revision: 1,
+        decision,
+        tier: "T2",
+        reasons: ["test"],
+        approvers_required: opts.approvers ?? (decision === "require_approval" ? 1 : 0),
+        constraints: opts.selfApproval ? { self_approval: true } : {},
+        ttl_seconds: 3600,
+        expires_at: new Date(Date.now() + 3_600_000).toISOString(),
+        policy_revision: "test",
+        steps: [],
+      },
+      meta,
+    ),
+  ]);
 }
