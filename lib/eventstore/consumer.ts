@@ -27,7 +27,7 @@ import {
   isEventType,
   UnknownEventTypeError,
 } from "../../events/index.ts";
-import { ValidationError } from "../errors/index.ts";
+import { UnavailableError, ValidationError } from "../errors/index.ts";
 import type { Logger } from "../log/index.ts";
 import { decodeRecorded } from "./codec.ts";
 import { type DeadLetter, type DeadLetterReason, describeError, publishDeadLetter } from "./dead-letters.ts";
@@ -73,6 +73,13 @@ export interface ConsumeOptions {
    * heartbeat would keep it leased indefinitely).
    */
   readonly handlerTimeoutMs?: number | undefined;
+  /**
+   * How long a handler that fails because a dependency is not answering (`UnavailableError`: NATS in an
+   * election, Postgres restarting) is called again in place, every second, before the failure counts as
+   * an attempt; default 2 minutes. An election must not burn the deliveries that lead to a dead letter,
+   * nor push the event behind a 30 s backoff step.
+   */
+  readonly unavailableRetryMs?: number | undefined;
   /** Where a new consumer starts: `all` (default), `new`, or a sequence. */
   readonly deliverFrom?: "all" | "new" | { readonly seq: number } | undefined;
   /** Called after a dead letter is recorded on the DLQ stream (e.g. to record it in Postgres too). */
@@ -88,6 +95,8 @@ export interface Consumption {
 
 const DEFAULT_BACKOFF_MS = [1000, 5000, 30_000] as const;
 const DEFAULT_HANDLER_TIMEOUT_MS = 15 * 60_000;
+const DEFAULT_UNAVAILABLE_RETRY_MS = 2 * 60_000;
+const UNAVAILABLE_RETRY_EVERY_MS = 1_000;
 const DEFAULT_ACK_WAIT_MS = 30_000;
 /** Pull requests expire after this (the heartbeat is half of it): how soon a lost pull is noticed. */
 const PULL_EXPIRES_MS = 2_000;
@@ -172,6 +181,7 @@ export async function startConsumer(ctx: ConsumerContext, opts: ConsumeOptions):
   const filter = opts.filterTypes ? new Set<string>(opts.filterTypes) : null;
   const workingEveryMs = Math.max(100, Math.floor(ackWaitMs / 3));
   const handlerTimeoutMs = opts.handlerTimeoutMs ?? DEFAULT_HANDLER_TIMEOUT_MS;
+  const unavailableRetryMs = opts.unavailableRetryMs ?? DEFAULT_UNAVAILABLE_RETRY_MS;
   let stopping = false;
 
   async function deadLetter(m: JsMsg, reason: DeadLetterReason, error: unknown, event?: AnyRecordedEvent) {
@@ -218,7 +228,7 @@ export async function startConsumer(ctx: ConsumerContext, opts: ConsumeOptions):
     }
     const beat = setInterval(() => m.working(), workingEveryMs);
     try {
-      await withTimeout(opts.handler(event), handlerTimeoutMs);
+      await callThroughOutages(event);
       m.ack();
     } catch (e) {
       if (m.info.deliveryCount >= maxDeliver) {
@@ -234,6 +244,24 @@ export async function startConsumer(ctx: ConsumerContext, opts: ConsumeOptions):
       }
     } finally {
       clearInterval(beat);
+    }
+  }
+
+  /** The handler, called again in place while what it depends on is not answering (bounded). */
+  async function callThroughOutages(event: AnyRecordedEvent) {
+    const giveUpAt = Date.now() + unavailableRetryMs;
+    for (;;) {
+      try {
+        await withTimeout(opts.handler(event), handlerTimeoutMs);
+        return;
+      } catch (e) {
+        if (!(e instanceof UnavailableError) || stopping || Date.now() + UNAVAILABLE_RETRY_EVERY_MS > giveUpAt) throw e;
+        logger?.warn(
+          { seq: event.seq, type: event.type, err: describeError(e) },
+          "a dependency is not answering; calling the handler again",
+        );
+        await new Promise((resolve) => setTimeout(resolve, UNAVAILABLE_RETRY_EVERY_MS));
+      }
     }
   }
 

@@ -4,7 +4,7 @@ import { after, before, describe, test } from "node:test";
 import { headers, type NatsConnection, nuid } from "@nats-io/transport-node";
 import { type Actor, type AnyRecordedEvent, newEvent } from "../../events/index.ts";
 import { createTestEventStore, type TestEventStore, waitFor } from "../../test/support/index.ts";
-import { ConflictError } from "../errors/index.ts";
+import { ConflictError, UnavailableError } from "../errors/index.ts";
 import type { EventStore } from "./index.ts";
 
 const actor: Actor = { kind: "user", id: "alice", roles: ["operator"] };
@@ -201,6 +201,38 @@ describe("event store (real NATS)", () => {
     const mine = recorded.filter((l) => l.seq === poison.seq || l.seq === bad.seqs[0]);
     assert.equal(mine.length, 2);
     assert.equal(mine.find((l) => l.reason === "handler_failed")?.deliveries, 3);
+  });
+
+  test("consume: a handler failing because NATS is not answering is called again in place, not dead-lettered", async () => {
+    const planId = `p-${randomUUID()}`;
+    const letters: string[] = [];
+    const deliveries: number[] = [];
+    let calls = 0;
+    const start = (await store.lastSeq()) + 1;
+    const consumer = await store.consume({
+      durable: `c_${nuid.next()}`,
+      filterTypes: ["plan.requested"],
+      deliverFrom: { seq: start },
+      // One delivery and a long backoff: only the in-place retry can get the event through in time.
+      maxDeliver: 1,
+      backoffMs: [60_000],
+      async handler(event) {
+        calls += 1;
+        if (calls <= 2) throw new UnavailableError("JetStream did not answer the read (an election)");
+        deliveries.push(event.seq);
+      },
+      async onDeadLetter(letter) {
+        letters.push(letter.reason);
+      },
+    });
+    const appended = await store.append([requested(planId)]);
+    await waitFor("the event handled after two unavailable answers", () => deliveries.length === 1, {
+      timeoutMs: 15_000,
+    });
+    await consumer.stop();
+    assert.deepEqual(deliveries, appended.seqs);
+    assert.equal(calls, 3);
+    assert.deepEqual(letters, []);
   });
 
   test("subscribeLive delivers in order from a sequence", async () => {
