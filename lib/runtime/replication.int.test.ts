@@ -121,8 +121,18 @@ describe("replication (3-node NATS cluster)", () => {
       });
       assert.equal(new TextDecoder().decode((await kv.get("k2"))?.value), "v2");
       // Opening it asks JetStream's meta leader, elected again if it was the node killed.
+      // On a loaded machine that election can outlast one request's timeout: wait for it to answer.
       await cluster.waitHealthy();
-      assert.ok(await openBucket(admin, { bucket, purpose: "idempotency keys", replicas: 3 }));
+      assert.ok(
+        await waitFor(
+          "the bucket to open again",
+          () => openBucket(admin, { bucket, purpose: "idempotency keys", replicas: 3 }),
+          {
+            timeoutMs: 30_000,
+            intervalMs: 500,
+          },
+        ),
+      );
     } finally {
       await cluster.restart(follower);
     }

@@ -202,7 +202,8 @@ describe("context service on the local cluster", () => {
         proxy.bookmarks.find((b) =>
           proxy.watches(b.path).some((w) => w.query.get("resourceVersion") === b.resourceVersion),
         ),
-      { timeoutMs: 20_000 },
+      // The API server sends it when a watch times out (6 s); a loaded machine delays that, not the rule.
+      { timeoutMs: 45_000 },
     );
     assert.ok(bookmark.resourceVersion);
     for (const w of resumed) {
@@ -238,7 +239,10 @@ describe("context service on the local cluster", () => {
       async () => {
         const r = await serviceView("tiny");
         // Node and edges are separate events: wait for both.
-        return r.body.chart?.revision === 1 && r.body.owners?.length === 1 ? r.body : null;
+        // Helm records the release as pending-install first, then deployed: wait for the settled one.
+        return r.body.chart?.revision === 1 && r.body.chart.status === "deployed" && r.body.owners?.length === 1
+          ? r.body
+          : null;
       },
       { timeoutMs: 15_000 },
     );
