@@ -42,8 +42,15 @@ export interface EmbeddedSystem {
   stop(): Promise<void>;
 }
 
-/** Starts the embedded process; `extraEnv` adds or overrides WHEELHOUSE_* settings. */
-export async function startEmbedded(name: string, extraEnv: NodeJS.ProcessEnv = {}): Promise<EmbeddedSystem> {
+/**
+ * Starts the embedded process; `extraEnv` adds or overrides WHEELHOUSE_* settings; `pathFirst`
+ * folders go first on its PATH (the tool router runs the CLIs it finds there: fixture CLIs).
+ */
+export async function startEmbedded(
+  name: string,
+  extraEnv: NodeJS.ProcessEnv = {},
+  { pathFirst = [] }: { pathFirst?: readonly string[] } = {},
+): Promise<EmbeddedSystem> {
   const ports = { gateway: await freePort(), router: await freePort() };
   const prefix = uniqueName(name);
   const schema = uniqueName(`wh_${name}`);
@@ -53,7 +60,7 @@ export async function startEmbedded(name: string, extraEnv: NodeJS.ProcessEnv = 
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     // As scripts/start: env.sh puts the project's tools first on PATH; KUBECONFIG names the local cluster.
-    PATH: [join(root, "node_modules", ".bin"), testCluster.bin, process.env.PATH].join(":"),
+    PATH: [...pathFirst, join(root, "node_modules", ".bin"), testCluster.bin, process.env.PATH].join(":"),
     KUBECONFIG: testCluster.kubeconfig,
     ...natsEnv("embedded"),
     WHEELHOUSE_NATS__PREFIX: prefix,
