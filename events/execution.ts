@@ -40,6 +40,25 @@ export const ExecutionVerificationSchema = v.object({
   checks: v.array(VerificationCheckSchema),
 });
 
+/**
+ * One measurement of a step's verification analysis (lib/verification): what was asked of which
+ * provider, the value read (null when there was none: an empty answer, NaN, a query error, a value
+ * that is not a number), and how it was judged. `attempt` counts this step's measurements of this
+ * provider from 1. The raw answer is evidence (`evidence_id`). Appended once per attempt.
+ */
+export const ExecutionMeasuredSchema = v.object({
+  execution_id: IdSchema,
+  step_id: v.string(),
+  provider: v.picklist(["prometheus", "tempo", "kubectl"]),
+  query: v.string(),
+  attempt: v.pipe(v.number(), v.integer(), v.minValue(1)),
+  value: v.nullable(v.pipe(v.number(), v.finite())),
+  outcome: v.picklist(["pass", "fail", "inconclusive"]),
+  reason: v.string(),
+  measured_at: v.pipe(v.string(), v.isoTimestamp()),
+  evidence_id: v.optional(v.string()),
+});
+
 export const ExecutionRollbackSchema = v.object({
   execution_id: IdSchema,
   reason: v.string(),
@@ -59,6 +78,7 @@ export const executionEvents = {
   "execution.step_completed": { aggregate: "execution", version: 1, schema: ExecutionStepSchema },
   "execution.verified": { aggregate: "execution", version: 1, schema: ExecutionVerificationSchema },
   "execution.verification_failed": { aggregate: "execution", version: 1, schema: ExecutionVerificationSchema },
+  "execution.measured": { aggregate: "execution", version: 1, schema: ExecutionMeasuredSchema },
   "execution.rollback_started": { aggregate: "execution", version: 1, schema: ExecutionRollbackSchema },
   "execution.rolled_back": { aggregate: "execution", version: 1, schema: ExecutionRollbackSchema },
   "execution.succeeded": { aggregate: "execution", version: 1, schema: ExecutionFinishedSchema },

@@ -13,6 +13,67 @@ export const StepTargetSchema = v.object({
   account: v.optional(v.string()),
 });
 
+const count = (min: number, max: number) => v.pipe(v.number(), v.integer(), v.minValue(min), v.maxValue(max));
+
+/**
+ * A step's verification as analysis (lib/verification): what to measure, how to judge each
+ * measurement, how often and how many times. Unset numbers take lib/verification's defaults
+ * (measured once, right away, no failure or inconclusive allowed, inconclusive fails); they are
+ * not filled in here, so a revision reads back exactly as it was proposed and digested.
+ *
+ * - `prometheus`: `query` is a PromQL instant query answering one sample (a scalar, or a vector
+ *   of one series: aggregate it).
+ * - `tempo`: `query` is TraceQL for Tempo's search (`q`), or empty with `tempo.tags` (logfmt);
+ *   the value is the number of traces found in the last `tempo.window_seconds`, or the slowest
+ *   one's duration (`tempo.measure`).
+ * - `kubectl`: the verification's own read (`action_id`/`input`, any read action of the catalog)
+ *   is run each time; `query` names the value in its JSON output (`.status.readyReplicas ?? 0`),
+ *   or is empty to measure the read's success (1 or 0).
+ *
+ * Conditions are comparisons of `result` (`result < 0.05`, `result == input.replicas`, where
+ * `input.<field>` is the step's own input: that is how `expected_effect` is compared with the live
+ * read). Plan checks refuse a condition, query or path that cannot be read. An empty answer, NaN
+ * or a failed query is inconclusive, never a pass; past `inconclusive_limit` the analysis fails or,
+ * with `on_inconclusive: "pause"`, waits up to `pause_timeout_seconds` for a person's verdict.
+ */
+export const VerificationAnalysisSchema = v.object({
+  provider: v.picklist(["prometheus", "tempo", "kubectl"]),
+  query: v.pipe(v.string(), v.maxLength(2000)),
+  success_condition: v.pipe(v.string(), v.minLength(1), v.maxLength(200)),
+  failure_condition: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(200))),
+  initial_delay_seconds: v.optional(count(0, 3600)),
+  interval_seconds: v.optional(count(1, 3600)),
+  count: v.optional(count(1, 100)),
+  failure_limit: v.optional(count(0, 100)),
+  inconclusive_limit: v.optional(count(0, 100)),
+  on_inconclusive: v.optional(v.picklist(["fail", "pause"])),
+  pause_timeout_seconds: v.optional(count(60, 86_400)),
+  tempo: v.optional(
+    v.object({
+      tags: v.optional(v.pipe(v.string(), v.maxLength(1000))),
+      window_seconds: v.optional(count(10, 86_400)),
+      limit: v.optional(count(1, 1000)),
+      measure: v.optional(v.picklist(["count", "max_duration_ms"])),
+    }),
+  ),
+});
+export type VerificationAnalysis = v.InferOutput<typeof VerificationAnalysisSchema>;
+
+/**
+ * How a write step is checked. `action_id`/`input`: a read action (its success is checked, or, with
+ * a `kubectl` analysis, its output measured). `analysis`: verification as analysis (above); with a
+ * read and a prometheus/tempo analysis, the read runs first, then the analysis. `promql` is what
+ * plans carried before analyses existed: alone it cannot be judged and verification is inconclusive.
+ */
+export const StepVerificationSchema = v.object({
+  description: v.string(),
+  action_id: v.optional(v.string()),
+  input: v.optional(v.record(v.string(), v.unknown())),
+  promql: v.optional(v.string()),
+  analysis: v.optional(VerificationAnalysisSchema),
+});
+export type StepVerification = v.InferOutput<typeof StepVerificationSchema>;
+
 /** One tool call the plan proposes. `input` is valid against the catalog's schema for `action_id`. */
 export const PlanStepSchema = v.object({
   step_id: v.pipe(v.string(), v.regex(/^[a-z0-9_-]{1,32}$/)),
@@ -21,14 +82,7 @@ export const PlanStepSchema = v.object({
   target: StepTargetSchema,
   rationale: v.string(),
   expected_effect: v.optional(v.string()),
-  verification: v.optional(
-    v.object({
-      description: v.string(),
-      action_id: v.optional(v.string()),
-      input: v.optional(v.record(v.string(), v.unknown())),
-      promql: v.optional(v.string()),
-    }),
-  ),
+  verification: v.optional(StepVerificationSchema),
   rollback: v.optional(v.nullable(v.object({ action_id: v.string(), input: v.record(v.string(), v.unknown()) }))),
 });
 export type PlanStep = v.InferOutput<typeof PlanStepSchema>;

@@ -272,6 +272,8 @@ export function deriveOutcome(event: AnyEvent): string | null {
       return "passed";
     case "execution.verification_failed":
       return "failed";
+    case "execution.measured":
+      return event.payload.outcome;
     case "execution.rollback_started":
       return "rolling_back";
     case "execution.rolled_back":

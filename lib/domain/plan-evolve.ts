@@ -85,6 +85,7 @@ export function evolve(state: PlanState, event: AnyEvent): PlanState {
     case "execution.started":
     case "execution.step_started":
     case "execution.step_completed":
+    case "execution.measured":
     case "execution.verified":
     case "execution.verification_failed":
     case "execution.rollback_started":

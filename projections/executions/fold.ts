@@ -165,6 +165,9 @@ const executionHandlers = {
     ex.status = "rolled_back";
     ex.reason = event.payload.reason;
   },
+  // A measurement's row is the measurements table's (measurements.ts); the execution row only moves
+  // its last_seq and updated_at, as for every event, so a reader waiting for it sees it folded.
+  "execution.measured": () => {},
   "execution.succeeded": finish("succeeded"),
   "execution.failed": finish("failed"),
   "execution.cancelled": finish("cancelled"),
