@@ -42,6 +42,15 @@ WH_KUBE_SERVICE_CIDR=${WH_KUBE_SERVICE_CIDR:-10.96.0.0/16}
 WH_KUBE_SERVICE_IP=${WH_KUBE_SERVICE_IP:-10.96.0.1}
 WH_KUBE_ADVERTISE=${WH_KUBE_ADVERTISE:-192.0.2.10}
 WH_KUBECONFIG=${WH_KUBECONFIG:-$WH_DATA/kube/config}
+# The metrics stack (scripts/infra): Debian's Prometheus and Alertmanager, the demo shop's exporter.
+WH_PROMETHEUS_PORT=${WH_PROMETHEUS_PORT:-9422}
+WH_ALERTMANAGER_PORT=${WH_ALERTMANAGER_PORT:-9423}
+WH_EXPORTER_PORT=${WH_EXPORTER_PORT:-9424}
+WH_PROMETHEUS_BIN=${WH_PROMETHEUS_BIN:-/usr/bin/prometheus}
+WH_ALERTMANAGER_BIN=${WH_ALERTMANAGER_BIN:-/usr/bin/prometheus-alertmanager}
+# Where Alertmanager delivers (the gateway `npm start` runs) and the bearer token both sides read.
+WH_ALERT_WEBHOOK_URL=${WH_ALERT_WEBHOOK_URL:-http://127.0.0.1:8320/v1/hooks/alertmanager}
+WH_ALERT_WEBHOOK_TOKEN_FILE=${WH_ALERT_WEBHOOK_TOKEN_FILE:-$WH_DATA/alertmanager/webhook-token}
 WH_PG_URL=${WH_PG_URL:-postgres://postgres@127.0.0.1:5432}
 WH_PG_DB=${WH_PG_DB:-wheelhouse}
 

@@ -1,13 +1,14 @@
 /**
  * Reading the demo shop from the cluster: the Deployments and ReplicaSets labelled
  * `app.kubernetes.io/part-of=shop` in every namespace (the shop-* namespaces, and the copies tests
- * make in namespaces of their own), and each namespace's `demo-shop-faults` ConfigMap. Three list
- * calls per poll, a few objects each: cheaper and simpler than keeping watches, and a restarted API
+ * make in namespaces of their own), each namespace's `demo-shop-faults` ConfigMap and its
+ * environment label. Four list calls per poll, a few objects each: cheaper and simpler than keeping watches, and a restarted API
  * server costs nothing but one failed poll.
  */
 import { AppsV1Api, CoreV1Api, type KubeConfig, type V1PodTemplateSpec } from "@kubernetes/client-node";
 import {
   type DeploymentView,
+  ENVIRONMENT_LABEL,
   FAULTS_CONFIGMAP,
   type NamespaceFaults,
   parseFaults,
@@ -29,10 +30,11 @@ export function shopReader(kc: KubeConfig, selector = SHOP_SELECTOR): () => Prom
   const apps = kc.makeApiClient(AppsV1Api);
   const core = kc.makeApiClient(CoreV1Api);
   return async () => {
-    const [deployments, replicaSets, configMaps] = await Promise.all([
+    const [deployments, replicaSets, configMaps, namespaces] = await Promise.all([
       apps.listDeploymentForAllNamespaces({ labelSelector: selector }),
       apps.listReplicaSetForAllNamespaces({ labelSelector: selector }),
       core.listConfigMapForAllNamespaces({ fieldSelector: `metadata.name=${FAULTS_CONFIGMAP}` }),
+      core.listNamespace(),
     ]);
     const deploymentViews: DeploymentView[] = deployments.items.map((d) => ({
       namespace: d.metadata?.namespace ?? "",
@@ -57,6 +59,12 @@ export function shopReader(kc: KubeConfig, selector = SHOP_SELECTOR): () => Prom
     }
     const faults = new Map<string, NamespaceFaults>();
     for (const cm of configMaps.items) faults.set(cm.metadata?.namespace ?? "", parseFaults(cm.data));
-    return { deployments: deploymentViews, replicaSets: replicaSetViews, faults };
+    const environments = new Map<string, string>();
+    const shopNamespaces = new Set(deploymentViews.map((d) => d.namespace));
+    for (const ns of namespaces.items) {
+      const name = ns.metadata?.name ?? "";
+      if (shopNamespaces.has(name)) environments.set(name, ns.metadata?.labels?.[ENVIRONMENT_LABEL] || "unknown");
+    }
+    return { deployments: deploymentViews, replicaSets: replicaSetViews, faults, environments };
   };
 }

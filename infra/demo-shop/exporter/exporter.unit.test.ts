@@ -20,6 +20,7 @@ const snapshot = (over: Partial<ShopSnapshot> = {}): ShopSnapshot => ({
   deployments: [],
   replicaSets: [],
   faults: new Map(),
+  environments: new Map(),
   ...over,
 });
 
@@ -114,6 +115,7 @@ describe("the metrics", () => {
     metrics.record(
       snapshot({
         deployments,
+        environments: new Map([["ns", "staging"]]),
         replicaSets: [{ namespace: "ns", service: "payments", version: "1", readyReplicas: 2 }],
       }),
       1,
@@ -124,6 +126,7 @@ describe("the metrics", () => {
     assert.match(text, /http_request_duration_seconds_count\{namespace="ns",service="payments",version="1"\} 20/);
     assert.match(text, /demo_shop_replicas_ready\{namespace="ns",service="payments"\} 2/);
     assert.match(text, /demo_shop_replicas_desired\{namespace="ns",service="payments"\} 2/);
+    assert.match(text, /demo_shop_namespace_info\{namespace="ns",environment="staging"\} 1/);
 
     metrics.record(
       snapshot({

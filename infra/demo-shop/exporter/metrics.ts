@@ -2,7 +2,8 @@
  * The exporter's Prometheus side: `http_requests_total{namespace,service,version,code}`, the
  * latency histogram `http_request_duration_seconds{namespace,service,version}`, and the replica
  * gauges `demo_shop_replicas_ready` / `demo_shop_replicas_desired{namespace,service}` (what the
- * alert rules use when kube-state-metrics is not there). Both codes of a serving version are always
+ * alert rules use when kube-state-metrics is not there), and `demo_shop_namespace_info{namespace,
+ * environment}` (1 per shop namespace) for rules to join the environment onto an alert. Both codes of a serving version are always
  * reported (a good version's 500s at 0), so that an error ratio is 0 rather than absent. A version
  * that no longer serves is removed, so Prometheus marks its series stale.
  */
@@ -44,6 +45,12 @@ export function createShopMetrics(traffic: TrafficAccumulator): ShopMetrics {
     labelNames: ["namespace", "service"] as const,
     registers: [registry],
   });
+  const namespaceInfo = new Gauge({
+    name: "demo_shop_namespace_info",
+    help: "1 for each namespace running the demo shop, with its wheelhouse.dev/environment label.",
+    labelNames: ["namespace", "environment"] as const,
+    registers: [registry],
+  });
   let observed = 0;
   const serving = new Map<string, VersionLabels>();
 
@@ -68,6 +75,8 @@ export function createShopMetrics(traffic: TrafficAccumulator): ShopMetrics {
       }
       ready.reset();
       desired.reset();
+      namespaceInfo.reset();
+      for (const [namespace, environment] of snapshot.environments) namespaceInfo.set({ namespace, environment }, 1);
       for (const d of snapshot.deployments) {
         ready.set({ namespace: d.namespace, service: d.service }, d.readyReplicas);
         desired.set({ namespace: d.namespace, service: d.service }, d.desiredReplicas);

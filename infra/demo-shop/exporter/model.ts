@@ -11,6 +11,8 @@
  * Pure functions: the cluster reading is in cluster.ts, the Prometheus side in metrics.ts.
  */
 
+/** The namespace label naming its environment (infra/demo-shop/<env>/namespace.yaml). */
+export const ENVIRONMENT_LABEL = "wheelhouse.dev/environment";
 /** The pod template label a version is read from first; the first container's image tag otherwise. */
 export const VERSION_LABEL = "app.kubernetes.io/version";
 /** The ConfigMap (per namespace) that marks versions bad. */
@@ -46,6 +48,8 @@ export interface ShopSnapshot {
   readonly deployments: readonly DeploymentView[];
   /** By namespace; a namespace without the ConfigMap is absent. */
   readonly faults: ReadonlyMap<string, NamespaceFaults>;
+  /** Each shop namespace's `wheelhouse.dev/environment` label ("unknown" without one). */
+  readonly environments: ReadonlyMap<string, string>;
 }
 
 export interface TrafficProfile {
