@@ -4,18 +4,51 @@ import { IdSchema } from "./envelope.ts";
 
 const revision = v.pipe(v.number(), v.integer(), v.minValue(1));
 
+/**
+ * Who started an execution when no person did: policy, which allowed every step of the revision
+ * without approval (stage 2's low-risk writes). `decision_revision` is the policy revision of that
+ * `policy.decided`. Absent: a person asked for it (the event's actor).
+ */
+export const StartedBySchema = v.object({
+  kind: v.literal("policy"),
+  decision_revision: v.string(),
+});
+
 export const ExecutionRequestedSchema = v.object({
   execution_id: IdSchema,
   plan_id: IdSchema,
   revision,
   dry_run: v.optional(v.boolean(), false),
+  started_by: v.optional(StartedBySchema),
 });
+
+/**
+ * Someone asked a running execution to stop (`POST /v1/executions/{id}:cancel`); the orchestrator
+ * signals its workflow, which stops before its next step and records `execution.cancelled`.
+ */
+export const ExecutionCancelRequestedSchema = v.object({
+  execution_id: IdSchema,
+  reason: v.pipe(v.string(), v.minLength(1), v.maxLength(2000)),
+  requested_by: v.pipe(v.string(), v.minLength(1)),
+});
+
+/** The Temporal workflow types an execution runs as (services/orchestrator/workflows/kinds.ts). */
+export const WorkflowTypeSchema = v.picklist([
+  "GitOpsDeployWorkflow",
+  "HelmReleaseWorkflow",
+  "ScaleServiceWorkflow",
+  "IncidentRemediationWorkflow",
+  "SecretRotationWorkflow",
+]);
+export type WorkflowType = v.InferOutput<typeof WorkflowTypeSchema>;
 
 export const ExecutionStartedSchema = v.object({
   execution_id: IdSchema,
   plan_id: IdSchema,
   workflow_id: v.string(),
   run_id: v.optional(v.string()),
+  /** Absent on executions run by the generic `executePlan` (before the five types existed). */
+  workflow_type: v.optional(WorkflowTypeSchema),
 });
 
 export const ExecutionStepSchema = v.object({
@@ -71,8 +104,31 @@ export const ExecutionFinishedSchema = v.object({
   reason: v.optional(v.string()),
 });
 
+/** The outside services an execution tells about itself (services/orchestrator/activities/integrations). */
+export const NotificationChannelSchema = v.picklist(["grafana", "pagerduty", "linear", "github"]);
+export type NotificationChannel = v.InferOutput<typeof NotificationChannelSchema>;
+
+/**
+ * An execution told an outside service about itself: a Grafana annotation at its start or end, a
+ * PagerDuty incident, a Linear follow-up issue, a pull request. One per execution, channel and
+ * `phase` (its event id is derived from the three), so a retried activity finds it and reuses `ref`
+ * instead of making a second one.
+ */
+export const ExecutionNotifiedSchema = v.object({
+  execution_id: IdSchema,
+  channel: NotificationChannelSchema,
+  /** What the notice is for: `start`/`end` (Grafana), `incident` (PagerDuty), `follow_up` (Linear), a step id (GitHub). */
+  phase: v.pipe(v.string(), v.minLength(1)),
+  /** The annotation id, the dedup key, the issue id, the pull request's URL. */
+  ref: v.pipe(v.string(), v.minLength(1)),
+  /** Where a person sees it, when the service gives an address (the issue, the pull request). */
+  url: v.optional(v.string()),
+  detail: v.string(),
+});
+
 export const executionEvents = {
   "execution.requested": { aggregate: "execution", version: 1, schema: ExecutionRequestedSchema },
+  "execution.cancel_requested": { aggregate: "execution", version: 1, schema: ExecutionCancelRequestedSchema },
   "execution.started": { aggregate: "execution", version: 1, schema: ExecutionStartedSchema },
   "execution.step_started": { aggregate: "execution", version: 1, schema: ExecutionStepSchema },
   "execution.step_completed": { aggregate: "execution", version: 1, schema: ExecutionStepSchema },
@@ -84,4 +140,5 @@ export const executionEvents = {
   "execution.succeeded": { aggregate: "execution", version: 1, schema: ExecutionFinishedSchema },
   "execution.failed": { aggregate: "execution", version: 1, schema: ExecutionFinishedSchema },
   "execution.cancelled": { aggregate: "execution", version: 1, schema: ExecutionFinishedSchema },
+  "execution.notified": { aggregate: "execution", version: 1, schema: ExecutionNotifiedSchema },
 } as const;

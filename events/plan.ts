@@ -144,8 +144,26 @@ export const PlanFailedSchema = v.object({
   planner: v.optional(PlannerInfoSchema),
 });
 
+/**
+ * The orchestrator's authorisation of one write, appended on the plan guarded by the plan's version
+ * it re-checked the approval at (lib/domain `AuthorizeWrite`): a withdrawal or a new revision recorded
+ * in between refuses the append, so no write runs on an approval that no longer holds. It changes
+ * nothing in the plan's state; it is the point at which the write was allowed.
+ */
+export const PlanWriteAuthorizedSchema = v.object({
+  plan_id: IdSchema,
+  revision: v.pipe(v.number(), v.integer(), v.minValue(1)),
+  /** The revision's digest the approvals were counted for. */
+  digest: PlanDigestSchema,
+  execution_id: IdSchema,
+  step_id: v.string(),
+  tool_call_id: IdSchema,
+  action_id: v.string(),
+});
+
 export const planEvents = {
   "plan.requested": { aggregate: "plan", version: 2, schema: PlanRequestedSchema },
   "plan.proposed": { aggregate: "plan", version: 1, schema: PlanProposedSchema },
   "plan.failed": { aggregate: "plan", version: 1, schema: PlanFailedSchema },
+  "plan.write_authorized": { aggregate: "plan", version: 1, schema: PlanWriteAuthorizedSchema },
 } as const;

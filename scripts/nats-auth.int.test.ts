@@ -126,7 +126,7 @@ describe("NATS users of the local stack (own nats-server)", () => {
   });
 
   it("refuses a plan event from a user that does not own the plan aggregate, and stores nothing", async () => {
-    for (const user of ["projector", "orchestrator", "tool-router"] as const) {
+    for (const user of ["projector", "tool-router"] as const) {
       const planId = uniqueName(`p_${user.replace("-", "_")}`);
       const store = await storeAs(user);
       const started = Date.now();

@@ -77,8 +77,9 @@ export const natsUsers = {
     publish: [...events("plan"), ...deadLetters, ...jetStreamUse],
   },
   orchestrator: {
-    description: "execution.* and their evidence.stored",
-    publish: [...events("execution"), ...deadLetters, ...jetStreamUse],
+    description:
+      "execution.* and their evidence.stored; execution.requested started by policy; plan.write_authorized (each write's authorisation, guarded on the plan's version)",
+    publish: [...events("plan", "execution"), ...deadLetters, ...jetStreamUse],
   },
   "tool-router": {
     description: "tool_call.*, evidence.stored (execution), output chunks",

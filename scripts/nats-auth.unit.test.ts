@@ -32,7 +32,8 @@ describe("NATS users", () => {
     ["policy", "wh.evt.plan.p1", true],
     ["policy", "wh.evt.execution.e1", false],
     ["orchestrator", "wh.evt.execution.e1", true],
-    ["orchestrator", "wh.evt.plan.p1", false],
+    // Each write is authorised on the plan (plan.write_authorized), and policy starts stage-2 executions.
+    ["orchestrator", "wh.evt.plan.p1", true],
     ["tool-router", "wh.evt.execution.e1", true],
     ["tool-router", "wh.out.execution.e1", true],
     ["tool-router", "wh.evt.plan.p1", false],

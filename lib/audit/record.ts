@@ -261,6 +261,8 @@ export function deriveOutcome(event: AnyEvent): string | null {
       return "proposed";
     case "plan.failed":
       return "failed";
+    case "plan.write_authorized":
+      return "authorized";
     case "tool_call.started":
       return event.payload.dry_run ? "dry_run" : "started";
     case "tool_call.completed":
@@ -288,7 +290,9 @@ export function deriveOutcome(event: AnyEvent): string | null {
       return event.payload.status ?? null;
     case "plan.requested":
     case "execution.requested":
+    case "execution.cancel_requested":
     case "execution.started":
+    case "execution.notified":
     case "tool_call.output":
     case "evidence.stored":
     case "context.node_upserted":

@@ -16,7 +16,10 @@ export function countingApprovals(state: Extract<PlanState, { status: "decided" 
   return [...quorumOf(state).approvers];
 }
 
-function decideExecution(command: Extract<PlanCommand, { type: "RequestExecution" }>, state: PlanState) {
+/** What running a revision is checked on: `RequestExecution`, and `AuthorizeWrite` before each write. */
+type RunCheck = Extract<PlanCommand, { type: "RequestExecution" | "AuthorizeWrite" }>;
+
+function decideExecution(command: RunCheck, state: PlanState) {
   const decided = decidedState(state, command.planId, command.revision, "executed");
   if (command.digest !== undefined) assertDigest(decided, command.planId, command.digest, "executed");
   const policy = decided.policy;
@@ -76,6 +79,34 @@ function decideExecution(command: Extract<PlanCommand, { type: "RequestExecution
   return decided;
 }
 
+/** One write of a running execution: allowed as the execution was, and not a step policy denied. */
+function decideWrite(command: Extract<PlanCommand, { type: "AuthorizeWrite" }>, state: PlanState): PlanEventDraft[] {
+  const decided = decideExecution(command, state);
+  const step = decided.policy.steps.find((s) => s.step_id === command.stepId);
+  if (step?.decision === "deny") {
+    throw new ForbiddenError(`policy denied step ${command.stepId}: ${step.reasons.join("; ") || "no reason given"}`, {
+      field: "step_id",
+      fix: "a step policy denied cannot run; request a new plan",
+    });
+  }
+  return [
+    {
+      type: "plan.write_authorized",
+      aggregateType: "plan",
+      payload: {
+        plan_id: command.planId,
+        revision: command.revision,
+        // decideExecution checked the command's digest against the revision's: they are the same.
+        digest: command.digest,
+        execution_id: command.executionId,
+        step_id: command.stepId,
+        tool_call_id: command.toolCallId,
+        action_id: command.actionId,
+      },
+    },
+  ];
+}
+
 export function decide(command: PlanCommand, state: PlanState): PlanEventDraft[] {
   switch (command.type) {
     case "RequestPlan": {
@@ -120,10 +151,13 @@ export function decide(command: PlanCommand, state: PlanState): PlanEventDraft[]
             plan_id: command.planId,
             revision: command.revision,
             dry_run: command.dryRun ?? false,
+            ...(command.startedBy === undefined ? {} : { started_by: command.startedBy }),
           },
         },
       ];
     }
+    case "AuthorizeWrite":
+      return decideWrite(command, state);
     default:
       return assertNever(command);
   }

@@ -80,8 +80,12 @@ export function evolve(state: PlanState, event: AnyEvent): PlanState {
     case "approval.expired":
       if (state.status !== "decided" || state.revision !== event.payload.revision) return state;
       return { ...state, expiredAt: state.expiredAt ?? event.occurred_at };
+    // The orchestrator's authorisation of a write moves the plan's version (the guard the next one is
+    // appended against) and nothing else: approvals, expiry and revision stay as they are.
+    case "plan.write_authorized":
     case "evidence.stored":
     case "execution.requested":
+    case "execution.cancel_requested":
     case "execution.started":
     case "execution.step_started":
     case "execution.step_completed":
@@ -93,6 +97,7 @@ export function evolve(state: PlanState, event: AnyEvent): PlanState {
     case "execution.succeeded":
     case "execution.failed":
     case "execution.cancelled":
+    case "execution.notified":
     case "tool_call.started":
     case "tool_call.output":
     case "tool_call.completed":

@@ -87,6 +87,11 @@ export type PlanEventDraft =
       readonly payload: EventPayload<"approval.denied">;
     }
   | {
+      readonly type: "plan.write_authorized";
+      readonly aggregateType: "plan";
+      readonly payload: EventPayload<"plan.write_authorized">;
+    }
+  | {
       readonly type: "execution.requested";
       readonly aggregateType: "execution";
       readonly payload: EventPayload<"execution.requested">;
@@ -150,6 +155,27 @@ export type PlanCommand =
       /** The digest of the revision the caller runs (or saw); refused unless it is the revision's. */
       readonly digest?: string | undefined;
       readonly dryRun?: boolean | undefined;
+      /** Set when policy starts the execution without a person (stage 2): recorded as `started_by`. */
+      readonly startedBy?: EventPayload<"execution.requested">["started_by"];
+      readonly actor: Actor;
+      readonly now: Date;
+    }
+  | {
+      /**
+       * The orchestrator, right before one write of an execution: the same rules as `RequestExecution`
+       * (revision, digest, no denial, not expired, quorum) and policy did not deny the step. Yields
+       * `plan.write_authorized`, appended guarded by the version this was decided on, so that an answer
+       * or a revision recorded in between refuses it.
+       */
+      readonly type: "AuthorizeWrite";
+      readonly planId: string;
+      readonly revision: number;
+      /** The digest of the revision as the orchestrator runs it (its steps read now). */
+      readonly digest: string;
+      readonly executionId: string;
+      readonly stepId: string;
+      readonly toolCallId: string;
+      readonly actionId: string;
       readonly actor: Actor;
       readonly now: Date;
     };

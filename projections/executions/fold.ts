@@ -165,12 +165,16 @@ const executionHandlers = {
     ex.status = "rolled_back";
     ex.reason = event.payload.reason;
   },
+  // A request to stop: the status changes when the workflow records `execution.cancelled`.
+  "execution.cancel_requested": () => {},
   // A measurement's row is the measurements table's (measurements.ts); the execution row only moves
   // its last_seq and updated_at, as for every event, so a reader waiting for it sees it folded.
   "execution.measured": () => {},
   "execution.succeeded": finish("succeeded"),
   "execution.failed": finish("failed"),
   "execution.cancelled": finish("cancelled"),
+  // A notice to Grafana, PagerDuty, Linear or GitHub changes no column: the audit and the execution's events show it.
+  "execution.notified": () => {},
   "tool_call.started": (draft, event) => {
     const p = event.payload;
     const calls = toolCallsForWrite(draft);

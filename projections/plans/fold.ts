@@ -264,6 +264,9 @@ const planHandlers = {
     };
     if (p.revision === plan.revision && plan.status === "pending_approval") plan.status = "expired";
   },
+  // The orchestrator's authorisation of one write: nothing in the plan's view changes, but the plan's
+  // version (its ETag) moves with it, as it does on the stream.
+  "plan.write_authorized": () => {},
 } satisfies EventHandlers<PlanEventType, PlanDraft>;
 
 /** The quorum of the plan's current revision, with `approvers` as the answers of approval `approvalId`. */
