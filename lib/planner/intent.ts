@@ -352,7 +352,13 @@ const SERVICE_LABELS = [
   "job",
 ];
 
-/** Reads an investigate intent from a firing alert's labels. Null when no service can be told. */
+/**
+ * Reads an intent from a firing alert's labels. Null when no service can be told. An investigation
+ * (read-only), unless the alert rule names its remedy: `remediation="scale"` with `replicas="N"`
+ * (infra/prometheus/rules: checkout below its replica floor) is a scale to N. The labels come from
+ * the operator's rule, not from the alert's free text, and the plan still goes through policy and
+ * approval like any other.
+ */
 export function intentFromAlert(
   signal: Pick<AlertSignal, "labels" | "service" | "environment">,
 ): TemplateIntent | null {
@@ -374,6 +380,10 @@ export function intentFromAlert(
   const environment = canonicalEnvironment(
     signal.environment ?? labels.env ?? labels.environment ?? labels.stage ?? "unknown",
   );
+  const namespace = labels.namespace && DNS_LABEL.test(labels.namespace) ? labels.namespace : undefined;
+  if (labels.remediation === "scale" && /^[1-9][0-9]{0,3}$/.test(labels.replicas ?? "")) {
+    return { kind: "scale", service, environment, replicas: Number(labels.replicas), namespace };
+  }
   return {
     kind: "investigate",
     service,

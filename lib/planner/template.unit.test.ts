@@ -291,4 +291,40 @@ describe("template planner: Alertmanager alerts", () => {
       }
     });
   }
+
+  test("an alert whose rule names its remedy (remediation=scale, replicas=N) → a scale plan, not an investigation", async () => {
+    const labels = {
+      alertname: "CheckoutReplicasBelowFloor",
+      service: "checkout",
+      namespace: "shop",
+      environment: "production",
+      remediation: "scale",
+      replicas: "3",
+    };
+    const signal = {
+      signal_id: "sig-2",
+      source: "alertmanager" as const,
+      kind: "alert",
+      status: "firing" as const,
+      dedupe_key: "k2",
+      summary: "checkout below its floor",
+      labels,
+      annotations: {},
+      details: {},
+    };
+    assert.deepEqual(intentFromAlert(signal), {
+      kind: "scale",
+      service: "checkout",
+      environment: "production",
+      replicas: 3,
+      namespace: "shop",
+    });
+    // A replica count that is not a plain positive number leaves it an investigation.
+    assert.equal(intentFromAlert({ ...signal, labels: { ...labels, replicas: "0" } })?.kind, "investigate");
+    assert.equal(intentFromAlert({ ...signal, labels: { ...labels, replicas: "3; rm" } })?.kind, "investigate");
+    const { plan } = await planner.plan({ intent: "Investigate alert", source: "alert", signal, context: CONTEXT });
+    const scale = plan.steps.find((s) => s.action_id === "kubectl.scale");
+    assert.equal(scale?.input.replicas, 3);
+    assert.equal(scale?.input.namespace, "shop");
+  });
 });
