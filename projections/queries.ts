@@ -19,7 +19,14 @@ import {
 import { type DeadLetterRow, listDeadLetters } from "./dead-letters.ts";
 import { getEvidence, listEvidence } from "./evidence/queries.ts";
 import type { EvidenceRow } from "./evidence/rows.ts";
-import { type ExecutionDetail, getExecution, type ListExecutionsQuery, listExecutions } from "./executions/queries.ts";
+import {
+  type ExecutionDetail,
+  type ExecutionMeasurements,
+  getExecution,
+  getExecutionMeasurements,
+  type ListExecutionsQuery,
+  listExecutions,
+} from "./executions/queries.ts";
 import type { ExecutionRow } from "./executions/rows.ts";
 import { getPlan, type ListPlansQuery, listPlans, type PlanDetail } from "./plans/queries.ts";
 import type { PlanRow } from "./plans/rows.ts";
@@ -29,6 +36,8 @@ export interface ReadModelQueries {
   listPlans(query?: ListPlansQuery): Promise<Page<PlanRow>>;
   getExecution(executionId: string): Promise<ExecutionDetail | null>;
   listExecutions(query?: ListExecutionsQuery): Promise<Page<ExecutionRow>>;
+  /** An execution's verification measurements and the steps they verify; null when there is no such execution. */
+  getExecutionMeasurements(executionId: string): Promise<ExecutionMeasurements | null>;
   listContextServices(): Promise<ContextService[]>;
   /** The service nodes named `name` (one per environment, or the one in `environment`) with their neighbours. */
   getContextServices(name: string, environment?: string): Promise<ContextServiceDetail[]>;
@@ -43,6 +52,7 @@ export function createReadModelQueries(db: Queryable): ReadModelQueries {
     listPlans: (query) => listPlans(db, query),
     getExecution: (executionId) => getExecution(db, executionId),
     listExecutions: (query) => listExecutions(db, query),
+    getExecutionMeasurements: (executionId) => getExecutionMeasurements(db, executionId),
     listContextServices: () => listContextServices(db),
     getContextServices: (name, environment) => getContextServices(db, name, environment),
     getEvidence: (evidenceId) => getEvidence(db, evidenceId),

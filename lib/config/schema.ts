@@ -9,9 +9,11 @@
 import * as v from "valibot";
 import { RoleSchema } from "../../events/index.ts";
 import { ApprovalsConfigSchema, ChatOpsConfigSchema } from "./approvals.ts";
+import { ConnectorsConfigSchema } from "./connectors.ts";
 import { port, positiveInt, SecretRefSchema, url } from "./fields.ts";
 
 export { ApprovalsConfigSchema, ChatOpsConfigSchema, type Identity, IdentitySchema } from "./approvals.ts";
+export { ConnectorsConfigSchema } from "./connectors.ts";
 export { type SecretRef, SecretRefSchema } from "./fields.ts";
 
 export const GatewayConfigSchema = v.strictObject({
@@ -51,6 +53,11 @@ export const GatewayConfigSchema = v.strictObject({
       max_token_age_seconds: v.optional(
         v.pipe(v.number(), v.integer(), v.minValue(60), v.maxValue(7 * 24 * 60 * 60)),
         24 * 60 * 60,
+      ),
+      /** `dev` only: seconds a console sign-in's access token lives (refreshed before; short in tests). */
+      dev_access_token_ttl_seconds: v.optional(
+        v.pipe(v.number(), v.integer(), v.minValue(10), v.maxValue(86_400)),
+        600,
       ),
       roles_claim: v.optional(v.string(), "groups"),
       /** Claim value → Wheelhouse role. */
@@ -272,21 +279,6 @@ export const ToolsConfigSchema = v.strictObject({
     v.pipe(v.string(), v.regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/)),
     "wheelhouse-artifacts",
   ),
-});
-
-/** Outside services tools and verification read (Linear approvals are `approvals.linear`). */
-export const ConnectorsConfigSchema = v.strictObject({
-  github: v.optional(
-    v.strictObject({
-      api_base: v.optional(url, "https://api.github.com"),
-      token: v.optional(SecretRefSchema, "env:GITHUB_TOKEN"),
-    }),
-    {},
-  ),
-  prometheus: v.optional(v.strictObject({ url: v.optional(url) }), {}),
-  tempo: v.optional(v.strictObject({ url: v.optional(url) }), {}),
-  grafana: v.optional(v.strictObject({ url: v.optional(url), token: v.optional(SecretRefSchema) }), {}),
-  pagerduty: v.optional(v.strictObject({ api_base: v.optional(url), token: v.optional(SecretRefSchema) }), {}),
 });
 
 /** The context service: the cluster it watches, and the AWS and Grafana sources it polls. */

@@ -1,7 +1,7 @@
 /** Read queries on the executions read model. */
 import { decodeCursor, encodeCursor } from "../../lib/db/cursor.ts";
 import { clampLimit, type Page, type Queryable, sql } from "../../lib/db/sql.ts";
-import type { ExecutionRow, ExecutionViewStatus, ToolCallRow } from "./rows.ts";
+import type { ExecutionRow, ExecutionViewStatus, MeasurementRow, ToolCallRow } from "./rows.ts";
 
 export interface ExecutionDetail extends ExecutionRow {
   tool_calls: ToolCallRow[];
@@ -21,6 +21,12 @@ export async function getExecution(db: Queryable, executionId: string): Promise<
 export interface ListExecutionsQuery {
   readonly planId?: string | undefined;
   readonly status?: ExecutionViewStatus | undefined;
+  /** Who asked: the actor id that requested the execution. */
+  readonly requester?: string | undefined;
+  /** Created at or after (ISO 8601). */
+  readonly from?: string | undefined;
+  /** Created before (ISO 8601, exclusive). */
+  readonly to?: string | undefined;
   readonly limit?: number | undefined;
   readonly cursor?: string | null | undefined;
 }
@@ -32,6 +38,9 @@ export async function listExecutions(db: Queryable, q: ListExecutionsQuery = {})
   const where = [
     q.planId === undefined ? null : sql.fragment`plan_id = ${q.planId}`,
     q.status === undefined ? null : sql.fragment`status = ${q.status}`,
+    q.requester === undefined ? null : sql.fragment`actor_id = ${q.requester}`,
+    q.from === undefined ? null : sql.fragment`created_at >= ${q.from}::timestamptz`,
+    q.to === undefined ? null : sql.fragment`created_at < ${q.to}::timestamptz`,
     cursor === null ? null : sql.fragment`(created_at, execution_id) < (${cursor[0]}::timestamptz, ${cursor[1]})`,
   ].filter((f) => f !== null);
   const rows = (await db.any(
@@ -44,5 +53,55 @@ export async function listExecutions(db: Queryable, q: ListExecutionsQuery = {})
   return {
     items,
     next_cursor: rows.length > limit && last ? encodeCursor([last.created_at, last.execution_id]) : null,
+  };
+}
+
+/** What an execution's steps were asked to verify: each step's input and verification spec. */
+export interface VerifiedStep {
+  step_id: string;
+  action_id: string;
+  input: unknown;
+  verification: unknown;
+}
+
+export interface ExecutionMeasurements {
+  execution_id: string;
+  plan_id: string | null;
+  revision: number | null;
+  /** Every measurement, per step in measuring order. */
+  measurements: MeasurementRow[];
+  /** The steps of the revision that ran (plans read model), in plan order. */
+  steps: VerifiedStep[];
+}
+
+/**
+ * An execution's verification measurements with the steps of the revision it ran (their input and
+ * verification spec, from the plans read model: what the measurements are judged against). Null
+ * when there is no such execution.
+ */
+export async function getExecutionMeasurements(
+  db: Queryable,
+  executionId: string,
+): Promise<ExecutionMeasurements | null> {
+  const ex = (await db.maybeOne(
+    sql.unsafe`SELECT execution_id, plan_id, revision FROM executions WHERE execution_id = ${executionId}`,
+  )) as Pick<ExecutionRow, "execution_id" | "plan_id" | "revision"> | null;
+  if (ex === null) return null;
+  const [measurements, steps] = await Promise.all([
+    db.any(
+      sql.unsafe`SELECT * FROM execution_measurements WHERE execution_id = ${executionId}
+                 ORDER BY step_id, measured_at, attempt, measurement_id`,
+    ),
+    ex.plan_id === null || ex.revision === null
+      ? Promise.resolve([])
+      : db.any(
+          sql.unsafe`SELECT step_id, action_id, input, verification FROM plan_steps
+                     WHERE plan_id = ${ex.plan_id} AND revision = ${ex.revision} ORDER BY position`,
+        ),
+  ]);
+  return {
+    ...ex,
+    measurements: measurements as unknown as MeasurementRow[],
+    steps: steps as unknown as VerifiedStep[],
   };
 }

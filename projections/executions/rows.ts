@@ -57,3 +57,22 @@ export interface ToolCallRow {
   completed_at: string | null;
   last_seq: number;
 }
+
+/** One verification measurement (`execution.measured`): a value of one query at one attempt, judged. */
+export interface MeasurementRow {
+  /** execution/step/digest of provider and query/attempt (measurements.ts `measurementId`). */
+  measurement_id: string;
+  execution_id: string;
+  step_id: string;
+  provider: "prometheus" | "tempo" | "kubectl";
+  query: string;
+  /** 1-based, per step and provider. */
+  attempt: number;
+  /** Null when there was no value to read (empty, NaN, an error): always inconclusive. */
+  value: number | null;
+  outcome: "pass" | "fail" | "inconclusive";
+  reason: string;
+  measured_at: string;
+  evidence_id: string | null;
+  last_seq: number;
+}

@@ -1,6 +1,7 @@
 import { type Queryable, type SqlClient, sql, type TableSpec, upsertRows, upsertStatement } from "../../lib/db/sql.ts";
 import { createViewWriter, type ProjectionWriter } from "../types.ts";
 import { type ExecutionView, foldExecutionView } from "./fold.ts";
+import { measurementStatement } from "./measurements.ts";
 import type { ExecutionRow, ToolCallRow } from "./rows.ts";
 
 export const executionsTable: TableSpec<ExecutionRow> = {
@@ -124,9 +125,22 @@ export async function loadExecutionViewsJson(
  * The executions writer: views kept in memory between batches, loaded only
  * on first sight, folded per aggregate with `foldExecutionView`, saved as one
  * upsert per table with only the rows that changed (a long execution does
- * not rewrite all its tool calls every batch).
+ * not rewrite all its tool calls every batch); the batch's measurements are
+ * inserted as they come (measurements.ts), nothing of them held in memory.
  */
 export function createExecutionsWriter(maxViews?: number): ProjectionWriter {
+  const views = createViewsWriter(maxViews);
+  return {
+    reset: () => views.reset(),
+    async prepare(db, events, unprojected) {
+      const statements = await views.prepare(db, events, unprojected);
+      const measurements = measurementStatement(events);
+      return measurements ? [...statements, measurements] : statements;
+    },
+  };
+}
+
+function createViewsWriter(maxViews?: number): ProjectionWriter {
   return createViewWriter<ExecutionView>({
     tables: ["executions", "tool_calls"],
     maxViews,

@@ -26,6 +26,12 @@ export interface ListPlansQuery {
   readonly status?: PlanViewStatus | undefined;
   readonly service?: string | undefined;
   readonly environment?: string | undefined;
+  /** Who asked: the actor id that requested the plan. */
+  readonly requester?: string | undefined;
+  /** Created at or after (ISO 8601). */
+  readonly from?: string | undefined;
+  /** Created before (ISO 8601, exclusive). */
+  readonly to?: string | undefined;
   readonly limit?: number | undefined;
   readonly cursor?: string | null | undefined;
 }
@@ -38,6 +44,9 @@ export async function listPlans(db: Queryable, q: ListPlansQuery = {}): Promise<
     q.status === undefined ? null : sql.fragment`status = ${q.status}`,
     q.service === undefined ? null : sql.fragment`service = ${q.service}`,
     q.environment === undefined ? null : sql.fragment`environment = ${q.environment}`,
+    q.requester === undefined ? null : sql.fragment`actor_id = ${q.requester}`,
+    q.from === undefined ? null : sql.fragment`created_at >= ${q.from}::timestamptz`,
+    q.to === undefined ? null : sql.fragment`created_at < ${q.to}::timestamptz`,
     cursor === null ? null : sql.fragment`(created_at, plan_id) < (${cursor[0]}::timestamptz, ${cursor[1]})`,
   ].filter((f) => f !== null);
   const rows = (await db.any(

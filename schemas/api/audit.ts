@@ -5,15 +5,11 @@
  * record: the trail only grows.
  */
 import * as v from "valibot";
-import { ActorViewSchema, CursorSchema, LimitSchema, pageSchema } from "./common.ts";
+import { ActorViewSchema, CursorSchema, LimitSchema, pageSchema, TimestampSchema } from "./common.ts";
 import { ExecutionResponseSchema } from "./executions.ts";
 import { PlanResponseSchema } from "./plans.ts";
 
-/** RFC 3339 (ISO 8601 with a zone), e.g. `2026-01-31T12:00:00Z`. */
-const timestamp = v.pipe(
-  v.string(),
-  v.isoTimestamp("must be an RFC 3339 timestamp with a zone, such as 2026-01-31T12:00:00Z"),
-);
+const timestamp = TimestampSchema;
 
 const booleanText = v.optional(
   v.pipe(

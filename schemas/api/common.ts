@@ -21,6 +21,29 @@ export const CursorSchema = v.optional(
   v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{1,200}$/, "must be a next_cursor value returned by a previous page")),
 );
 
+/** RFC 3339 (ISO 8601 with a zone), e.g. `2026-01-31T12:00:00Z`. */
+export const TimestampSchema = v.pipe(
+  v.string(),
+  v.isoTimestamp("must be an RFC 3339 timestamp with a zone, such as 2026-01-31T12:00:00Z"),
+);
+
+/**
+ * The list filters every read model's list shares: who asked (`requester`: the actor id, e.g. the
+ * token's `sub`) and when it was created (`from` inclusive, `to` exclusive).
+ */
+export const CreatedFilterEntries = {
+  requester: v.optional(
+    v.pipe(
+      v.string(),
+      v.minLength(1, "must not be empty"),
+      v.maxLength(256, "must be at most 256 characters"),
+      v.regex(/^[^\s]+$/, "must be an actor id without spaces, e.g. alice"),
+    ),
+  ),
+  from: v.optional(TimestampSchema),
+  to: v.optional(TimestampSchema),
+};
+
 export const WaitSchema = v.optional(
   v.pipe(v.string(), v.regex(/^\d{1,3}$/, "must be whole seconds, e.g. 5"), v.transform(Number)),
 );

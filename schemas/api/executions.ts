@@ -1,6 +1,6 @@
 /** `/v1/executions`: runs of approved plan revisions, and their tool output. */
 import * as v from "valibot";
-import { ActorViewSchema, CursorSchema, LimitSchema, pageSchema } from "./common.ts";
+import { ActorViewSchema, CreatedFilterEntries, CursorSchema, LimitSchema, pageSchema } from "./common.ts";
 
 /** An execution as served: the executions read model's row with its steps and tool calls. */
 export const ExecutionResponseSchema = v.object({
@@ -44,6 +44,7 @@ export const ExecutionStatusSchema = v.picklist([
 export const ListExecutionsQuerySchema = v.strictObject({
   plan_id: v.optional(v.string()),
   status: v.optional(ExecutionStatusSchema),
+  ...CreatedFilterEntries,
   cursor: CursorSchema,
   limit: LimitSchema,
 });
@@ -66,3 +67,46 @@ export const LogChunkSchema = v.object({
   stream: v.picklist(["stdout", "stderr"]),
   text: v.string(),
 });
+
+/** A threshold a measurement is judged against: `value <op> threshold` (e.g. `< 0.05`). */
+export const ThresholdSchema = v.object({
+  op: v.picklist(["<", "<=", ">", ">=", "==", "!="]),
+  value: v.number(),
+});
+
+/** One measurement of a verification analysis (`execution.measured`). */
+export const MeasurementSchema = v.object({
+  attempt: v.number(),
+  /** Null when there was no value to read (empty, NaN, a query error): inconclusive. */
+  value: v.nullable(v.number()),
+  outcome: v.picklist(["pass", "fail", "inconclusive"]),
+  reason: v.string(),
+  measured_at: v.string(),
+  evidence_id: v.nullable(v.string()),
+});
+
+/**
+ * One query of one step measured over its attempts, with the conditions it is judged by (as the
+ * plan wrote them) and, where a condition is one comparison of the value with a number (or with a
+ * number in the step's input), that threshold, so that a chart can draw it.
+ */
+export const MeasurementSeriesSchema = v.object({
+  step_id: v.string(),
+  provider: v.picklist(["prometheus", "tempo", "kubectl"]),
+  query: v.string(),
+  /** The step's verification description, when the plan gave one. */
+  description: v.nullable(v.string()),
+  success_condition: v.nullable(v.string()),
+  failure_condition: v.nullable(v.string()),
+  success_threshold: v.nullable(ThresholdSchema),
+  failure_threshold: v.nullable(ThresholdSchema),
+  measurements: v.array(MeasurementSchema),
+});
+
+export const ExecutionMeasurementsSchema = v.object({
+  execution_id: v.string(),
+  plan_id: v.nullable(v.string()),
+  revision: v.nullable(v.number()),
+  series: v.array(MeasurementSeriesSchema),
+});
+export type ExecutionMeasurementsResponse = v.InferOutput<typeof ExecutionMeasurementsSchema>;

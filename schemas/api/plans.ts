@@ -1,7 +1,7 @@
 /** `/v1/plans`: request a change, read plans, execute an approved revision. */
 import * as v from "valibot";
 import { PlanDigestParamSchema } from "./approvals.ts";
-import { ActorViewSchema, CursorSchema, LimitSchema, pageSchema, WaitSchema } from "./common.ts";
+import { ActorViewSchema, CreatedFilterEntries, CursorSchema, LimitSchema, pageSchema, WaitSchema } from "./common.ts";
 
 const name = v.pipe(v.string(), v.minLength(1), v.maxLength(128), v.regex(/^[A-Za-z0-9_.-]+$/, "must be a plain name"));
 
@@ -34,6 +34,7 @@ export const ListPlansQuerySchema = v.strictObject({
   status: v.optional(PlanStatusSchema),
   service: v.optional(name),
   environment: v.optional(name),
+  ...CreatedFilterEntries,
   cursor: CursorSchema,
   limit: LimitSchema,
 });

@@ -101,6 +101,7 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
     listPlans: queries.listPlans,
     getExecution: queries.getExecution,
     listExecutions: queries.listExecutions,
+    getExecutionMeasurements: queries.getExecutionMeasurements,
     listAuditEvents: audit.listAuditEvents,
     exportAuditEvents: audit.exportAuditEvents,
     verifyAudit: audit.verifyAudit,

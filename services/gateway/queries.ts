@@ -30,7 +30,14 @@ export function createQueryHandlers(readModels: ReadModels) {
       return json(
         200,
         await readModels.listPlans(
-          { status: q.status, service: q.service, environment: q.environment },
+          {
+            status: q.status,
+            service: q.service,
+            environment: q.environment,
+            requester: q.requester,
+            from: q.from,
+            to: q.to,
+          },
           { cursor: q.cursor, limit: q.limit },
         ),
       );
@@ -41,11 +48,20 @@ export function createQueryHandlers(readModels: ReadModels) {
       if (!execution) throw new NotFoundError(`no execution ${id}`, { field: "params.id", fix: "check the id" });
       return json(200, execution);
     },
+    async getExecutionMeasurements(request: ApiRequest): Promise<ApiResponse> {
+      const { id } = parseInput(ExecutionIdParamsSchema, request.params, "params");
+      const measurements = await readModels.getMeasurements(id);
+      if (!measurements) throw new NotFoundError(`no execution ${id}`, { field: "params.id", fix: "check the id" });
+      return json(200, measurements);
+    },
     async listExecutions(request: ApiRequest): Promise<ApiResponse> {
       const q = parseInput(ListExecutionsQuerySchema, request.query, "query");
       return json(
         200,
-        await readModels.listExecutions({ plan_id: q.plan_id, status: q.status }, { cursor: q.cursor, limit: q.limit }),
+        await readModels.listExecutions(
+          { plan_id: q.plan_id, status: q.status, requester: q.requester, from: q.from, to: q.to },
+          { cursor: q.cursor, limit: q.limit },
+        ),
       );
     },
     async getService(request: ApiRequest): Promise<ApiResponse> {

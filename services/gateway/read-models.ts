@@ -17,16 +17,31 @@ import type {
 } from "../../projections/executions/index.ts";
 import type { PlanDetail, PlanRow, PlanView, PlanViewStatus } from "../../projections/plans/index.ts";
 import type { ReadModelQueries } from "../../projections/queries.ts";
+import type { ExecutionMeasurementsResponse } from "../../schemas/api/index.ts";
+import { measurementsResponse } from "./measurements.ts";
+
+/** Who asked for it (actor id) and when it was created (`from` inclusive, `to` exclusive; ISO 8601). */
+export interface CreatedFilter {
+  requester?: string | undefined;
+  from?: string | undefined;
+  to?: string | undefined;
+}
 
 export interface ReadModels {
   getPlan(planId: string): Promise<Record<string, unknown> | null>;
   listPlans(
-    filter: { status?: string | undefined; service?: string | undefined; environment?: string | undefined },
+    filter: {
+      status?: string | undefined;
+      service?: string | undefined;
+      environment?: string | undefined;
+    } & CreatedFilter,
     page: { cursor?: string | undefined; limit: number },
   ): Promise<Page<Record<string, unknown>>>;
   getExecution(executionId: string): Promise<Record<string, unknown> | null>;
+  /** The execution's verification measurements as series with their thresholds; null when there is no such execution. */
+  getMeasurements(executionId: string): Promise<ExecutionMeasurementsResponse | null>;
   listExecutions(
-    filter: { plan_id?: string | undefined; status?: string | undefined },
+    filter: { plan_id?: string | undefined; status?: string | undefined } & CreatedFilter,
     page: { cursor?: string | undefined; limit: number },
   ): Promise<Page<Record<string, unknown>>>;
   listServices(
@@ -99,7 +114,13 @@ export interface ReadModelsDeps {
   /** The read models' own queries (projections/queries.ts). */
   readonly queries: Pick<
     ReadModelQueries,
-    "getPlan" | "listPlans" | "getExecution" | "listExecutions" | "listContextServices" | "getContextServices"
+    | "getPlan"
+    | "listPlans"
+    | "getExecution"
+    | "listExecutions"
+    | "getExecutionMeasurements"
+    | "listContextServices"
+    | "getContextServices"
   >;
   /** Plain SQL on the same schema, for the projection checkpoints. */
   readonly sql: SqlClient;
@@ -120,6 +141,9 @@ export function createReadModels(deps: ReadModelsDeps): ReadModels {
         status: filter.status as PlanViewStatus | undefined,
         service: filter.service,
         environment: filter.environment,
+        requester: filter.requester,
+        from: filter.from,
+        to: filter.to,
         limit: p.limit,
         cursor: p.cursor,
       });
@@ -131,10 +155,18 @@ export function createReadModels(deps: ReadModelsDeps): ReadModels {
       return execution ? executionResponse(execution) : null;
     },
 
+    async getMeasurements(executionId) {
+      const data = await queries.getExecutionMeasurements(executionId);
+      return data ? measurementsResponse(data) : null;
+    },
+
     async listExecutions(filter, p) {
       const page = await queries.listExecutions({
         planId: filter.plan_id,
         status: filter.status as ExecutionViewStatus | undefined,
+        requester: filter.requester,
+        from: filter.from,
+        to: filter.to,
         limit: p.limit,
         cursor: p.cursor,
       });

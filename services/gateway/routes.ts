@@ -17,6 +17,7 @@ import {
   ExecutePlanRequestSchema,
   ExecutionAsOfSchema,
   ExecutionIdParamsSchema,
+  ExecutionMeasurementsSchema,
   ExecutionPageSchema,
   ExecutionResponseSchema,
   ExplainQuerySchema,
@@ -45,6 +46,7 @@ export interface RouteHandlers extends WebhookHandlers {
   decideApproval: Handler;
   getExecution: Handler;
   listExecutions: Handler;
+  getExecutionMeasurements: Handler;
   listAuditEvents: Handler;
   exportAuditEvents: Handler;
   verifyAudit: Handler;
@@ -86,7 +88,7 @@ export function buildRoutes(h: RouteHandlers): Route[] {
       method: "GET",
       path: "/v1/plans",
       operationId: "listPlans",
-      summary: "List plans, newest first, filtered by status, service and environment",
+      summary: "List plans, newest first, filtered by status, service, environment, requester and creation time",
       tags: ["plans"],
       access: "viewer",
       query: ListPlansQuerySchema,
@@ -137,7 +139,7 @@ export function buildRoutes(h: RouteHandlers): Route[] {
       method: "GET",
       path: "/v1/executions",
       operationId: "listExecutions",
-      summary: "List executions, newest first",
+      summary: "List executions, newest first, filtered by plan, status, requester and creation time",
       tags: ["executions"],
       access: "viewer",
       query: ListExecutionsQuerySchema,
@@ -154,6 +156,19 @@ export function buildRoutes(h: RouteHandlers): Route[] {
       params: ExecutionIdParamsSchema,
       responses: { 200: { description: "The execution", schema: ExecutionResponseSchema } },
       handler: h.getExecution,
+    },
+    {
+      method: "GET",
+      path: "/v1/executions/{id}/measurements",
+      operationId: "getExecutionMeasurements",
+      summary: "The execution's verification measurements, per step and query, with the thresholds they are judged by",
+      description:
+        "One series per step and query, measurements in attempt order (`execution.measured`), each with its value (null when there was none to read), outcome (pass, fail, inconclusive) and reason. `success_threshold`/`failure_threshold` are set where the step's condition is a single comparison of the value with a number.",
+      tags: ["executions"],
+      access: "viewer",
+      params: ExecutionIdParamsSchema,
+      responses: { 200: { description: "The measurements", schema: ExecutionMeasurementsSchema } },
+      handler: h.getExecutionMeasurements,
     },
     {
       method: "GET",

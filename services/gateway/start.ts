@@ -28,7 +28,12 @@ export async function startGateway(
   const sql = slonikSqlClient(db.pool);
   const auth = config.gateway.auth;
   const devIssuer =
-    auth.mode === "dev" ? await loadDevIssuer(join(config.data_dir, "dev-issuer"), auth.issuer, { auth }) : null;
+    auth.mode === "dev"
+      ? await loadDevIssuer(join(config.data_dir, "dev-issuer"), auth.issuer, {
+          auth,
+          accessTokenTtlSeconds: auth.dev_access_token_ttl_seconds,
+        })
+      : null;
   if (devIssuer) {
     logger.warn(
       { issuer: devIssuer.issuer },

@@ -127,7 +127,7 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
-    /** List executions, newest first */
+    /** List executions, newest first, filtered by plan, status, requester and creation time */
     get: operations["listExecutions"];
     put?: never;
     post?: never;
@@ -205,6 +205,26 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  "/v1/executions/{id}/measurements": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * The execution's verification measurements, per step and query, with the thresholds they are judged by
+     * @description One series per step and query, measurements in attempt order (`execution.measured`), each with its value (null when there was none to read), outcome (pass, fail, inconclusive) and reason. `success_threshold`/`failure_threshold` are set where the step's condition is a single comparison of the value with a number.
+     */
+    get: operations["getExecutionMeasurements"];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   "/v1/hooks/alertmanager": {
     parameters: {
       query?: never;
@@ -263,7 +283,7 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
-    /** List plans, newest first, filtered by status, service and environment */
+    /** List plans, newest first, filtered by status, service, environment, requester and creation time */
     get: operations["listPlans"];
     put?: never;
     /** Request a change in plain words; the planner proposes a plan for it */
@@ -898,8 +918,10 @@ export interface operations {
     parameters: {
       query?: {
         cursor?: string;
+        from?: string;
         limit?: string;
         plan_id?: string;
+        requester?: string;
         status?:
           | "requested"
           | "running"
@@ -909,6 +931,7 @@ export interface operations {
           | "succeeded"
           | "failed"
           | "cancelled";
+        to?: string;
       };
       header?: never;
       path?: never;
@@ -1736,6 +1759,69 @@ export interface operations {
       };
     };
   };
+  getExecutionMeasurements: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The measurements */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": {
+            execution_id: string;
+            plan_id: string | null;
+            revision: number | null;
+            series: {
+              description: string | null;
+              failure_condition: string | null;
+              failure_threshold: {
+                /** @enum {string} */
+                op: "<" | "<=" | ">" | ">=" | "==" | "!=";
+                value: number;
+              } | null;
+              measurements: {
+                attempt: number;
+                evidence_id: string | null;
+                measured_at: string;
+                /** @enum {string} */
+                outcome: "pass" | "fail" | "inconclusive";
+                reason: string;
+                value: number | null;
+              }[];
+              /** @enum {string} */
+              provider: "prometheus" | "tempo" | "kubectl";
+              query: string;
+              step_id: string;
+              success_condition: string | null;
+              success_threshold: {
+                /** @enum {string} */
+                op: "<" | "<=" | ">" | ">=" | "==" | "!=";
+                value: number;
+              } | null;
+            }[];
+          };
+        };
+      };
+      /** @description RFC 9457 problem details naming the field at fault and the fix */
+      default: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+    };
+  };
   alertmanagerWebhook: {
     parameters: {
       query?: never;
@@ -2017,7 +2103,9 @@ export interface operations {
       query?: {
         cursor?: string;
         environment?: string;
+        from?: string;
         limit?: string;
+        requester?: string;
         service?: string;
         status?:
           | "requested"
@@ -2028,6 +2116,7 @@ export interface operations {
           | "rejected"
           | "denied"
           | "expired";
+        to?: string;
       };
       header?: never;
       path?: never;

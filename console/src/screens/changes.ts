@@ -1,7 +1,7 @@
 /**
  * Changes: every plan with its status, service, environment, tier, requester and age, newest first.
- * The filters and the search live in the URL (a view can be shared); status, service and environment
- * are the API's filters, requester, time range and search are applied to the pages read. Live: a row
+ * The filters and the search live in the URL (a view can be shared); status, service, environment,
+ * requester and time range are the API's filters, the search is applied to the pages read. Live: a row
  * changes in place when its plan moves; new plans wait behind a "show" button in space kept for it,
  * so nothing on the page jumps.
  */
@@ -56,7 +56,22 @@ function filtersOf(route: Route): Filters {
   };
 }
 
-/** The filters the API does not take, applied to a plan read from it. */
+/** The API's filters as query parameters (the list route validates them). */
+function apiFilters(f: Filters) {
+  return {
+    ...(f.status ? { status: f.status } : {}),
+    ...(f.service ? { service: f.service } : {}),
+    ...(f.environment ? { environment: f.environment } : {}),
+    ...(f.requester ? { requester: f.requester } : {}),
+    ...(f.from ? { from: f.from } : {}),
+    ...(f.to ? { to: f.to } : {}),
+  };
+}
+
+/**
+ * Whether a plan belongs in the view: the search (which the API does not take) on a page read, and
+ * every filter on a plan that arrives live.
+ */
 function matches(plan: Plan, f: Filters): boolean {
   if (f.status && plan.status !== f.status) return false;
   if (f.service && plan.service !== f.service) return false;
@@ -89,7 +104,7 @@ export const changesScreen: ScreenFactory = (context, route) => {
   async function loadPage(first: boolean) {
     loading = true;
     context.rerender();
-    // Client-side filters may leave a page with few rows: read on until 50 match or the list ends.
+    // The search may leave a page with few rows: read on until 50 match or the list ends.
     let added = 0;
     do {
       const page = await attempt(
@@ -99,9 +114,7 @@ export const changesScreen: ScreenFactory = (context, route) => {
               params: {
                 query: {
                   limit: "100",
-                  ...(filters.status ? { status: filters.status } : {}),
-                  ...(filters.service ? { service: filters.service } : {}),
-                  ...(filters.environment ? { environment: filters.environment } : {}),
+                  ...apiFilters(filters),
                   ...(first || !cursor ? {} : { cursor }),
                 },
               },
@@ -116,8 +129,6 @@ export const changesScreen: ScreenFactory = (context, route) => {
       plans = [...plans, ...kept];
       added += kept.length;
       cursor = page.next_cursor;
-      const oldest = page.items.at(-1)?.created_at;
-      if (filters.from && oldest && oldest < filters.from) cursor = null;
     } while (cursor && added < 50);
     loading = false;
     context.rerender();
