@@ -6,9 +6,9 @@
  * approval label, comment (again under our ids), and read an issue's history
  * for the polling fallback.
  */
-import { createHash } from "node:crypto";
 import { LinearClient } from "@linear/sdk";
 import { UnavailableError } from "../../lib/errors/index.ts";
+import { linearId } from "../../lib/integrations/index.ts";
 import type { Logger } from "../../lib/log/index.ts";
 
 export type ApprovalLabel = "pending" | "granted" | "denied" | "expired";
@@ -50,15 +50,8 @@ export interface LinearApprovals {
   emailOf(userId: string): Promise<string | null>;
 }
 
-/**
- * A UUID (v4-shaped, as Linear requires of ids a client picks) derived from `name`: the same
- * issue or comment gets the same id however often it is attempted.
- */
-export function linearId(name: string): string {
-  const h = createHash("sha256").update(`wheelhouse:${name}`).digest("hex");
-  const variant = ((Number.parseInt(h.slice(16, 17), 16) & 0x3) | 0x8).toString(16);
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-${variant}${h.slice(17, 20)}-${h.slice(20, 32)}`;
-}
+/** Ids derived from a name (`linearId`) are shared with the orchestrator's follow-up issues: lib/integrations. */
+export { linearId };
 
 const CREATE_ISSUE = `mutation issueCreate($input: IssueCreateInput!) {
   issueCreate(input: $input) { success issue { id identifier url } }
