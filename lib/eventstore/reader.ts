@@ -4,9 +4,17 @@
  * renew a pull lost with a node or a leader within seconds (`PULL_RENEWAL`); an ordered consumer
  * that lost its server is created again from the last sequence it delivered.
  */
-import { type ConsumerConfig, jetstream, jetstreamManager } from "@nats-io/jetstream";
+import {
+  type Consumer,
+  type ConsumerConfig,
+  type ConsumerMessages,
+  type JsMsg,
+  jetstream,
+  jetstreamManager,
+} from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { AnyRecordedEvent, EventType } from "../../events/index.ts";
+import type { Logger } from "../log/index.ts";
 import { decodeRecorded } from "./codec.ts";
 import { type ConsumerContext, type Consumption, filterSubjects, PULL_RENEWAL } from "./consumer.ts";
 import { describeError } from "./dead-letters.ts";
@@ -28,16 +36,20 @@ export interface ReadStreamOptions {
 }
 
 export async function startLive(ctx: ConsumerContext, opts: LiveOptions): Promise<Consumption> {
-  const js = jetstream(ctx.nc);
   const stream = ctx.names.events;
   const subjects = filterSubjects(ctx.prefix, opts.filterTypes);
-  const consumer = await js.consumers.get(stream, {
-    ...(opts.fromSeq === undefined
-      ? { deliver_policy: "new" as ConsumerConfig["deliver_policy"] }
-      : { deliver_policy: "by_start_sequence" as ConsumerConfig["deliver_policy"], opt_start_seq: opts.fromSeq }),
-    ...(subjects ? { filter_subjects: subjects } : {}),
+  const stop = new AbortController();
+  // "Only new events" is new from here: the sequence after the last one stored now.
+  const fromSeq =
+    opts.fromSeq ?? (await (ctx.jsm ?? (await jetstreamManager(ctx.nc))).streams.info(stream)).state.last_seq + 1;
+  const messages = orderedMessages(ctx.nc, {
+    stream,
+    fromSeq,
+    filterSubjects: subjects,
+    maxMessages: 500,
+    signal: stop.signal,
+    logger: ctx.logger,
   });
-  const messages = await consumer.consume({ max_messages: 500, ...PULL_RENEWAL });
   const filter = opts.filterTypes ? new Set<string>(opts.filterTypes) : null;
   const done = (async () => {
     for await (const m of messages) {
@@ -59,7 +71,7 @@ export async function startLive(ctx: ConsumerContext, opts: LiveOptions): Promis
   return {
     done,
     async stop() {
-      await messages.close();
+      stop.abort();
       await done;
     },
   };
@@ -82,6 +94,7 @@ export interface RawReadOptions {
   readonly batchSize: number;
   /** Flush a partial batch when nothing more is buffered (live following). */
   readonly signal?: AbortSignal | undefined;
+  readonly logger?: Logger | undefined;
 }
 
 /**
@@ -91,20 +104,20 @@ export interface RawReadOptions {
  */
 export async function* readRawBatches(nc: NatsConnection, opts: RawReadOptions): AsyncGenerator<RawStreamMessage[]> {
   if (opts.endSeq !== undefined && opts.endSeq < opts.fromSeq) return;
-  const js = jetstream(nc);
-  const consumer = await js.consumers.get(opts.stream, {
-    deliver_policy: "by_start_sequence" as ConsumerConfig["deliver_policy"],
-    opt_start_seq: Math.max(1, opts.fromSeq),
-  });
-  const messages = await consumer.consume({ max_messages: Math.max(opts.batchSize * 2, 1000), ...PULL_RENEWAL });
-  const onAbort = () => {
-    void messages.close();
-  };
+  // Its own signal: the read-ahead below may wait on a quiet stream, and only closing the consumer ends that wait.
+  const stop = new AbortController();
+  const onAbort = () => stop.abort();
   opts.signal?.addEventListener("abort", onAbort, { once: true });
-  // Aborted while the consumer was being set up: no event will fire, so close now (or a quiet stream blocks forever).
   if (opts.signal?.aborted) onAbort();
+  const messages = orderedMessages(nc, {
+    stream: opts.stream,
+    fromSeq: Math.max(1, opts.fromSeq),
+    maxMessages: Math.max(opts.batchSize * 2, 1000),
+    signal: stop.signal,
+    logger: opts.logger,
+  });
   try {
-    const it = messages[Symbol.asyncIterator]();
+    const it = messages;
     let batch: RawStreamMessage[] = [];
     let next = it.next();
     for (;;) {
@@ -135,7 +148,8 @@ export async function* readRawBatches(nc: NatsConnection, opts: RawReadOptions):
     if (batch.length > 0) yield batch;
   } finally {
     opts.signal?.removeEventListener("abort", onAbort);
-    await messages.close();
+    stop.abort();
+    await messages.return(undefined);
   }
 }
 
@@ -168,5 +182,87 @@ export async function* readStream(ctx: ConsumerContext, opts: ReadStreamOptions)
     }
     if (out.length > 0) yield out;
     if (past) return;
+  }
+}
+
+/** How long an ordered consumer may deliver nothing before its server is asked whether it is still there. */
+const QUIET_PROBE_MS = 3_000;
+/** An ordered consumer's own API calls (create, info): fail fast, then try again. */
+const ORDERED_API_TIMEOUT_MS = 2_000;
+const RECREATE_BACKOFF_MS = [250, 500, 1000, 2000, 5000] as const;
+
+interface OrderedOptions {
+  readonly stream: string;
+  /** First stream sequence to deliver. */
+  readonly fromSeq: number;
+  readonly filterSubjects?: string[] | undefined;
+  readonly maxMessages: number;
+  readonly signal?: AbortSignal | undefined;
+  readonly logger?: Logger | undefined;
+}
+
+/**
+ * Every message of the stream from `fromSeq` (or from now), in order, exactly once, for as long as the
+ * caller reads. The client's ordered consumer is R1 and lives on one server: when that server dies, the
+ * client keeps asking it for the consumer's info and never recreates it. So when the consumer has
+ * delivered nothing for a few seconds, this asks its server; no answer (or no such consumer) closes it,
+ * and a new ordered consumer starts at the sequence after the last one delivered.
+ */
+async function* orderedMessages(nc: NatsConnection, opts: OrderedOptions): AsyncGenerator<JsMsg> {
+  const js = jetstream(nc, { timeout: ORDERED_API_TIMEOUT_MS });
+  let next = Math.max(1, opts.fromSeq);
+  let failures = 0;
+  while (!opts.signal?.aborted) {
+    let consumer: Consumer;
+    let messages: ConsumerMessages;
+    try {
+      consumer = await js.consumers.get(opts.stream, {
+        deliver_policy: "by_start_sequence" as ConsumerConfig["deliver_policy"],
+        opt_start_seq: next,
+        ...(opts.filterSubjects ? { filter_subjects: opts.filterSubjects } : {}),
+      });
+      messages = await consumer.consume({ max_messages: opts.maxMessages, ...PULL_RENEWAL });
+    } catch (e) {
+      if (opts.signal?.aborted) return;
+      const wait = RECREATE_BACKOFF_MS[Math.min(failures, RECREATE_BACKOFF_MS.length - 1)] as number;
+      failures++;
+      opts.logger?.warn(
+        { stream: opts.stream, err: describeError(e), retry_ms: wait },
+        "ordered consumer not created; trying again",
+      );
+      await new Promise((resolve) => setTimeout(resolve, wait));
+      continue;
+    }
+    let lost = false;
+    let lastDelivery = Date.now();
+    const close = () => void messages.close().catch(() => undefined);
+    opts.signal?.addEventListener("abort", close, { once: true });
+    if (opts.signal?.aborted) close();
+    const probe = setInterval(() => {
+      if (Date.now() - lastDelivery < QUIET_PROBE_MS) return;
+      lastDelivery = Date.now();
+      consumer.info().catch((e: unknown) => {
+        lost = true;
+        opts.logger?.warn(
+          { stream: opts.stream, next_seq: next, err: describeError(e) },
+          "ordered consumer's server does not answer; creating the consumer again",
+        );
+        close();
+      });
+    }, QUIET_PROBE_MS);
+    try {
+      for await (const m of messages) {
+        lastDelivery = Date.now();
+        next = m.seq + 1;
+        failures = 0;
+        yield m;
+      }
+    } finally {
+      clearInterval(probe);
+      opts.signal?.removeEventListener("abort", close);
+      close();
+    }
+    if (!lost) return;
+    failures++;
   }
 }

@@ -98,6 +98,7 @@ async function readOnce(
       fromSeq: from + 1,
       batchSize: ctx.batchSize,
       signal: reading.signal,
+      logger: ctx.logger,
     })) {
       await pipeline.take(raw);
       applied();
