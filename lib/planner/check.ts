@@ -2,13 +2,15 @@
  * The planner's own check of a model answer, whatever the provider enforced:
  * shape (the event schema of a plan step), catalog membership, each input
  * against its action's JSON schema, a verification and a rollback on every
- * write step, and the request's scope (environment). Nothing that fails here
+ * write step, its verification's analysis (conditions, query, path, limits:
+ * lib/verification), and the request's scope (environment). Nothing that fails here
  * is ever emitted; the issues go back to the model for a repair.
  */
 import * as v from "valibot";
 import { PlanStepSchema } from "../../events/plan.ts";
 import type { FieldIssue } from "../errors/index.ts";
 import type { Catalog } from "../tools/index.ts";
+import { verificationProblems } from "../verification/index.ts";
 import { MAX_STEPS } from "./schema.ts";
 import type { PlanStep } from "./types.ts";
 
@@ -99,12 +101,17 @@ export function checkDraft(draft: unknown, catalog: Catalog, scope: CheckScope =
         issues.push({
           field: `${at}.verification.action_id`,
           message: `"${step.verification.action_id}" is not a read action of the catalog`,
-          fix: "verify with a read action, or give only a description / promql",
+          fix: "verify with a read action, or with an analysis of provider prometheus or tempo",
         });
       } else {
         const vi = catalog.validateInput(check.id, step.verification.input ?? {});
         if (!vi.ok)
           for (const issue of vi.issues) issues.push({ ...issue, field: `${at}.verification.${issue.field}` });
+      }
+    }
+    if (step.verification) {
+      for (const problem of verificationProblems(step.verification, step.input)) {
+        issues.push({ ...problem, field: `${at}.${problem.field}` });
       }
     }
     if (action.kind === "write") {

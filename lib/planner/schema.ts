@@ -31,6 +31,48 @@ const TARGET: Schema = {
   },
 };
 
+const count = (minimum: number, maximum: number): Schema => ({ type: "integer", minimum, maximum });
+
+/** `verification.analysis` (events/plan.ts); lib/planner/check.ts parses its conditions, query and path. */
+const ANALYSIS: Schema = {
+  type: "object",
+  additionalProperties: false,
+  required: ["provider", "query", "success_condition"],
+  description: "Measure the effect: every interval_seconds, count times; empty, NaN or failed reads are inconclusive.",
+  properties: {
+    provider: { type: "string", enum: ["prometheus", "tempo", "kubectl"] },
+    query: {
+      type: "string",
+      maxLength: 2000,
+      description:
+        "prometheus: PromQL answering one sample. tempo: TraceQL. kubectl: path of the value in the verification read's JSON output, e.g. .status.readyReplicas ?? 0",
+    },
+    success_condition: {
+      type: "string",
+      maxLength: 200,
+      description: "Comparison of result: result < 0.05, result == input.replicas (the step's input), a && b, a || b",
+    },
+    failure_condition: { type: "string", maxLength: 200 },
+    initial_delay_seconds: count(0, 3600),
+    interval_seconds: count(1, 3600),
+    count: count(1, 100),
+    failure_limit: count(0, 100),
+    inconclusive_limit: count(0, 100),
+    on_inconclusive: { type: "string", enum: ["fail", "pause"] },
+    pause_timeout_seconds: count(60, 86_400),
+    tempo: {
+      type: "object",
+      additionalProperties: false,
+      properties: {
+        tags: { type: "string" },
+        window_seconds: count(10, 86_400),
+        limit: count(1, 1000),
+        measure: { type: "string", enum: ["count", "max_duration_ms"] },
+      },
+    },
+  },
+};
+
 function stepSchema(action: CatalogAction, catalog: Catalog): Schema {
   const reads = catalog.actions().filter((a) => a.kind === "read");
   const write = action.kind === "write";
@@ -53,10 +95,10 @@ function stepSchema(action: CatalogAction, catalog: Catalog): Schema {
         action_id: {
           type: "string",
           enum: reads.map((a) => a.id),
-          description: "A read action that checks the effect.",
+          description: "A read action that checks the effect (measured by a kubectl analysis).",
         },
         input: { type: "object" },
-        promql: { type: "string" },
+        analysis: ANALYSIS,
       },
     };
     properties.rollback = rollbackAction

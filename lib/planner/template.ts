@@ -38,11 +38,41 @@ export function findService(
   return found[0];
 }
 
+/**
+ * How a plan judges a change by its service's error ratio (`connectors.prometheus.error_ratio`):
+ * the failed share of `metric{namespace, service}` requests over `rateWindow`, below `max`.
+ */
+export interface ErrorRatioOptions {
+  readonly metric: string;
+  readonly max: number;
+  readonly rateWindow: string;
+  readonly initialDelaySeconds: number;
+  readonly intervalSeconds: number;
+  readonly count: number;
+  readonly onInconclusive: "fail" | "pause";
+}
+
 export interface TemplateOptions {
   /** Namespace when neither the request nor the context names one; the environment name by default. */
   readonly defaultNamespace?: ((service: string, environment: string) => string) | undefined;
   /** Where a rotated secret's new value comes from (a `data_refs` reference). */
   readonly rotationRef?: ((service: string, environment: string, field: string) => string) | undefined;
+  /**
+   * Releases, deploys and rollbacks are also verified by the service's error ratio in Prometheus;
+   * unset (no Prometheus configured): by their read alone.
+   */
+  readonly errorRatio?: ErrorRatioOptions | undefined;
+}
+
+/** The PromQL of a service's failed share of requests; label values are quoted as PromQL strings. */
+export function errorRatioQuery(
+  o: Pick<ErrorRatioOptions, "metric" | "rateWindow">,
+  namespace: string,
+  service: string,
+) {
+  const sel = `namespace=${JSON.stringify(namespace)},service=${JSON.stringify(service)}`;
+  const rate = (extra: string) => `sum(rate(${o.metric}{${sel}${extra}}[${o.rateWindow}]))`;
+  return `${rate(`,code=~"5.."`)} / ${rate("")}`;
 }
 
 /** Builds the steps (and a one-line summary) for an intent. Deterministic. */
@@ -75,6 +105,27 @@ export function buildTemplatePlan(
     action_id: "kubectl.rollout_status",
     input: { kind, name: workload, namespace, timeout_seconds: 300 },
   });
+  // After the read, the service's error ratio, when Prometheus is there to measure it.
+  const ratio = options.errorRatio;
+  const withErrorRatio = (v: { description: string; action_id: string; input: Record<string, unknown> }) =>
+    ratio
+      ? {
+          ...v,
+          description: `${v.description}; ${intent.service}'s error ratio stays below ${Math.round(ratio.max * 1000) / 10}%`,
+          analysis: {
+            provider: "prometheus" as const,
+            query: errorRatioQuery(ratio, namespace, intent.service),
+            success_condition: `result < ${ratio.max}`,
+            initial_delay_seconds: ratio.initialDelaySeconds,
+            interval_seconds: ratio.intervalSeconds,
+            count: ratio.count,
+            failure_limit: 0,
+            // One empty window (no traffic yet right after the change) is tolerated, not more.
+            inconclusive_limit: Math.min(1, ratio.count - 1),
+            on_inconclusive: ratio.onInconclusive,
+          },
+        }
+      : v;
   const step = (n: number, s: Omit<PlanStep, "step_id" | "target">): PlanStep => ({ step_id: `s${n}`, target, ...s });
 
   switch (intent.kind) {
@@ -101,7 +152,22 @@ export function buildTemplatePlan(
             },
             rationale: `The operator asked for ${intent.replicas} replicas of ${intent.service} in ${intent.environment}.`,
             expected_effect: `${workload} runs ${intent.replicas} ready replicas${current === undefined ? "" : ` (was ${current})`}${hpaNote(svc)}.`,
-            verification: rolloutStatus(`${workload} reports ${intent.replicas}/${intent.replicas} ready replicas`),
+            // The expected effect, compared: the live object's ready replicas equal the step's input.
+            verification: {
+              description: `${workload} reports ${intent.replicas} ready replicas`,
+              action_id: "kubectl.get",
+              input: { kind, name: workload, namespace, output: "json" },
+              analysis: {
+                provider: "kubectl",
+                query: ".status.readyReplicas ?? 0",
+                success_condition: "result == input.replicas",
+                interval_seconds: 5,
+                count: 60,
+                // Measured until it holds, for up to 5 minutes: replicas take a while to become ready.
+                failure_limit: 59,
+                inconclusive_limit: 59,
+              },
+            },
             rollback:
               current === undefined
                 ? null
@@ -182,11 +248,11 @@ export function buildTemplatePlan(
             input: { app, revision: intent.version, timeout_seconds: 600 },
             rationale: `The operator asked to deploy ${intent.service} ${intent.version} to ${intent.environment}.`,
             expected_effect: `${app} is synced to ${intent.version} and healthy.`,
-            verification: {
+            verification: withErrorRatio({
               description: `${app} reports Synced and Healthy`,
               action_id: "argocd.app_wait",
               input: { app, health: true, sync: true, timeout_seconds: 600 },
-            },
+            }),
             rollback:
               previous?.history_id !== undefined
                 ? { action_id: "argocd.app_rollback", input: { app, history_id: previous.history_id } }
@@ -226,11 +292,11 @@ export function buildTemplatePlan(
             input: { ...base, atomic: true, wait: true, timeout_seconds: 600 },
             rationale: `The operator asked to upgrade ${intent.service} in ${intent.environment}.`,
             expected_effect: `Release ${release} is at ${chart}${intent.version ? ` ${intent.version}` : ""}, status deployed; --atomic undoes a failed upgrade by itself.`,
-            verification: {
+            verification: withErrorRatio({
               description: `release ${release} reports status deployed`,
               action_id: "helm.status",
               input: { release, namespace },
-            },
+            }),
             rollback: {
               action_id: "helm.rollback",
               input: { release, namespace, revision: svc?.helm?.revision ?? 0, wait: true },
@@ -255,11 +321,11 @@ export function buildTemplatePlan(
             input: { release, namespace, revision, wait: true, timeout_seconds: 600 },
             rationale: `The operator asked to roll back ${intent.service} in ${intent.environment}.`,
             expected_effect: `Release ${release} runs ${revision === 0 ? "the previous revision" : `revision ${revision}`} again, status deployed.`,
-            verification: {
+            verification: withErrorRatio({
               description: `release ${release} reports status deployed`,
               action_id: "helm.status",
               input: { release, namespace },
-            },
+            }),
             rollback: { action_id: "helm.rollback", input: { release, namespace, revision: current ?? 0, wait: true } },
           }),
         ],

@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { loadCatalog } from "../tools/index.ts";
+import { checksOf, judge, parseSelector, selectValue } from "../verification/index.ts";
 import { createPlanner, intentFromAlert, PlanningFailedError, parseIntent } from "./index.ts";
 
 const catalog = loadCatalog();
@@ -172,6 +173,77 @@ describe("template planner: plain words", () => {
       action_id: "vault.kv_rollback",
       input: { mount: "secret", path: "shop/checkout/db", version: 4 },
     });
+  });
+
+  test("a scale is verified by comparing the live ready replicas with the step's input", async () => {
+    const scale = (await planner.plan({ intent: "scale checkout to 6 in staging", source: "api", context: CONTEXT }))
+      .plan.steps[1];
+    assert.ok(scale?.verification);
+    assert.equal(scale.verification.action_id, "kubectl.get");
+    assert.deepEqual(scale.verification.input, {
+      kind: "deployment",
+      name: "checkout",
+      namespace: "shop",
+      output: "json",
+    });
+    assert.equal(scale.verification.analysis?.provider, "kubectl");
+    assert.equal(scale.verification.analysis?.query, ".status.readyReplicas ?? 0");
+    const [check] = checksOf(scale.verification, 300_000);
+    assert.ok(check);
+    const live = JSON.stringify({ status: { readyReplicas: 6 } });
+    const at = parseSelector(check.query);
+    assert.ok(at.ok);
+    const measured = selectValue(live, at.selector);
+    assert.equal(judge(check, { value: measured.value, detail: measured.reason }, scale.input).outcome, "pass");
+    assert.equal(judge(check, { value: 3, detail: "" }, scale.input).outcome, "fail");
+  });
+
+  test("releases, deploys and rollbacks add the service's error ratio when Prometheus is configured", async () => {
+    const errorRatio = {
+      metric: "http_requests_total",
+      max: 0.05,
+      rateWindow: "20s",
+      initialDelaySeconds: 10,
+      intervalSeconds: 5,
+      count: 4,
+      onInconclusive: "fail" as const,
+    };
+    const measured = createPlanner({ catalog, template: { errorRatio } });
+    const ratio =
+      'sum(rate(http_requests_total{namespace="shop",service="checkout",code=~"5.."}[20s])) / sum(rate(http_requests_total{namespace="shop",service="checkout"}[20s]))';
+    for (const [intent, read] of [
+      ["helm upgrade checkout to 2.3.0 in staging", "helm.status"],
+      ["roll back checkout in staging", "helm.status"],
+      ["deploy checkout v1.4.2 to staging", "argocd.app_wait"],
+    ] as const) {
+      const { plan } = await measured.plan({ intent, source: "api", context: CONTEXT });
+      const write = plan.steps.at(-1);
+      assert.equal(write?.verification?.action_id, read, intent);
+      assert.deepEqual(write?.verification?.analysis, {
+        provider: "prometheus",
+        query: ratio,
+        success_condition: "result < 0.05",
+        initial_delay_seconds: 10,
+        interval_seconds: 5,
+        count: 4,
+        failure_limit: 0,
+        inconclusive_limit: 1,
+        on_inconclusive: "fail",
+      });
+      assert.match(write?.verification?.description ?? "", /error ratio stays below 5%/);
+      assert.deepEqual(
+        checksOf(write?.verification, 60_000).map((c) => c.provider),
+        ["kubectl", "prometheus"],
+        "the read first, then the error ratio",
+      );
+    }
+    // Without Prometheus configured the same plans are verified by their read alone.
+    const { plan } = await planner.plan({
+      intent: "helm upgrade checkout to 2.3.0 in staging",
+      source: "api",
+      context: CONTEXT,
+    });
+    assert.equal(plan.steps.at(-1)?.verification?.analysis, undefined);
   });
 
   test("without context the namespace defaults to the environment, and the plan says so", async () => {
