@@ -18,10 +18,17 @@
  * - `RequestExecution` takes an optional `digest` (the revision the caller runs); the quorum counts only
  *   grants for the revision's digest.
  *
+ * The execution decider (execution.ts) takes `CancelExecution` `{ executionId, reason, actor, planRequestedBy, now }`:
+ * `execution.cancel_requested` for a requested or running execution, asked by whoever requested it or its
+ * plan, or an admin (403 otherwise); 404 for an unknown execution, 409 for a finished one, nothing on a
+ * repeat. `executionIdOf(planId, revision, dryRun)` is the one id an execution of a revision gets.
+ *
  * Read helpers over a decided state: `quorumOf` (met, approvers, missing people and groups,
  * `breakGlassBy`), `describeMissing`, `approvalRequirement` (policy's requirement, defaulted for
  * old decisions), `approvalDeadline`, `approvalClosed`; `revisionDigest(plan.proposed payload)` and
  * `planRevisionDigest(steps)` for the digest itself.
  */
 export * from "./digest.ts";
+export * from "./execution.ts";
 export * from "./plan.ts";
+export * from "./workflow-kind.ts";

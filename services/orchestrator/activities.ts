@@ -1,7 +1,9 @@
 /**
- * The `executePlan` workflow's activities: the only place an execution
- * touches the world. Built by `createActivities(deps)` so that tests hand in
- * a real event store and a real tool router client without module mocking.
+ * The execution workflows' activities: the only place an execution touches
+ * the world. Each key is an activity type with its own row in the
+ * retry-policy table (workflows/retry-policies.ts). Built by
+ * `createActivities(deps)` so that tests hand in a real event store and a
+ * real tool router client without module mocking.
  *
  * Business rejections (a withdrawn approval, an unknown plan revision, a tool
  * call the router refuses) are thrown as non-retryable `ApplicationFailure`s;
@@ -32,6 +34,7 @@ import type {
 } from "./activities/contract.ts";
 import { plannedSteps } from "./activities/plan.ts";
 import { recordEvent } from "./activities/record-event.ts";
+import { createToolActivities } from "./activities/tool-activities.ts";
 import { runTool } from "./activities/tool-call.ts";
 import type { ToolClient } from "./tool-client.ts";
 
@@ -85,7 +88,17 @@ export function createActivities(deps: ActivityDeps) {
     /** Appends one execution event, exactly once per execution, step and type; its text redacted. */
     recordEvent: (input: RecordEventInput): Promise<{ seq: number; duplicate: boolean }> =>
       recordEvent(resolved, input),
+
+    /** `runTool` under the name of the one catalog action each runs (ArgoSyncActivity: argocd.app_sync, …). */
+    ...createToolActivities(resolved),
   };
 }
 
 export type Activities = ReturnType<typeof createActivities>;
+
+/** The worker registers the integration activities the engine calls (Grafana, PagerDuty, Linear). */
+export function hasIntegrations(activities: Activities): boolean {
+  return ["CreateGrafanaAnnotationActivity", "CreatePagerDutyIncidentActivity", "CreateLinearIssueActivity"].every(
+    (type) => type in activities,
+  );
+}

@@ -1,6 +1,6 @@
 /**
  * Starts the orchestrator on a shared runtime: a durable consumer of
- * `execution.requested` that starts one `executePlan` workflow per execution,
+ * `execution.requested` that starts one workflow per execution (its type chosen from the plan),
  * and the Temporal worker that runs those workflows, calling the tool router
  * over its HTTP RPC.
  */
@@ -9,7 +9,9 @@ import { resolveSecret } from "../../lib/config/index.ts";
 import type { RunningService, Runtime } from "../../lib/runtime/index.ts";
 import { connectTemporal } from "../../lib/temporal/connect.ts";
 import { createCapabilityMinter, requireSigningKey } from "../../lib/tools/index.ts";
-import { createActivities } from "./activities.ts";
+import { createPrometheusActivities } from "./activities/prometheus.ts";
+import { createTempoActivities } from "./activities/tempo.ts";
+import { createActivities, hasIntegrations } from "./activities.ts";
 import { createExecutionStarter } from "./starter.ts";
 import { createToolClient } from "./tool-client.ts";
 import { routeTemporalLogs, startExecutionWorker } from "./worker.ts";
@@ -34,6 +36,20 @@ export async function startOrchestrator(
   const temporal = await connectTemporal(settings);
   const { workerConnection, client } = temporal;
 
+  // Verification's queries: each measurement's answer is evidence; an unset URL answers "not configured".
+  const measuring = { store: runtime.store, evidence: runtime.evidence(), now: () => new Date() };
+  const activities = {
+    ...createActivities({
+      store: runtime.store,
+      tools: createToolClient({ url: settings.tool_router_url, token: resolveSecret(config.tools.router_token) }),
+      catalog: runtime.catalog(),
+      logger,
+      capabilities,
+      toolTimeoutMs: config.tools.default_timeout_ms,
+    }),
+    ...createPrometheusActivities({ ...measuring, url: config.connectors.prometheus.url }),
+    ...createTempoActivities({ ...measuring, url: config.connectors.tempo.url }),
+  };
   const worker = await startExecutionWorker({
     connection: workerConnection,
     namespace: settings.namespace,
@@ -42,14 +58,7 @@ export async function startOrchestrator(
     // A write in flight when the process is asked to stop is let finish (up to the tool timeout):
     // cancelling it would kill the CLI half-way and turn an approved change into a rollback.
     shutdownGraceMs: config.tools.default_timeout_ms + 5_000,
-    activities: createActivities({
-      store: runtime.store,
-      tools: createToolClient({ url: settings.tool_router_url, token: resolveSecret(config.tools.router_token) }),
-      catalog: runtime.catalog(),
-      logger,
-      capabilities,
-      toolTimeoutMs: config.tools.default_timeout_ms,
-    }),
+    activities,
   });
   const starter = createExecutionStarter({
     store: runtime.store,
@@ -58,6 +67,7 @@ export async function startOrchestrator(
     logger,
     verificationTimeoutMs: settings.verification_timeout_ms,
     toolTimeoutMs: config.tools.default_timeout_ms,
+    integrations: hasIntegrations(activities),
   });
   await starter.start();
   logger.info(

@@ -3,7 +3,9 @@
  * the workflow id is the execution id, a running one is reused
  * (`USE_EXISTING`) and a closed one is never started again
  * (`REJECT_DUPLICATE`), so a redelivered event or a second orchestrator
- * replica finds the execution already started and acknowledges.
+ * replica finds the execution already started and acknowledges. The
+ * workflow type is chosen from the plan (lib/domain/workflow-kind.ts) and
+ * started by name.
  */
 import {
   type Client,
@@ -11,10 +13,11 @@ import {
   WorkflowIdConflictPolicy,
   WorkflowIdReusePolicy,
 } from "@temporalio/client";
-import type { AnyRecordedEvent } from "../../events/index.ts";
+import type { AnyRecordedEvent, WorkflowType } from "../../events/index.ts";
+import { workflowKindOf } from "../../lib/domain/index.ts";
 import type { Consumption, EventStore } from "../../lib/eventstore/index.ts";
 import type { Logger } from "../../lib/log/index.ts";
-import { type ExecutePlanInput, executePlan } from "./workflows/execute-plan.ts";
+import type { ExecutePlanInput } from "./workflows/contract.ts";
 
 export interface ExecutionStarterDeps {
   readonly store: EventStore;
@@ -23,6 +26,8 @@ export interface ExecutionStarterDeps {
   readonly logger: Logger;
   readonly verificationTimeoutMs: number;
   readonly toolTimeoutMs: number;
+  /** The workers register the integration activities (Grafana, PagerDuty, Linear): executions notify. */
+  readonly integrations?: boolean | undefined;
   /** Durable consumer name; default `orchestrator`. */
   readonly durable?: string | undefined;
   /** Redelivery backoff when Temporal cannot be reached; the event store's default otherwise. */
@@ -57,9 +62,11 @@ export function createExecutionStarter(deps: ExecutionStarterDeps): ExecutionSta
       causation_id: event.id,
       verification_timeout_ms: deps.verificationTimeoutMs,
       tool_timeout_ms: deps.toolTimeoutMs,
+      ...(deps.integrations ? { integrations: true } : {}),
     };
+    const workflowType = await workflowTypeOf(store, p.plan_id, p.revision);
     try {
-      const handle = await client.workflow.start(executePlan, {
+      const handle = await client.workflow.start(workflowType, {
         workflowId: p.execution_id,
         taskQueue,
         args: [input],
@@ -68,7 +75,12 @@ export function createExecutionStarter(deps: ExecutionStarterDeps): ExecutionSta
       });
       // USE_EXISTING answers with the running workflow's handle: started now or by an earlier delivery.
       logger.info(
-        { execution_id: p.execution_id, plan_id: p.plan_id, run_id: handle.firstExecutionRunId },
+        {
+          execution_id: p.execution_id,
+          plan_id: p.plan_id,
+          workflow_type: workflowType,
+          run_id: handle.firstExecutionRunId,
+        },
         "execution running",
       );
       return "running";
@@ -98,4 +110,18 @@ export function createExecutionStarter(deps: ExecutionStarterDeps): ExecutionSta
       consumption = null;
     },
   };
+}
+
+/**
+ * The workflow type for a plan revision, from its request's source and the revision's steps. A plan
+ * or revision not on the stream still gets a type: the workflow's `loadPlan` then fails it with the reason.
+ */
+async function workflowTypeOf(store: EventStore, planId: string, revision: number): Promise<WorkflowType> {
+  let source: string | undefined;
+  let steps: readonly { readonly action_id: string }[] = [];
+  for (const e of await store.readAggregate("plan", planId)) {
+    if (e.type === "plan.requested") source = e.payload.source;
+    else if (e.type === "plan.proposed" && e.payload.revision === revision) steps = e.payload.steps;
+  }
+  return workflowKindOf({ source, steps });
 }

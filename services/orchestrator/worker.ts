@@ -1,5 +1,6 @@
 /**
- * The Temporal worker that hosts `executePlan` and its activities. The
+ * The Temporal worker that hosts the execution workflows (the five types and
+ * the generic `executePlan`) and their activities. The
  * workflow code is bundled once per process (webpack takes seconds) and every
  * worker created afterwards reuses that bundle.
  */

@@ -4,7 +4,7 @@
  * `execution.rolled_back`. Workflow code: no Node built-ins.
  */
 import type { PlannedStep } from "../activities/contract.ts";
-import { type ExecutionRun, reasonOf } from "./run.ts";
+import { callTool, type ExecutionRun, reasonOf } from "./run.ts";
 
 export interface RollbackOutcome {
   readonly rolled: string[];
@@ -20,7 +20,7 @@ export async function rollback(
   run.progress.phase = "rolling_back";
   run.progress.current_step = null;
   const order = [...writes].reverse();
-  await run.record.recordEvent({
+  await run.activities.recordEvent({
     ...run.meta,
     event: {
       type: "execution.rollback_started",
@@ -37,7 +37,7 @@ export async function rollback(
     }
     try {
       // No approval re-check: undoing an approved change restores the state that held before it.
-      const r = await run.tools.runTool({
+      const r = await callTool(run, {
         execution_id: run.exec,
         step_id: step.step_id,
         tool_call_id: `${run.exec}-${step.step_id}-rollback`,
@@ -58,7 +58,7 @@ export async function rollback(
     problems.length === 0
       ? `rolled back ${rolled.join(", ")}`
       : `rolled back [${rolled.join(", ")}]; ${problems.join("; ")}`;
-  await run.record.recordEvent({
+  await run.activities.recordEvent({
     ...run.meta,
     event: { type: "execution.rolled_back", payload: { execution_id: run.exec, reason: summary, step_ids: rolled } },
   });

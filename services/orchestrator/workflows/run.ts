@@ -1,58 +1,66 @@
 /**
- * What every part of one `executePlan` run shares: its input, the activity
- * proxies, the metadata every event carries, and the progress the `status`
+ * What every part of one execution run shares: its input and workflow type,
+ * one activity proxy per activity type (each with its row of the retry-policy
+ * table), the metadata every event carries, and the progress the `status`
  * query answers from. Workflow code: no Node built-ins, activities as types.
  */
 import { ActivityFailure, type ActivityInterfaceFor, proxyActivities } from "@temporalio/workflow";
-import type { PlanRevisionRef } from "../activities/contract.ts";
+import type { WorkflowType } from "../../../events/index.ts";
+import type { PlanRevisionRef, RunToolInput, ToolRunSummary } from "../activities/contract.ts";
 import type { Activities } from "../activities.ts";
-import { type ExecutePlanInput, type ExecutionPhase, NON_RETRYABLE_TYPES } from "./contract.ts";
+import { type ExecutePlanInput, type ExecutionPhase, type IntegrationActivities, toolActivityFor } from "./contract.ts";
+import { activityOptions, RETRY_POLICIES } from "./retry-policies.ts";
+
+/**
+ * Every activity the workflows schedule, each proxied with its own retry policy and timeouts. The
+ * integration activities are typed from the contract: whether the worker has them is `input.integrations`.
+ */
+export type ExecutionActivities = ActivityInterfaceFor<Activities & IntegrationActivities>;
 
 export interface ExecutionRun {
   readonly input: ExecutePlanInput;
   readonly exec: string;
+  /** The type this run was started as; null for the generic `executePlan`. */
+  readonly workflowType: WorkflowType | null;
   /** Every tool call names its plan revision: the activity checks the call against it before it may run. */
   readonly plan: PlanRevisionRef;
   /** Carried into every event the run appends. */
   readonly meta: { readonly correlation_id: string; readonly causation_id: string };
-  /** Appends and reads: retried until they land. */
-  readonly record: ActivityInterfaceFor<Activities>;
-  /** Tool calls: long, heartbeating, a bounded number of attempts. */
-  readonly tools: ActivityInterfaceFor<Activities>;
+  /** One proxy per activity type, its options from RETRY_POLICIES. */
+  readonly activities: ExecutionActivities;
   /** What the `status` query reports; each part of the run moves it along. */
   readonly progress: { phase: ExecutionPhase; current_step: string | null };
 }
 
-export function startRun(input: ExecutePlanInput): ExecutionRun {
+export function startRun(input: ExecutePlanInput, workflowType: WorkflowType | null): ExecutionRun {
   return {
     input,
     exec: input.execution_id,
+    workflowType,
     plan: { plan_id: input.plan_id, revision: input.revision },
     meta: { correlation_id: input.correlation_id, causation_id: input.causation_id },
-    // Appends and reads must land: keep retrying transient failures (NATS away) with a capped backoff.
-    record: proxyActivities<Activities>({
-      startToCloseTimeout: "30s",
-      retry: {
-        initialInterval: "200ms",
-        backoffCoefficient: 2,
-        maximumInterval: "30s",
-        nonRetryableErrorTypes: [...NON_RETRYABLE_TYPES],
-      },
-    }),
-    // Tool calls may run long: a heartbeat shows the attempt is alive, so a dead worker's attempt is retried quickly.
-    tools: proxyActivities<Activities>({
-      startToCloseTimeout: input.tool_timeout_ms + 60_000,
-      heartbeatTimeout: "30s",
-      retry: {
-        initialInterval: "1s",
-        backoffCoefficient: 2,
-        maximumInterval: "30s",
-        maximumAttempts: 5,
-        nonRetryableErrorTypes: [...NON_RETRYABLE_TYPES],
-      },
-    }),
+    activities: activities(input),
     progress: { phase: "starting", current_step: null },
   };
+}
+
+/** One proxy per row of RETRY_POLICIES, for a run whose tool calls may take `input.tool_timeout_ms`. */
+export function activities(input: Pick<ExecutePlanInput, "tool_timeout_ms">): ExecutionActivities {
+  const proxies: Record<string, unknown> = {};
+  for (const [type, policy] of Object.entries(RETRY_POLICIES)) {
+    proxies[type] = proxyActivities(activityOptions(policy, input.tool_timeout_ms))[type];
+  }
+  return proxies as ExecutionActivities;
+}
+
+/**
+ * One tool call as its activity: the named activity of its catalog action (ArgoSyncActivity,
+ * KubectlScaleActivity, …) or `runTool` for every other action. The generic `executePlan` schedules
+ * every call as `runTool`, as its running histories did.
+ */
+export function callTool(run: ExecutionRun, call: RunToolInput): Promise<ToolRunSummary> {
+  const named = run.workflowType === null ? null : toolActivityFor(call.action_id);
+  return named === null ? run.activities.runTool(call) : run.activities[named](call);
 }
 
 /** The business reason behind an activity failure (its ApplicationFailure's message). */

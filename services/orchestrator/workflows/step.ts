@@ -4,7 +4,7 @@
  * `execution.step_completed`. Workflow code: no Node built-ins.
  */
 import type { PlannedStep, ToolRunSummary } from "../activities/contract.ts";
-import { type ExecutionRun, reasonOf } from "./run.ts";
+import { callTool, type ExecutionRun, reasonOf } from "./run.ts";
 
 export type StepOutcome = { readonly ok: true } | { readonly ok: false; readonly reason: string };
 
@@ -13,7 +13,7 @@ export async function runStep(run: ExecutionRun, step: PlannedStep): Promise<Ste
   const approval = { ...run.plan, step_id: step.step_id, execution_id: run.exec };
   if (step.kind === "write") {
     try {
-      await run.record.checkApproval(approval);
+      await run.activities.checkApproval(approval);
     } catch (error) {
       return { ok: false, reason: `step ${step.step_id}: ${reasonOf(error)}` };
     }
@@ -24,12 +24,12 @@ export async function runStep(run: ExecutionRun, step: PlannedStep): Promise<Ste
     action_id: step.action_id,
     tool_call_id: toolCallId,
   };
-  await run.record.recordEvent({
+  await run.activities.recordEvent({
     ...run.meta,
     event: { type: "execution.step_started", payload: { ...stepEvent, status: "running" } },
   });
   const done = async (status: "succeeded" | "failed" | "skipped", detail: string): Promise<void> => {
-    await run.record.recordEvent({
+    await run.activities.recordEvent({
       ...run.meta,
       event: { type: "execution.step_completed", payload: { ...stepEvent, status, ...(detail ? { detail } : {}) } },
     });
@@ -42,7 +42,7 @@ export async function runStep(run: ExecutionRun, step: PlannedStep): Promise<Ste
   if (step.kind === "write" && !run.input.dry_run && step.dry_run_first && step.dry_run_supported) {
     let preview: ToolRunSummary;
     try {
-      preview = await run.tools.runTool({
+      preview = await callTool(run, {
         execution_id: run.exec,
         step_id: step.step_id,
         tool_call_id: `${toolCallId}-dry-run`,
@@ -66,7 +66,7 @@ export async function runStep(run: ExecutionRun, step: PlannedStep): Promise<Ste
 
   let result: ToolRunSummary;
   try {
-    result = await run.tools.runTool({
+    result = await callTool(run, {
       execution_id: run.exec,
       step_id: step.step_id,
       tool_call_id: toolCallId,
