@@ -55,6 +55,18 @@ export const ActorViewSchema = v.object({
   display_name: v.optional(v.string()),
 });
 
+/**
+ * `GET /v1/me`: the caller as the gateway authenticated them: their id, the roles their groups map
+ * to (what every route checks) and their approver groups. The console shows or hides actions by it.
+ */
+export const MeResponseSchema = v.object({
+  kind: v.picklist(["user", "service", "system"]),
+  id: v.string(),
+  roles: v.array(v.picklist(["viewer", "operator", "approver", "admin"])),
+  groups: v.array(v.string()),
+  display_name: v.nullable(v.string()),
+});
+
 /** 202 answer to a command: what was created, where to read it, and the stream position of the append. */
 export const AcceptedSchema = v.object({
   id: v.string(),

@@ -226,6 +226,12 @@ describe("adversarial requests against the gateway (real HTTP, NATS, Postgres)",
         appends: false,
         invalid: [badQuery, { name: "Last-Event-ID: x", headers: { "last-event-id": "x" }, field: "Last-Event-Id" }],
       }),
+      "GET /v1/me": async () => ({
+        path: "/v1/me",
+        call: { token: root },
+        appends: false,
+        invalid: [badQuery],
+      }),
       "GET /v1/executions/{id}/measurements": async () => ({
         path: "/v1/executions/e-1/measurements",
         call: { token: root },

@@ -1,7 +1,7 @@
 /**
  * What the console reads beyond the plain lists, through a real gateway and projector: the plans
  * and executions lists filtered by requester and creation time on the server (validated, strict),
- * and an execution's verification measurements.
+ * an execution's verification measurements, and the caller as the gateway sees them (`/v1/me`).
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
@@ -231,6 +231,17 @@ describe("console reads", () => {
     const missing = await get("/v1/executions/x-9/measurements");
     assert.equal(missing.status, 404);
     assert.equal(missing.body.field, "params.id");
+  });
+
+  it("tells the caller who they are as the gateway sees them (what the console shows actions by)", async () => {
+    const { status, body } = await get("/v1/me");
+    assert.equal(status, 200);
+    assert.deepEqual(
+      { id: body.id, kind: body.kind, roles: body.roles },
+      { id: "viewer-1", kind: "user", roles: ["viewer"] },
+    );
+    const anonymous = await fetch(`${gw.url}/v1/me`);
+    assert.equal(anonymous.status, 401);
   });
 
   it("refuses a bad filter naming the field and the fix", async () => {

@@ -8,6 +8,7 @@ import { createScrubber } from "../../lib/redact/index.ts";
 import { buildOpenApi, ClientMessageSchema, ServerMessageSchema } from "../../schemas/api/index.ts";
 import type { Route } from "./api.ts";
 import { createAuditHandlers } from "./audit.ts";
+import { cancelExecution } from "./cancel.ts";
 import { createCommandHandlers } from "./commands.ts";
 import type { GatewayDeps } from "./deps.ts";
 import { createHttpTransport, type HttpTransport } from "./http.ts";
@@ -76,13 +77,14 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
     }
   }
 
-  const commands = createCommandHandlers({
+  const commandDeps = {
     store: deps.store,
     now,
     waitForProjection,
     maxWaitMs: deps.config.max_wait_ms,
     scrub: createScrubber(deps.redactPatterns ?? []),
-  });
+  };
+  const commands = createCommandHandlers(commandDeps);
   const queries = createQueryHandlers(deps.readModels);
   const audit = createAuditHandlers(deps.audit);
   const webhooks = createWebhookHandlers({
@@ -96,12 +98,14 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
   const routes = buildRoutes({
     createPlan: idempotency.wrap("create-plan", commands.createPlan),
     executePlan: idempotency.wrap("execute-plan", commands.executePlan),
+    cancelExecution: idempotency.wrap("cancel-execution", (request) => cancelExecution(commandDeps, request)),
     decideApproval: idempotency.wrap("decide-approval", commands.decideApproval),
     getPlan: queries.getPlan,
     listPlans: queries.listPlans,
     getExecution: queries.getExecution,
     listExecutions: queries.listExecutions,
     getExecutionMeasurements: queries.getExecutionMeasurements,
+    getMe: queries.getMe,
     listAuditEvents: audit.listAuditEvents,
     exportAuditEvents: audit.exportAuditEvents,
     verifyAudit: audit.verifyAudit,

@@ -14,6 +14,18 @@ import type { ReadModels } from "./read-models.ts";
 
 export function createQueryHandlers(readModels: ReadModels) {
   return {
+    /** The caller as authenticated: what the console shows or hides actions by (the routes still check). */
+    async getMe(request: ApiRequest): Promise<ApiResponse> {
+      const actor = request.actor;
+      if (!actor) throw new Error("GET /v1/me reached its handler without an authenticated caller");
+      return json(200, {
+        kind: actor.kind,
+        id: actor.id,
+        roles: actor.roles,
+        groups: actor.groups ?? [],
+        display_name: actor.display_name ?? null,
+      });
+    },
     async getPlan(request: ApiRequest): Promise<ApiResponse> {
       const { id } = parseInput(PlanIdParamsSchema, request.params, "params");
       const plan = await readModels.getPlan(id);

@@ -9,6 +9,7 @@ import {
   AuditQuerySchema,
   AuditVerificationSchema,
   AuditVerifyQuerySchema,
+  CancelExecutionRequestSchema,
   ChangeExplanationSchema,
   CommandHeadersSchema,
   CommandQuerySchema,
@@ -25,6 +26,7 @@ import {
   ListPlansQuerySchema,
   LogChunkSchema,
   LogStreamHeadersSchema,
+  MeResponseSchema,
   PlanAsOfSchema,
   PlanIdParamsSchema,
   PlanPageSchema,
@@ -43,10 +45,12 @@ export interface RouteHandlers extends WebhookHandlers {
   getPlan: Handler;
   listPlans: Handler;
   executePlan: Handler;
+  cancelExecution: Handler;
   decideApproval: Handler;
   getExecution: Handler;
   listExecutions: Handler;
   getExecutionMeasurements: Handler;
+  getMe: Handler;
   listAuditEvents: Handler;
   exportAuditEvents: Handler;
   verifyAudit: Handler;
@@ -156,6 +160,22 @@ export function buildRoutes(h: RouteHandlers): Route[] {
       params: ExecutionIdParamsSchema,
       responses: { 200: { description: "The execution", schema: ExecutionResponseSchema } },
       handler: h.getExecution,
+    },
+    {
+      method: "POST",
+      path: "/v1/executions/{id}:cancel",
+      operationId: "cancelExecution",
+      summary:
+        "Ask a running execution to stop before its next step (whoever requested it or its plan, or an admin); it records execution.cancelled when it stops, without rolling back",
+      tags: ["executions"],
+      access: "operator",
+      command: true,
+      params: ExecutionIdParamsSchema,
+      body: CancelExecutionRequestSchema,
+      query: CommandQuerySchema,
+      headers: CommandHeadersSchema,
+      responses: accepted,
+      handler: h.cancelExecution,
     },
     {
       method: "GET",
@@ -286,6 +306,16 @@ export function buildRoutes(h: RouteHandlers): Route[] {
       query: AuditVerifyQuerySchema,
       responses: { 200: { description: "The chain's state (and the evidence's)", schema: AuditVerificationSchema } },
       handler: h.verifyAudit,
+    },
+    {
+      method: "GET",
+      path: "/v1/me",
+      operationId: "getMe",
+      summary: "The caller as the gateway authenticated them: id, roles and approver groups",
+      tags: ["auth"],
+      access: "viewer",
+      responses: { 200: { description: "The caller", schema: MeResponseSchema } },
+      handler: h.getMe,
     },
     {
       method: "GET",

@@ -276,6 +276,23 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  "/v1/me": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** The caller as the gateway authenticated them: id, roles and approver groups */
+    get: operations["getMe"];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   "/v1/plans": {
     parameters: {
       query?: never;
@@ -2084,6 +2101,42 @@ export interface operations {
               seq: number;
               signal_id: string;
             }[];
+          };
+        };
+      };
+      /** @description RFC 9457 problem details naming the field at fault and the fix */
+      default: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+    };
+  };
+  getMe: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The caller */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": {
+            display_name: string | null;
+            groups: string[];
+            id: string;
+            /** @enum {string} */
+            kind: "user" | "service" | "system";
+            roles: ("viewer" | "operator" | "approver" | "admin")[];
           };
         };
       };
