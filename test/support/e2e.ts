@@ -23,6 +23,17 @@ const root = join(import.meta.dirname, "..", "..");
 /** The local Prometheus `scripts/infra up` runs (scripts/env.sh: WH_PROMETHEUS_PORT). */
 export const PROMETHEUS_URL = `http://127.0.0.1:${process.env.WH_PROMETHEUS_PORT ?? "9422"}`;
 
+/**
+ * `connectors.prometheus.error_ratio` for e2e runs: measured 3 times 2 s apart after 2 s, over a
+ * 30 s window; a scenario overrides it through `config`.
+ */
+export const FAST_ERROR_RATIO = {
+  rate_window: "30s",
+  initial_delay_seconds: 2,
+  interval_seconds: 2,
+  count: 3,
+} as const;
+
 /** The token the Grafana fixture accepts (a service account token, as Grafana issues them). */
 export const GRAFANA_TOKEN = "glsa_e2e_fixture_token_0123456789abcdef";
 
@@ -65,9 +76,19 @@ export interface ExecutionView {
   readonly status: string;
   readonly reason: string | null;
   readonly correlation_id: string | null;
-  readonly steps: Record<string, unknown>[];
+  readonly steps: unknown;
   readonly verification: unknown[];
-  readonly tool_calls: Record<string, unknown>[];
+  readonly tool_calls: ToolCallView[];
+}
+
+/** One tool call of an execution, as GET /v1/executions/{id} lists it. */
+export interface ToolCallView {
+  readonly step_id: string | null;
+  readonly action_id: string | null;
+  readonly argv: string[] | null;
+  readonly dry_run: boolean | null;
+  readonly status: string;
+  readonly exit_code: number | null;
 }
 
 /** What GET /v1/plans/{id} answers (the fields the scenarios read). */
@@ -131,7 +152,8 @@ export async function startE2eSystem(name: string, options: E2eOptions = {}): Pr
     const config: Record<string, unknown> = {
       connectors: {
         ...(grafana ? { grafana: { url: grafana.url, token: "env:WH_E2E_GRAFANA_TOKEN" } } : {}),
-        ...(options.prometheus === false ? {} : { prometheus: { url: PROMETHEUS_URL } }),
+        // Judged within seconds rather than the 2 minutes of the defaults (the local Prometheus scrapes every 2 s).
+        ...(options.prometheus === false ? {} : { prometheus: { url: PROMETHEUS_URL, error_ratio: FAST_ERROR_RATIO } }),
       },
       // The fixture CLIs record their argv in the file WH_FIXTURE_ARGV_LOG names: the sandbox passes it on.
       tools: { env_allow: ["PATH", "HOME", "LANG", "TZ", "KUBECONFIG", "WH_FIXTURE_ARGV_LOG"] },
