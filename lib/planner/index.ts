@@ -23,7 +23,14 @@ export {
   snapshotOf,
   snapshotRef,
 } from "./snapshot.ts";
-export { buildTemplatePlan, findService, TemplateError, type TemplateOptions } from "./template.ts";
+export {
+  buildTemplatePlan,
+  type ErrorRatioOptions,
+  errorRatioQuery,
+  findService,
+  TemplateError,
+  type TemplateOptions,
+} from "./template.ts";
 export {
   type AlertSignal,
   type EvidenceText,

@@ -4,6 +4,7 @@
  * workflow imports these as types only.
  */
 import type { EventPayload, PlanStep } from "../../../events/index.ts";
+import type { Selected } from "../../../lib/verification/index.ts";
 
 /** Execution events the workflow records through `recordEvent`. */
 export type ExecutionEventType =
@@ -12,6 +13,7 @@ export type ExecutionEventType =
   | "execution.step_completed"
   | "execution.verified"
   | "execution.verification_failed"
+  | "execution.measured"
   | "execution.rollback_started"
   | "execution.rolled_back"
   | "execution.succeeded"
@@ -70,6 +72,11 @@ export interface RunToolInput {
   readonly plan?: PlanRevisionRef | undefined;
   /** When set, the approval is re-checked right before the call (a write step is re-checked regardless). */
   readonly approval?: ApprovalCheckInput | undefined;
+  /**
+   * A verification read measured by a `kubectl` analysis: the path of the value in the read's JSON
+   * output (lib/verification select.ts), answered as `selected`. Not part of the call itself.
+   */
+  readonly select?: string | undefined;
 }
 
 /** What the workflow keeps of a tool call (the full output is evidence, recorded by the router). */
@@ -83,4 +90,6 @@ export interface ToolRunSummary {
   readonly evidence_id: string | null;
   /** True when an earlier attempt had already made the call and its recorded result was reused. */
   readonly reused: boolean;
+  /** The value at the input's `select` path of the output (absent without one, or when the call was reused). */
+  readonly selected?: Selected | undefined;
 }

@@ -27,7 +27,9 @@ export async function recordEvent(
   const { event } = input;
   const executionId = event.payload.execution_id;
   const step = "step_id" in event.payload && event.payload.step_id ? event.payload.step_id : "-";
-  const key = `${executionId}:${step}:${event.type}`;
+  // A step's measurements are one event each: the provider and attempt tell them apart.
+  const measurement = event.type === "execution.measured" ? `:${event.payload.provider}:${event.payload.attempt}` : "";
+  const key = `${executionId}:${step}:${event.type}${measurement}`;
   const id = uuidv5(key, EVENT_ID_NAMESPACE);
   if (attempt() > 1) {
     // Past the stream's duplicate window the key alone would not catch a retry; the id does.

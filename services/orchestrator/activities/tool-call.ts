@@ -9,6 +9,7 @@ import { WheelhouseError } from "../../../lib/errors/index.ts";
 import type { EventStore } from "../../../lib/eventstore/index.ts";
 import type { Logger } from "../../../lib/log/index.ts";
 import type { Catalog } from "../../../lib/tools/index.ts";
+import { parseSelector, type Selected, selectValue } from "../../../lib/verification/index.ts";
 import type { ExecuteToolResult } from "../../../schemas/rpc/tool-router.ts";
 import type { ToolClient } from "../tool-client.ts";
 import { type AuthoriseDeps, authorise } from "./approval.ts";
@@ -85,7 +86,16 @@ export async function runTool(deps: RunToolDeps, input: RunToolInput): Promise<T
     detail: text.length > 500 ? `…${text.slice(-500)}` : text,
     evidence_id: result.evidence?.evidence_id ?? null,
     reused: false,
+    ...(input.select === undefined ? {} : { selected: selected(result, input.select) }),
   };
+}
+
+/** The value a verification analysis measures in the read's output (the whole output stays evidence). */
+function selected(result: ExecuteToolResult, path: string): Selected {
+  const parsed = parseSelector(path);
+  if (!parsed.ok) return { value: null, reason: parsed.message };
+  if (!result.ok) return { value: null, reason: `the read ${result.status}` };
+  return selectValue(result.stdout.text, parsed.selector);
 }
 
 async function recordedToolCall(store: EventStore, executionId: string, toolCallId: string) {

@@ -1,65 +1,241 @@
 /**
- * Verification after the last step: every step's verification read, again
- * and again with a growing pause until all pass or the deadline
- * (`verification_timeout_ms`) has passed, recorded as `execution.verified`
- * or `execution.verification_failed`. Workflow code: no Node built-ins.
+ * Verification after the last step, as analysis: each step's checks
+ * (lib/verification: its read, then its analysis) are measured in turn,
+ * `count` times at most, every `interval`, after an initial delay; each
+ * measurement is judged by the check's conditions and recorded as
+ * `execution.measured` (its raw answer is evidence). A check stops early
+ * once its verdict is settled: failed past its failure limit, inconclusive
+ * past its inconclusive limit, or passed with no later measurement able to
+ * change that. Inconclusive past its limit fails, or, when the plan says
+ * `pause`, waits for a person's `verdict` signal until its deadline (no
+ * verdict: fail). The first check that does not pass ends verification; the
+ * outcome is recorded as `execution.verified` or `execution.verification_failed`.
+ *
+ * Measurements: Prometheus and Tempo through `QueryPrometheusActivity` and
+ * `QueryTempoActivity`; a `kubectl` check runs its read through the tool
+ * router as a verification call (its success, or the value at its path).
+ * A measurement whose activity fails is inconclusive, never a pass.
+ *
+ * Workflow code: `@temporalio/workflow`, types, and lib/verification, which
+ * is pure and imports nothing else (the judging must happen here, where it
+ * is replayed, rather than in an activity's answer).
  */
-import { sleep } from "@temporalio/workflow";
+import { type ActivityInterfaceFor, condition, defineSignal, setHandler, sleep } from "@temporalio/workflow";
 import type { EventPayload } from "../../../events/index.ts";
+import {
+  type Check,
+  checksOf,
+  judge,
+  type Measurement,
+  type Outcome,
+  type Verdict,
+  verdict,
+} from "../../../lib/verification/index.ts";
 import type { PlannedStep } from "../activities/contract.ts";
-import { type ExecutionRun, reasonOf } from "./run.ts";
+import type { PrometheusActivities } from "../activities/prometheus.ts";
+import type { TempoActivities } from "../activities/tempo.ts";
+import { callTool, type ExecutionRun, reasonOf } from "./run.ts";
 
-export async function verify(
-  run: ExecutionRun,
-  all: readonly PlannedStep[],
-): Promise<{ passed: boolean; reason: string }> {
-  const checked = all.filter((s) => s.verification?.action_id !== undefined);
-  if (checked.length === 0) return { passed: true, reason: "" };
+/** A person's decision on an analysis paused as inconclusive (`on_inconclusive: "pause"`). */
+export interface VerdictDecision {
+  readonly decision: "pass" | "fail";
+  readonly by: string;
+  readonly reason: string;
+}
+
+/** Decides a paused analysis; a verdict sent while nothing is paused is ignored. */
+export const verdictSignal = defineSignal<[VerdictDecision]>("verdict");
+
+export interface VerificationOutcome {
+  readonly passed: boolean;
+  /** Not passed because measurements stayed inconclusive (not because one failed). */
+  readonly inconclusive: boolean;
+  readonly reason: string;
+}
+
+type MeasuringActivities = ActivityInterfaceFor<PrometheusActivities & TempoActivities>;
+
+interface CheckResult {
+  readonly step: PlannedStep;
+  readonly check: Check;
+  readonly state: "pass" | "fail" | "inconclusive";
+  readonly attempts: number;
+  readonly detail: string;
+  readonly evidence_id: string | null;
+}
+
+export async function verify(run: ExecutionRun, all: readonly PlannedStep[]): Promise<VerificationOutcome> {
+  const planned = all
+    .map((step) => ({ step, checks: checksOf(step.verification, run.input.verification_timeout_ms) }))
+    .filter((p) => p.checks.length > 0);
+  if (planned.length === 0) return { passed: true, inconclusive: false, reason: "" };
   run.progress.phase = "verifying";
+
+  let decision: VerdictDecision | null = null;
+  let paused = false;
+  setHandler(verdictSignal, (d) => {
+    if (paused) decision ??= d;
+  });
+  const awaitVerdict = async (timeoutMs: number): Promise<VerdictDecision | null> => {
+    decision = null;
+    paused = true;
+    await condition(() => decision !== null, timeoutMs);
+    paused = false;
+    return decision;
+  };
+
+  const results: CheckResult[] = [];
+  for (const { step, checks } of planned) {
+    for (const check of checks) {
+      run.progress.current_step = step.step_id;
+      const result = await runCheck(run, step, check, awaitVerdict);
+      results.push(result);
+      if (result.state !== "pass") break;
+    }
+    if (results.at(-1)?.state !== "pass") break;
+  }
   run.progress.current_step = null;
-  // Workflow time is replay-safe; re-reading until the deadline lets a rollout settle.
-  const deadline = Date.now() + run.input.verification_timeout_ms;
-  let delayMs = 1000;
-  for (let attempt = 1; ; attempt++) {
-    const checks: EventPayload<"execution.verified">["checks"] = [];
-    for (const step of checked) {
-      const v = step.verification as NonNullable<PlannedStep["verification"]>;
-      let passed = false;
-      let detail: string;
-      let evidenceId: string | undefined;
-      try {
-        const r = await run.tools.runTool({
+
+  const checks: EventPayload<"execution.verified">["checks"] = results.map((r) => ({
+    description: r.check.description,
+    passed: r.state === "pass",
+    detail: r.detail,
+    ...(r.evidence_id === null ? {} : { evidence_id: r.evidence_id }),
+  }));
+  const last = results.at(-1) as CheckResult;
+  const passed = last.state === "pass";
+  await run.activities.recordEvent({
+    ...run.meta,
+    event: {
+      type: passed ? "execution.verified" : "execution.verification_failed",
+      payload: {
+        execution_id: run.exec,
+        ...(planned.length === 1 ? { step_id: last.step.step_id } : {}),
+        checks,
+      },
+    },
+  });
+  if (passed) return { passed: true, inconclusive: false, reason: "" };
+  const word = last.state === "inconclusive" ? "inconclusive" : "failed";
+  return {
+    passed: false,
+    inconclusive: last.state === "inconclusive",
+    reason: `verification ${word} after ${last.attempts} attempt(s): ${last.detail}`,
+  };
+}
+
+async function runCheck(
+  run: ExecutionRun,
+  step: PlannedStep,
+  check: Check,
+  awaitVerdict: (timeoutMs: number) => Promise<VerdictDecision | null>,
+): Promise<CheckResult> {
+  // What the check reads, for a person: the read's own output says which read; a query is named.
+  const subject = check.read ? "" : `${check.provider} ${JSON.stringify(check.query)}: `;
+  if (check.initial_delay_ms > 0) await sleep(check.initial_delay_ms);
+  const outcomes: Outcome[] = [];
+  let state: Verdict = { state: "measuring" };
+  let last = "not measured";
+  let evidenceId: string | null = null;
+  for (let attempt = 1; state.state === "measuring"; attempt++) {
+    if (attempt > 1) await sleep(check.interval_ms);
+    const m = await measure(run, step, check, attempt);
+    const judged = judge(check, m, step.input);
+    // Without a value the judgement already says why; with one, what was read is added to it.
+    const reason = m.value === null ? judged.reason : `${judged.reason} (${m.detail})`;
+    last = m.value === null ? judged.reason : `${m.detail}: ${judged.reason}`;
+    evidenceId = m.evidence_id ?? evidenceId;
+    await run.activities.recordEvent({
+      ...run.meta,
+      event: {
+        type: "execution.measured",
+        payload: {
+          execution_id: run.exec,
+          step_id: step.step_id,
+          provider: check.provider,
+          query: check.read ? `${check.read.action_id} ${check.query}`.trim() : check.query,
+          attempt,
+          value: typeof m.value === "number" && Number.isFinite(m.value) ? m.value : null,
+          outcome: judged.outcome,
+          reason,
+          measured_at: m.measured_at ?? new Date().toISOString(),
+          ...(m.evidence_id ? { evidence_id: m.evidence_id } : {}),
+        },
+      },
+    });
+    outcomes.push(judged.outcome);
+    state = verdict(check, outcomes);
+  }
+  const settled = state as Exclude<Verdict, { state: "measuring" }>;
+  const result = (s: CheckResult["state"], why: string): CheckResult => ({
+    step,
+    check,
+    state: s,
+    attempts: outcomes.length,
+    detail: `${step.step_id}: ${subject}${last}; ${why}`,
+    evidence_id: evidenceId,
+  });
+  if (settled.state !== "inconclusive" || check.on_inconclusive === "fail")
+    return result(settled.state, settled.reason);
+
+  const waitS = Math.round(check.pause_timeout_ms / 1000);
+  const d = await awaitVerdict(check.pause_timeout_ms);
+  if (d === null) return result("fail", `${settled.reason}; paused for a verdict, none came within ${waitS} s`);
+  const decided = `${settled.reason}; paused, then judged ${d.decision} by ${d.by}: ${d.reason}`;
+  return result(d.decision, decided);
+}
+
+/** One measurement; an activity that fails is no value (inconclusive), with its reason. */
+async function measure(
+  run: ExecutionRun,
+  step: PlannedStep,
+  check: Check,
+  attempt: number,
+): Promise<Measurement & { readonly measured_at?: string; readonly evidence_id?: string | null }> {
+  if (check.broken !== undefined) return { value: null, detail: check.broken };
+  const queries = run.activities as ExecutionRun["activities"] & MeasuringActivities;
+  const base = {
+    execution_id: run.exec,
+    step_id: step.step_id,
+    attempt,
+    query: check.query,
+    correlation_id: run.meta.correlation_id,
+  };
+  try {
+    switch (check.provider) {
+      case "prometheus":
+        return await queries.QueryPrometheusActivity(base);
+      case "tempo": {
+        const tempo = check.tempo as NonNullable<Check["tempo"]>;
+        return await queries.QueryTempoActivity({ ...base, ...tempo });
+      }
+      case "kubectl": {
+        const read = check.read as NonNullable<Check["read"]>;
+        const path = check.query.trim();
+        const r = await callTool(run, {
           execution_id: run.exec,
           step_id: step.step_id,
           tool_call_id: `${run.exec}-${step.step_id}-verify-${attempt}`,
-          action_id: v.action_id as string,
-          input: v.input ?? {},
+          action_id: read.action_id,
+          input: read.input,
           dry_run: false,
           purpose: "verification",
           plan: run.plan,
+          ...(path === "" ? {} : { select: path }),
         });
-        passed = r.ok;
-        evidenceId = r.evidence_id ?? undefined;
-        detail = `${step.step_id}: ${v.action_id} ${r.status}${r.detail ? `: ${r.detail}` : ""}`;
-      } catch (error) {
-        detail = `${step.step_id}: ${v.action_id} refused: ${reasonOf(error)}`;
+        const said = `${read.action_id} ${r.status}${r.detail ? `: ${r.detail}` : ""}`;
+        if (path === "") return { value: r.ok ? 1 : 0, detail: said, evidence_id: r.evidence_id };
+        if (r.selected === undefined) {
+          return {
+            value: null,
+            detail: `${said}; the read was an earlier attempt's, its value is in its evidence`,
+            evidence_id: r.evidence_id,
+          };
+        }
+        return { value: r.selected.value, detail: r.selected.reason, evidence_id: r.evidence_id };
       }
-      checks.push({
-        description: v.description,
-        passed,
-        detail,
-        ...(evidenceId === undefined ? {} : { evidence_id: evidenceId }),
-      });
     }
-    const failed = checks.filter((c) => !c.passed);
-    const remaining = deadline - Date.now();
-    if (failed.length === 0 || remaining <= 0) {
-      const type = failed.length === 0 ? "execution.verified" : "execution.verification_failed";
-      await run.record.recordEvent({ ...run.meta, event: { type, payload: { execution_id: run.exec, checks } } });
-      const reason = `verification failed after ${attempt} attempt(s): ${failed.map((c) => c.detail ?? c.description).join("; ")}`;
-      return { passed: failed.length === 0, reason };
-    }
-    await sleep(Math.min(delayMs, remaining));
-    delayMs = Math.min(delayMs * 2, 15_000);
+  } catch (error) {
+    return { value: null, detail: `the measurement failed: ${reasonOf(error)}` };
   }
 }
