@@ -69,7 +69,7 @@ export const ANALYSIS_DEFAULTS = {
   tempo: { window_seconds: 300, limit: 100, measure: "count" },
 } as const;
 
-/** How often a plain read is measured again while it has not passed. */
+/** How often a plain read is measured again while it has not passed, at most (a tenth of the timeout, at least 1 s). */
 const READ_INTERVAL_MS = 5000;
 const MAX_COUNT = 100;
 
@@ -100,9 +100,10 @@ const always = (text: string): Condition => {
   return parsed.condition;
 };
 
-/** A read that must succeed: measured until it does, within the verification timeout. */
+/** A read that must succeed: measured until it does, the last time when the verification timeout is up. */
 function readCheck(verification: StepVerification, actionId: string, timeoutMs: number): Check {
-  const count = Math.max(1, Math.min(MAX_COUNT, Math.floor(timeoutMs / READ_INTERVAL_MS) + 1));
+  const interval = Math.min(READ_INTERVAL_MS, Math.max(1000, Math.floor(timeoutMs / 10)));
+  const count = Math.max(1, Math.min(MAX_COUNT, Math.floor(timeoutMs / interval) + 1));
   return {
     provider: "kubectl",
     query: "",
@@ -112,7 +113,7 @@ function readCheck(verification: StepVerification, actionId: string, timeoutMs: 
     failure: null,
     failure_text: null,
     initial_delay_ms: 0,
-    interval_ms: READ_INTERVAL_MS,
+    interval_ms: interval,
     count,
     // Any one success passes: a rollout may take a few reads to settle.
     failure_limit: count - 1,

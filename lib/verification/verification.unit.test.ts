@@ -163,7 +163,11 @@ describe("judging a measurement", () => {
         description: "web runs 3 replicas",
         action_id: "kubectl.get",
         input: { kind: "deployment", name: "web", namespace: "shop" },
-        analysis: { provider: "kubectl", query: ".status.readyReplicas ?? 0", success_condition: "result == input.replicas" },
+        analysis: {
+          provider: "kubectl",
+          query: ".status.readyReplicas ?? 0",
+          success_condition: "result == input.replicas",
+        },
       },
       60_000,
     );
@@ -179,8 +183,9 @@ describe("the running verdict", () => {
     for (let count = 1; count <= 6; count++) {
       for (let inconclusive = 0; inconclusive <= count + 1; inconclusive++) {
         const c = check({ count, inconclusive_limit: inconclusive, failure_limit: 0 });
-        const outcomes = Array.from({ length: count }, () =>
-          judge(c, { value: null, detail: "the query returned no series" }, {}).outcome,
+        const outcomes = Array.from(
+          { length: count },
+          () => judge(c, { value: null, detail: "the query returned no series" }, {}).outcome,
         );
         const v = run(c, outcomes);
         assert.equal(v.state, "inconclusive", `count ${count}, inconclusive_limit ${inconclusive}`);
@@ -222,7 +227,16 @@ describe("a step's verification as checks", () => {
     assert.equal(read.count, 13);
     assert.equal(read.read?.action_id, "kubectl.rollout_status");
     assert.equal(run(read, ["fail", "fail", "pass"]).state, "pass");
-    assert.equal(run(read, Array.from({ length: 13 }, () => "fail" as const)).state, "fail");
+    assert.equal(
+      run(
+        read,
+        Array.from({ length: 13 }, () => "fail" as const),
+      ).state,
+      "fail",
+    );
+    // A short timeout is measured more often, the last time when it is up.
+    const [quick] = checksOf({ description: "reads", action_id: "kubectl.get", input: {} }, 4000);
+    assert.deepEqual([quick?.interval_ms, quick?.count], [1000, 5]);
   });
 
   it("runs a read and then a metric analysis, and leaves a description alone unmeasured", () => {
