@@ -1,16 +1,20 @@
 /**
  * The operator's console in real Chromium (Debian's `chromium`, driven by playwright-core) against
  * the embedded process (every service, the gateway serving `console/dist` under its CSP, the
- * development OIDC issuer): alice signs in and requests a change and watches it become pending
- * (live), and cannot approve it (the button says why); bob approves it from his inbox; alice
- * executes it and watches the live tool output to "succeeded" and "verified"; carol (admin) has
- * the audit chain verified. Every screen passes an axe-core scan with no serious or critical
- * violation, and no page breaks the CSP. `UPDATE_SCREENSHOTS=1` writes the screenshots to
- * docs/console/ (else to a temporary folder).
+ * development OIDC issuer, whose access tokens live 20 s here): alice signs in and requests two
+ * changes and watches them become pending (live), and cannot approve them (the button says why);
+ * bob approves both from his inbox; alice filters the list by requester (served by the API), her
+ * session outlives its first token without signing in again (the console refreshes it, the
+ * WebSocket carries on); she executes the first change and watches the live tool output to
+ * "succeeded" and "verified" with its measurements charted against the threshold; the second
+ * (pods that can never be scheduled: its verification keeps failing) she cancels with a reason,
+ * and the page shows it cancelled; carol (admin) has the audit chain verified. Every screen passes
+ * an axe-core scan with no serious or critical violation, and no page breaks the CSP.
+ * `UPDATE_SCREENSHOTS=1` writes the screenshots to docs/console/ (else to a temporary folder).
  *
  * Isolation: test/support's embedded process (its own NATS prefix, schema, task queue, buckets,
  * data directory, ports), its own browser profile, and a namespace of its own labelled as staging
- * with a Deployment the change scales (the real kubectl acts on the local cluster); all removed
+ * with the Deployments the changes scale (the real kubectl acts on the local cluster); all removed
  * afterwards.
  */
 import assert from "node:assert/strict";
@@ -24,6 +28,7 @@ import { type BrowserContext, chromium, type Page } from "playwright-core";
 import {
   createTestDeployment,
   createTestNamespace,
+  deploymentManifest,
   type EmbeddedSystem,
   kubectl,
   kubeGet,
@@ -45,6 +50,8 @@ const CHROMIUM_ARGS = [
   "--disable-component-update",
   "--disable-sync",
 ];
+/** The development issuer's access token lifetime here: short, so that the test outlives several. */
+const TOKEN_TTL_SECONDS = 20;
 const axeSource = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
 
 /** The newest modification time under `dir` (files only). */
@@ -80,12 +87,18 @@ describe("the console in Chromium: request, approve, execute, audit", {
   const profileDir = mkdtempSync(join(tmpdir(), "wh-console-chromium-"));
   const shots = process.env.UPDATE_SCREENSHOTS ? join(root, "docs", "console") : join(dataDir, "screenshots");
   const service = uniqueKubeName("web");
+  // Its pods ask for a node that does not exist: never ready, so its verification keeps failing.
+  const stuck = uniqueKubeName("stuck");
   let base = "";
   let namespace: TestNamespace | null = null;
   let system: EmbeddedSystem | null = null;
   let browser: BrowserContext | null = null;
   let page: Page;
   const pageProblems: string[] = [];
+  /** WebSockets the page opened: one per sign-in, unless a socket was dropped. */
+  let sockets = 0;
+  /** The issuer's token endpoint's answers to the page: the grant asked for, its status, when. */
+  const tokenAnswers: { grant: string; status: number; at: number }[] = [];
 
   before(async () => {
     await ensureConsoleBuilt();
@@ -94,8 +107,14 @@ describe("the console in Chromium: request, approve, execute, audit", {
     namespace = await createTestNamespace("wh-console");
     await kubectl(["label", "namespace", namespace.name, "wheelhouse.dev/environment=staging"]);
     await createTestDeployment(namespace.name, service, { replicas: 2 });
+    await kubectl(["create", "--filename=-"], {
+      input: JSON.stringify(deploymentManifest(namespace.name, stuck, { replicas: 1, node: "no-such-node" })),
+    });
 
-    system = await startEmbedded("console", { WHEELHOUSE_LOG__LEVEL: "warn" });
+    system = await startEmbedded("console", {
+      WHEELHOUSE_LOG__LEVEL: "warn",
+      WHEELHOUSE_GATEWAY__AUTH__DEV_ACCESS_TOKEN_TTL_SECONDS: String(TOKEN_TTL_SECONDS),
+    });
     base = system.url;
 
     browser = await chromium.launchPersistentContext(profileDir, {
@@ -108,6 +127,16 @@ describe("the console in Chromium: request, approve, execute, audit", {
     page.on("pageerror", (error) => pageProblems.push(`page error: ${error.message}`));
     page.on("console", (message) => {
       if (/Content Security Policy|Refused to/i.test(message.text())) pageProblems.push(`CSP: ${message.text()}`);
+    });
+    page.on("websocket", () => {
+      sockets += 1;
+    });
+    page.on("response", (response) => {
+      const request = response.request();
+      if (request.method() === "POST" && new URL(request.url()).pathname === "/dev-issuer/token") {
+        const grant = new URLSearchParams(request.postData() ?? "").get("grant_type");
+        tokenAnswers.push({ grant: grant ?? "?", status: response.status(), at: Date.now() });
+      }
     });
   });
 
@@ -160,22 +189,45 @@ describe("the console in Chromium: request, approve, execute, audit", {
     await page.screenshot({ path: join(shots, `${screen}.png`), fullPage: true });
   }
 
-  it("alice requests and cannot approve her own plan, bob approves, alice executes to verified, carol verifies the audit chain", {
-    timeout: 150_000,
+  /** Alice requests a change and watches policy make it pending, live; she cannot approve it herself. */
+  async function requestChange(intent: string): Promise<string> {
+    await page.goto(`${base}/#/changes`);
+    await page.getByLabel("What should change?").fill(intent);
+    await page.getByRole("button", { name: "Request change" }).click();
+    await page.waitForURL(/#\/changes\/[\w-]+$/);
+    const planUrl = page.url();
+    // Policy decides after the page has loaded: the status changes live, without a reload.
+    await page.locator(".plan-status", { hasText: "pending approval" }).waitFor({ timeout: 30_000 });
+    assert.equal(page.url(), planUrl);
+    assert.equal(await page.getByRole("button", { name: "Approve" }).isDisabled(), true);
+    assert.match((await page.locator("#approve-why").textContent()) ?? "", /You requested this plan/);
+    return planUrl;
+  }
+
+  /** Bob approves a plan from its page, with a comment. */
+  async function approve(planUrl: string, comment: string) {
+    await page.goto(planUrl);
+    await page.getByLabel("Comment (optional)").fill(comment);
+    await page.getByRole("button", { name: "Approve" }).click();
+    await page.locator(".plan-status", { hasText: "approved" }).waitFor();
+    await page.locator("table", { hasText: comment }).locator("td", { hasText: "console" }).waitFor();
+  }
+
+  it("alice requests and cannot approve her own plans, bob approves, alice's session outlives its token, she executes one to verified with its measurements charted and cancels the other, carol verifies the audit chain", {
+    timeout: 300_000,
   }, async () => {
-    const intent = `scale ${service} to 3 in staging`;
     await signIn("alice", "Alice");
 
-    // The context service must have seen the Deployment before the planner can plan on it.
+    // The context service must have seen the Deployments before the planner can plan on them.
     await page.goto(`${base}/#/services?environment=staging`);
     await waitFor(
-      "the Services screen to list the test's service",
+      "the Services screen to list the test's services",
       async () => {
         // Apply reads the list again (the screen has no live feed: the graph changes rarely).
         await page.getByRole("button", { name: "Apply" }).click();
-        return page
-          .getByRole("button", { name: service })
-          .waitFor({ timeout: 2_000 })
+        return Promise.all(
+          [service, stuck].map((name) => page.getByRole("button", { name }).waitFor({ timeout: 2_000 })),
+        )
           .then(() => true)
           .catch(() => false);
       },
@@ -185,17 +237,9 @@ describe("the console in Chromium: request, approve, execute, audit", {
     await page.locator("dl.kv", { hasText: namespace?.name ?? "" }).waitFor();
     await check("services");
 
-    await page.goto(`${base}/#/changes`);
-    await page.getByLabel("What should change?").fill(intent);
-    await page.getByRole("button", { name: "Request change" }).click();
-    await page.waitForURL(/#\/changes\/[\w-]+$/);
-    const planUrl = page.url();
+    const planUrl = await requestChange(`scale ${service} to 3 in staging`);
     const planId = decodeURIComponent(planUrl.split("/").at(-1) ?? "");
-    // Policy decides after the page has loaded: the status changes live, without a reload.
-    await page.locator(".plan-status", { hasText: "pending approval" }).waitFor({ timeout: 30_000 });
-    assert.equal(page.url(), planUrl);
-    assert.equal(await page.getByRole("button", { name: "Approve" }).isDisabled(), true);
-    assert.match((await page.locator("#approve-why").textContent()) ?? "", /You requested this plan/);
+    const stuckUrl = await requestChange(`scale ${stuck} to 2 in staging`);
 
     await signOut();
     await signIn("bob", "Bob");
@@ -219,10 +263,7 @@ describe("the console in Chromium: request, approve, execute, audit", {
     `);
 
     await waiting.click();
-    await page.getByLabel("Comment (optional)").fill("checked the bounds");
-    await page.getByRole("button", { name: "Approve" }).click();
-    await page.locator(".plan-status", { hasText: "approved" }).waitFor();
-    await page.locator("table", { hasText: "checked the bounds" }).locator("td", { hasText: "console" }).waitFor();
+    await approve(planUrl, "checked the bounds");
     await watchedRow.locator(".badge", { hasText: "approved" }).waitFor();
     // Layout-shift entries are reported after the frame that painted the change.
     const shifted = await watcher.evaluate(
@@ -230,21 +271,79 @@ describe("the console in Chromium: request, approve, execute, audit", {
     );
     assert.equal(shifted, 0, "the live update moved content on the Changes page");
     await watcher.close();
+    await approve(stuckUrl, "fine to try");
 
     await signOut();
     await signIn("alice", "Alice");
+    const signedInAt = Date.now();
+    const socketsAtSignIn = sockets;
     await page.locator("tr", { hasText: planId }).locator(".badge", { hasText: "approved" }).waitFor();
+
+    // The requester filter is the API's: the list asks for it, and bob requested nothing.
+    const asked = page.waitForRequest((r) => /\/v1\/plans\?.*requester=bob/.test(r.url()));
+    await page.goto(`${base}/#/changes?requester=bob`);
+    await asked;
+    await page.locator("td", { hasText: "No changes match." }).waitFor();
+    const mine = page.waitForRequest((r) => /\/v1\/plans\?.*requester=alice/.test(r.url()));
+    await page.goto(`${base}/#/changes?requester=alice`);
+    await mine;
+    await page.locator("tr", { hasText: planId }).waitFor();
     await check("changes");
+
+    // Her first token expires TOKEN_TTL_SECONDS after sign-in: the console has refreshed it before,
+    // and goes on without a sign-in, on the same WebSocket (the gateway closes one at its token's
+    // expiry unless it is handed the fresh one).
+    await waitFor(
+      "the first token's expiry to pass with a refreshed token in hand",
+      () =>
+        Date.now() > signedInAt + (TOKEN_TTL_SECONDS + 3) * 1000 &&
+        tokenAnswers.some((t) => t.grant === "refresh_token" && t.status === 200 && t.at > signedInAt),
+      { timeoutMs: (TOKEN_TTL_SECONDS + 30) * 1000, intervalMs: 500 },
+    );
+    assert.deepEqual(
+      tokenAnswers.filter((t) => t.at > signedInAt).map((t) => [t.grant, t.status]),
+      tokenAnswers.filter((t) => t.at > signedInAt).map(() => ["refresh_token", 200]),
+      "after sign-in, only refreshes",
+    );
+    assert.equal(sockets, socketsAtSignIn, "the WebSocket was dropped and opened again");
+    await page.locator(".live", { hasText: "Live" }).waitFor();
+    await page.locator(".user", { hasText: "Alice" }).waitFor();
+
     await page.goto(planUrl);
     await page.getByRole("button", { name: "Execute" }).click();
     // The tool output arrives over SSE while the execution runs, then the outcome live over the WebSocket.
     await page.locator('pre[aria-label^="Live output"]').first().waitFor({ timeout: 30_000 });
-    await page.locator(".execution-status", { hasText: "succeeded" }).waitFor({ timeout: 60_000 });
+    await page.locator(".execution-status", { hasText: "succeeded" }).waitFor({ timeout: 90_000 });
     await page.locator(".badge", { hasText: "verified" }).first().waitFor();
     assert.equal(page.url(), planUrl, "the page was never reloaded");
     const deployment = await kubeGet<Deployment>("deployment", service, `--namespace=${namespace?.name}`);
     assert.equal(deployment?.spec.replicas, 3);
+    // The ready replicas measured against the step's input (3): charted, with a table of the values.
+    const chart = page.locator("figure.measurements", { hasText: ".status.readyReplicas" });
+    await chart.locator('svg[role="img"]').waitFor({ timeout: 30_000 });
+    assert.match((await chart.locator("svg title").textContent()) ?? "", /passes = 3/);
+    await chart.locator("td", { hasText: "pass" }).first().waitFor();
     await check("change");
+
+    // The second change runs, and its verification keeps failing (no pod can be scheduled): cancel it.
+    await page.goto(stuckUrl);
+    await page.getByRole("button", { name: "Execute" }).click();
+    const stuckChart = page.locator("figure.measurements", { hasText: ".status.readyReplicas" });
+    await stuckChart.locator(".badge", { hasText: "fail" }).first().waitFor({ timeout: 60_000 });
+    await page.locator(".execution-status", { hasText: "running" }).waitFor();
+    await page.getByRole("button", { name: "Cancel execution…" }).click();
+    const reason = page.getByLabel(/^Why\?/);
+    await reason.waitFor();
+    assert.equal(await reason.evaluate((el) => el === document.activeElement), true, "the reason has the focus");
+    await reason.fill("pods cannot be scheduled: no such node");
+    await check("cancel");
+    await page.getByRole("button", { name: "Confirm cancellation" }).click();
+    await page.locator(".notice", { hasText: "Cancellation accepted" }).waitFor();
+    await page.locator(".execution-status", { hasText: "cancelled" }).waitFor({ timeout: 60_000 });
+    await page.locator(".timeline li", { hasText: "execution.cancel_requested" }).first().waitFor();
+    // Nothing left to cancel.
+    assert.equal(await page.getByRole("button", { name: "Cancel execution…" }).count(), 0);
+    assert.equal(page.url(), stuckUrl, "the page was never reloaded");
 
     // An API error shows its detail and its fix: alice is no admin.
     await page.goto(`${base}/#/audit`);

@@ -1,4 +1,7 @@
-/** The console's pure parts: routes, the SSE reader, times, and the open parts of API answers. */
+/**
+ * The console's pure parts: routes, the SSE reader, times, the open parts of API answers, the
+ * measurements chart's scale and words, and roles.
+ */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { Plan } from "./api/client";
@@ -6,7 +9,8 @@ import { approvalsOf, currentApproval, policyOf, stepsOf } from "./api/views";
 import { readEvents } from "./logs";
 import { href, parseRoute } from "./router";
 import { seriesOf } from "./screens/change-views";
-import { countdown, relative } from "./ui";
+import { chartSummary, domainOf, formatValue, type Series, thresholdText } from "./screens/measurements";
+import { countdown, hasRole, relative } from "./ui";
 
 const stream = (...chunks: string[]) =>
   new ReadableStream<Uint8Array>({
@@ -130,5 +134,73 @@ describe("measurements", () => {
     assert.deepEqual(seriesOf('{"values":[{"value":"7"}]}'), [7]);
     assert.deepEqual(seriesOf("deployment rolled out"), []);
     assert.deepEqual(seriesOf(undefined), []);
+  });
+});
+
+describe("measurements chart", () => {
+  const series: Series = {
+    step_id: "scale",
+    provider: "prometheus",
+    query: "error_ratio",
+    description: null,
+    success_condition: "result < 0.05",
+    failure_condition: "result >= 0.2",
+    success_threshold: { op: "<", value: 0.05 },
+    failure_threshold: { op: ">=", value: 0.2 },
+    measurements: [
+      { attempt: 1, value: 0.01, outcome: "pass", reason: "", measured_at: "2026-03-01T12:00:00Z", evidence_id: null },
+      {
+        attempt: 2,
+        value: null,
+        outcome: "inconclusive",
+        reason: "",
+        measured_at: "2026-03-01T12:00:10Z",
+        evidence_id: null,
+      },
+      { attempt: 3, value: 0.3, outcome: "fail", reason: "", measured_at: "2026-03-01T12:00:20Z", evidence_id: null },
+    ],
+  };
+
+  it("shows every value and threshold, from 0 for values that cannot be negative", () => {
+    const [low, high] = domainOf(series);
+    assert.equal(low, 0);
+    assert.ok(high > 0.3, `${high}`);
+    assert.deepEqual(
+      domainOf({ ...series, measurements: [], success_threshold: null, failure_threshold: null }),
+      [0, 1],
+    );
+    const [l, h] = domainOf({ ...series, measurements: [{ ...series.measurements[0], value: -5 } as never] });
+    assert.ok(l < -5 && h > 0.2, `${l}..${h}`);
+  });
+
+  it("labels values and thresholds briefly", () => {
+    assert.equal(formatValue(0.05), "0.05");
+    assert.equal(formatValue(12_345), "12.3k");
+    assert.equal(formatValue(0.00002), "2.0e-5");
+    assert.equal(thresholdText({ op: ">=", value: 0.2 }), "≥ 0.2");
+    assert.equal(thresholdText(null), null);
+  });
+
+  it("says in words what the chart draws (its accessible name)", () => {
+    assert.equal(
+      chartSummary(series),
+      "prometheus error_ratio: 3 measurements (1 pass, 1 fail, 1 inconclusive); passes < 0.05, fails ≥ 0.2",
+    );
+  });
+});
+
+describe("roles", () => {
+  const me = (roles: ("viewer" | "operator" | "approver" | "admin")[]) => ({
+    kind: "user" as const,
+    id: "x",
+    roles,
+    groups: [],
+    display_name: null,
+  });
+  it("offers an action to the roles its route allows (admin can do anything)", () => {
+    assert.equal(hasRole(me(["operator"]), "operator"), true);
+    assert.equal(hasRole(me(["admin"]), "operator"), true);
+    assert.equal(hasRole(me(["approver", "viewer"]), "operator"), false);
+    assert.equal(hasRole(null, "viewer"), false);
   });
 });

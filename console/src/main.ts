@@ -3,7 +3,7 @@
  * screen, rendered with lit-html (no inline script or style anywhere: the gateway's CSP forbids it).
  */
 import { html, nothing, render, type TemplateResult } from "lit-html";
-import { createApi, toProblem } from "./api/client";
+import { createApi, type Me, toProblem, unwrap } from "./api/client";
 import { type Auth, createAuth, loadAuthConfig } from "./auth";
 import { createLive, type Live, type LiveState } from "./live";
 import { parseRoute, type Route } from "./router";
@@ -120,6 +120,8 @@ async function boot() {
 
   const api = createApi(() => auth.token());
   const live = createLive(() => auth.token());
+  // Who the gateway takes this person for: which actions to offer. Without it, none that need a role.
+  const me: Me | null = await unwrap(api.GET("/v1/me")).catch(() => null);
   let screen: Screen | null = null;
   let route: Route = parseRoute(window.location.hash);
   let scheduled = false;
@@ -127,6 +129,7 @@ async function boot() {
     api,
     auth,
     live,
+    me,
     rerender: () => {
       if (scheduled) return;
       scheduled = true;

@@ -1,6 +1,6 @@
 /** Small templates every screen uses: problems, statuses, times, countdowns, JSON. */
 import { html, nothing, type TemplateResult } from "lit-html";
-import type { Api, Problem } from "./api/client";
+import type { Api, Me, Problem } from "./api/client";
 import type { Auth } from "./auth";
 import type { Live } from "./live";
 import type { Route } from "./router";
@@ -10,6 +10,8 @@ export interface Context {
   readonly api: Api;
   readonly auth: Auth;
   readonly live: Live;
+  /** The signed-in person as the gateway sees them (`GET /v1/me`); null when it could not be read. */
+  readonly me: Me | null;
   /** Schedules a render of the current screen (batched to the next frame). */
   readonly rerender: () => void;
 }
@@ -22,6 +24,20 @@ export interface Screen {
 }
 
 export type ScreenFactory = (context: Context, route: Route) => Screen;
+
+type Role = Me["roles"][number];
+/** Roles that satisfy a requirement, as the gateway checks them (lib/auth `hasRole`): admin can do anything. */
+const SATISFIES: Record<Role, readonly Role[]> = {
+  viewer: ["viewer", "operator", "approver", "admin"],
+  operator: ["operator", "admin"],
+  approver: ["approver", "admin"],
+  admin: ["admin"],
+};
+
+/** Whether the signed-in person holds `role` (or one that implies it). */
+export function hasRole(me: Me | null, role: Role): boolean {
+  return me !== null && me.roles.some((r) => SATISFIES[role].includes(r));
+}
 
 /** An API error as the API said it: what went wrong, its detail, and how to fix it. */
 export function problemView(problem: Problem | null): TemplateResult | typeof nothing {

@@ -154,6 +154,23 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  "/v1/executions/{id}:cancel": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Ask a running execution to stop before its next step (whoever requested it or its plan, or an admin); it records execution.cancelled when it stops, without rolling back */
+    post: operations["cancelExecution"];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   "/v1/executions/{id}/as-of": {
     parameters: {
       query?: never;
@@ -1058,6 +1075,59 @@ export interface operations {
             verification: unknown[];
             version: number;
             workflow_id: string | null;
+          };
+        };
+      };
+      /** @description RFC 9457 problem details naming the field at fault and the fix */
+      default: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+    };
+  };
+  cancelExecution: {
+    parameters: {
+      query?: {
+        wait?: string;
+      };
+      header?: {
+        "Idempotency-Key"?: string;
+        "If-Match"?: string;
+        Prefer?: string;
+        "X-Correlation-Id"?: string;
+      };
+      path: {
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        "application/json": {
+          reason: string;
+        };
+      };
+    };
+    responses: {
+      /** @description Accepted: appended and acknowledged by JetStream */
+      202: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": {
+            duplicate: boolean;
+            id: string;
+            /** @enum {string} */
+            kind: "plan" | "execution" | "approval" | "signal";
+            location: string;
+            projected?: boolean;
+            redacted?: boolean;
+            seq: number;
           };
         };
       };

@@ -154,8 +154,19 @@ function toolCallView(c: ToolCall, chunks: readonly LogChunk[]): TemplateResult 
   </li>`;
 }
 
+/** What the change page adds to an execution: its actions (Cancel) and its measurements chart. */
+export interface ExecutionExtras {
+  readonly actions: TemplateResult | typeof nothing;
+  readonly measurements: TemplateResult | typeof nothing;
+}
+
 /** One execution from request to outcome, with the live output of calls still running. */
-export function executionView(e: Story, chunks: readonly LogChunk[], status: string): TemplateResult {
+export function executionView(
+  e: Story,
+  chunks: readonly LogChunk[],
+  status: string,
+  extras: ExecutionExtras = { actions: nothing, measurements: nothing },
+): TemplateResult {
   const known = new Set(e.tool_calls.map((c) => c.tool_call_id));
   const orphan = chunks.filter((k) => !known.has(k.tool_call_id));
   return html`<article class="execution" aria-label=${`Execution ${e.execution_id}`}>
@@ -167,6 +178,7 @@ export function executionView(e: Story, chunks: readonly LogChunk[], status: str
       Revision ${e.revision ?? "—"} · requested ${e.requested ? html`${timeView(e.requested.occurred_at)} by ${actorName(e.requested.actor)}` : "—"}
       ${e.started ? html` · started ${timeView(e.started.occurred_at)}` : nothing}
     </p>
+    ${extras.actions}
     <ol class="timeline">
       ${e.steps.map(
         (s) =>
@@ -176,6 +188,7 @@ export function executionView(e: Story, chunks: readonly LogChunk[], status: str
     <h4>Tool calls</h4>
     <ul class="plain">${e.tool_calls.map((c) => toolCallView(c, chunks))}</ul>
     ${orphan.length ? html`<pre class="output" role="log" tabindex="0" aria-label="Live output">${orphan.map((k) => html`<span class=${k.stream}>${k.text}</span>`)}</pre>` : nothing}
+    ${extras.measurements}
     ${
       e.verification.length
         ? html`<h4>Verification</h4>

@@ -8,6 +8,7 @@
 import { html, nothing, type TemplateResult } from "lit-html";
 import {
   type Execution,
+  type ExecutionMeasurements,
   type Explanation,
   type Plan,
   type PlanAsOf,
@@ -24,6 +25,7 @@ import {
   attempt,
   countdown,
   fromLocalInput,
+  hasRole,
   problemView,
   type ScreenFactory,
   statusBadge,
@@ -31,8 +33,11 @@ import {
   toLocalInput,
 } from "../ui";
 import { contextView, evidenceList, executionView, policyView, revisionsView, timelineView } from "./change-views";
+import { measurementsView } from "./measurements";
 
 const FINAL = new Set(["succeeded", "failed", "cancelled", "rolled_back", "verification_failed"]);
+/** While an execution may still be stopped: once it rolls back or ends, there is nothing to cancel. */
+const CANCELLABLE = new Set(["requested", "running"]);
 
 export const changeScreen: ScreenFactory = (context, route) => {
   const { api, auth, live } = context;
@@ -42,10 +47,13 @@ export const changeScreen: ScreenFactory = (context, route) => {
   let asOf: PlanAsOf | null = null;
   let explanation: Explanation | null = null;
   let executions: Execution[] = [];
+  let measurements = new Map<string, ExecutionMeasurements>();
   let problem: Problem | null = null;
   let actionProblem: Problem | null = null;
   let busy: string | null = null;
   let notice: string | null = null;
+  /** The execution whose cancellation is being confirmed (its reason asked for). */
+  let cancelling: string | null = null;
   let now = Date.now();
   const chunks = new Map<string, LogChunk[]>();
   const followers = new Map<string, LogFollower>();
@@ -61,10 +69,18 @@ export const changeScreen: ScreenFactory = (context, route) => {
           unwrap(api.GET("/v1/plans/{id}/explain", path)),
           unwrap(api.GET("/v1/executions", { params: { query: { plan_id: planId, limit: "50" } } })),
         ]);
-        const a = at
-          ? await unwrap(api.GET("/v1/plans/{id}/as-of", { params: { path: { id: planId }, query: { at } } }))
-          : null;
-        return { p, x, e, a };
+        const [a, m] = await Promise.all([
+          at ? unwrap(api.GET("/v1/plans/{id}/as-of", { params: { path: { id: planId }, query: { at } } })) : null,
+          // Verification measurements of every run (a dry run measures nothing: an empty list).
+          Promise.all(
+            e.items
+              .filter((run) => !run.dry_run)
+              .map((run) =>
+                unwrap(api.GET("/v1/executions/{id}/measurements", { params: { path: { id: run.execution_id } } })),
+              ),
+          ),
+        ]);
+        return { p, x, e, a, m };
       },
       (p) => {
         problem = p;
@@ -76,6 +92,7 @@ export const changeScreen: ScreenFactory = (context, route) => {
       explanation = result.x;
       executions = result.e.items;
       asOf = result.a;
+      measurements = new Map(result.m.map((m) => [m.execution_id, m]));
       followRunning();
     }
     context.rerender();
@@ -191,6 +208,64 @@ export const changeScreen: ScreenFactory = (context, route) => {
         }),
       ),
     );
+  }
+
+  function cancel(event: SubmitEvent, executionId: string) {
+    event.preventDefault();
+    const reason = String(new FormData(event.target as HTMLFormElement).get("reason") ?? "").trim();
+    if (!reason) return;
+    cancelling = null;
+    void command("Cancellation", () =>
+      unwrap(
+        api.POST("/v1/executions/{id}:cancel", {
+          params: { path: { id: executionId }, header: { "Idempotency-Key": crypto.randomUUID() } },
+          body: { reason },
+        }),
+      ),
+    );
+  }
+
+  /**
+   * Whether the signed-in person may cancel `execution`, as its route decides: an operator who asked
+   * for it or for its plan, or an admin.
+   */
+  function mayCancel(execution: Execution): boolean {
+    const me = context.me;
+    if (!me) return false;
+    if (hasRole(me, "admin")) return true;
+    const requesters = [execution.actor_id, plan?.requested_by?.id ?? plan?.actor_id];
+    return hasRole(me, "operator") && requesters.includes(me.id);
+  }
+
+  /**
+   * Cancel, while an execution runs and for whom may cancel it: a first click asks why, and the
+   * reason goes into the audit trail with the request.
+   */
+  function cancelView(executionId: string): TemplateResult | typeof nothing {
+    const execution = executions.find((e) => e.execution_id === executionId);
+    if (at || !execution || !CANCELLABLE.has(execution.status) || !mayCancel(execution)) return nothing;
+    const id = `cancel-reason-${executionId}`;
+    if (cancelling !== executionId) {
+      return html`<div class="actions">
+        <button class="danger" type="button" ?disabled=${busy !== null} @click=${() => {
+          cancelling = executionId;
+          context.rerender();
+          requestAnimationFrame(() => document.getElementById(id)?.focus());
+        }}>Cancel execution…</button>
+      </div>`;
+    }
+    return html`<form class="cancel-form" aria-label="Confirm the cancellation" @submit=${(e: SubmitEvent) => cancel(e, executionId)}>
+      <p><strong>Stop this execution?</strong> It stops before its next step, without rolling back what has run.</p>
+      <label for=${id}>Why? (recorded with the request in the audit trail)</label>
+      <textarea id=${id} name="reason" rows="2" required maxlength="2000"></textarea>
+      <div class="actions">
+        <button class="danger" type="submit" ?disabled=${busy !== null}>Confirm cancellation</button>
+        <button type="button" @click=${() => {
+          cancelling = null;
+          context.rerender();
+        }}>Keep running</button>
+      </div>
+    </form>`;
   }
 
   /** Why the signed-in person cannot answer this plan now; null when they can. */
@@ -332,7 +407,16 @@ export const changeScreen: ScreenFactory = (context, route) => {
         ${executeView(current)}
         ${problemView(actionProblem)}
         <p class="notice" role="status">${notice ?? ""}</p>
-        ${x.executions.length ? [...x.executions].reverse().map((e) => executionView(e, chunks.get(e.execution_id) ?? [], statusOf(e.execution_id))) : html`<p class="muted">Not executed yet.</p>`}
+        ${
+          x.executions.length
+            ? [...x.executions].reverse().map((e) =>
+                executionView(e, chunks.get(e.execution_id) ?? [], statusOf(e.execution_id), {
+                  actions: cancelView(e.execution_id),
+                  measurements: at ? nothing : measurementsView(measurements.get(e.execution_id)),
+                }),
+              )
+            : html`<p class="muted">Not executed yet.</p>`
+        }
       </section>
       <section aria-labelledby="h-context"><h2 id="h-context">Context snapshot</h2>${contextView(x)}</section>
       <section aria-labelledby="h-evidence"><h2 id="h-evidence">Evidence</h2>${evidenceList(x)}</section>
