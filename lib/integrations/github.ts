@@ -23,6 +23,7 @@ export interface PullRequest {
   readonly number: number;
   readonly html_url: string;
   readonly state: string;
+  readonly body: string | null;
   readonly head: { readonly ref: string };
   readonly base: { readonly ref: string };
 }

@@ -6,9 +6,11 @@
  */
 import type { KeyObject } from "node:crypto";
 import { resolveSecret } from "../../lib/config/index.ts";
+import { describeIntegrations, integrationsFromConfig } from "../../lib/integrations/index.ts";
 import type { RunningService, Runtime } from "../../lib/runtime/index.ts";
 import { connectTemporal } from "../../lib/temporal/connect.ts";
 import { createCapabilityMinter, requireSigningKey } from "../../lib/tools/index.ts";
+import { createIntegrationActivities } from "./activities/integrations/index.ts";
 import { createPrometheusActivities } from "./activities/prometheus.ts";
 import { createTempoActivities } from "./activities/tempo.ts";
 import { createActivities, hasIntegrations } from "./activities.ts";
@@ -33,6 +35,8 @@ export async function startOrchestrator(
   const logger = runtime.logger("orchestrator");
   const capabilities = createCapabilityMinter({ signingKey: options.signingKey ?? requireSigningKey(config) });
   routeTemporalLogs(logger);
+  // Grafana, PagerDuty, Linear and GitHub from their sections; a secret a configured one names must be there.
+  const integrations = integrationsFromConfig(config);
   const temporal = await connectTemporal(settings);
   const { workerConnection, client } = temporal;
 
@@ -49,6 +53,12 @@ export async function startOrchestrator(
     }),
     ...createPrometheusActivities({ ...measuring, url: config.connectors.prometheus.url }),
     ...createTempoActivities({ ...measuring, url: config.connectors.tempo.url }),
+    ...createIntegrationActivities({
+      store: runtime.store,
+      logger,
+      clients: integrations,
+      planUrl: (planId) => config.approvals.plan_url.replace("{plan_id}", encodeURIComponent(planId)),
+    }),
   };
   const worker = await startExecutionWorker({
     connection: workerConnection,
@@ -71,7 +81,12 @@ export async function startOrchestrator(
   });
   await starter.start();
   logger.info(
-    { temporal: settings.temporal_address, namespace: settings.namespace, task_queue: settings.task_queue },
+    {
+      temporal: settings.temporal_address,
+      namespace: settings.namespace,
+      task_queue: settings.task_queue,
+      integrations: describeIntegrations(integrations),
+    },
     "running executions",
   );
   return {

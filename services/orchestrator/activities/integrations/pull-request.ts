@@ -2,12 +2,15 @@
  * `CreateGitPullRequestActivity`: a branch with the step's files, pushed
  * with git to the repository's clone URL (`connectors.github.git_base`), then
  * the pull request through GitHub's REST API. A retried attempt reuses, in
- * this order: the recorded notice; a pull request already open (or closed)
- * for the branch; a branch already holding the files (pushed, not yet
- * proposed). A pull request opened by a racing attempt in between (GitHub's
- * 422 "already exists") is looked up and taken.
+ * this order: the recorded notice; the pull request of the branch, when its
+ * body carries this execution's and step's marker (an HTML comment, unseen on
+ * GitHub); a branch already holding the files (pushed, not yet proposed). A
+ * pull request opened by a racing attempt in between (GitHub's 422 "already
+ * exists") is looked up and taken. A branch someone else's pull request or
+ * other content holds is refused with the fix: another branch name.
  */
-import { pushBranch } from "../../../../lib/integrations/index.ts";
+import { ValidationError } from "../../../../lib/errors/index.ts";
+import { type PullRequest, pushBranch } from "../../../../lib/integrations/index.ts";
 import type { GitPullRequestInput } from "../../workflows/contract.ts";
 import { calling, outgoing, type ResolvedDeps } from "./deps.ts";
 import { readNotices } from "./notices.ts";
@@ -17,6 +20,10 @@ function numberOf(url: string): number | null {
   const match = /\/pull\/(\d+)\/?$/.exec(url);
   return match ? Number(match[1]) : null;
 }
+
+/** Marks a pull request as this step's of this execution, in its body. */
+export const pullRequestMarker = (executionId: string, stepId: string): string =>
+  `<!-- wheelhouse execution=${executionId} step=${stepId} -->`;
 
 export async function createGitPullRequest(
   deps: ResolvedDeps,
@@ -28,8 +35,17 @@ export async function createGitPullRequest(
   const recorded = notices.find("github", input.step_id);
   if (recorded) return { url: recorded.payload.ref, number: numberOf(recorded.payload.ref) };
 
+  const marker = pullRequestMarker(input.execution_id, input.step_id);
+  const ours = (found: PullRequest | undefined): PullRequest | null => {
+    if (!found) return null;
+    if ((found.body ?? "").includes(marker)) return found;
+    throw new ValidationError(
+      `branch "${input.branch}" of ${input.repo} already has pull request #${found.number}, not opened by this step`,
+      { field: "branch", fix: "name a branch no other pull request uses, e.g. one with the execution id in it" },
+    );
+  };
   const pull = await calling(async () => {
-    const opened = (await github.pulls.findByHead(input.repo, input.branch))[0];
+    const opened = ours((await github.pulls.findByHead(input.repo, input.branch))[0]);
     if (opened) return opened;
     await pushBranch({
       cloneUrl: github.cloneUrl(input.repo),
@@ -45,12 +61,12 @@ export async function createGitPullRequest(
       head: input.branch,
       base: input.base,
       title: outgoing(input.title),
-      body: outgoing(input.body),
+      body: `${outgoing(input.body)}\n\n${marker}`,
     };
     try {
       return await github.pulls.create(proposal);
     } catch (error) {
-      const raced = (await github.pulls.findByHead(input.repo, input.branch))[0];
+      const raced = ours((await github.pulls.findByHead(input.repo, input.branch))[0]);
       if (raced) return raced;
       throw error;
     }
