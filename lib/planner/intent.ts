@@ -388,7 +388,7 @@ export function intentFromAlert(
     kind: "investigate",
     service,
     environment,
-    ...(labels.namespace && DNS_LABEL.test(labels.namespace) ? { namespace: labels.namespace } : {}),
+    ...(namespace ? { namespace } : {}),
     ...(labels.alertname ? { alertname: labels.alertname } : {}),
     ...(pod && DNS_LABEL.test(pod) ? { pod } : {}),
     ...(labels.severity ? { severity: labels.severity } : {}),
