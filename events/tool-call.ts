@@ -37,6 +37,12 @@ export const ToolCallCompletedSchema = v.object({
   stderr_sha256: v.optional(v.string()),
   evidence_id: v.optional(v.string()),
   error: v.optional(v.string()),
+  /**
+   * Set when the call's process ended without reporting (its worker and router died) and the
+   * orchestrator settled it from the target's live state instead of running it again: the read's
+   * tool call and what it showed (services/orchestrator/activities/unfinished-call.ts).
+   */
+  settled_by_read: v.optional(v.object({ tool_call_id: v.string(), detail: v.string() })),
 });
 
 export const toolCallEvents = {

@@ -118,6 +118,30 @@ export async function authorise(deps: AuthoriseDeps, input: RunToolInput, kind: 
   );
 }
 
+/**
+ * A `read` capability (GetResource) for the target of `input`, a call its plan revision names: to
+ * read the live state a write left, never to change it.
+ */
+export async function authoriseRead(deps: AuthoriseDeps, input: RunToolInput): Promise<string> {
+  const plan =
+    input.plan ?? (input.approval ? { plan_id: input.approval.plan_id, revision: input.approval.revision } : null);
+  if (!plan) throw refused("the call names no plan revision; the orchestrator only reads for calls of a plan");
+  const proposed = await plannedCall(deps, input, plan);
+  return deps.capabilities.mint(
+    {
+      purpose: "read",
+      execution_id: input.execution_id,
+      step_id: input.step_id,
+      action_id: input.action_id,
+      input: input.input,
+      plan_id: plan.plan_id,
+      plan_revision: plan.revision,
+      plan_digest: planRevisionDigest(proposed.payload.steps),
+    },
+    { ttlMs: deps.capabilityTtlMs },
+  );
+}
+
 /** The revision's `plan.proposed`, once `input` is known to be a call it names. */
 async function plannedCall(deps: Pick<AuthoriseDeps, "store">, input: RunToolInput, plan: PlanRevisionRef) {
   const { events } = await aggregateStream(deps.store, planDecider, plan.plan_id);

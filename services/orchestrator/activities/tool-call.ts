@@ -1,8 +1,10 @@
 /**
  * One tool call through the tool router, exactly once: a retried attempt
  * reuses the result the router recorded for the call instead of making it
- * again; a first attempt is authorised (capability minted) and then made,
- * heartbeating while the tool runs.
+ * again, and a write an earlier attempt started without an end is never run
+ * again (unfinished-call.ts settles it from the live state or refuses it); a
+ * first attempt is authorised (capability minted) and then made, heartbeating
+ * while the tool runs.
  */
 import { ApplicationFailure } from "@temporalio/activity";
 import { WheelhouseError } from "../../../lib/errors/index.ts";
@@ -15,6 +17,7 @@ import type { ToolClient } from "../tool-client.ts";
 import { type AuthoriseDeps, authorise } from "./approval.ts";
 import type { RunToolInput, ToolRunSummary } from "./contract.ts";
 import { activityContext, attempt, refusal } from "./temporal.ts";
+import { recordedCall, settleUnfinishedCall, summaryOf } from "./unfinished-call.ts";
 
 export interface RunToolDeps extends AuthoriseDeps {
   readonly store: EventStore;
@@ -35,21 +38,17 @@ export async function runTool(deps: RunToolDeps, input: RunToolInput): Promise<T
     });
   }
   if (attempt() > 1) {
-    const earlier = await recordedToolCall(deps.store, input.execution_id, input.tool_call_id);
-    if (earlier && earlier.payload.status !== "refused") {
+    const { started, completed } = await recordedCall(deps.store, input.execution_id, input.tool_call_id);
+    if (completed && completed.payload.status !== "refused") {
       deps.logger.info(
         { tool_call_id: input.tool_call_id },
         "tool call already made by an earlier attempt; reusing it",
       );
-      return {
-        tool_call_id: input.tool_call_id,
-        ok: earlier.payload.status === "succeeded",
-        status: earlier.payload.status,
-        exit_code: earlier.payload.exit_code,
-        detail: earlier.payload.error ?? "",
-        evidence_id: earlier.payload.evidence_id ?? null,
-        reused: true,
-      };
+      return summaryOf(completed);
+    }
+    // A read or a dry run changes nothing: made again. A write may have taken effect: never made again.
+    if (started && !completed && action?.kind !== "read" && !input.dry_run) {
+      return settleUnfinishedCall(deps, input, started);
     }
   }
   const capability = await authorise(deps, input, action?.kind === "read" ? "read" : "write");
@@ -96,12 +95,4 @@ function selected(result: ExecuteToolResult, path: string): Selected {
   if (!parsed.ok) return { value: null, reason: parsed.message };
   if (!result.ok) return { value: null, reason: `the read ${result.status}` };
   return selectValue(result.stdout.text, parsed.selector);
-}
-
-async function recordedToolCall(store: EventStore, executionId: string, toolCallId: string) {
-  const events = await store.readAggregate("execution", executionId);
-  for (const e of events) {
-    if (e.type === "tool_call.completed" && e.payload.tool_call_id === toolCallId) return e;
-  }
-  return null;
 }
