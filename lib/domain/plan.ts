@@ -11,6 +11,7 @@
  * with no approvals, and an approval given for revision n never counts for it.
  */
 import { type AnyEvent, type EventMeta, newEvent } from "../../events/index.ts";
+import type { ExecutionCommandDraft } from "./execution.ts";
 import { decide } from "./plan-decide.ts";
 import { evolve } from "./plan-evolve.ts";
 import { initialState, type PlanEventDraft } from "./plan-types.ts";
@@ -36,10 +37,10 @@ export const planDecider = { type: "plan", decide, evolve, initialState } as con
 
 /**
  * Envelopes a decision's drafts for the store, recorded on `aggregateId` (the plan, or the execution
- * `RequestExecution` starts); `meta` says who, when and in which correlation.
+ * `RequestExecution` starts, or the execution decider's); `meta` says who, when and in which correlation.
  */
 export function envelopeDrafts(
-  drafts: readonly PlanEventDraft[],
+  drafts: readonly (PlanEventDraft | ExecutionCommandDraft)[],
   aggregateId: string,
   meta: Omit<EventMeta, "aggregate_type">,
 ): AnyEvent[] {

@@ -53,6 +53,15 @@ export const ExecutionIdParamsSchema = v.strictObject({
   id: v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{1,128}$/)),
 });
 
+/** `POST /v1/executions/{id}:cancel`: why the execution should stop (recorded, shown with the outcome). */
+export const CancelExecutionRequestSchema = v.strictObject({
+  reason: v.pipe(
+    v.string("must be text"),
+    v.regex(/\S/, "must say why the execution should stop"),
+    v.maxLength(2000, "must be at most 2000 characters"),
+  ),
+});
+
 /** `Last-Event-ID` resumes the log stream after the last SSE `id:` received. */
 export const LogStreamHeadersSchema = v.looseObject({
   "last-event-id": v.optional(

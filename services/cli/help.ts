@@ -68,6 +68,16 @@ export const COMMANDS = {
     options: [["--revision <n>", "the approved revision (default: the plan's current one)"], JSON_OPTION],
     examples: ["wheelhouse execute 0198c1d2-…"],
   },
+  executions: {
+    summary: "stop a running execution before its next step",
+    usage: ['executions cancel <execution-id> --reason "<why>" [--json]'],
+    arguments: [
+      ["cancel", "ask the execution to stop; it records execution.cancelled, without rolling back what ran"],
+      ["<execution-id>", "the id `execute` printed (or `status` lists)"],
+    ],
+    options: [["--reason <text>", "why it should stop, kept in the audit trail (required)"], JSON_OPTION],
+    examples: ['wheelhouse executions cancel 0198c1d2-…-r1 --reason "wrong cluster"'],
+  },
   audit: {
     summary: "the hash-chained audit trail: list, export, verify",
     usage: [

@@ -191,6 +191,25 @@ async function main(argv: string[]): Promise<number> {
       print(values.json ? accepted : `execution ${accepted.id} requested (${base}${accepted.location})`);
       return 0;
     }
+    case "executions": {
+      const [sub, id] = positionals;
+      if (sub !== "cancel")
+        return usage(`unknown executions command ${sub ?? "(none)"} (try: executions cancel)`, command);
+      if (!id) return usage("executions cancel needs an execution id", command);
+      if (!values.reason?.trim()) return usage('executions cancel needs --reason "<why it should stop>"', command);
+      const accepted = await api<{ id: string; location: string; duplicate: boolean }>(
+        "POST",
+        `/v1/executions/${encodeURIComponent(id)}:cancel`,
+        { reason: values.reason },
+        idem,
+      );
+      print(
+        values.json
+          ? accepted
+          : `cancel of execution ${accepted.id} ${accepted.duplicate ? "was already requested" : "requested"}; it stops before its next step (${base}${accepted.location})`,
+      );
+      return 0;
+    }
     case "audit": {
       const sub = positionals[0];
       const filters = new URLSearchParams();

@@ -7,7 +7,7 @@
 import { createHash } from "node:crypto";
 import { v5 as uuidv5, v7 as uuidv7 } from "uuid";
 import type { Actor, AggregateType, ApprovalChannel } from "../../events/index.ts";
-import { decide, envelopeDrafts, type PlanCommand, planDecider } from "../../lib/domain/index.ts";
+import { decide, envelopeDrafts, executionIdOf, type PlanCommand, planDecider } from "../../lib/domain/index.ts";
 import { ConflictError, ForbiddenError, UnauthenticatedError } from "../../lib/errors/index.ts";
 import { type AppendOutcome, type EventStore, handleCommand } from "../../lib/eventstore/index.ts";
 import {
@@ -41,7 +41,7 @@ export interface CommandDeps {
   readonly scrub: (text: string) => string;
 }
 
-function actorOf(request: ApiRequest): Actor {
+export function actorOf(request: ApiRequest): Actor {
   if (!request.actor) throw new UnauthenticatedError("this endpoint needs a signed-in caller");
   return request.actor;
 }
@@ -65,7 +65,7 @@ export function requestedWaitMs(request: ApiRequest, maxWaitMs: number): number 
   return Math.min(seconds * 1000, maxWaitMs);
 }
 
-function meta(request: ApiRequest, actor: Actor, now: Date) {
+export function meta(request: ApiRequest, actor: Actor, now: Date) {
   const correlation = request.headers["x-correlation-id"];
   return {
     actor,
@@ -104,7 +104,7 @@ export function createCommandHandlers(deps: CommandDeps) {
  * On a resumed retry (the first request with this key never answered), what that request appended,
  * if it got that far. Only then: the first attempt of a command costs no extra read.
  */
-function earlierAppend(
+export function earlierAppend(
   store: EventStore,
   request: ApiRequest,
   aggregateType: AggregateType,
@@ -115,7 +115,7 @@ function earlierAppend(
 }
 
 /** 202 with the append's sequence; with a requested wait, held until the read models include it. */
-async function accepted(
+export async function accepted(
   deps: CommandDeps,
   request: ApiRequest,
   result: AppendOutcome,
@@ -190,7 +190,7 @@ async function executePlan(deps: CommandDeps, request: ApiRequest): Promise<ApiR
   // One execution per plan revision (and one dry run of it): the id is derived, so a
   // retry or a second click finds the execution already there instead of starting two.
   // The dry run has its own id, or previewing a revision would use up its real run.
-  const executionId = `${planId}-r${input.revision}${input.dry_run === true ? "-dry" : ""}`;
+  const executionId = executionIdOf(planId, input.revision, input.dry_run === true);
   const idempotencyKey = scopedIdempotencyKey(request, `execute:${planId}`);
   const executionAccepted = (result: AppendOutcome) =>
     accepted(
