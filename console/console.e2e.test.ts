@@ -334,7 +334,7 @@ describe("the console in Chromium: request, approve, execute, audit", {
     await page.getByRole("button", { name: "Cancel execution…" }).click();
     const reason = page.getByLabel(/^Why\?/);
     await reason.waitFor();
-    assert.equal(await reason.evaluate((el) => el === document.activeElement), true, "the reason has the focus");
+    assert.equal(await reason.evaluate("(el) => el === document.activeElement"), true, "the reason has the focus");
     await reason.fill("pods cannot be scheduled: no such node");
     await check("cancel");
     await page.getByRole("button", { name: "Confirm cancellation" }).click();

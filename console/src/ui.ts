@@ -36,7 +36,7 @@ const SATISFIES: Record<Role, readonly Role[]> = {
 
 /** Whether the signed-in person holds `role` (or one that implies it). */
 export function hasRole(me: Me | null, role: Role): boolean {
-  return me !== null && me.roles.some((r) => SATISFIES[role].includes(r));
+  return me?.roles.some((r) => SATISFIES[role].includes(r)) ?? false;
 }
 
 /** An API error as the API said it: what went wrong, its detail, and how to fix it. */
