@@ -464,14 +464,15 @@ describe("CreateGitPullRequestActivity", () => {
 
   it("a retried attempt after the push but before the pull request takes the pushed branch as it is", async () => {
     const m = meta();
-    // The first attempt pushed and then was refused by GitHub (the token was rotated meanwhile).
-    const refused = createIntegrationActivities({ store: events.store, logger, clients: clients("ghp_rotated") });
-    await assert.rejects(
-      refused.CreateGitPullRequestActivity(input(m, "wheelhouse/pushed")),
-      (error: Error & { type?: string }) =>
-        error.type === INTEGRATION_REJECTED && /answered 401: Bad credentials/.test(error.message),
-    );
     const activities = createIntegrationActivities({ store: events.store, logger, clients: clients() });
+    // The first attempt pushed, then GitHub was down: a retryable failure, nothing recorded.
+    github.failNextCreation();
+    await assert.rejects(
+      activities.CreateGitPullRequestActivity(input(m, "wheelhouse/pushed")),
+      (error: Error & { code?: string }) => error.code === "unavailable" && /answered 502/.test(error.message),
+    );
+    assert.equal(await show("refs/heads/wheelhouse/pushed", "apps/checkout/values.yaml"), "replicas: 4");
+    assert.deepEqual(await notices(m.execution_id), []);
     const result = await activities.CreateGitPullRequestActivity(input(m, "wheelhouse/pushed"));
     assert.equal(typeof result.number, "number");
     const commits = await execa("git", [
@@ -482,6 +483,17 @@ describe("CreateGitPullRequestActivity", () => {
       "main..refs/heads/wheelhouse/pushed",
     ]);
     assert.equal(String(commits.stdout), "1", "the branch holds the one commit, not a second");
+  });
+
+  it("a token GitHub refuses is a non-retryable IntegrationRejected", async () => {
+    const refused = createIntegrationActivities({ store: events.store, logger, clients: clients("ghp_rotated") });
+    await assert.rejects(
+      refused.CreateGitPullRequestActivity(input(meta(), "wheelhouse/refused")),
+      (error: Error & { type?: string }) =>
+        error.type === INTEGRATION_REJECTED &&
+        /answered 401: Bad credentials/.test(error.message) &&
+        !error.message.includes("ghp_rotated"),
+    );
   });
 
   it("refuses a branch whose pull request another execution opened, naming the fix", async () => {
