@@ -1,6 +1,8 @@
 /**
  * Starts the orchestrator on a shared runtime: a durable consumer of
  * `execution.requested` that starts one workflow per execution (its type chosen from the plan),
+ * one relaying `execution.cancel_requested` to the workflow's `cancel` signal, one starting the
+ * executions policy allows without a person (stage 2, auto-start.ts),
  * and the Temporal worker that runs those workflows, calling the tool router
  * over its HTTP RPC.
  */
@@ -14,6 +16,8 @@ import { createIntegrationActivities } from "./activities/integrations/index.ts"
 import { createPrometheusActivities } from "./activities/prometheus.ts";
 import { createTempoActivities } from "./activities/tempo.ts";
 import { createActivities, hasIntegrations } from "./activities.ts";
+import { createAutoStarter } from "./auto-start.ts";
+import { createCancelRelay } from "./cancel.ts";
 import { createExecutionStarter } from "./starter.ts";
 import { createToolClient } from "./tool-client.ts";
 import { routeTemporalLogs, startExecutionWorker } from "./worker.ts";
@@ -80,6 +84,11 @@ export async function startOrchestrator(
     integrations: hasIntegrations(activities),
   });
   await starter.start();
+  // Next to the starter: cancel requests become the workflow's signal; stage 2's allowed writes start by themselves.
+  const cancels = createCancelRelay({ store: runtime.store, client, logger });
+  await cancels.start();
+  const autoStarter = createAutoStarter({ store: runtime.store, logger });
+  await autoStarter.start();
   logger.info(
     {
       temporal: settings.temporal_address,
@@ -91,6 +100,8 @@ export async function startOrchestrator(
   );
   return {
     async stop() {
+      await autoStarter.stop();
+      await cancels.stop();
       await starter.stop();
       await worker.stop();
       await temporal.close();
