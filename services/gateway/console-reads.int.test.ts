@@ -70,6 +70,23 @@ describe("console reads", () => {
                 },
               },
             },
+            {
+              step_id: "ready",
+              action_id: "kubectl.scale",
+              input: { replicas: 3 },
+              target: { environment: "staging", service: "web" },
+              rationale: "the replicas the first step set",
+              verification: {
+                description: "3 ready replicas",
+                action_id: "kubectl.get",
+                input: { kind: "deployment", name: "web" },
+                analysis: {
+                  provider: "kubectl",
+                  query: ".status.readyReplicas ?? 0",
+                  success_condition: "result == input.replicas",
+                },
+              },
+            },
           ],
         },
         orchestrator,
@@ -103,9 +120,10 @@ describe("console reads", () => {
         "x-0",
         {
           execution_id: "x-0",
-          step_id: "scale",
+          step_id: "ready",
           provider: "kubectl",
-          query: ".status.readyReplicas",
+          // A kubectl analysis measures the verification's read: recorded as "<read action> <query>".
+          query: "kubectl.get .status.readyReplicas ?? 0",
           attempt: 1,
           value: 3,
           outcome: "pass",
@@ -170,27 +188,6 @@ describe("console reads", () => {
       series: [
         {
           step_id: "scale",
-          provider: "kubectl",
-          query: ".status.readyReplicas",
-          description: "error ratio stays under 5%",
-          // The step's analysis is the Prometheus one: this read has no conditions of its own here.
-          success_condition: null,
-          failure_condition: null,
-          success_threshold: null,
-          failure_threshold: null,
-          measurements: [
-            {
-              attempt: 1,
-              value: 3,
-              outcome: "pass",
-              reason: "3 == input.replicas",
-              measured_at: at(14),
-              evidence_id: "ev-read",
-            },
-          ],
-        },
-        {
-          step_id: "scale",
           provider: "prometheus",
           query: "sum(rate(errors[1m])) / sum(rate(requests[1m]))",
           description: "error ratio stays under 5%",
@@ -223,6 +220,27 @@ describe("console reads", () => {
               reason: "0.3 against result < 0.05",
               measured_at: at(13),
               evidence_id: null,
+            },
+          ],
+        },
+        {
+          step_id: "ready",
+          provider: "kubectl",
+          query: "kubectl.get .status.readyReplicas ?? 0",
+          description: "3 ready replicas",
+          success_condition: "result == input.replicas",
+          failure_condition: null,
+          // input.replicas, read from the step's own input.
+          success_threshold: { op: "==", value: 3 },
+          failure_threshold: null,
+          measurements: [
+            {
+              attempt: 1,
+              value: 3,
+              outcome: "pass",
+              reason: "3 == input.replicas",
+              measured_at: at(14),
+              evidence_id: "ev-read",
             },
           ],
         },

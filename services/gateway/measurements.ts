@@ -65,11 +65,14 @@ export function measurementsResponse(data: ExecutionMeasurements): ExecutionMeas
     const first = rows[0] as MeasurementRow;
     const step = data.steps.find((s) => s.step_id === first.step_id);
     const verification = verificationOf(step?.verification);
-    // The analysis these rows measured: the step's own, when its provider and query are these.
-    const analysis =
-      verification?.analysis?.provider === first.provider && verification.analysis.query === first.query
-        ? verification.analysis
-        : null;
+    // The analysis these rows measured: the step's own, when its provider and query are these (a
+    // kubectl analysis measures the verification's read, recorded as "<read action> <query>").
+    const own = verification?.analysis;
+    const measured =
+      own && own.provider === "kubectl" && verification?.action_id
+        ? `${verification.action_id} ${own.query}`.trim()
+        : own?.query;
+    const analysis = own?.provider === first.provider && measured === first.query ? own : null;
     const success = analysis?.success_condition ?? null;
     const failure = analysis?.failure_condition ?? null;
     return {
