@@ -54,6 +54,8 @@ export const changeScreen: ScreenFactory = (context, route) => {
   let notice: string | null = null;
   /** The execution whose cancellation is being confirmed (its reason asked for). */
   let cancelling: string | null = null;
+  /** Cancellations this page asked for, with their reason, until the execution ends. */
+  const cancelRequested = new Map<string, string>();
   let now = Date.now();
   const chunks = new Map<string, LogChunk[]>();
   const followers = new Map<string, LogFollower>();
@@ -153,7 +155,8 @@ export const changeScreen: ScreenFactory = (context, route) => {
     context.rerender();
   }, 1000);
 
-  async function command(name: string, work: () => Promise<unknown>) {
+  /** Runs a command; resolves to whether the API accepted it. */
+  async function command(name: string, work: () => Promise<unknown>): Promise<boolean> {
     busy = name;
     notice = null;
     context.rerender();
@@ -167,6 +170,7 @@ export const changeScreen: ScreenFactory = (context, route) => {
     busy = null;
     if (done !== null) notice = `${name} accepted`;
     await load();
+    return done !== null;
   }
 
   function answer(decision: "grant" | "deny") {
@@ -222,7 +226,11 @@ export const changeScreen: ScreenFactory = (context, route) => {
           body: { reason },
         }),
       ),
-    );
+    ).then((accepted) => {
+      if (!accepted) return;
+      cancelRequested.set(executionId, reason);
+      context.rerender();
+    });
   }
 
   /**
@@ -244,6 +252,13 @@ export const changeScreen: ScreenFactory = (context, route) => {
   function cancelView(executionId: string): TemplateResult | typeof nothing {
     const execution = executions.find((e) => e.execution_id === executionId);
     if (at || !execution || !CANCELLABLE.has(execution.status) || !mayCancel(execution)) return nothing;
+    const requested = cancelRequested.get(executionId);
+    if (requested !== undefined) {
+      return html`<p class="banner cancel-requested" role="status">
+        Cancellation requested (${requested}): the execution stops before its next step. A verification already
+        measuring goes on to its verdict first.
+      </p>`;
+    }
     const id = `cancel-reason-${executionId}`;
     if (cancelling !== executionId) {
       return html`<div class="actions">
