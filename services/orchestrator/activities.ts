@@ -21,6 +21,8 @@
  * (activities/record-event.ts).
  */
 import type { EventStore } from "../../lib/eventstore/index.ts";
+import type { EvidenceStore } from "../../lib/evidence/index.ts";
+import type { IntegrationClients } from "../../lib/integrations/index.ts";
 import type { Logger } from "../../lib/log/index.ts";
 import type { CapabilityMinter, Catalog } from "../../lib/tools/index.ts";
 import { checkApproval } from "./activities/approval.ts";
@@ -32,8 +34,11 @@ import type {
   RunToolInput,
   ToolRunSummary,
 } from "./activities/contract.ts";
+import { createIntegrationActivities } from "./activities/integrations/index.ts";
 import { plannedSteps } from "./activities/plan.ts";
+import { createPrometheusActivities, type PrometheusActivities } from "./activities/prometheus.ts";
 import { recordEvent } from "./activities/record-event.ts";
+import { createTempoActivities, type TempoActivities } from "./activities/tempo.ts";
 import { createToolActivities } from "./activities/tool-activities.ts";
 import { runTool } from "./activities/tool-call.ts";
 import type { ToolClient } from "./tool-client.ts";
@@ -64,9 +69,56 @@ export interface ActivityDeps {
   readonly now?: (() => Date) | undefined;
   /** How often a running tool call heartbeats; default 5 s. */
   readonly heartbeatMs?: number | undefined;
+  /**
+   * Verification's queries (`QueryPrometheusActivity`, `QueryTempoActivity`), each answer stored as
+   * evidence; a URL left unset answers "not configured". Absent: the two are not registered.
+   */
+  readonly measuring?:
+    | {
+        readonly evidence: EvidenceStore;
+        readonly prometheusUrl?: string | undefined;
+        readonly tempoUrl?: string | undefined;
+      }
+    | undefined;
+  /**
+   * The clients of the integration activities (Grafana, PagerDuty, Linear, GitHub), a null one answering
+   * null fields. Absent: the four are not registered, and executions notify nothing.
+   */
+  readonly integrations?:
+    | { readonly clients: IntegrationClients; readonly planUrl?: ((planId: string) => string) | undefined }
+    | undefined;
 }
 
-export function createActivities(deps: ActivityDeps) {
+/** Every activity type a worker may register: the plumbing and tool calls always, the rest as configured. */
+export type Activities = CoreActivities &
+  PrometheusActivities &
+  TempoActivities &
+  ReturnType<typeof createIntegrationActivities>;
+
+/** The activities for a worker: the plumbing and tool calls, verification's queries and the integrations when given. */
+export function createActivities(deps: ActivityDeps): CoreActivities & Partial<Activities> {
+  const now = deps.now ?? (() => new Date());
+  const measuring = deps.measuring && { store: deps.store, evidence: deps.measuring.evidence, now };
+  return {
+    ...coreActivities(deps),
+    ...(measuring && {
+      ...createPrometheusActivities({ ...measuring, url: deps.measuring?.prometheusUrl }),
+      ...createTempoActivities({ ...measuring, url: deps.measuring?.tempoUrl }),
+    }),
+    ...(deps.integrations &&
+      createIntegrationActivities({ store: deps.store, logger: deps.logger, now, ...deps.integrations })),
+  };
+}
+
+/** Executions notify when the worker registers the integration activities and Grafana, PagerDuty or Linear is on. */
+export function notifies(deps: ActivityDeps): boolean {
+  const clients = deps.integrations?.clients;
+  return clients !== undefined && (clients.grafana !== null || clients.pagerduty !== null || clients.linear !== null);
+}
+
+type CoreActivities = ReturnType<typeof coreActivities>;
+
+function coreActivities(deps: ActivityDeps) {
   const resolved = {
     ...deps,
     now: deps.now ?? (() => new Date()),
@@ -92,13 +144,4 @@ export function createActivities(deps: ActivityDeps) {
     /** `runTool` under the name of the one catalog action each runs (ArgoSyncActivity: argocd.app_sync, …). */
     ...createToolActivities(resolved),
   };
-}
-
-export type Activities = ReturnType<typeof createActivities>;
-
-/** The worker registers the integration activities the engine calls (Grafana, PagerDuty, Linear). */
-export function hasIntegrations(activities: Activities): boolean {
-  return ["CreateGrafanaAnnotationActivity", "CreatePagerDutyIncidentActivity", "CreateLinearIssueActivity"].every(
-    (type) => type in activities,
-  );
 }

@@ -12,10 +12,7 @@ import { describeIntegrations, integrationsFromConfig } from "../../lib/integrat
 import type { RunningService, Runtime } from "../../lib/runtime/index.ts";
 import { connectTemporal } from "../../lib/temporal/connect.ts";
 import { createCapabilityMinter, requireSigningKey } from "../../lib/tools/index.ts";
-import { createIntegrationActivities } from "./activities/integrations/index.ts";
-import { createPrometheusActivities } from "./activities/prometheus.ts";
-import { createTempoActivities } from "./activities/tempo.ts";
-import { createActivities, hasIntegrations } from "./activities.ts";
+import { type ActivityDeps, createActivities, notifies } from "./activities.ts";
 import { createAutoStarter } from "./auto-start.ts";
 import { createCancelRelay } from "./cancel.ts";
 import { createExecutionStarter } from "./starter.ts";
@@ -44,26 +41,25 @@ export async function startOrchestrator(
   const temporal = await connectTemporal(settings);
   const { workerConnection, client } = temporal;
 
-  // Verification's queries: each measurement's answer is evidence; an unset URL answers "not configured".
-  const measuring = { store: runtime.store, evidence: runtime.evidence(), now: () => new Date() };
-  const activities = {
-    ...createActivities({
-      store: runtime.store,
-      tools: createToolClient({ url: settings.tool_router_url, token: resolveSecret(config.tools.router_token) }),
-      catalog: runtime.catalog(),
-      logger,
-      capabilities,
-      toolTimeoutMs: config.tools.default_timeout_ms,
-    }),
-    ...createPrometheusActivities({ ...measuring, url: config.connectors.prometheus.url }),
-    ...createTempoActivities({ ...measuring, url: config.connectors.tempo.url }),
-    ...createIntegrationActivities({
-      store: runtime.store,
-      logger,
+  const activityDeps: ActivityDeps = {
+    store: runtime.store,
+    tools: createToolClient({ url: settings.tool_router_url, token: resolveSecret(config.tools.router_token) }),
+    catalog: runtime.catalog(),
+    logger,
+    capabilities,
+    toolTimeoutMs: config.tools.default_timeout_ms,
+    // Verification's queries: each measurement's answer is evidence; an unset URL answers "not configured".
+    measuring: {
+      evidence: runtime.evidence(),
+      prometheusUrl: config.connectors.prometheus.url,
+      tempoUrl: config.connectors.tempo.url,
+    },
+    integrations: {
       clients: integrations,
       planUrl: (planId) => config.approvals.plan_url.replace("{plan_id}", encodeURIComponent(planId)),
-    }),
+    },
   };
+  const activities = createActivities(activityDeps);
   const worker = await startExecutionWorker({
     connection: workerConnection,
     namespace: settings.namespace,
@@ -81,7 +77,7 @@ export async function startOrchestrator(
     logger,
     verificationTimeoutMs: settings.verification_timeout_ms,
     toolTimeoutMs: config.tools.default_timeout_ms,
-    integrations: hasIntegrations(activities),
+    integrations: notifies(activityDeps),
   });
   await starter.start();
   // Next to the starter: cancel requests become the workflow's signal; stage 2's allowed writes start by themselves.

@@ -15,7 +15,7 @@ import {
 } from "@temporalio/worker";
 import type { Logger } from "../../lib/log/index.ts";
 import { type RunningWorker, runWorker, workflowBundleOf } from "../../lib/temporal/worker.ts";
-import type { Activities } from "./activities.ts";
+import type { createActivities } from "./activities.ts";
 
 /** The workflows entry file; `workflowsPath` may point at TypeScript, the bundler compiles it. */
 export const WORKFLOWS_PATH = fileURLToPath(new URL("./workflows/index.ts", import.meta.url));
@@ -60,7 +60,7 @@ export interface ExecutionWorkerDeps {
   readonly connection: NativeConnection;
   readonly namespace: string;
   readonly taskQueue: string;
-  readonly activities: Activities;
+  readonly activities: ReturnType<typeof createActivities>;
   readonly logger?: Logger | undefined;
   /** Identity shown in Temporal's UI and history; default Temporal's `pid@host`. */
   readonly identity?: string | undefined;

@@ -73,7 +73,8 @@ const integration: ActivityPolicy = {
   backoffCoefficient: 2,
   maximumInterval: "20s",
   maximumAttempts: 5,
-  nonRetryableErrorTypes: NEVER_RETRIED,
+  // A provider's refusal (bad input or credentials) is not changed by asking again.
+  nonRetryableErrorTypes: [...NEVER_RETRIED, "IntegrationRejected"],
   startToCloseTimeout: "30s",
   heartbeatTimeout: null,
 };
