@@ -91,11 +91,15 @@ export function decideExecutionCommand(command: ExecutionCommand, state: Executi
             fix: "list executions with GET /v1/executions and use one of their ids",
           });
         case "finished":
-          throw new ConflictError(`execution ${command.executionId} has already ${state.outcome}; nothing to cancel`, {
-            field: "id",
-            fix: "only a running execution can be cancelled; to undo its change, request a new plan",
-            extra: { status: state.outcome },
-          });
+          // `execution_status`, not `status`: extras go into the problem body beside its HTTP status.
+          throw new ConflictError(
+            `execution ${command.executionId} has already ended (${state.outcome}); nothing to cancel`,
+            {
+              field: "id",
+              fix: "only a running execution can be cancelled; to undo its change, request a new plan",
+              extra: { execution_status: state.outcome },
+            },
+          );
         case "requested":
         case "running":
           break;

@@ -76,7 +76,7 @@ describe("execution decider: CancelExecution", () => {
     it(`one that has ${end.slice(10)} is a conflict`, () => {
       given([requested(), started(), finished(end)])
         .when(cancel(alice))
-        .thenThrows(ConflictError, { field: "id", extra: { status: end.slice(10) } });
+        .thenThrows(ConflictError, { field: "id", extra: { execution_status: end.slice(10) } });
     });
   }
 

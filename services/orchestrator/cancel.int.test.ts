@@ -202,7 +202,9 @@ describe("cancel an execution (gateway + orchestrator)", { timeout: 180_000 }, (
       // Finished: a second cancel is a conflict naming the state.
       const again = await post(cancelPath, alice, { reason: "again" });
       assert.equal(again.status, 409);
-      assert.match(String(again.body.detail), /has already cancelled; nothing to cancel/);
+      assert.equal(again.body.status, 409);
+      assert.equal(again.body.execution_status, "cancelled");
+      assert.match(String(again.body.detail), /has already ended \(cancelled\); nothing to cancel/);
       const cliAgain = await execa(
         process.execPath,
         ["--import", "tsx", "services/cli/main.ts", "executions", "cancel", executionId, "--reason", "again"],
