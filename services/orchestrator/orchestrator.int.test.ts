@@ -391,6 +391,18 @@ describe("orchestrator (Temporal + NATS + tool router)", { timeout: 120_000 }, (
       ]);
       const started = events.find((e) => e.type === "execution.started");
       assert.equal(started?.type === "execution.started" && started.payload.workflow_id, executionId);
+      // A kubectl scale from the API is a scale-service change: that workflow type ran it, by name.
+      assert.equal(started?.type === "execution.started" && started.payload.workflow_type, "ScaleServiceWorkflow");
+      const handle = client.workflow.getHandle(executionId);
+      assert.equal((await handle.describe()).type, "ScaleServiceWorkflow");
+      // The dry run and the write as kubectl.scale's own activity, the verification read as runTool.
+      const scheduled = ((await handle.fetchHistory()).events ?? []).flatMap(
+        (e) => e.activityTaskScheduledEventAttributes?.activityType?.name ?? [],
+      );
+      assert.deepEqual(
+        scheduled.filter((name) => name === "runTool" || name.endsWith("Activity")),
+        ["KubectlScaleActivity", "KubectlScaleActivity", "runTool"],
+      );
       assert.equal(started?.causation_id, event.id);
       assert.equal(started?.correlation_id, planId);
       const completed = events.find((e) => e.type === "execution.step_completed");
