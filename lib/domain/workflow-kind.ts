@@ -8,7 +8,7 @@
  * The first rule that matches wins:
  * 1. a plan raised by an alert is an incident remediation, whatever it calls;
  * 2. a plan that writes a Vault secret is a secret rotation (the riskiest write decides);
- * 3. an Argo CD sync or rollback, or a pull request, is a GitOps deploy;
+ * 3. an Argo CD sync or rollback, or a pull request (gh.pr_create, git.pull_request), is a GitOps deploy;
  * 4. a Helm upgrade, rollback or uninstall is a Helm release;
  * 5. anything else (kubectl scale and rollout restart, other direct writes to a
  *    running workload, a plan of reads only) is a scale-service change: the
@@ -26,7 +26,7 @@ export interface WorkflowKindInput {
 }
 
 const SECRET_WRITES = new Set(["vault.kv_put", "vault.kv_rollback"]);
-const GITOPS = new Set(["argocd.app_sync", "argocd.app_rollback", "gh.pr_create"]);
+const GITOPS = new Set(["argocd.app_sync", "argocd.app_rollback", "gh.pr_create", "git.pull_request"]);
 const HELM = new Set(["helm.upgrade", "helm.rollback", "helm.uninstall"]);
 
 export function workflowKindOf(plan: WorkflowKindInput): WorkflowType {

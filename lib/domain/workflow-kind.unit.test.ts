@@ -31,6 +31,11 @@ describe("workflowKindOf", () => {
     ],
     ["a pull request", { source: "api", steps: steps("gh.pr_create") }, "GitOpsDeployWorkflow"],
     [
+      "a branch proposed as a pull request",
+      { source: "api", steps: steps("git.pull_request") },
+      "GitOpsDeployWorkflow",
+    ],
+    [
       "a sync beside a Helm upgrade (GitOps first)",
       { source: "api", steps: steps("helm.upgrade", "argocd.app_sync") },
       "GitOpsDeployWorkflow",

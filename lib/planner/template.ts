@@ -206,23 +206,33 @@ export function buildTemplatePlan(
           /[^A-Za-z0-9._/-]/g,
           "-",
         );
+        const base = svc?.gitops?.base ?? "main";
+        // The version bump: one file per service and environment that holds its version (Argo CD reads it).
+        const path = svc?.gitops?.path ?? `apps/${intent.service}/${intent.environment}/version.yaml`;
+        const content = [
+          `# The version of ${intent.service} deployed to ${intent.environment}; changed through Wheelhouse.`,
+          `service: ${intent.service}`,
+          `environment: ${intent.environment}`,
+          `version: ${intent.version}`,
+          "",
+        ].join("\n");
         return {
           summary: `Open a pull request in ${repo} deploying ${intent.service} ${intent.version} to ${intent.environment}.`,
           steps: [
             step(1, {
-              action_id: "gh.pr_create",
+              action_id: "git.pull_request",
               input: {
                 repo,
-                base: svc?.gitops?.base ?? "main",
-                head: branch,
+                base,
+                branch,
                 title: `Deploy ${intent.service} ${intent.version} to ${intent.environment}`,
-                body: `Requested through Wheelhouse: deploy ${intent.service} ${intent.version} to ${intent.environment}. Branch ${branch} carries the version bump.`,
-                draft: false,
+                body: `Requested through Wheelhouse: deploy ${intent.service} ${intent.version} to ${intent.environment}. Branch ${branch} sets ${path} to ${intent.version}.`,
+                files: [{ path, content }],
               },
               rationale: `GitOps: the change goes through review in ${repo} rather than straight to the cluster.`,
-              expected_effect: `A pull request from ${branch} into ${svc?.gitops?.base ?? "main"} awaits review; merging it deploys ${intent.version}.`,
+              expected_effect: `A pull request from ${branch} into ${base} sets ${path} to ${intent.version} and awaits review; merging it deploys ${intent.version}.`,
               verification: {
-                description: `the pull request exists and its checks pass; ArgoCD app ${app} syncs after the merge`,
+                description: `GitHub answers with the pull request it opened; ArgoCD app ${app} syncs after the merge`,
               },
               rollback: null,
             }),

@@ -52,7 +52,7 @@ const table: { kind: string; actions: string[]; phrasings: string[]; expect?: Re
   },
   {
     kind: "deploy",
-    actions: ["gh.pr_create"],
+    actions: ["git.pull_request"],
     expect: { via: "pr" },
     phrasings: [
       "deploy checkout v1.4.2 to staging via PR",

@@ -57,7 +57,8 @@ export interface ServiceContext {
       }
     | undefined;
   readonly argocd?: { readonly app?: string; readonly revision?: string; readonly history_id?: number } | undefined;
-  readonly gitops?: { readonly repo?: string; readonly base?: string } | undefined;
+  /** The GitOps repository a deploy "via PR" proposes to, and the file in it holding the version. */
+  readonly gitops?: { readonly repo?: string; readonly base?: string; readonly path?: string } | undefined;
   readonly vault?: { readonly mount?: string; readonly path?: string; readonly version?: number } | undefined;
   /** What it depends on (service names, or node ids of cloud resources), and the services that depend on it. */
   readonly depends_on?: readonly string[] | undefined;

@@ -13,6 +13,7 @@ import { buildArgoCmd } from "./builders/argocd.ts";
 import { buildAwsCmd } from "./builders/aws.ts";
 import { buildBoundaryCmd } from "./builders/boundary.ts";
 import { buildGhCmd } from "./builders/gh.ts";
+import { buildGitCmd } from "./builders/git.ts";
 import { buildHelmCmd } from "./builders/helm.ts";
 import { type BuildOptions, catalogOf } from "./builders/input.ts";
 import { buildKubectlCmd } from "./builders/kubectl.ts";
@@ -45,6 +46,7 @@ const BUILDERS: Readonly<Record<string, (action: string, input: unknown, opts?: 
   vault: buildVaultCmd,
   boundary: buildBoundaryCmd,
   gh: buildGhCmd,
+  git: buildGitCmd,
 };
 
 /**

@@ -840,6 +840,13 @@ describe("buildCommand", () => {
     assert.throws(() => buildCommand("kubectl.delete", deploy), ValidationError);
     assert.throws(() => buildCommand("sh.exec", {}), ValidationError);
   });
+  it("builds no argv for git.pull_request: the orchestrator opens pull requests, not the router", () => {
+    const pr = { repo: "acme/gitops", base: "main", branch: "wh/x", title: "t", body: "", files: [] };
+    assert.throws(
+      () => buildCommand("git.pull_request", pr),
+      (e: unknown) => e instanceof ValidationError && /not run by the tool router/.test(e.message),
+    );
+  });
   it("refuses a dry run of a write that has none instead of running it for real", () => {
     assert.throws(
       () => buildCommand("kubectl.rollout_restart", deploy, { dryRun: true }),

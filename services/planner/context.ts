@@ -77,7 +77,7 @@ export function toServiceContext(
         }
       : undefined,
     argocd: application ? { app: str(application.name), revision: str(application.revision) } : undefined,
-    gitops: gitops ? { repo: str(gitops.repo), base: str(gitops.base) } : undefined,
+    gitops: gitops ? { repo: str(gitops.repo), base: str(gitops.base), path: str(gitops.path) } : undefined,
     vault: vault ? { mount: str(vault.mount), path: str(vault.path), version: int(vault.version) } : undefined,
     depends_on: dependsOn.length > 0 ? dependsOn : undefined,
     dependents: dependents.length > 0 ? [...dependents] : undefined,

@@ -155,8 +155,20 @@ function checkedProposal(events: readonly AnyRecordedEvent[], input: RunToolInpu
   return proposed;
 }
 
+/**
+ * A write the orchestrator makes itself rather than through the tool router (a pull request,
+ * activities/integrations/pull-request.ts), authorised as a tool write is: the call its plan revision
+ * names for the step, with the approval holding now, recorded as `plan.write_authorized`. No capability.
+ */
+export async function authoriseOwnWrite(
+  deps: Pick<AuthoriseDeps, "store" | "now">,
+  input: RunToolInput & { readonly plan: PlanRevisionRef },
+): Promise<void> {
+  await authoriseWrite(deps, input, input.plan);
+}
+
 /** Appends `plan.write_authorized` through the plan decider, guarded by the version it decided on. */
-async function authoriseWrite(deps: AuthoriseDeps, input: RunToolInput, plan: PlanRevisionRef) {
+async function authoriseWrite(deps: Pick<AuthoriseDeps, "store" | "now">, input: RunToolInput, plan: PlanRevisionRef) {
   // One authorisation per attempt: a retried attempt is decided again, on the plan as it is then.
   const key = `write_authorized:${input.execution_id}:${input.tool_call_id}:${attempt()}`;
   for (let tries = 1; ; tries++) {

@@ -49,7 +49,8 @@ const read = { kind: "read" as const, dry_run_supported: false, dry_run_first: f
 
 export const SCENARIOS: readonly Scenario[] = [
   {
-    // Sync, wait, verify by reading the app back: every call a named Argo activity, annotated at both ends.
+    // Sync, wait, verify by reading the app back: every call a named Argo activity, annotated at both ends;
+    // then the version bump proposed as a pull request (CreateGitPullRequestActivity, not a tool call).
     type: "GitOpsDeployWorkflow",
     steps: [
       {
@@ -61,6 +62,21 @@ export const SCENARIOS: readonly Scenario[] = [
         rollback: { action_id: "argocd.app_rollback", input: { app: "checkout", id: 1 } },
       },
       { step_id: "wait", action_id: "argocd.app_wait", input: { app: "checkout" }, ...read },
+      {
+        step_id: "propose",
+        action_id: "git.pull_request",
+        input: {
+          repo: "acme/gitops",
+          base: "main",
+          branch: "wheelhouse/checkout-production-v1.4.2",
+          title: "Deploy checkout v1.4.2 to production",
+          body: "Requested through Wheelhouse.",
+          files: [{ path: "apps/checkout/production/version.yaml", content: "version: v1.4.2\n" }],
+        },
+        ...write,
+        dry_run_supported: false,
+        dry_run_first: false,
+      },
     ],
     expect: "succeeded",
   },
@@ -195,6 +211,7 @@ function standInActivities(byPlan: ReadonlyMap<string, Scenario>) {
     CreateGrafanaAnnotationActivity: async () => ({ annotation_id: ++seq }),
     CreatePagerDutyIncidentActivity: async (input: { execution_id: string }) => ({ dedup_key: input.execution_id }),
     CreateLinearIssueActivity: async () => ({ issue_id: "ENG-1", url: "http://127.0.0.1/ENG-1" }),
+    CreateGitPullRequestActivity: async () => ({ url: "https://github.com/acme/gitops/pull/1", number: 1 }),
   };
 }
 

@@ -62,6 +62,7 @@ describe("replay of recorded execution histories", { timeout: 120_000 }, () => {
       "CreateGrafanaAnnotationActivity",
       "CreatePagerDutyIncidentActivity",
       "CreateLinearIssueActivity",
+      "CreateGitPullRequestActivity",
     ]) {
       assert.ok(scheduled.has(activity), `no recorded history schedules ${activity}`);
     }

@@ -116,7 +116,16 @@ export interface LinearIssueInput extends NotificationMeta {
   readonly title: string;
   readonly description: string;
 }
+/**
+ * A plan step's `git.pull_request` (schemas/tools/git.json), which the engine runs through
+ * `CreateGitPullRequestActivity` rather than the tool router: the activity authorises it as the write
+ * of `revision`'s step (its input must be the step's), then pushes the branch and opens the pull request.
+ */
+export const GIT_PULL_REQUEST_ACTION = "git.pull_request";
+
 export interface GitPullRequestInput extends NotificationMeta {
+  /** The plan revision whose step this is: the write is authorised against it before anything is pushed. */
+  readonly revision: number;
   readonly step_id: string;
   readonly repo: string;
   readonly base: string;

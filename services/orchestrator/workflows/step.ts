@@ -1,9 +1,13 @@
 /**
  * One step of a plan: the approval re-check for a write, the dry run policy
- * asked for, the call itself, each recorded as `execution.step_started` and
- * `execution.step_completed`. Workflow code: no Node built-ins.
+ * asked for, the call itself (through the tool router, or a pull request
+ * through its own activity: pull-request.ts), each recorded as
+ * `execution.step_started` and `execution.step_completed`. Workflow code: no
+ * Node built-ins.
  */
 import type { PlannedStep, ToolRunSummary } from "../activities/contract.ts";
+import { GIT_PULL_REQUEST_ACTION } from "./contract.ts";
+import { openPullRequest } from "./pull-request.ts";
 import { callTool, type ExecutionRun, reasonOf } from "./run.ts";
 
 export type StepOutcome = { readonly ok: true } | { readonly ok: false; readonly reason: string };
@@ -66,18 +70,21 @@ export async function runStep(run: ExecutionRun, step: PlannedStep): Promise<Ste
 
   let result: ToolRunSummary;
   try {
-    result = await callTool(run, {
-      execution_id: run.exec,
-      step_id: step.step_id,
-      tool_call_id: toolCallId,
-      action_id: step.action_id,
-      input: step.input,
-      dry_run: run.input.dry_run,
-      purpose: "step",
-      plan: run.plan,
-      // Checked again right before the call: an approval withdrawn during a dry run still stops the write.
-      ...(step.kind === "write" ? { approval } : {}),
-    });
+    result =
+      step.action_id === GIT_PULL_REQUEST_ACTION
+        ? await openPullRequest(run, step, toolCallId)
+        : await callTool(run, {
+            execution_id: run.exec,
+            step_id: step.step_id,
+            tool_call_id: toolCallId,
+            action_id: step.action_id,
+            input: step.input,
+            dry_run: run.input.dry_run,
+            purpose: "step",
+            plan: run.plan,
+            // Checked again right before the call: an approval withdrawn during a dry run still stops the write.
+            ...(step.kind === "write" ? { approval } : {}),
+          });
   } catch (error) {
     const reason = `step ${step.step_id}: ${reasonOf(error)}`;
     await done("failed", reason);

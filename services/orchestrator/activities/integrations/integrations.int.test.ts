@@ -13,6 +13,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { execa } from "execa";
 import type { AnyEvent } from "../../../../events/index.ts";
+import { planRevisionDigest } from "../../../../lib/domain/index.ts";
 import type { EventStore } from "../../../../lib/eventstore/index.ts";
 import {
   createGithubPulls,
@@ -27,6 +28,7 @@ import { type GrafanaFixture, startGrafanaFixture } from "../../../../test/fixtu
 import { type LinearFixture, startLinearFixture } from "../../../../test/fixtures/linear/server.ts";
 import { type PagerDutyFixture, startPagerDutyFixture } from "../../../../test/fixtures/pagerduty/server.ts";
 import { createTestEventStore, type TestEventStore } from "../../../../test/support/index.ts";
+import { approvalEvent, BOB, seededPlan } from "../../../../test/support/orchestrator.ts";
 import { createIntegrationActivities, INTEGRATION_REJECTED } from "./index.ts";
 
 const logger = createLogger({ service: "integrations-test", level: "warn", format: "json" });
@@ -39,13 +41,16 @@ before(async () => {
 });
 after(() => events.teardown());
 
-/** The store, except that its next `failures` appends throw: an attempt that dies before recording. */
-function failingAppends(store: EventStore, failures: number): EventStore {
+/**
+ * The store, except that its next `failures` appends (of `type` only, when given) throw: an attempt
+ * that dies before recording.
+ */
+function failingAppends(store: EventStore, failures: number, type?: string): EventStore {
   let left = failures;
   return {
     ...store,
     append: (batch: readonly AnyEvent[], opts) => {
-      if (left > 0) {
+      if (left > 0 && (type === undefined || batch.some((e) => e.type === type))) {
         left -= 1;
         return Promise.reject(new Error("NATS went away before the append"));
       }
@@ -81,6 +86,7 @@ describe("integrations that are not configured", () => {
     assert.deepEqual(
       await activities.CreateGitPullRequestActivity({
         ...m,
+        revision: 1,
         step_id: "s1",
         repo: "acme/deploys",
         base: "main",
@@ -392,23 +398,37 @@ describe("CreateGitPullRequestActivity", () => {
       author: { name: "Wheelhouse", email: "wheelhouse@example.test" },
     },
   });
-  const input = (m: ReturnType<typeof meta>, branch: string) => ({
-    ...m,
-    step_id: "s1",
+  const stepInput = (branch: string, files = [{ path: "apps/checkout/values.yaml", content: "replicas: 4\n" }]) => ({
     repo: "acme/deploys",
     base: "main",
     branch,
     title: "Scale checkout to 4 replicas",
     body: "Proposed by Wheelhouse.",
-    files: [{ path: "apps/checkout/values.yaml", content: "replicas: 4\n" }],
+    files,
   });
+  /**
+   * The activity's input for step s1 of a new approved plan whose step is this pull request (the
+   * activity authorises it as that step's write), with the plan's events appended.
+   */
+  const input = async (branch: string, files?: { path: string; content: string }[]) => {
+    const step = {
+      step_id: "s1",
+      action_id: "git.pull_request",
+      input: stepInput(branch, files),
+      target: { environment: "staging", service: "checkout" },
+      rationale: "propose the change for review",
+    };
+    const plan = seededPlan({ steps: [step] });
+    await events.store.append(plan.events);
+    return { ...meta(), plan_id: plan.planId, revision: 1, step_id: "s1", ...stepInput(branch, files) };
+  };
   const show = async (ref: string, path: string) =>
     String((await execa("git", ["--git-dir", join(root, "acme/deploys.git"), "show", `${ref}:${path}`])).stdout);
 
   it("pushes a branch with the files committed, then opens the pull request over REST", async () => {
     const activities = createIntegrationActivities({ store: events.store, logger, clients: clients() });
-    const m = meta();
-    const result = await activities.CreateGitPullRequestActivity(input(m, "wheelhouse/scale-checkout"));
+    const m = await input("wheelhouse/scale-checkout");
+    const result = await activities.CreateGitPullRequestActivity(m);
     assert.deepEqual(result, { url: "https://github.com/acme/deploys/pull/1", number: 1 });
     assert.equal(await show("refs/heads/wheelhouse/scale-checkout", "apps/checkout/values.yaml"), "replicas: 4");
     const log = await execa("git", [
@@ -441,39 +461,83 @@ describe("CreateGitPullRequestActivity", () => {
       recorded.map((e) => [e.payload.channel, e.payload.phase, e.payload.ref]),
       [["github", "s1", result.url]],
     );
+    const authorised = (await events.store.readAggregate("plan", m.plan_id)).filter(
+      (e) => e.type === "plan.write_authorized",
+    );
+    assert.deepEqual(
+      authorised.map((e) => [e.payload.execution_id, e.payload.step_id, e.payload.action_id]),
+      [[m.execution_id, "s1", "git.pull_request"]],
+      "authorised as the plan's write before the push",
+    );
+  });
+
+  it("refuses, pushing nothing, a pull request its plan does not name or whose approval was withdrawn", async () => {
+    const activities = createIntegrationActivities({ store: events.store, logger, clients: clients() });
+    const branchExists = async (branch: string) =>
+      (
+        await execa("git", ["--git-dir", join(root, "acme/deploys.git"), "rev-parse", "--verify", "--quiet", branch], {
+          reject: false,
+        })
+      ).exitCode === 0;
+
+    const other = await input("wheelhouse/not-planned");
+    await assert.rejects(
+      activities.CreateGitPullRequestActivity({
+        ...other,
+        files: [{ path: "apps/checkout/values.yaml", content: "x" }],
+      }),
+      (error: Error & { type?: string }) =>
+        error.type === "ToolCallRefused" && /is not step s1's step call/.test(error.message),
+    );
+    assert.equal(await branchExists("refs/heads/wheelhouse/not-planned"), false);
+
+    const withdrawn = await input("wheelhouse/withdrawn");
+    const [proposed] = (await events.store.readAggregate("plan", withdrawn.plan_id)).filter(
+      (e) => e.type === "plan.proposed",
+    );
+    assert.ok(proposed?.type === "plan.proposed");
+    await events.store.append([
+      approvalEvent("approval.denied", withdrawn.plan_id, BOB, planRevisionDigest(proposed.payload.steps)),
+    ]);
+    await assert.rejects(
+      activities.CreateGitPullRequestActivity(withdrawn),
+      (error: Error & { type?: string }) => error.type === "ApprovalRefused",
+    );
+    assert.equal(await branchExists("refs/heads/wheelhouse/withdrawn"), false);
+    assert.equal(github.pullCreations().filter((r) => /withdrawn|not-planned/.test(JSON.stringify(r.json))).length, 0);
   });
 
   it("a retried attempt after the pull request was opened but not recorded finds it by its head branch", async () => {
-    const m = meta();
+    const m = await input("wheelhouse/retry");
     const dying = createIntegrationActivities({
-      store: failingAppends(events.store, 1),
+      store: failingAppends(events.store, 1, "execution.notified"),
       logger,
       clients: clients(),
     });
-    await assert.rejects(dying.CreateGitPullRequestActivity(input(m, "wheelhouse/retry")), /NATS went away/);
+    await assert.rejects(dying.CreateGitPullRequestActivity(m), /NATS went away/);
     const posts = github.pullCreations().length;
     const activities = createIntegrationActivities({ store: events.store, logger, clients: clients() });
-    const retried = await activities.CreateGitPullRequestActivity(input(m, "wheelhouse/retry"));
+    const retried = await activities.CreateGitPullRequestActivity(m);
     assert.equal(github.pullCreations().length, posts, "no second POST");
     assert.equal(github.pulls.get("acme/deploys")?.filter((p) => p.head.ref === "wheelhouse/retry").length, 1);
     const requests = github.requests.length;
-    assert.deepEqual(await activities.CreateGitPullRequestActivity(input(m, "wheelhouse/retry")), retried);
+    assert.deepEqual(await activities.CreateGitPullRequestActivity(m), retried);
     assert.equal(github.requests.length, requests, "nothing asked of GitHub once recorded");
     assert.equal((await notices(m.execution_id)).length, 1);
   });
 
   it("a retried attempt after the push but before the pull request takes the pushed branch as it is", async () => {
-    const m = meta();
+    const m = await input("wheelhouse/pushed");
     const activities = createIntegrationActivities({ store: events.store, logger, clients: clients() });
     // The first attempt pushed, then GitHub was down: a retryable failure, nothing recorded.
     github.failNextCreation();
     await assert.rejects(
-      activities.CreateGitPullRequestActivity(input(m, "wheelhouse/pushed")),
+      activities.CreateGitPullRequestActivity(m),
       (error: Error & { code?: string }) => error.code === "unavailable" && /answered 502/.test(error.message),
     );
     assert.equal(await show("refs/heads/wheelhouse/pushed", "apps/checkout/values.yaml"), "replicas: 4");
     assert.deepEqual(await notices(m.execution_id), []);
-    const result = await activities.CreateGitPullRequestActivity(input(m, "wheelhouse/pushed"));
+    const result = await activities.CreateGitPullRequestActivity(m);
     assert.equal(typeof result.number, "number");
     const commits = await execa("git", [
       "--git-dir",
@@ -488,7 +552,7 @@ describe("CreateGitPullRequestActivity", () => {
   it("a token GitHub refuses is a non-retryable IntegrationRejected", async () => {
     const refused = createIntegrationActivities({ store: events.store, logger, clients: clients("ghp_rotated") });
     await assert.rejects(
-      refused.CreateGitPullRequestActivity(input(meta(), "wheelhouse/refused")),
+      refused.CreateGitPullRequestActivity(await input("wheelhouse/refused")),
       (error: Error & { type?: string }) =>
         error.type === INTEGRATION_REJECTED &&
         /answered 401: Bad credentials/.test(error.message) &&
@@ -498,10 +562,10 @@ describe("CreateGitPullRequestActivity", () => {
 
   it("refuses a branch whose pull request another execution opened, naming the fix", async () => {
     const activities = createIntegrationActivities({ store: events.store, logger, clients: clients() });
-    await activities.CreateGitPullRequestActivity(input(meta(), "wheelhouse/shared"));
+    await activities.CreateGitPullRequestActivity(await input("wheelhouse/shared"));
     const posts = github.pullCreations().length;
     await assert.rejects(
-      activities.CreateGitPullRequestActivity(input(meta(), "wheelhouse/shared")),
+      activities.CreateGitPullRequestActivity(await input("wheelhouse/shared")),
       (error: Error & { type?: string; details?: { fix: string }[] }) => {
         assert.equal(error.type, INTEGRATION_REJECTED);
         assert.match(error.message, /already has pull request #\d+, not opened by this step/);
@@ -518,7 +582,7 @@ describe("CreateGitPullRequestActivity", () => {
     await execa("git", ["--git-dir", gitDir, "update-ref", "refs/heads/someone/else", main]);
     const activities = createIntegrationActivities({ store: events.store, logger, clients: clients() });
     await assert.rejects(
-      activities.CreateGitPullRequestActivity(input(meta(), "someone/else")),
+      activities.CreateGitPullRequestActivity(await input("someone/else")),
       (error: Error & { type?: string }) =>
         error.type === INTEGRATION_REJECTED && /"someone\/else" already exists with other content/.test(error.message),
     );
@@ -528,12 +592,8 @@ describe("CreateGitPullRequestActivity", () => {
 
   it("refuses a file path outside the repository before running git", async () => {
     const activities = createIntegrationActivities({ store: events.store, logger, clients: clients() });
-    const m = meta();
     await assert.rejects(
-      activities.CreateGitPullRequestActivity({
-        ...input(m, "wheelhouse/escape"),
-        files: [{ path: "../outside", content: "x" }],
-      }),
+      activities.CreateGitPullRequestActivity(await input("wheelhouse/escape", [{ path: "../outside", content: "x" }])),
       (error: Error & { type?: string }) =>
         error.type === INTEGRATION_REJECTED && /not a plain relative path/.test(error.message),
     );

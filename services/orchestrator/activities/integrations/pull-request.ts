@@ -1,7 +1,9 @@
 /**
- * `CreateGitPullRequestActivity`: a branch with the step's files, pushed
- * with git to the repository's clone URL (`connectors.github.git_base`), then
- * the pull request through GitHub's REST API. A retried attempt reuses, in
+ * `CreateGitPullRequestActivity`: a plan's `git.pull_request` step, first
+ * authorised as any write of the plan is (the step's call, its approval
+ * holding now, `plan.write_authorized`), then a branch with the step's files
+ * pushed with git to the repository's clone URL (`connectors.github.git_base`),
+ * then the pull request through GitHub's REST API. A retried attempt reuses, in
  * this order: the recorded notice; the pull request of the branch, when its
  * body carries this execution's and step's marker (an HTML comment, unseen on
  * GitHub); a branch already holding the files (pushed, not yet proposed). A
@@ -11,7 +13,8 @@
  */
 import { ValidationError } from "../../../../lib/errors/index.ts";
 import { type PullRequest, pushBranch } from "../../../../lib/integrations/index.ts";
-import type { GitPullRequestInput } from "../../workflows/contract.ts";
+import { GIT_PULL_REQUEST_ACTION, type GitPullRequestInput } from "../../workflows/contract.ts";
+import { authoriseOwnWrite } from "../approval.ts";
 import { calling, outgoing, type ResolvedDeps } from "./deps.ts";
 import { readNotices } from "./notices.ts";
 
@@ -34,6 +37,24 @@ export async function createGitPullRequest(
   const notices = await readNotices(deps, input);
   const recorded = notices.find("github", input.step_id);
   if (recorded) return { url: recorded.payload.ref, number: numberOf(recorded.payload.ref) };
+  // A pull request is a write of the plan: authorised as a tool write is, before anything is pushed.
+  await authoriseOwnWrite(deps, {
+    execution_id: input.execution_id,
+    step_id: input.step_id,
+    tool_call_id: `${input.execution_id}-${input.step_id}`,
+    action_id: GIT_PULL_REQUEST_ACTION,
+    input: {
+      repo: input.repo,
+      base: input.base,
+      branch: input.branch,
+      title: input.title,
+      body: input.body,
+      files: input.files,
+    },
+    dry_run: false,
+    purpose: "step",
+    plan: { plan_id: input.plan_id, revision: input.revision },
+  });
 
   const marker = pullRequestMarker(input.execution_id, input.step_id);
   const ours = (found: PullRequest | undefined): PullRequest | null => {
