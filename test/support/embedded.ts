@@ -110,11 +110,18 @@ export async function startEmbedded(
     rmSync(dataDir, { recursive: true, force: true });
   }
 
+  // A process that stops during start-up (a missing kubeconfig, a bad config) fails the start at once.
+  const ended = () => child.exitCode !== null || child.signalCode !== null;
   try {
-    await waitFor("the embedded process to print its banner", () => output.includes("Wheelhouse is running"), {
-      timeoutMs: 90_000,
-      intervalMs: 200,
-    });
+    await waitFor(
+      "the embedded process to print its banner",
+      () => output.includes("Wheelhouse is running") || ended(),
+      {
+        timeoutMs: 90_000,
+        intervalMs: 200,
+      },
+    );
+    if (ended()) throw new Error(`the embedded process exited (${child.signalCode ?? child.exitCode}) during start-up`);
   } catch (error) {
     await stop();
     throw new Error(`${(error as Error).message}\n--- its output ---\n${output.slice(-4000)}`);
