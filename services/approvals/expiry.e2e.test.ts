@@ -1,89 +1,92 @@
 /**
- * Approval timeout, end to end, as a user meets it: the embedded process runs with a policy whose
- * T1 approvals live 6 seconds; alice asks for a change, nobody answers, the durable timer expires
- * the approval (`approval.expired`, once), and then bob's approval and alice's execute are both
- * refused with the reason, through the CLI. Nothing touches the cluster.
+ * Approval timeout, end to end, as a user meets it: the system (test/support/e2e.ts: the embedded
+ * process as a child, configured by a file the test writes) runs with a policy whose T1 approvals
+ * live 6 seconds; alice asks for a change, nobody answers, the durable timer expires the approval
+ * (`approval.expired`, once), and then bob's approval and alice's execute are refused with the
+ * reason and the fix, both through the HTTP API (problem+json) and the CLI. Nothing touches the
+ * cluster, and nothing runs: no execution exists for the plan afterwards.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { execa } from "execa";
-import { type EmbeddedSystem, startEmbedded, waitFor } from "../../test/support/index.ts";
+import { type E2eSystem, type Problem, startE2eSystem } from "../../test/support/e2e.ts";
+import { waitFor } from "../../test/support/index.ts";
 
-const root = join(import.meta.dirname, "..", "..");
 const TTL_SECONDS = 6;
 
-describe("approval timeout: pending → expired by the timer → approve and execute refused", () => {
-  let system: EmbeddedSystem;
-  const dir = mkdtempSync(join(tmpdir(), "wh-expiry-"));
+describe("approval timeout: pending → approval.expired by the timer → approve and execute refused with the reason", () => {
+  let system: E2eSystem;
 
   before(async () => {
-    // The policy's own data with short T1 approval windows (policy.data_path replaces the bundle's data).
-    const data = JSON.parse(readFileSync(join(root, "policies", "data.json"), "utf8"));
-    const config = data.wheelhouse.config;
-    config.ttl_seconds.T1 = TTL_SECONDS;
-    config.approvals.ttl_seconds.T1 = TTL_SECONDS;
-    const dataPath = join(dir, "data.json");
-    writeFileSync(dataPath, JSON.stringify(data));
-    await execa("bash", ["infra/demo-shop/install.sh"], { cwd: root });
-    system = await startEmbedded("expiry", { WHEELHOUSE_POLICY__DATA_PATH: dataPath });
+    system = await startE2eSystem("expiry", {
+      grafana: false,
+      prometheus: false,
+      policy: (config) => {
+        config.ttl_seconds.T1 = TTL_SECONDS;
+        config.approvals.ttl_seconds.T1 = TTL_SECONDS;
+      },
+    });
   });
 
   after(async () => {
     await system?.stop();
-    rmSync(dir, { recursive: true, force: true });
   });
 
-  it("expires once at the TTL, and then nothing can approve or run the revision", async () => {
-    const alice = await system.token("alice", "operator");
-    const bob = await system.token("bob", "approver");
+  it("expires once at the TTL, and then nothing can approve or run the revision (HTTP and CLI say why)", async () => {
+    const alice = await system.signIn("alice");
+    const bob = await system.signIn("bob");
     await waitFor(
       "the context service to show checkout in staging",
-      async () => {
-        const res = await fetch(`${system.url}/v1/context/services/checkout?environment=staging`, {
-          headers: { authorization: `Bearer ${alice}` },
-        });
-        return res.ok;
-      },
+      async () => (await system.api(alice, "GET", "/v1/context/services/checkout?environment=staging")).status === 200,
       { timeoutMs: 30_000, intervalMs: 250 },
     );
 
-    const planned = await system.cli(alice, "plan", "scale checkout to 3 in staging");
-    assert.equal(planned.exitCode, 0, planned.stderr);
-    const planId = /^plan (\S+) requested/.exec(planned.stdout)?.[1];
-    assert.ok(planId, planned.stdout);
-    const status = async () => (await system.cli(alice, "status", planId)).stdout;
+    const planId = await system.plan(alice, "scale checkout to 3 in staging");
+    const pending = await system.waitForPlan(alice, planId, (p) => p.status === "pending_approval");
     const pendingAt = Date.now();
-    await waitFor("the plan to wait for approval", async () => /pending_approval/.test(await status()), {
-      timeoutMs: 30_000,
-      intervalMs: 250,
-    });
+    assert.equal(pending.tier, "T1");
 
     // Nobody answers: the timer records the expiry (the read model's status follows approval.expired only).
-    await waitFor("the approval to expire", async () => /\bexpired\b/.test(await status()), {
-      timeoutMs: TTL_SECONDS * 1000 + 30_000,
-      intervalMs: 500,
-    });
-    assert.ok(Date.now() - pendingAt >= (TTL_SECONDS - 1) * 1000, "it must not expire before its TTL");
+    const expired = await system.waitForPlan(alice, planId, (p) => p.status === "expired", TTL_SECONDS * 1000 + 30_000);
+    assert.ok(Date.now() - pendingAt >= (TTL_SECONDS - 2) * 1000, "it must not expire before its TTL");
 
+    // HTTP: what a client of the API gets.
+    const approval = await system.api<Problem>(bob, "POST", "/v1/approvals", {
+      plan_id: planId,
+      revision: expired.revision,
+      decision: "grant",
+      digest: expired.digest,
+    });
+    assert.equal(approval.status, 409, approval.text);
+    assert.match(approval.body.detail ?? "", new RegExp(`the approval window for plan ${planId} closed at \\S+`));
+
+    const execute = await system.api<Problem>(alice, "POST", `/v1/plans/${planId}:execute`, {
+      revision: expired.revision,
+    });
+    assert.equal(execute.status, 403, execute.text);
+    assert.match(execute.body.detail ?? "", new RegExp(`^the approval of plan ${planId} revision 1 expired at \\S+`));
+    assert.equal(execute.body.fix, "request the plan again to get a fresh policy decision and approvals");
+
+    // The CLI: the same refusal, as a person at a terminal reads it.
     const approved = await system.cli(bob, "approve", planId);
     assert.notEqual(approved.exitCode, 0, "an expired approval cannot be granted");
     assert.match(approved.stderr, new RegExp(`409 the approval window for plan ${planId} closed at \\S+`));
 
     const executed = await system.cli(alice, "execute", planId);
     assert.notEqual(executed.exitCode, 0, "an expired revision cannot run");
-    assert.match(executed.stderr, new RegExp(`the approval of plan ${planId} revision 1 expired at \\S+`));
+    assert.match(executed.stderr, new RegExp(`403 the approval of plan ${planId} revision 1 expired at \\S+`));
     assert.match(executed.stderr, /fix: request the plan again/);
 
-    // Recorded exactly once, by the timer.
-    const res = await fetch(`${system.url}/v1/audit/events?aggregate_id=${planId}&type=approval.expired`, {
-      headers: { authorization: `Bearer ${alice}` },
-    });
-    assert.equal(res.status, 200, await res.clone().text());
-    const page = (await res.json()) as { items: { action: string; actor: { id: string } }[] };
-    assert.equal(page.items.length, 1, JSON.stringify(page.items));
-    assert.equal(page.items[0]?.actor.id, "approval-timer");
+    // Recorded exactly once, by the timer; and no execution was started.
+    const audit = await system.api<{ items: { actor: { id: string } }[] }>(
+      alice,
+      "GET",
+      `/v1/audit/events?aggregate_id=${planId}&type=approval.expired`,
+    );
+    assert.equal(audit.status, 200, audit.text);
+    assert.equal(audit.body.items.length, 1, audit.text);
+    assert.equal(audit.body.items[0]?.actor.id, "approval-timer");
+    const executions = await system.api<{ items: unknown[] }>(alice, "GET", `/v1/executions?plan_id=${planId}`);
+    assert.equal(executions.status, 200, executions.text);
+    assert.deepEqual(executions.body.items, []);
   });
 });

@@ -37,6 +37,9 @@ export const FAST_ERROR_RATIO = {
 /** The token the Grafana fixture accepts (a service account token, as Grafana issues them). */
 export const GRAFANA_TOKEN = "glsa_e2e_fixture_token_0123456789abcdef";
 
+/** Where a plan ends without running (the plans read model's statuses). */
+const PLAN_ENDS: readonly string[] = ["failed", "rejected", "denied", "expired"];
+
 /** Where an execution ends (projections' ExecutionViewStatus). */
 export const TERMINAL_EXECUTION = ["succeeded", "failed", "rolled_back", "verification_failed", "cancelled"] as const;
 
@@ -208,19 +211,25 @@ export async function startE2eSystem(name: string, options: E2eOptions = {}): Pr
       },
       async waitForPlan(bearer, planId, until, timeoutMs = 30_000) {
         let last = "";
+        let plan: PlanView;
         try {
-          return await waitFor(
+          plan = await waitFor(
             `plan ${planId} to reach the expected state`,
             async () => {
               const res = await api<PlanView>(bearer, "GET", `/v1/plans/${planId}`);
               last = res.text;
-              return res.status === 200 && until(res.body) ? res.body : undefined;
+              // A plan that ended elsewhere will not get there: stop at once and say why.
+              return res.status === 200 && (until(res.body) || PLAN_ENDS.includes(res.body.status))
+                ? res.body
+                : undefined;
             },
             { timeoutMs, intervalMs: 250 },
           );
         } catch (error) {
           throw new Error(`${(error as Error).message}; the plan last read: ${last}`);
         }
+        if (!until(plan)) throw new Error(`plan ${planId} ended ${plan.status} instead: ${last}`);
+        return plan;
       },
       async execute(bearer, planId) {
         const run = await system.cli(bearer, "execute", planId);
