@@ -108,9 +108,11 @@ export function newEvent<T extends EventType>(
 
 /** Thrown for a type this build does not know (a newer producer); consumers skip it rather than fail. */
 export class UnknownEventTypeError extends ValidationError {
-  constructor(readonly eventType: string) {
+  readonly eventType: string;
+  constructor(eventType: string) {
     super(`unknown event type ${eventType}`, { field: "type", fix: "upgrade this service to a version that knows it" });
     this.name = "UnknownEventTypeError";
+    this.eventType = eventType;
   }
 }
 

@@ -46,8 +46,10 @@ export function canonicalizeKnownKeys(value: Readonly<Record<string, unknown>>, 
 }
 
 class NotJson extends Error {
-  constructor(readonly what: string) {
+  readonly what: string;
+  constructor(what: string) {
     super(what);
+    this.what = what;
   }
 }
 

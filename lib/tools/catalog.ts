@@ -47,15 +47,35 @@ export const DEFAULT_CATALOG_DIR = fileURLToPath(new URL("../../schemas/tools/",
 
 const RISKS = new Set(["T0", "T1", "T2", "T3"]);
 
+export interface LoadCatalogOptions {
+  /**
+   * `"on_first_use"` compiles an action's input schema when its input is first validated, not at
+   * load: for a process that runs one action and exits (sandbox-exec), where compiling every schema
+   * cost more than the call. A schema that does not compile then fails that validation instead of
+   * the load; the services' own catalog (compiled at load) has proved the same files compile.
+   */
+  readonly compile?: "at_load" | "on_first_use" | undefined;
+}
+
 /**
  * Loads every `*.json` in `dir` and compiles its input schemas. Throws a
  * `ConfigError` naming the file and field when a catalog file is malformed,
  * a schema does not compile, or a rollback names an unknown action.
  */
-export function loadCatalog(dir: string = DEFAULT_CATALOG_DIR): Catalog {
-  const ajv = new Ajv2020({ allErrors: true, strict: true, useDefaults: false });
+export function loadCatalog(dir: string = DEFAULT_CATALOG_DIR, options: LoadCatalogOptions = {}): Catalog {
+  const lazy = options.compile === "on_first_use";
+  // Checking a schema against the 2020-12 meta-schema means compiling that first (most of a first
+  // compile's time); a lazy catalog leaves it to the services' catalogs, which load the same files.
+  const ajv = new Ajv2020({ allErrors: true, strict: true, useDefaults: false, validateSchema: !lazy });
   addFormats(ajv);
-  const byId = new Map<string, { action: CatalogAction; validate: ValidateFunction }>();
+  const compile = (action: CatalogAction, where: string): ValidateFunction => {
+    try {
+      return ajv.compile(action.input);
+    } catch (cause) {
+      throw catalogError(where, `actions.${action.action}.input`, `does not compile: ${(cause as Error).message}`);
+    }
+  };
+  const byId = new Map<string, { action: CatalogAction; validate: () => ValidateFunction }>();
   const files = readdirSync(dir)
     .filter((f) => f.endsWith(".json"))
     .sort();
@@ -63,12 +83,11 @@ export function loadCatalog(dir: string = DEFAULT_CATALOG_DIR): Catalog {
     const where = join(dir, file);
     const doc = parseFile(where);
     for (const action of readActions(doc, where)) {
-      let validate: ValidateFunction;
-      try {
-        validate = ajv.compile(action.input);
-      } catch (cause) {
-        throw catalogError(where, `actions.${action.action}.input`, `does not compile: ${(cause as Error).message}`);
-      }
+      let compiled = lazy ? null : compile(action, where);
+      const validate = () => {
+        compiled ??= compile(action, where);
+        return compiled;
+      };
       if (byId.has(action.id))
         throw catalogError(where, `actions.${action.action}`, `duplicate action id ${action.id}`);
       byId.set(action.id, { action, validate });
@@ -105,8 +124,9 @@ export function loadCatalog(dir: string = DEFAULT_CATALOG_DIR): Catalog {
           ],
         };
       }
-      if (entry.validate(input)) return { ok: true };
-      return { ok: false, issues: toIssues(entry.validate.errors ?? []) };
+      const validate = entry.validate();
+      if (validate(input)) return { ok: true };
+      return { ok: false, issues: toIssues(validate.errors ?? []) };
     },
     resourceOf(actionId, input) {
       const action = byId.get(actionId)?.action;

@@ -195,4 +195,36 @@ describe("loadCatalog", () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it("compiles a schema at load, or on its first validation when asked (sandbox-exec runs one action)", () => {
+    const dir = mkdtempSync(join(tmpdir(), "wh-catalog-"));
+    const action = (input: Record<string, unknown>) => ({
+      description: "a",
+      kind: "read",
+      reversible: true,
+      risk: "T0",
+      dry_run: false,
+      rollback: null,
+      resource: {},
+      input: { type: "object", additionalProperties: false, ...input },
+    });
+    try {
+      writeFileSync(
+        join(dir, "x.json"),
+        JSON.stringify({
+          tool: "x",
+          binary: "x",
+          actions: { ok: action({ properties: { n: { type: "integer" } } }), bad: action({ minProperties: "two" }) },
+        }),
+      );
+      const broken = (e: unknown) => e instanceof ConfigError && /actions\.bad\.input does not compile/.test(e.message);
+      assert.throws(() => loadCatalog(dir), broken);
+      const lazy = loadCatalog(dir, { compile: "on_first_use" });
+      assert.deepEqual(lazy.validateInput("x.ok", { n: 1 }), { ok: true });
+      assert.equal(lazy.validateInput("x.ok", { n: "1" }).ok, false);
+      assert.throws(() => lazy.validateInput("x.bad", {}), broken);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

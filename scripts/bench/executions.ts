@@ -13,7 +13,10 @@
  * / elapsed. Goal: ≥ 0.5× raw, and at least the 66 workflows/s published for the TypeScript SDK
  * on a local dev server.
  *
- *   npm run bench -- executions [--executions 100] [--rounds 2]
+ *   npm run bench -- executions [--executions 100] [--rounds 2] [--step kubectl|helm]
+ *
+ * `--step helm` runs `helm template` of the demo shop's payments chart instead (client-side only,
+ * no cluster needed; the folder is put in `tools.allowed_paths`).
  *
  * Besides the rates: latency from the request to the end of each execution, the embedded
  * process's CPU per execution (its /metrics) and the machine's busy CPU per execution
@@ -24,9 +27,10 @@ import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { Worker } from "@temporalio/worker";
+import { DefaultLogger, Runtime, Worker } from "@temporalio/worker";
 import { buildCommand } from "../../lib/tools/index.ts";
 import { connectTemporal, uniqueName } from "../../test/support/index.ts";
+import { cpuBreakdown } from "./support/executions-cpu.ts";
 import {
   command,
   executionIdOf,
@@ -45,18 +49,27 @@ const { values } = parseArgs({
     executions: { type: "string", default: "100" },
     rounds: { type: "string", default: "2" },
     warmup: { type: "string", default: "5" },
+    step: { type: "string", default: "kubectl" },
   },
 });
 const perRound = Number(values.executions);
 const rounds = Number(values.rounds);
 const warmup = Number(values.warmup);
 
+const CHARTS = fileURLToPath(new URL("../../infra/demo-shop/", import.meta.url));
+const STEPS = {
+  kubectl: { action_id: "kubectl.get", input: { kind: "namespace", name: "default", namespace: "default" } },
+  helm: {
+    action_id: "helm.template",
+    input: { release: "bench", chart: `${CHARTS}payments`, namespace: "default" },
+  },
+} as const;
+if (!(values.step in STEPS)) throw new Error(`--step must be one of ${Object.keys(STEPS).join(", ")}`);
 const STEP = {
-  action_id: "kubectl.get",
-  input: { kind: "namespace", name: "default", namespace: "default" },
+  ...STEPS[values.step as keyof typeof STEPS],
   target: { environment: "staging", service: "bench", namespace: "default" },
 };
-const ARGV = buildCommand(STEP.action_id, STEP.input);
+const ARGV = buildCommand(STEP.action_id, STEP.input, { allowedRoots: [CHARTS] });
 
 const pct = (xs: readonly number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -72,7 +85,8 @@ function machineCpu(): { busy: number; total: number } {
   return { busy: (total - idle) / 100, total: total / 100 };
 }
 
-const bench = await startBenchSystem("bench_exec");
+Runtime.install({ logger: new DefaultLogger("WARN") });
+const bench = await startBenchSystem("bench_exec", { WHEELHOUSE_TOOLS__ALLOWED_PATHS: JSON.stringify([CHARTS]) });
 const { system, store } = bench;
 const temporal = await connectTemporal();
 const rawQueue = uniqueName("bench_raw");
@@ -167,26 +181,32 @@ try {
   const product: number[] = [];
   for (let r = 0; r < rounds; r++) {
     const cpuRaw = machineCpu();
+    const rawCpu = cpuBreakdown();
     const rr = await rawRound(perRound);
     const rawBusy = machineCpu().busy - cpuRaw.busy;
+    const rawCpuLine = rawCpu(perRound, "workflow");
     raw.push(rr.rate);
     console.log(
-      `  round ${r + 1} raw:     ${rr.rate.toFixed(2)} workflows/s (${perRound} in ${ms(rr.elapsed)}); machine CPU ${((rawBusy * 1000) / perRound).toFixed(0)} ms/workflow | load ${load()}`,
+      `  round ${r + 1} raw:     ${rr.rate.toFixed(2)} workflows/s (${perRound} in ${ms(rr.elapsed)}); machine-wide busy CPU (other work included) ${((rawBusy * 1000) / perRound).toFixed(0)} ms/workflow | load ${load()}`,
     );
+    console.log(rawCpuLine);
     const slice = plans.slice(warmup + r * perRound, warmup + (r + 1) * perRound);
     const cpuProduct = machineCpu();
+    const productCpu = cpuBreakdown();
     let pr: Awaited<ReturnType<typeof productRound>> | undefined;
     const line = await measured(async () => {
       pr = await productRound(slice);
       return { units: perRound, unit: "execution" };
     });
     const productBusy = machineCpu().busy - cpuProduct.busy;
+    const productCpuLine = productCpu(perRound, "execution");
     const p = pr as Awaited<ReturnType<typeof productRound>>;
     product.push(p.rate);
     console.log(
-      `  round ${r + 1} product: ${p.rate.toFixed(2)} executions/s (${perRound} in ${ms(p.elapsed)}), request → end p50 ${ms(pct(p.latencies, 50))} p99 ${ms(pct(p.latencies, 99))}; machine CPU ${((productBusy * 1000) / perRound).toFixed(0)} ms/execution`,
+      `  round ${r + 1} product: ${p.rate.toFixed(2)} executions/s (${perRound} in ${ms(p.elapsed)}), request → end p50 ${ms(pct(p.latencies, 50))} p99 ${ms(pct(p.latencies, 99))}; machine-wide busy CPU ${((productBusy * 1000) / perRound).toFixed(0)} ms/execution`,
     );
     console.log(line.replace("gateway:", "embedded process:"));
+    console.log(productCpuLine);
   }
   const best = (xs: number[]) => Math.max(...xs);
   const ratios = product.map((p, i) => p / (raw[i] as number));

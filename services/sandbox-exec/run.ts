@@ -2,27 +2,44 @@
  * sandbox-exec, transport-free: reads one `SandboxExecRequest`, runs the call
  * and reports it as `SandboxExecMessage`s (the protocol lives in
  * lib/tools/sandbox-protocol.ts, shared with the tool router that starts us).
+ *
+ * A process is started for every call, so what it loads is paid for every call: the modules come
+ * one by one (not through lib/tools/index.ts, which also brings capabilities and the router's
+ * artifact store), and the object store's client (the MinIO SDK) only for a call that reads an
+ * artifact from it.
  */
 import type { SecretRef, ToolsConfig } from "../../lib/config/index.ts";
 import { resolveSecret } from "../../lib/config/index.ts";
 import { toProblem } from "../../lib/errors/index.ts";
 import type { Scrub } from "../../lib/redact/index.ts";
+import { createArtifactResolver, type ObjectStoreReader } from "../../lib/tools/artifacts.ts";
+import type { Catalog } from "../../lib/tools/catalog.ts";
+import { createToolExecutor } from "../../lib/tools/execute.ts";
+import { createSandbox } from "../../lib/tools/sandbox.ts";
 import {
-  createArtifactResolver,
-  createSandbox,
-  createToolExecutor,
-  loadCatalog,
-  objectStoreClient,
+  type ObjectStoreRef,
   parseSandboxExecRequest,
   type SandboxExecMessage,
-} from "../../lib/tools/index.ts";
+} from "../../lib/tools/sandbox-protocol.ts";
+
+/** The object store's client, made on the first read. */
+function objectStoreOnFirstRead(ref: ObjectStoreRef, secret: (ref: SecretRef) => string | null): ObjectStoreReader {
+  let client: Promise<ObjectStoreReader> | null = null;
+  return {
+    async getObject(bucket, key) {
+      client ??= import("../../lib/tools/artifact-store.ts").then((m) => m.objectStoreClient(ref, secret));
+      return (await client).getObject(bucket, key);
+    },
+  };
+}
 
 export interface SandboxExecDeps {
   readonly tools: ToolsConfig;
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly write: (message: SandboxExecMessage) => void;
   readonly redact?: Scrub | undefined;
-  readonly catalogDir?: string | undefined;
+  /** Loaded before the request is read (main.ts), so a process started ahead has it ready. */
+  readonly catalog: Catalog;
   readonly signal?: AbortSignal | undefined;
 }
 
@@ -31,9 +48,9 @@ export async function runSandboxExec(raw: string, deps: SandboxExecDeps): Promis
   try {
     const request = parseSandboxExecRequest(raw);
     const secret = (ref: SecretRef) => resolveSecret(ref, deps.env);
-    const objectStore = request.object_store ? objectStoreClient(request.object_store, secret) : undefined;
+    const objectStore = request.object_store ? objectStoreOnFirstRead(request.object_store, secret) : undefined;
     const executor = createToolExecutor({
-      catalog: loadCatalog(deps.catalogDir),
+      catalog: deps.catalog,
       sandbox: createSandbox({
         envAllow: deps.tools.env_allow,
         hostEnv: deps.env,

@@ -46,13 +46,15 @@ export async function startToolRouter(runtime: Runtime, options: ToolRouterStart
           secret_key: evidence.secret_key,
         }
       : undefined;
+  const sandbox = createSandboxProcessRunner({
+    env: process.env,
+    defaultTimeoutMs: config.tools.default_timeout_ms,
+    ...(objectStore ? { objectStore } : {}),
+    prestart: true,
+  });
   const router = createToolRouter({
     catalog: runtime.catalog(),
-    runInSandbox: createSandboxProcessRunner({
-      env: process.env,
-      defaultTimeoutMs: config.tools.default_timeout_ms,
-      ...(objectStore ? { objectStore } : {}),
-    }),
+    runInSandbox: sandbox,
     artifacts: objectStore
       ? createArtifactStore({
           client: objectStoreClient(objectStore, (ref) => resolveSecret(ref)),
@@ -74,5 +76,11 @@ export async function startToolRouter(runtime: Runtime, options: ToolRouterStart
     authToken: resolveSecret(config.tools.router_token),
   });
   const url = await transport.start({ host: config.tools.router_host, port: config.tools.router_port });
-  return { url, stop: () => transport.stop() };
+  return {
+    url,
+    async stop() {
+      await transport.stop();
+      sandbox.close();
+    },
+  };
 }
