@@ -8,7 +8,7 @@ import { createHash, createHmac } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
 import { Kvm } from "@nats-io/kv";
-import { planRevisionDigest } from "../../lib/domain/index.ts";
+import { executionIdOf, planRevisionDigest } from "../../lib/domain/index.ts";
 import { proposeAndDecide, startTestGateway, type TestGateway } from "../../test/support/gateway.ts";
 
 /** The digest of the empty steps these tests propose: what their approvals name. */
@@ -102,7 +102,14 @@ describe("adversarial requests against the gateway (real HTTP, NATS, Postgres)",
       readonly call: Call;
       /** Whether the valid control appends. */
       readonly appends: boolean;
-      readonly invalid: readonly { name: string; path?: string; headers?: Record<string, string>; field: string }[];
+      readonly invalid: readonly {
+        name: string;
+        path?: string;
+        headers?: Record<string, string>;
+        /** In place of the control's body. */
+        body?: unknown;
+        field: string;
+      }[];
     }
 
     const badQuery = { name: "an unknown query parameter", field: "query.bogus" };
@@ -139,6 +146,26 @@ describe("adversarial requests against the gateway (real HTTP, NATS, Postgres)",
             badQuery,
             ...commandHeaders,
             { name: "a malformed plan id", path: "/v1/plans/bad!id:execute", field: "params.id" },
+          ],
+        };
+      },
+      "POST /v1/executions/{id}:cancel": async () => {
+        const planId = await newPlan("annotate checkout before a cancel");
+        await proposeAndDecide(gw.store, planId, "allow");
+        const executed = await call(`/v1/plans/${planId}:execute`, { token: alice, body: { revision: 1 } });
+        assert.equal(executed.status, 202, await executed.clone().text());
+        const executionId = executionIdOf(planId, 1);
+        return {
+          path: `/v1/executions/${executionId}:cancel`,
+          call: { token: alice, body: { reason: "wrong cluster" } },
+          appends: true,
+          invalid: [
+            badQuery,
+            ...commandHeaders,
+            { name: "a malformed execution id", path: "/v1/executions/bad!id:cancel", field: "params.id" },
+            { name: "a reason of blanks", body: { reason: "   " }, field: "body.reason" },
+            { name: "no reason", body: {}, field: "body.reason" },
+            { name: "an extra field", body: { reason: "x", rollback: true }, field: "body.rollback" },
           ],
         };
       },
@@ -296,7 +323,11 @@ describe("adversarial requests against the gateway (real HTTP, NATS, Postgres)",
           const sep = path.includes("?") ? "&" : "?";
           if (variant.path === undefined && variant.field === "query.bogus") path += `${sep}bogus=1`;
           if (variant.path === undefined && variant.field === "query.wait") path += `${sep}wait=abc`;
-          const request = { ...c.call, headers: { ...c.call.headers, ...variant.headers } };
+          const request = {
+            ...c.call,
+            ...(variant.body !== undefined ? { body: variant.body } : {}),
+            headers: { ...c.call.headers, ...variant.headers },
+          };
           await refusedWithNothingAppended(() => call(path, request), 400, variant.field).catch((e: unknown) => {
             throw new Error(`${route} with ${variant.name}: ${(e as Error).message}`);
           });
