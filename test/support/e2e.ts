@@ -101,6 +101,12 @@ export interface PlanView {
   readonly revision: number | null;
   readonly decision: string | null;
   readonly tier: string | null;
+  readonly policy: {
+    readonly reasons?: string[];
+    readonly ttl_seconds?: number;
+    readonly decided_at?: string;
+    readonly expires_at?: string;
+  } | null;
   readonly digest: string | null;
   readonly correlation_id: string | null;
   readonly steps: Record<string, unknown>[];
