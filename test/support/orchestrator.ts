@@ -71,8 +71,11 @@ export interface Harness {
     store?: EventStore;
     now?: ActivityDeps["now"];
     toolTimeoutMs?: number;
+    /** The integration activities' clients (Grafana, PagerDuty, Linear, GitHub); absent: not registered. */
+    integrations?: ActivityDeps["integrations"];
   }): Promise<ExecutionWorker>;
-  startStarter(): Promise<ExecutionStarter>;
+  /** `integrations`: the workers register the integration activities, so executions notify. */
+  startStarter(options?: { integrations?: boolean }): Promise<ExecutionStarter>;
   close(): Promise<void>;
 }
 
@@ -153,12 +156,13 @@ export async function createHarness(options: HarnessOptions): Promise<Harness> {
           capabilities: createCapabilityMinter({ signingKey: keys.signingKey }),
           toolTimeoutMs: o.toolTimeoutMs ?? 30_000,
           now: o.now,
+          integrations: o.integrations,
         }),
       });
       workers.push(worker);
       return worker;
     },
-    async startStarter() {
+    async startStarter(o = {}) {
       const starter = createExecutionStarter({
         store,
         client: temporal.client,
@@ -167,6 +171,7 @@ export async function createHarness(options: HarnessOptions): Promise<Harness> {
         verificationTimeoutMs: 4000,
         toolTimeoutMs: 30_000,
         backoffMs: [200],
+        integrations: o.integrations,
       });
       await starter.start();
       starters.push(starter);
@@ -189,6 +194,8 @@ export interface SeedOptions {
   readonly decision?: "require_approval" | "allow";
   readonly approvals?: readonly Actor[];
   readonly requester?: Actor;
+  /** Where the request came from (`plan.requested`'s source); default "api". An alert's is an incident remediation. */
+  readonly source?: EventPayload<"plan.requested">["source"];
 }
 
 /** The events of a plan as the planner, policy and approvals would have left it. */
@@ -222,7 +229,7 @@ export function seededPlan(options: SeedOptions): { planId: string; events: AnyE
     newEvent(
       "plan.requested",
       planId,
-      { plan_id: planId, intent: "scale checkout to 4", source: "api" },
+      { plan_id: planId, intent: "scale checkout to 4", source: options.source ?? "api" },
       meta(options.requester ?? ALICE),
     ),
     newEvent(
