@@ -238,6 +238,13 @@ describe("cancel an execution (gateway + orchestrator)", { timeout: 180_000 }, (
 
     const starter = await h.startStarter();
     try {
+      // s1's call (if the workflow gets that far first) is held until the relay has reached the
+      // workflow it waited for, so that s2 never comes due whichever of the two is quicker.
+      const handle = temporal.client.workflow.getHandle(executionId);
+      await waitFor("the workflow to have the cancel", async () => (await handle.query(statusQuery)).cancel_requested, {
+        timeoutMs: 60_000,
+        intervalMs: 100,
+      });
       hold.current.release();
       const events = await waitForEnd(gw.store, executionId);
       const last = events.at(-1);

@@ -81,7 +81,7 @@ export interface Harness {
 
 export async function createHarness(options: HarnessOptions): Promise<Harness> {
   const { nc, temporal, catalog, logger } = options;
-  const own = options.store ? null : await createTestEventStore("orch-safety", { nc, logger });
+  const own = options.store ? null : await createTestEventStore("orch_safety", { nc, logger });
   const store = options.store ?? (own as NonNullable<typeof own>).store;
   const dir = await mkdtemp(join(tmpdir(), "wh-orch-safety-"));
   const argvLog = join(dir, "argv.log");
