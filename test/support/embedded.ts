@@ -116,10 +116,8 @@ export async function startEmbedded(
     await waitFor(
       "the embedded process to print its banner",
       () => output.includes("Wheelhouse is running") || ended(),
-      {
-        timeoutMs: 90_000,
-        intervalMs: 200,
-      },
+      // Bundling the workflow code alone took 26 s on this 2-core machine at load 19.
+      { timeoutMs: 180_000, intervalMs: 200 },
     );
     if (ended()) throw new Error(`the embedded process exited (${child.signalCode ?? child.exitCode}) during start-up`);
   } catch (error) {
