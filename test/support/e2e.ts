@@ -40,8 +40,12 @@ export const GRAFANA_TOKEN = "glsa_e2e_fixture_token_0123456789abcdef";
 /** Where a plan ends without running (the plans read model's statuses). */
 const PLAN_ENDS: readonly string[] = ["failed", "rejected", "denied", "expired"];
 
-/** Where an execution ends (projections' ExecutionViewStatus). */
-export const TERMINAL_EXECUTION = ["succeeded", "failed", "rolled_back", "verification_failed", "cancelled"] as const;
+/**
+ * Where an execution ends (projections' ExecutionViewStatus). Not `verification_failed`,
+ * `rolling_back` or `rolled_back`: those are on the way to `failed` (the engine ends every run with
+ * execution.succeeded, failed or cancelled), and a test reading them would miss the rollback.
+ */
+export const TERMINAL_EXECUTION = ["succeeded", "failed", "cancelled"] as const;
 
 /** The development issuer's demo identities: alice operates, bob approves (sre), carol administers (security). */
 export type DemoAccount = "alice" | "bob" | "carol";
