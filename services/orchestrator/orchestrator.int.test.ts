@@ -123,7 +123,9 @@ interface Harness {
   close(): Promise<void>;
 }
 
-describe("orchestrator (Temporal + NATS + tool router)", { timeout: 120_000 }, () => {
+// Each test builds its own namespace, router and worker, and waits on real kubectl: a loaded two-core
+// machine takes up to half a minute for one, so the suite gets ten minutes.
+describe("orchestrator (Temporal + NATS + tool router)", { timeout: 600_000 }, () => {
   let nc: NatsConnection;
   let temporal: TestTemporal;
   let client: Client;
@@ -354,7 +356,7 @@ describe("orchestrator (Temporal + NATS + tool router)", { timeout: 120_000 }, (
 
   const FINAL = new Set(["execution.succeeded", "execution.failed", "execution.cancelled"]);
 
-  async function waitForEnd(store: EventStore, executionId: string, timeoutMs = 30_000): Promise<AnyRecordedEvent[]> {
+  async function waitForEnd(store: EventStore, executionId: string, timeoutMs = 90_000): Promise<AnyRecordedEvent[]> {
     return waitFor(
       `execution ${executionId} to end`,
       async () => {
@@ -386,6 +388,7 @@ describe("orchestrator (Temporal + NATS + tool router)", { timeout: 120_000 }, (
         "execution.started",
         "execution.step_started",
         "execution.step_completed",
+        "execution.measured",
         "execution.verified",
         "execution.succeeded",
       ]);
@@ -466,6 +469,7 @@ describe("orchestrator (Temporal + NATS + tool router)", { timeout: 120_000 }, (
         "execution.started",
         "execution.step_started",
         "execution.step_completed",
+        "execution.measured",
         "execution.verified",
         "execution.succeeded",
       ]);
@@ -580,16 +584,20 @@ describe("orchestrator (Temporal + NATS + tool router)", { timeout: 120_000 }, (
       await h.store.append([event]);
 
       const events = await waitForEnd(h.store, executionId);
-      assert.deepEqual(executionTypes(events), [
-        "execution.requested",
-        "execution.started",
-        "execution.step_started",
-        "execution.step_completed",
-        "execution.verification_failed",
-        "execution.rollback_started",
-        "execution.rolled_back",
-        "execution.failed",
-      ]);
+      // One execution.measured per read (how many fit before the deadline is checked below).
+      assert.deepEqual(
+        executionTypes(events).filter((t) => t !== "execution.measured"),
+        [
+          "execution.requested",
+          "execution.started",
+          "execution.step_started",
+          "execution.step_completed",
+          "execution.verification_failed",
+          "execution.rollback_started",
+          "execution.rolled_back",
+          "execution.failed",
+        ],
+      );
       const verification = events.find((e) => e.type === "execution.verification_failed");
       assert.ok(verification?.type === "execution.verification_failed");
       assert.equal(verification.payload.checks.length, 1);
@@ -611,6 +619,13 @@ describe("orchestrator (Temporal + NATS + tool router)", { timeout: 120_000 }, (
         ),
         Array.from({ length: attempts }, (_, i) => `${executionId}-s1-verify-${i + 1}:failed`),
       );
+      // Each read is a measurement, recorded in order, every one a failure, all before the verdict.
+      const measured = events.filter((e) => e.type === "execution.measured");
+      assert.deepEqual(
+        measured.map((e) => (e.type === "execution.measured" ? `${e.payload.attempt}:${e.payload.outcome}` : "")),
+        Array.from({ length: attempts }, (_, i) => `${i + 1}:fail`),
+      );
+      assert.ok(measured.every((e) => e.seq < verification.seq));
       // The deadline starts after the step completed (workflow time is at least the completion's time).
       const stepDone = events.find((e) => e.type === "execution.step_completed");
       assert.ok(stepDone);
