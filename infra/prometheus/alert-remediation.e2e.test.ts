@@ -90,16 +90,20 @@ describe("Alertmanager fires → plan → approve → execute → verify → the
     assert.equal(firing.labels.environment, "staging");
     assert.equal(firing.labels.service, "checkout");
 
-    // The webhook raised a plan: the rule's remedy, checkout scaled to 2 in the namespace.
+    // The webhook raised a plan: the rule's remedy, checkout scaled to 2 in the namespace. The list
+    // carries no steps; each alert plan of checkout is read whole once the planner has proposed it.
     const plan = await waitFor(
       "the plan the alert raised",
       async () => {
         const page = await system.api<{ items: PlanView[] }>(alice, "GET", "/v1/plans?service=checkout&limit=50");
-        return page.body?.items?.find((p) =>
-          p.steps.some(
+        for (const listed of page.body?.items ?? []) {
+          const read = await system.api<PlanView>(alice, "GET", `/v1/plans/${listed.plan_id}`);
+          const scales = read.body?.steps?.some(
             (s) => s.action_id === "kubectl.scale" && (s.input as { namespace?: string })?.namespace === ns.name,
-          ),
-        );
+          );
+          if (read.status === 200 && scales) return read.body;
+        }
+        return undefined;
       },
       { timeoutMs: 60_000, intervalMs: 500 },
     ).catch((e: unknown) => {
@@ -109,9 +113,9 @@ describe("Alertmanager fires → plan → approve → execute → verify → the
     assert.equal(scale.input.replicas, 2);
     assert.equal(scale.input.name, "checkout");
 
-    const decided = await system.waitForPlan(alice, plan.plan_id, (p) =>
-      ["pending_approval", "approved"].includes(p.status),
-    );
+    // Policy puts the remedy before an approver (stage 1: every write needs one); a deny names its reasons.
+    const decided = await system.waitForPlan(alice, plan.plan_id, (p) => p.decision !== null);
+    assert.ok(["pending_approval", "approved"].includes(decided.status), JSON.stringify(decided));
     if (decided.status === "pending_approval") {
       const approved = await system.cli(bob, "approve", plan.plan_id);
       assert.equal(approved.exitCode, 0, approved.stderr);

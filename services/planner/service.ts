@@ -40,7 +40,13 @@ import { createRedactor } from "../../lib/redact/index.ts";
 /** Namespace for plan ids derived from signal ids (UUIDv5). */
 const SIGNAL_PLAN_NAMESPACE = "5b0f7c5e-8d0b-4c36-9a53-6f1f4c1d2e77";
 
-export const PLANNER_ACTOR: Actor = { kind: "service", id: "planner", roles: [] };
+/**
+ * The planner's identity, and the requester of every plan an alert raises, whose rights policy
+ * checks: an operator, so that an alert's reads are allowed and its remedy (a write, up to T2: the
+ * ceiling of service actors in the policy data) goes before an approver. Without a role every
+ * alert's plan was denied, its reads included.
+ */
+export const PLANNER_ACTOR: Actor = { kind: "service", id: "planner", roles: ["operator"] };
 
 export interface PlannerServiceDeps {
   readonly store: Pick<EventStore, "append" | "readAggregate" | "consume">;
