@@ -95,3 +95,25 @@ export function verdict(check: Check, outcomes: readonly Outcome[]): Verdict {
   }
   return { state: "measuring" };
 }
+
+/**
+ * The verdict when a check's time budget is spent before its count: the measurements made are all
+ * there will be, and every one of them may have failed (a read that never succeeded fails).
+ */
+export function verdictAtDeadline(
+  check: Check,
+  outcomes: readonly Outcome[],
+): Exclude<Verdict, { state: "measuring" }> {
+  const n = Math.max(1, outcomes.length);
+  const final = verdict(
+    {
+      ...check,
+      count: n,
+      failure_limit: Math.min(check.failure_limit, n - 1),
+      inconclusive_limit: Math.min(check.inconclusive_limit, n - 1),
+    },
+    outcomes,
+  );
+  if (final.state === "measuring") return { state: "inconclusive", reason: "nothing was measured before the deadline" };
+  return { ...final, reason: `${final.reason}; its time was up` };
+}

@@ -7,7 +7,15 @@
  * but for its own modules and types, so that the workflow sandbox runs it
  * and plan checks refuse what it cannot run.
  */
-export { type Judgement, judge, type Measurement, type Outcome, type Verdict, verdict } from "./analysis.ts";
+export {
+  type Judgement,
+  judge,
+  type Measurement,
+  type Outcome,
+  type Verdict,
+  verdict,
+  verdictAtDeadline,
+} from "./analysis.ts";
 export { type Condition, type Evaluation, evaluate, parseCondition, type Scalar } from "./condition.ts";
 export { parseSelector, pathText, type Selected, type Selector, selectValue } from "./select.ts";
 export {

@@ -48,6 +48,11 @@ export interface Check {
     readonly limit: number;
     readonly measure: "count" | "max_duration_ms";
   };
+  /**
+   * A plain read's time budget from its first measurement: once spent, the verdict is given on the
+   * measurements made (`verdictAtDeadline`), however few a slow read allowed.
+   */
+  readonly deadline_ms?: number | undefined;
   /** Why this check can only be inconclusive (a plan that could not be checked when it was proposed). */
   readonly broken?: string | undefined;
 }
@@ -121,6 +126,7 @@ function readCheck(verification: StepVerification, actionId: string, timeoutMs: 
     on_inconclusive: "fail",
     pause_timeout_ms: ANALYSIS_DEFAULTS.pause_timeout_seconds * 1000,
     read: { action_id: actionId, input: verification.input ?? {}, selector: { path: [] } },
+    deadline_ms: timeoutMs,
   };
 }
 

@@ -17,6 +17,7 @@ import {
   parseSelector,
   selectValue,
   verdict,
+  verdictAtDeadline,
   verificationProblems,
 } from "./index.ts";
 
@@ -234,6 +235,12 @@ describe("a step's verification as checks", () => {
       ).state,
       "fail",
     );
+    // A read slower than its interval has its verdict when the timeout is up, on what it measured.
+    assert.equal(read.deadline_ms, 60_000);
+    assert.equal(verdictAtDeadline(read, ["fail", "fail"]).state, "fail");
+    assert.equal(verdictAtDeadline(read, ["fail", "pass"]).state, "pass");
+    assert.equal(verdictAtDeadline(read, ["inconclusive"]).state, "inconclusive");
+    assert.match(verdictAtDeadline(read, ["fail"]).reason, /time was up/);
     // A short timeout is measured more often, the last time when it is up.
     const [quick] = checksOf({ description: "reads", action_id: "kubectl.get", input: {} }, 4000);
     assert.deepEqual([quick?.interval_ms, quick?.count], [1000, 5]);

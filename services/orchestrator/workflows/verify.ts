@@ -6,7 +6,8 @@
  * `execution.measured` (its raw answer is evidence). A check stops early
  * once its verdict is settled: failed past its failure limit, inconclusive
  * past its inconclusive limit, or passed with no later measurement able to
- * change that. Inconclusive past its limit fails, or, when the plan says
+ * change that; a plain read (plans made before analyses) also stops when the
+ * verification timeout is spent, however slow its reads. Inconclusive past its limit fails, or, when the plan says
  * `pause`, waits for a person's `verdict` signal until its deadline (no
  * verdict: fail). The first check that does not pass ends verification; the
  * outcome is recorded as `execution.verified` or `execution.verification_failed`.
@@ -30,6 +31,7 @@ import {
   type Outcome,
   type Verdict,
   verdict,
+  verdictAtDeadline,
 } from "../../../lib/verification/index.ts";
 import type { PlannedStep } from "../activities/contract.ts";
 import type { PrometheusActivities } from "../activities/prometheus.ts";
@@ -137,6 +139,8 @@ async function runCheck(
   let state: Verdict = { state: "measuring" };
   let last = "not measured";
   let evidenceId: string | null = null;
+  // Workflow time (replayed as it was): a plain read's budget runs from its first measurement.
+  const started = Date.now();
   for (let attempt = 1; state.state === "measuring"; attempt++) {
     if (attempt > 1) await sleep(check.interval_ms);
     const m = await measure(run, step, check, attempt);
@@ -165,6 +169,9 @@ async function runCheck(
     });
     outcomes.push(judged.outcome);
     state = verdict(check, outcomes);
+    if (state.state === "measuring" && check.deadline_ms !== undefined && Date.now() - started >= check.deadline_ms) {
+      state = verdictAtDeadline(check, outcomes);
+    }
   }
   const settled = state as Exclude<Verdict, { state: "measuring" }>;
   const result = (s: CheckResult["state"], why: string): CheckResult => ({
