@@ -65,36 +65,39 @@ function findProcesses(): Map<string, number[]> {
   return found;
 }
 
-type Sample = Map<string, Times>;
+/** Each process's times, by pid. */
+type Sample = Map<number, Times>;
 
 function sample(processes: Map<string, number[]>): Sample {
   const out: Sample = new Map();
-  for (const [name, pids] of processes) {
-    let own = 0;
-    let children = 0;
+  for (const pids of processes.values()) {
     for (const pid of pids) {
       const t = timesOf(pid);
-      own += t?.own ?? 0;
-      children += t?.children ?? 0;
+      if (t) out.set(pid, t);
     }
-    out.set(name, { own, children });
   }
   return out;
 }
 
 /** Starts counting; `report(units, unit)` answers with each process's CPU per unit since then. */
 export function cpuBreakdown() {
-  // Postgres starts a backend per connection: looked up again at the end, new ones count from zero.
   const processes = findProcesses();
   const before = sample(processes);
   return (units: number, unit: string): string => {
     const after = sample(processes);
     const per = (seconds: number) => `${((seconds * 1000) / Math.max(1, units)).toFixed(0)}`;
     const parts: string[] = [];
-    for (const [name, end] of after) {
-      const start = before.get(name) ?? { own: 0, children: 0 };
-      const own = end.own - start.own;
-      const children = end.children - start.children;
+    for (const [name, pids] of processes) {
+      // A process that ended in between (a Postgres backend) is left out: its times are gone.
+      let own = 0;
+      let children = 0;
+      for (const pid of pids) {
+        const start = before.get(pid);
+        const end = after.get(pid);
+        if (!start || !end) continue;
+        own += end.own - start.own;
+        children += end.children - start.children;
+      }
       parts.push(children > 0.005 ? `${name} ${per(own)} + children ${per(children)}` : `${name} ${per(own)}`);
     }
     return `   CPU ms/${unit}: ${parts.join(", ")}`;
