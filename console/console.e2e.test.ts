@@ -24,7 +24,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { execa } from "execa";
-import { type BrowserContext, chromium, type Page } from "playwright-core";
+import { type BrowserContext, chromium, type Locator, type Page } from "playwright-core";
 import {
   createTestDeployment,
   createTestNamespace,
@@ -165,8 +165,11 @@ describe("the console in Chromium: request, approve, execute, audit", {
     await page.getByRole("button", { name: "Sign in" }).waitFor();
   }
 
-  /** axe-core in the page (evaluated, as the CSP allows no injected script), then a screenshot. */
-  async function check(screen: string) {
+  /**
+   * axe-core in the page (evaluated, as the CSP allows no injected script), then a screenshot of the
+   * page, or of `part` of it, or none.
+   */
+  async function check(screen: string, { screenshot = true, part }: { screenshot?: boolean; part?: Locator } = {}) {
     await page.evaluate(axeSource);
     const violations = await page.evaluate(async () => {
       interface AxeViolation {
@@ -186,7 +189,9 @@ describe("the console in Chromium: request, approve, execute, audit", {
     });
     const serious = violations.filter((v) => v.impact === "serious" || v.impact === "critical");
     assert.deepEqual(serious, [], `${screen}: axe found serious or critical violations`);
-    await page.screenshot({ path: join(shots, `${screen}.png`), fullPage: true });
+    const path = join(shots, `${screen}.png`);
+    if (part) await part.screenshot({ path });
+    else if (screenshot) await page.screenshot({ path, fullPage: true });
   }
 
   /** Alice requests a change and watches policy make it pending, live; she cannot approve it herself. */
@@ -334,13 +339,16 @@ describe("the console in Chromium: request, approve, execute, audit", {
     await page.getByRole("button", { name: "Cancel execution…" }).click();
     const reason = page.getByLabel(/^Why\?/);
     await reason.waitFor();
-    assert.equal(await reason.evaluate("(el) => el === document.activeElement"), true, "the reason has the focus");
+    // The reason has the focus (set on the next frame after the form appears).
+    await page.locator('textarea[name="reason"]:focus').waitFor({ timeout: 2_000 });
     await reason.fill("pods cannot be scheduled: no such node");
-    await check("cancel");
+    await check("cancel form", { screenshot: false });
     await page.getByRole("button", { name: "Confirm cancellation" }).click();
     await page.locator(".notice", { hasText: "Cancellation accepted" }).waitFor();
     await page.locator(".cancel-requested", { hasText: "pods cannot be scheduled" }).waitFor();
     await page.locator(".timeline li", { hasText: "execution.cancel_requested" }).first().waitFor({ timeout: 30_000 });
+    // The execution itself (the page below it grows as the verification goes on measuring).
+    await check("cancel", { part: page.locator("article.execution") });
     // Asked once: no second Cancel for it.
     assert.equal(await page.getByRole("button", { name: "Cancel execution…" }).count(), 0);
     assert.equal(page.url(), stuckUrl, "the page was never reloaded");

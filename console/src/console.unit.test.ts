@@ -9,7 +9,7 @@ import { approvalsOf, currentApproval, policyOf, stepsOf } from "./api/views";
 import { readEvents } from "./logs";
 import { href, parseRoute } from "./router";
 import { seriesOf } from "./screens/change-views";
-import { chartSummary, domainOf, formatValue, type Series, thresholdText } from "./screens/measurements";
+import { chartSummary, domainOf, formatValue, type Series, sourceText, thresholdText } from "./screens/measurements";
 import { countdown, hasRole, relative } from "./ui";
 
 const stream = (...chunks: string[]) =>
@@ -186,6 +186,10 @@ describe("measurements chart", () => {
       chartSummary(series),
       "prometheus error_ratio: 3 measurements (1 pass, 1 fail, 1 inconclusive); passes < 0.05, fails ≥ 0.2",
     );
+    // A kubectl read's query names its action already: the provider is not said twice.
+    const kubectl: Series = { ...series, provider: "kubectl", query: "kubectl.get .status.readyReplicas ?? 0" };
+    assert.equal(sourceText(kubectl), "kubectl.get .status.readyReplicas ?? 0");
+    assert.equal(sourceText({ ...series, query: "" }), "prometheus read");
   });
 });
 

@@ -135,13 +135,14 @@ function checkView(c: Check): TemplateResult {
   </li>`;
 }
 
+/** A call as it ran: argv (its own name first; `[method, url]` for an API call), and a CLI's resolved binary. */
 function toolCallView(c: ToolCall, chunks: readonly LogChunk[]): TemplateResult {
   const live = chunks.filter((k) => k.tool_call_id === c.tool_call_id);
   return html`<li class="tool-call">
     <p>
-      <span class="mono">${c.step_id}</span> <code class="break">${[c.binary, ...c.argv].join(" ")}</code>
+      <span class="mono">${c.step_id}</span> <code class="break">${c.argv.join(" ")}</code>
       ${c.status ? statusBadge(c.status) : html`<span class="badge badge-info">running</span>`}
-      <span class="small">exit code ${c.exit_code ?? "—"} · ${c.duration_ms === null ? "—" : `${c.duration_ms} ms`} · via ${c.via}</span>
+      <span class="small">exit code ${c.exit_code ?? "—"} · ${c.duration_ms === null ? "—" : `${c.duration_ms} ms`} · via ${c.via}${c.via === "cli" ? html` <span class="mono">${c.binary}</span>` : nothing}</span>
     </p>
     ${c.error ? html`<p class="small bad">${c.error}</p>` : nothing}
     ${

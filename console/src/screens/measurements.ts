@@ -61,6 +61,15 @@ function thresholdLine(t: Threshold | null, kind: "success" | "failure", y: (v: 
     <text class=${`t-${kind}-label`} x=${W - PAD.right - 2} y=${at - 3} text-anchor="end">${kind === "success" ? "pass" : "fail"} ${thresholdText(t)}</text>`;
 }
 
+/**
+ * What was read: the provider and its query, once (a kubectl read's query is already named by its
+ * action, `kubectl.get .status.readyReplicas`).
+ */
+export function sourceText(series: Series): string {
+  if (!series.query) return `${series.provider} read`;
+  return series.query.startsWith(`${series.provider}.`) ? series.query : `${series.provider} ${series.query}`;
+}
+
 /** What the chart shows, in words: its accessible name. */
 export function chartSummary(series: Series): string {
   const counts = { pass: 0, fail: 0, inconclusive: 0 };
@@ -69,7 +78,7 @@ export function chartSummary(series: Series): string {
     series.success_threshold ? `passes ${thresholdText(series.success_threshold)}` : null,
     series.failure_threshold ? `fails ${thresholdText(series.failure_threshold)}` : null,
   ].filter((t) => t !== null);
-  return `${series.provider} ${series.query || "read"}: ${series.measurements.length} measurements (${counts.pass} pass, ${counts.fail} fail, ${counts.inconclusive} inconclusive)${limits.length ? `; ${limits.join(", ")}` : ""}`;
+  return `${sourceText(series)}: ${series.measurements.length} measurements (${counts.pass} pass, ${counts.fail} fail, ${counts.inconclusive} inconclusive)${limits.length ? `; ${limits.join(", ")}` : ""}`;
 }
 
 function chart(series: Series, id: string): TemplateResult {
@@ -101,7 +110,7 @@ const OUTCOME_BADGE: Record<Measurement["outcome"], string> = { pass: "ok", fail
 
 function table(series: Series, id: string): TemplateResult {
   return html`<table class="list compact measure-table" aria-describedby=${`${id}-title`}>
-    <caption class="visually-hidden">Measurements of ${series.step_id}: ${series.query || series.provider}</caption>
+    <caption class="visually-hidden">Measurements of ${series.step_id}: ${sourceText(series)}</caption>
     <thead><tr><th scope="col">Attempt</th><th scope="col">Value</th><th scope="col">Outcome</th><th scope="col">Why</th><th scope="col">Measured</th></tr></thead>
     <tbody>
       ${series.measurements.map(
@@ -123,7 +132,7 @@ export function measurementSeriesView(series: Series, id: string): TemplateResul
   const failure = thresholdText(series.failure_threshold);
   return html`<figure class="measurements" aria-label=${`Measurements of step ${series.step_id}`}>
     <figcaption>
-      <span class="mono">${series.step_id}</span> · ${series.provider} <code class="break">${series.query || "(the read's success)"}</code>
+      <span class="mono">${series.step_id}</span> · <code class="break">${sourceText(series)}</code>
       <span class="small">
         ${series.success_condition ? html` · passes when <code>${series.success_condition}</code>${success ? nothing : " (no single threshold to draw)"}` : nothing}
         ${series.failure_condition ? html` · fails when <code>${series.failure_condition}</code>` : nothing}
