@@ -170,7 +170,7 @@ describe("Tempo client", () => {
       .catch((e: unknown) => e as TempoError);
     assert.ok(refused instanceof ValidationError);
     assert.match(refused.message, /refused the search: invalid TraceQL query/);
-    assert.match(refused.extra.raw ?? "", /invalid TraceQL/);
+    assert.match((refused as TempoError).extra.raw ?? "", /invalid TraceQL/);
     tempo.failNextSearch({ kind: "raw", status: 500, contentType: "text/plain", body: "ingester unavailable" });
     const down = await client()
       .search({ q: "{}" })
