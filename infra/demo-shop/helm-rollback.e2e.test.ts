@@ -63,6 +63,10 @@ describe("Helm upgrade to a bad version → Prometheus shows the errors → veri
     system = await startE2eSystem("helm_bad", {
       env: helmEnv,
       config: {
+        // A 10 s window: 3.2.0-bad's failures outweigh the good version's requests still in it within
+        // seconds of the upgrade (over 30 s the first measurement sat at 0.053, a hair above 0.05);
+        // five measurements 2 s apart leave a loaded machine's scrapes time to catch up.
+        connectors: { prometheus: { error_ratio: { rate_window: "10s", count: 5 } } },
         tools: {
           env_allow: [
             "PATH",
@@ -121,9 +125,14 @@ describe("Helm upgrade to a bad version → Prometheus shows the errors → veri
     const explained = (await system.cli(alice, "explain", planId)).stdout;
     const calls = execution.tool_calls.map((c) => `${c.action_id}${c.dry_run ? " (dry run)" : ""} ${c.status}`);
     const ended = `the execution ended ${execution.status}: ${execution.reason}\ntool calls: ${calls.join(", ")}\n${explained}`;
-    // The engine ends a rolled-back execution as failed, its reason the verification's and the rollback's.
+    // The engine ends a rolled-back execution as failed, its reason the verification's (the error
+    // ratio it measured in Prometheus) and the rollback's.
     assert.equal(execution.status, "failed", ended);
-    assert.match(execution.reason ?? "", /^verification failed .*; rolled back s3$/s, ended);
+    assert.match(
+      execution.reason ?? "",
+      /^verification failed .*prometheus .*http_requests_total.*; rolled back s3$/s,
+      ended,
+    );
     assert.ok(calls.includes("helm.upgrade succeeded"), ended);
     assert.ok(calls.includes("helm.rollback succeeded"), ended);
 
