@@ -70,6 +70,8 @@ describe("cancel an execution (gateway + orchestrator)", { timeout: 180_000 }, (
     await relay.start();
   });
   after(async () => {
+    // A held call left behind by a failed test would keep the worker from shutting down.
+    hold.current?.release();
     await relay.stop();
     await h.close();
     await gw.stop();
@@ -255,6 +257,7 @@ describe("cancel an execution (gateway + orchestrator)", { timeout: 180_000 }, (
         "s2 never started",
       );
     } finally {
+      hold.current.release();
       await starter.stop();
     }
   });
