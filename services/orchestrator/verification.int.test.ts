@@ -62,7 +62,7 @@ import { createTempoActivities } from "./activities/tempo.ts";
 import { createActivities } from "./activities.ts";
 import { createToolClient } from "./tool-client.ts";
 import { type ExecutionWorker, routeTemporalLogs, startExecutionWorker, workflowBundle } from "./worker.ts";
-import type { ExecutePlanInput, ExecutionOutcome } from "./workflows/contract.ts";
+import { cancelSignal, type ExecutePlanInput, type ExecutionOutcome } from "./workflows/contract.ts";
 import { verdictSignal } from "./workflows/verify.ts";
 
 const catalog = loadCatalog();
@@ -458,6 +458,44 @@ describe("verification as analysis (Temporal + NATS + tool router + Prometheus +
     const verified = events.find((e) => e.type === "execution.verified");
     assert.ok(verified?.type === "execution.verified");
     assert.match(verified.payload.checks[0]?.detail ?? "", /judged pass by carol: quiet has no traffic at night/);
+  });
+
+  it("stops measuring at a cancel during verification: cancelled, no verdict, nothing rolled back", async () => {
+    const step = annotateStep({
+      description: "a service nobody calls stays healthy",
+      analysis: {
+        provider: "prometheus",
+        query: 'sum(rate(http_requests_total{service="nobody"}[5s]))',
+        success_condition: "result >= 0",
+        // Long enough that only the cancel can end it within the test.
+        interval_seconds: 30,
+        count: 20,
+        inconclusive_limit: 20,
+      },
+    });
+    const { outcome, events } = await execute([step], async (workflowId) => {
+      await waitFor(
+        "the first measurement",
+        async () => measured(await store.readAggregate("execution", workflowId)).length > 0,
+        { timeoutMs: 60_000, intervalMs: 100 },
+      );
+      await client.workflow
+        .getHandle(workflowId)
+        .signal(cancelSignal, { reason: "wrong service", requested_by: "alice" });
+    });
+    assert.equal(outcome.status, "cancelled", outcome.reason ?? "");
+    assert.match(
+      outcome.reason ?? "",
+      /cancelled by alice: wrong service; verification stopped by a cancel after 1 measurement/,
+    );
+    assert.match(outcome.reason ?? "", /not rolled back/);
+    assert.deepEqual(outcome.rolled_back_steps, []);
+    assert.equal(measured(events).length, 1, "no measurement after the cancel");
+    const types = events.map((e) => e.type);
+    for (const t of ["execution.verified", "execution.verification_failed", "execution.rollback_started"] as const) {
+      assert.ok(!types.includes(t), `no ${t}`);
+    }
+    assert.ok(types.includes("execution.cancelled"));
   });
 
   it("measures directly: each answer is evidence, and an unset connector says how to set it", async () => {

@@ -123,7 +123,13 @@ export async function runExecution(
   if (cancel !== null) return finish("cancelled", cancelledReason());
   if (input.dry_run) return finish("succeeded", "dry run: no change was made");
 
-  const verification = await verify(run, steps);
+  const verification = await verify(run, steps, () => cancel !== null);
+  if (verification.cancelled) {
+    return finish(
+      "cancelled",
+      `${cancelledReason()}; ${verification.reason}; the change stays as it was made (not rolled back)`,
+    );
+  }
   // Verification may report that its measurements never gave a verdict; a human is paged for that.
   const inconclusive = "inconclusive" in verification && verification.inconclusive === true;
   if (!verification.passed) {

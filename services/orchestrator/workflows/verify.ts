@@ -21,7 +21,7 @@
  * is pure and imports nothing else (the judging must happen here, where it
  * is replayed, rather than in an activity's answer).
  */
-import { type ActivityInterfaceFor, condition, defineSignal, setHandler, sleep } from "@temporalio/workflow";
+import { type ActivityInterfaceFor, condition, defineSignal, setHandler } from "@temporalio/workflow";
 import type { EventPayload } from "../../../events/index.ts";
 import {
   type Check,
@@ -52,6 +52,8 @@ export interface VerificationOutcome {
   readonly passed: boolean;
   /** Not passed because measurements stayed inconclusive (not because one failed). */
   readonly inconclusive: boolean;
+  /** Stopped by a cancel before a verdict: nothing was judged, nothing is to be rolled back for it. */
+  readonly cancelled?: boolean;
   readonly reason: string;
 }
 
@@ -60,13 +62,21 @@ type MeasuringActivities = ActivityInterfaceFor<PrometheusActivities & TempoActi
 interface CheckResult {
   readonly step: PlannedStep;
   readonly check: Check;
-  readonly state: "pass" | "fail" | "inconclusive";
+  readonly state: "pass" | "fail" | "inconclusive" | "cancelled";
   readonly attempts: number;
   readonly detail: string;
   readonly evidence_id: string | null;
 }
 
-export async function verify(run: ExecutionRun, all: readonly PlannedStep[]): Promise<VerificationOutcome> {
+/**
+ * `stopped` is asked between measurements (and ends every wait at once): a cancel during verification
+ * stops measuring, records no verdict, and leaves the change as it was made.
+ */
+export async function verify(
+  run: ExecutionRun,
+  all: readonly PlannedStep[],
+  stopped: () => boolean = () => false,
+): Promise<VerificationOutcome> {
   const planned = all
     .map((step) => ({ step, checks: checksOf(step.verification, run.input.verification_timeout_ms) }))
     .filter((p) => p.checks.length > 0);
@@ -81,7 +91,7 @@ export async function verify(run: ExecutionRun, all: readonly PlannedStep[]): Pr
   const awaitVerdict = async (timeoutMs: number): Promise<VerdictDecision | null> => {
     decision = null;
     paused = true;
-    await condition(() => decision !== null, timeoutMs);
+    await condition(() => decision !== null || stopped(), timeoutMs);
     paused = false;
     return decision;
   };
@@ -90,13 +100,17 @@ export async function verify(run: ExecutionRun, all: readonly PlannedStep[]): Pr
   for (const { step, checks } of planned) {
     for (const check of checks) {
       run.progress.current_step = step.step_id;
-      const result = await runCheck(run, step, check, awaitVerdict);
+      const result = await runCheck(run, step, check, awaitVerdict, stopped);
       results.push(result);
       if (result.state !== "pass") break;
     }
     if (results.at(-1)?.state !== "pass") break;
   }
   run.progress.current_step = null;
+  const stop = results.at(-1);
+  if (stop?.state === "cancelled") {
+    return { passed: false, inconclusive: false, cancelled: true, reason: stop.detail };
+  }
 
   const checks: EventPayload<"execution.verified">["checks"] = results.map((r) => ({
     description: r.check.description,
@@ -131,10 +145,13 @@ async function runCheck(
   step: PlannedStep,
   check: Check,
   awaitVerdict: (timeoutMs: number) => Promise<VerdictDecision | null>,
+  stopped: () => boolean,
 ): Promise<CheckResult> {
+  // A wait that a cancel ends at once (a timer like `sleep` otherwise, so histories replay the same).
+  const pause = (ms: number) => condition(stopped, ms);
   // What the check reads, for a person: the read's own output says which read; a query is named.
   const subject = check.read ? "" : `${check.provider} ${JSON.stringify(check.query)}: `;
-  if (check.initial_delay_ms > 0) await sleep(check.initial_delay_ms);
+  if (check.initial_delay_ms > 0) await pause(check.initial_delay_ms);
   const outcomes: Outcome[] = [];
   let state: Verdict = { state: "measuring" };
   let last = "not measured";
@@ -142,7 +159,17 @@ async function runCheck(
   // Workflow time (replayed as it was): a plain read's budget runs from its first measurement.
   const started = Date.now();
   for (let attempt = 1; state.state === "measuring"; attempt++) {
-    if (attempt > 1) await sleep(check.interval_ms);
+    if (attempt > 1) await pause(check.interval_ms);
+    if (stopped()) {
+      return {
+        step,
+        check,
+        state: "cancelled",
+        attempts: outcomes.length,
+        detail: `verification stopped by a cancel after ${outcomes.length} measurement(s) of ${step.step_id}, before a verdict`,
+        evidence_id: evidenceId,
+      };
+    }
     const m = await measure(run, step, check, attempt);
     const judged = judge(check, m, step.input);
     // Without a value the judgement already says why; with one, what was read is added to it.
@@ -182,7 +209,7 @@ async function runCheck(
     detail: `${step.step_id}: ${subject}${last}; ${why}`,
     evidence_id: evidenceId,
   });
-  if (settled.state !== "inconclusive" || check.on_inconclusive === "fail")
+  if (settled.state !== "inconclusive" || check.on_inconclusive === "fail" || stopped())
     return result(settled.state, settled.reason);
 
   const waitS = Math.round(check.pause_timeout_ms / 1000);
