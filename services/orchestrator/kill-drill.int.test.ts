@@ -65,7 +65,9 @@ describe("kill drill: SIGKILL of the execution process during a tool call", { ti
 
   /**
    * A kubectl that records its argv; a `scale` waits for the go file before it runs the real kubectl
-   * (so the process can be killed while it runs) and leaves a done file when the change is made.
+   * (so the process can be killed while it runs) and leaves a done file when the change is made,
+   * before it writes any output: the orphaned sandbox process dies on its first write to the dead
+   * router's pipe and takes the tool's process group with it.
    */
   function drillKubectl(paths: { argvLog: string; go: string; done: string }): string {
     const bin = join(dir, "bin");
@@ -78,8 +80,9 @@ describe("kill drill: SIGKILL of the execution process during a tool call", { ti
         `{ printf '%s\\0' kubectl "$@"; printf '\\n'; } >>${JSON.stringify(paths.argvLog)}`,
         'if [ "$1" = scale ]; then',
         `  while [ ! -e ${JSON.stringify(paths.go)} ]; do sleep 0.05; done`,
-        `  ${JSON.stringify(testCluster.kubectl)} "$@"; rc=$?`,
+        `  ${JSON.stringify(testCluster.kubectl)} "$@" >${JSON.stringify(`${paths.done}.out`)} 2>&1; rc=$?`,
         `  echo "$rc" >${JSON.stringify(paths.done)}`,
+        `  cat ${JSON.stringify(`${paths.done}.out`)}`,
         "  exit $rc",
         "fi",
         `exec ${JSON.stringify(testCluster.kubectl)} "$@"`,
