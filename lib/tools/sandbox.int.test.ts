@@ -136,7 +136,8 @@ describe("sandbox", () => {
     const result = await sandbox.run({
       argv: [node, "-e", code],
       maxOutputBytes: cap,
-      timeoutMs: 60_000,
+      // Writing and draining 100 MB is CPU work: a loaded two-core machine took over a minute. Not asserted.
+      timeoutMs: 240_000,
       onLine: (l) => {
         forwarded += l.line.length + 1;
       },
