@@ -10,7 +10,7 @@
  */
 import { setHandler, workflowInfo } from "@temporalio/workflow";
 import type { EventPayload, WorkflowType } from "../../../events/index.ts";
-import type { PlannedStep } from "../activities/contract.ts";
+import type { PlannedStep } from "./activity-contract.ts";
 import {
   type CancelRequest,
   cancelSignal,

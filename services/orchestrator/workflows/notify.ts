@@ -11,7 +11,7 @@
  * activities (`input.integrations` unset). Workflow code: no Node built-ins.
  */
 import { log } from "@temporalio/workflow";
-import type { PlannedStep } from "../activities/contract.ts";
+import type { PlannedStep } from "./activity-contract.ts";
 import type { ExecutionOutcome } from "./contract.ts";
 import { type ExecutionRun, reasonOf } from "./run.ts";
 

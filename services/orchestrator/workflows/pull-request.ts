@@ -10,7 +10,7 @@
  * the activity also records the pull request as `execution.notified`
  * (channel github). Workflow code: no Node built-ins.
  */
-import type { PlannedStep, ToolRunSummary } from "../activities/contract.ts";
+import type { PlannedStep, ToolRunSummary } from "./activity-contract.ts";
 import type { GitPullRequestInput } from "./contract.ts";
 import type { ExecutionRun } from "./run.ts";
 

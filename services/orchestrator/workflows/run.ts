@@ -6,8 +6,8 @@
  */
 import { ActivityFailure, type ActivityInterfaceFor, proxyActivities } from "@temporalio/workflow";
 import type { WorkflowType } from "../../../events/index.ts";
-import type { PlanRevisionRef, RunToolInput, ToolRunSummary } from "../activities/contract.ts";
 import type { Activities } from "../activities.ts";
+import type { PlanRevisionRef, RunToolInput, ToolRunSummary } from "./activity-contract.ts";
 import { type ExecutePlanInput, type ExecutionPhase, type IntegrationActivities, toolActivityFor } from "./contract.ts";
 import { activityOptions, RETRY_POLICIES } from "./retry-policies.ts";
 

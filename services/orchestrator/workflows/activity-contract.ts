@@ -1,0 +1,95 @@
+/**
+ * What the `executePlan` workflow and its activities exchange: the inputs and
+ * results of each activity. Plain data (Temporal serialises it as JSON); the
+ * workflow imports these as types only.
+ */
+import type { EventPayload, PlanStep } from "../../../events/index.ts";
+import type { Selected } from "../../../lib/verification/index.ts";
+
+/** Execution events the workflow records through `recordEvent`. */
+export type ExecutionEventType =
+  | "execution.started"
+  | "execution.step_started"
+  | "execution.step_completed"
+  | "execution.verified"
+  | "execution.verification_failed"
+  | "execution.measured"
+  | "execution.rollback_started"
+  | "execution.rolled_back"
+  | "execution.succeeded"
+  | "execution.failed"
+  | "execution.cancelled";
+
+export type ExecutionEventDraft = {
+  [K in ExecutionEventType]: { readonly type: K; readonly payload: EventPayload<K> };
+}[ExecutionEventType];
+
+export interface RecordEventInput {
+  readonly event: ExecutionEventDraft;
+  readonly correlation_id: string;
+  readonly causation_id: string;
+}
+
+/** A plan step as the workflow runs it: the plan's step plus what the catalog and policy say about it. */
+export interface PlannedStep {
+  readonly step_id: string;
+  readonly action_id: string;
+  readonly input: Record<string, unknown>;
+  /** From the catalog; an action the catalog does not know counts as a write (it needs approval). */
+  readonly kind: "read" | "write";
+  readonly dry_run_supported: boolean;
+  /** Policy asked for a dry run before the write (`constraints.dry_run_first`). */
+  readonly dry_run_first: boolean;
+  readonly verification?: PlanStep["verification"];
+  readonly rollback?: { readonly action_id: string; readonly input: Record<string, unknown> } | null | undefined;
+}
+
+/** One plan revision, as `loadPlan` and every tool call name it. */
+export interface PlanRevisionRef {
+  readonly plan_id: string;
+  readonly revision: number;
+}
+
+export interface ApprovalCheckInput extends PlanRevisionRef {
+  readonly step_id: string;
+  readonly execution_id: string;
+}
+
+export interface RunToolInput {
+  readonly execution_id: string;
+  readonly step_id: string;
+  readonly tool_call_id: string;
+  readonly action_id: string;
+  readonly input: Record<string, unknown>;
+  readonly dry_run: boolean;
+  /** Verification calls must be read actions; the activity refuses anything else. */
+  readonly purpose: "step" | "dry_run" | "verification" | "rollback";
+  /**
+   * The plan revision the call belongs to: the call must be what that revision names for `step_id` and
+   * `purpose`, or no capability is minted. Optional only for inputs recorded before it existed (then
+   * `approval` names the revision).
+   */
+  readonly plan?: PlanRevisionRef | undefined;
+  /** When set, the approval is re-checked right before the call (a write step is re-checked regardless). */
+  readonly approval?: ApprovalCheckInput | undefined;
+  /**
+   * A verification read measured by a `kubectl` analysis: the path of the value in the read's JSON
+   * output (lib/verification select.ts), answered as `selected`. Not part of the call itself.
+   */
+  readonly select?: string | undefined;
+}
+
+/** What the workflow keeps of a tool call (the full output is evidence, recorded by the router). */
+export interface ToolRunSummary {
+  readonly tool_call_id: string;
+  readonly ok: boolean;
+  readonly status: "succeeded" | "failed" | "timed_out" | "refused";
+  readonly exit_code: number | null;
+  /** The end of stderr (on failure) or stdout, at most 500 characters. */
+  readonly detail: string;
+  readonly evidence_id: string | null;
+  /** True when an earlier attempt had already made the call and its recorded result was reused. */
+  readonly reused: boolean;
+  /** The value at the input's `select` path of the output (absent without one, or when the call was reused). */
+  readonly selected?: Selected | undefined;
+}
