@@ -1,6 +1,7 @@
 /**
  * What the verification query activities (prometheus.ts, tempo.ts) share:
- * their input and result, and the rule that every measurement is evidence.
+ * the rule that every measurement is evidence (their input and result are
+ * in the contract with the workflows, workflows/activity-contract.ts).
  * The answer as the provider sent it (or its error) is stored, redacted,
  * with its `evidence.stored` event on the execution, and the measurement
  * names it; the workflow records the judged measurement as
@@ -13,34 +14,7 @@ import type { EventStore } from "../../../lib/eventstore/index.ts";
 import { type EvidenceMeta, type EvidenceStore, evidenceStoredEvent } from "../../../lib/evidence/index.ts";
 import { createRedactor } from "../../../lib/redact/index.ts";
 import { ORCHESTRATOR_ACTOR } from "./approval.ts";
-
-export interface MeasureInput {
-  readonly execution_id: string;
-  readonly step_id: string;
-  /** 1-based, within the step's analysis: names the measurement in its evidence. */
-  readonly attempt: number;
-  /** PromQL, or TraceQL (empty for a tag search). */
-  readonly query: string;
-  readonly correlation_id?: string | undefined;
-}
-
-export interface TempoMeasureInput extends MeasureInput {
-  /** Tag search in logfmt, or null. */
-  readonly tags: string | null;
-  /** The search covers this many seconds up to now. */
-  readonly window_seconds: number;
-  readonly limit: number;
-  readonly measure: "count" | "max_duration_ms";
-}
-
-/** One measurement: a finite number, or null with the reason there is none. */
-export interface MeasurementResult {
-  readonly value: number | null;
-  readonly detail: string;
-  /** When the provider was asked (ISO). */
-  readonly measured_at: string;
-  readonly evidence_id: string | null;
-}
+import type { MeasureInput } from "./contract.ts";
 
 export interface MeasurementDeps {
   readonly store: EventStore;

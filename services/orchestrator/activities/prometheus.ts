@@ -9,14 +9,8 @@
  */
 import { WheelhouseError } from "../../../lib/errors/index.ts";
 import { createPrometheusClient, oneSample, type PrometheusClient } from "../../../lib/metrics/prometheus.ts";
-import {
-  answerOf,
-  type MeasureInput,
-  type MeasurementDeps,
-  type MeasurementResult,
-  notConfigured,
-  storeMeasurementEvidence,
-} from "./measurement.ts";
+import type { MeasureInput, MeasurementResult, PrometheusActivities } from "./contract.ts";
+import { answerOf, type MeasurementDeps, notConfigured, storeMeasurementEvidence } from "./measurement.ts";
 
 export interface PrometheusActivityDeps extends MeasurementDeps {
   /** `connectors.prometheus.url`; unset: not configured. */
@@ -24,7 +18,7 @@ export interface PrometheusActivityDeps extends MeasurementDeps {
   readonly timeoutMs?: number | undefined;
 }
 
-export function createPrometheusActivities(deps: PrometheusActivityDeps) {
+export function createPrometheusActivities(deps: PrometheusActivityDeps): PrometheusActivities {
   const client = deps.url ? createPrometheusClient({ url: deps.url, timeoutMs: deps.timeoutMs }) : null;
   return {
     /** One instant query, its answer kept as evidence; the value, or null with the reason. */
@@ -32,7 +26,7 @@ export function createPrometheusActivities(deps: PrometheusActivityDeps) {
   };
 }
 
-export type PrometheusActivities = ReturnType<typeof createPrometheusActivities>;
+export type { PrometheusActivities } from "./contract.ts";
 
 async function queryPrometheus(
   deps: MeasurementDeps,

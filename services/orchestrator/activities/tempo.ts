@@ -9,14 +9,8 @@
  */
 import { WheelhouseError } from "../../../lib/errors/index.ts";
 import { createTempoClient, measureTraces, type TempoClient } from "../../../lib/metrics/tempo.ts";
-import {
-  answerOf,
-  type MeasurementDeps,
-  type MeasurementResult,
-  notConfigured,
-  storeMeasurementEvidence,
-  type TempoMeasureInput,
-} from "./measurement.ts";
+import type { MeasurementResult, TempoActivities, TempoMeasureInput } from "./contract.ts";
+import { answerOf, type MeasurementDeps, notConfigured, storeMeasurementEvidence } from "./measurement.ts";
 
 export interface TempoActivityDeps extends MeasurementDeps {
   /** `connectors.tempo.url`; unset: not configured. */
@@ -24,7 +18,7 @@ export interface TempoActivityDeps extends MeasurementDeps {
   readonly timeoutMs?: number | undefined;
 }
 
-export function createTempoActivities(deps: TempoActivityDeps) {
+export function createTempoActivities(deps: TempoActivityDeps): TempoActivities {
   const client = deps.url ? createTempoClient({ url: deps.url, timeoutMs: deps.timeoutMs }) : null;
   return {
     /** One trace search, its answer kept as evidence; the value, or null with the reason. */
@@ -32,7 +26,7 @@ export function createTempoActivities(deps: TempoActivityDeps) {
   };
 }
 
-export type TempoActivities = ReturnType<typeof createTempoActivities>;
+export type { TempoActivities } from "./contract.ts";
 
 async function queryTempo(
   deps: MeasurementDeps,

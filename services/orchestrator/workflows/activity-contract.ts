@@ -93,3 +93,44 @@ export interface ToolRunSummary {
   /** The value at the input's `select` path of the output (absent without one, or when the call was reused). */
   readonly selected?: Selected | undefined;
 }
+
+/** One measurement the verification query activities (Prometheus, Tempo) are asked for. */
+export interface MeasureInput {
+  readonly execution_id: string;
+  readonly step_id: string;
+  /** 1-based, within the step's analysis: names the measurement in its evidence. */
+  readonly attempt: number;
+  /** PromQL, or TraceQL (empty for a tag search). */
+  readonly query: string;
+  readonly correlation_id?: string | undefined;
+}
+
+export interface TempoMeasureInput extends MeasureInput {
+  /** Tag search in logfmt, or null. */
+  readonly tags: string | null;
+  /** The search covers this many seconds up to now. */
+  readonly window_seconds: number;
+  readonly limit: number;
+  readonly measure: "count" | "max_duration_ms";
+}
+
+/** One measurement: a finite number, or null with the reason there is none. */
+export interface MeasurementResult {
+  readonly value: number | null;
+  readonly detail: string;
+  /** When the provider was asked (ISO). */
+  readonly measured_at: string;
+  readonly evidence_id: string | null;
+}
+
+/** The Prometheus verification activity (activities/prometheus.ts). */
+export interface PrometheusActivities {
+  /** One instant query, its answer kept as evidence; the value, or null with the reason. */
+  readonly QueryPrometheusActivity: (input: MeasureInput) => Promise<MeasurementResult>;
+}
+
+/** The Tempo verification activity (activities/tempo.ts). */
+export interface TempoActivities {
+  /** One trace search, its answer kept as evidence; the value, or null with the reason. */
+  readonly QueryTempoActivity: (input: TempoMeasureInput) => Promise<MeasurementResult>;
+}

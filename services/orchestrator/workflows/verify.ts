@@ -33,9 +33,7 @@ import {
   verdict,
   verdictAtDeadline,
 } from "../../../lib/verification/index.ts";
-import type { PrometheusActivities } from "../activities/prometheus.ts";
-import type { TempoActivities } from "../activities/tempo.ts";
-import type { PlannedStep } from "./activity-contract.ts";
+import type { PlannedStep, PrometheusActivities, TempoActivities } from "./activity-contract.ts";
 import { callTool, type ExecutionRun, reasonOf } from "./run.ts";
 
 /** A person's decision on an analysis paused as inconclusive (`on_inconclusive: "pause"`). */
