@@ -12,16 +12,23 @@
  * count toward their workload (total, ready); no pod is a node.
  */
 import type { ContextEdge, ContextEdgeKind, ContextNode } from "../../../events/index.ts";
-import { type ApplicationFact, ARGOCD_TRACKING_LABEL, trackedApplication } from "../sources/argocd.ts";
 import {
+  type ApplicationFact,
+  ARGOCD_TRACKING_LABEL,
   type CloudResourceFact,
   type DatasourceFact,
   ENVIRONMENT_TAG,
+  type HelmReleaseFact,
+  type HpaFact,
   NAMESPACE_TAG,
+  type NamespaceFact,
+  type ObjectMeta,
+  type PodFact,
   SERVICE_TAG,
-} from "../sources/cloud.ts";
-import type { HpaFact, NamespaceFact, ObjectMeta, PodFact, ServiceFact, WorkloadFact } from "../sources/facts.ts";
-import type { HelmReleaseFact } from "../sources/helm.ts";
+  type ServiceFact,
+  trackedApplication,
+  type WorkloadFact,
+} from "./facts.ts";
 import { applicationId, cloudResourceId, datasourceId, namespaceId, releaseId, serviceId, workloadId } from "./ids.ts";
 
 export const ENVIRONMENT_LABEL = "wheelhouse.dev/environment";

@@ -2,29 +2,14 @@
  * Argo CD applications read as the cluster holds them: `argoproj.io/v1alpha1` Application objects
  * (the Argo CD controller writes their status), through the same list-watch as every other kind.
  * Argo CD marks what it deploys with the tracking label `argocd.argoproj.io/instance`: the
- * application's name, or `<namespace>_<name>` for applications outside Argo CD's own namespace.
+ * application's name, or `<namespace>_<name>` for applications outside Argo CD's own namespace
+ * (the graph joins by it: graph/facts.ts).
  */
+import type { ApplicationFact } from "../graph/facts.ts";
 import { type KubeObject, MalformedObjectError, metaOf } from "./facts.ts";
 
 export const ARGOCD_GROUP = "argoproj.io";
 export const ARGOCD_VERSION = "v1alpha1";
-export const ARGOCD_TRACKING_LABEL = "argocd.argoproj.io/instance";
-
-export interface ApplicationFact {
-  readonly namespace: string;
-  readonly name: string;
-  readonly syncStatus: string;
-  readonly health: string;
-  /** The revision last synced (a commit or chart version), or null before the first sync. */
-  readonly revision: string | null;
-  readonly destination: { readonly server: string | null; readonly namespace: string | null };
-  readonly source: {
-    readonly repoURL: string | null;
-    readonly path: string | null;
-    readonly chart: string | null;
-    readonly targetRevision: string | null;
-  };
-}
 
 function optionalString(value: unknown, what: string, field: string): string | null {
   if (value === undefined || value === null) return null;
@@ -68,19 +53,4 @@ export function applicationFact(o: KubeObject): ApplicationFact {
       targetRevision: optionalString(source.targetRevision, what, "spec.source.targetRevision"),
     },
   };
-}
-
-/** The application a tracking label value names, among those known. */
-export function trackedApplication(
-  label: string,
-  applications: ReadonlyMap<string, ApplicationFact>,
-): ApplicationFact | undefined {
-  // `<namespace>_<name>` (apps in any namespace) first, then a bare name in any namespace.
-  const sep = label.indexOf("_");
-  if (sep > 0) {
-    const found = applications.get(`${label.slice(0, sep)}/${label.slice(sep + 1)}`);
-    if (found) return found;
-  }
-  for (const app of applications.values()) if (app.name === label) return app;
-  return undefined;
 }

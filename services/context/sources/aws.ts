@@ -9,7 +9,8 @@ import {
   type GetResourcesCommandInput,
   ResourceGroupsTaggingAPIClient,
 } from "@aws-sdk/client-resource-groups-tagging-api";
-import { type CloudResourceFact, cloudResourceFact } from "./cloud.ts";
+import type { CloudResourceFact } from "../graph/facts.ts";
+import { cloudResourceFact } from "./cloud.ts";
 
 export interface AwsSourceOptions {
   readonly region: string;

@@ -1,31 +1,6 @@
-/** What the pollers keep of an AWS resource and a Grafana datasource. */
+/** How the pollers read an AWS resource and a Grafana datasource into facts (their shapes: graph/facts.ts). */
+import { type CloudResourceFact, ENVIRONMENT_TAG, NAMESPACE_TAG, SERVICE_TAG } from "../graph/facts.ts";
 
-export interface CloudResourceFact {
-  readonly arn: string;
-  /** From the ARN: `rds`, `s3`, `elasticache`, ... */
-  readonly service: string;
-  /** From the ARN's resource part: `db`, `cluster`, `bucket` (S3 has none), ... */
-  readonly resourceType: string | null;
-  readonly region: string | null;
-  readonly account: string | null;
-  /** The `Name` tag, else the resource id from the ARN. */
-  readonly name: string;
-  readonly tags: Readonly<Record<string, string>>;
-}
-
-export interface DatasourceFact {
-  readonly uid: string;
-  readonly name: string;
-  readonly type: string;
-  /** Without user info: a URL with a password in it keeps only scheme, host and path. */
-  readonly url: string | null;
-  readonly isDefault: boolean;
-}
-
-/** Tags that join a cloud resource to a service: the service's name, and optionally its environment or namespace. */
-export const SERVICE_TAG = "wheelhouse:service";
-export const ENVIRONMENT_TAG = "wheelhouse:environment";
-export const NAMESPACE_TAG = "wheelhouse:namespace";
 /** Tags kept on the node; others (which may hold anything) are not recorded. */
 const KEPT_TAGS = new Set(["Name", SERVICE_TAG, ENVIRONMENT_TAG, NAMESPACE_TAG, "app.kubernetes.io/name"]);
 

@@ -1,9 +1,19 @@
 /**
  * What the context service keeps of each Kubernetes object it watches: a few checked fields, never
- * the whole object. A malformed object (no name, a field of the wrong type) is refused with a
- * `MalformedObjectError` naming the object and the field, so that the caller logs it and counts it
- * in the source's health instead of feeding it to the graph.
+ * the whole object (the facts' shapes are the graph's: graph/facts.ts). A malformed object (no
+ * name, a field of the wrong type) is refused with a `MalformedObjectError` naming the object and
+ * the field, so that the caller logs it and counts it in the source's health instead of feeding it
+ * to the graph.
  */
+import type {
+  HpaFact,
+  NamespaceFact,
+  ObjectMeta,
+  PodFact,
+  ServiceFact,
+  WorkloadFact,
+  WorkloadKind,
+} from "../graph/facts.ts";
 
 /** The raw object as the API server (or the watch) sent it. */
 export interface KubeObject {
@@ -29,51 +39,6 @@ export class MalformedObjectError extends Error {
     super(`${object}: ${field} ${problem}`);
     this.name = "MalformedObjectError";
   }
-}
-
-export interface ObjectMeta {
-  readonly namespace: string;
-  readonly name: string;
-  readonly labels: Readonly<Record<string, string>>;
-  readonly annotations: Readonly<Record<string, string>>;
-}
-
-export type WorkloadKind = "Deployment" | "StatefulSet" | "DaemonSet";
-
-export interface WorkloadFact extends ObjectMeta {
-  readonly kind: WorkloadKind;
-  /** Desired replicas (for a DaemonSet, the nodes it should run on). */
-  readonly replicas: number;
-  readonly readyReplicas: number;
-  readonly updatedReplicas: number;
-  readonly images: readonly string[];
-}
-
-export interface ServiceFact extends ObjectMeta {
-  readonly type: string;
-}
-
-export interface HpaFact extends ObjectMeta {
-  readonly target: { readonly kind: string; readonly name: string };
-  readonly minReplicas: number;
-  readonly maxReplicas: number;
-  readonly currentReplicas: number | null;
-  readonly desiredReplicas: number | null;
-}
-
-export interface PodFact {
-  readonly namespace: string;
-  readonly name: string;
-  /** The workload that owns the pod (a Deployment through its ReplicaSet), or null for a bare pod. */
-  readonly owner: { readonly kind: WorkloadKind; readonly name: string } | null;
-  readonly ready: boolean;
-  readonly phase: string;
-}
-
-export interface NamespaceFact {
-  readonly name: string;
-  readonly labels: Readonly<Record<string, string>>;
-  readonly annotations: Readonly<Record<string, string>>;
 }
 
 const describe = (kind: string, o: KubeObject) =>

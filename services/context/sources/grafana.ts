@@ -1,5 +1,6 @@
 /** Grafana datasources through its HTTP API: `GET /api/datasources` with a service account token. */
-import { type DatasourceFact, publicUrl } from "./cloud.ts";
+import type { DatasourceFact } from "../graph/facts.ts";
+import { publicUrl } from "./cloud.ts";
 
 export interface GrafanaSourceOptions {
   readonly url: string;

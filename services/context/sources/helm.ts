@@ -8,23 +8,12 @@
 import { createHash } from "node:crypto";
 import { gunzipSync } from "node:zlib";
 import { canonicalize } from "../../../lib/json/index.ts";
+import type { HelmReleaseFact } from "../graph/facts.ts";
 import { type KubeObject, MalformedObjectError, metaOf } from "./facts.ts";
 
 export const HELM_SECRET_TYPE = "helm.sh/release.v1";
 /** The label selector of Helm's release secrets. */
 export const HELM_SECRET_SELECTOR = "owner=helm";
-
-export interface HelmReleaseFact {
-  readonly namespace: string;
-  readonly name: string;
-  readonly revision: number;
-  readonly status: string;
-  readonly chart: string;
-  readonly chartVersion: string;
-  readonly appVersion: string | null;
-  /** `sha256:` of the canonical JSON of the user-supplied values. */
-  readonly valuesDigest: string;
-}
 
 const GZIP_MAGIC = [0x1f, 0x8b];
 

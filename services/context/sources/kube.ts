@@ -9,29 +9,27 @@
 import { type KubeConfig, type KubernetesObject, ListWatch } from "@kubernetes/client-node";
 import type { ContextSource } from "../../../events/index.ts";
 import type { Logger } from "../../../lib/log/index.ts";
-import { type ApplicationFact, ARGOCD_GROUP, ARGOCD_VERSION, applicationFact } from "./argocd.ts";
+import type {
+  ApplicationFact,
+  HelmReleaseFact,
+  HpaFact,
+  NamespaceFact,
+  PodFact,
+  ServiceFact,
+  WorkloadFact,
+} from "../graph/facts.ts";
+import { ARGOCD_GROUP, ARGOCD_VERSION, applicationFact } from "./argocd.ts";
 import {
-  type HpaFact,
   hpaFact,
   type KubeObject,
   MalformedObjectError,
-  type NamespaceFact,
   namespaceFact,
-  type PodFact,
   podFact,
-  type ServiceFact,
   serviceFact,
-  type WorkloadFact,
   workloadFact,
 } from "./facts.ts";
 import { type SourceHealth, SourceTracker } from "./health.ts";
-import {
-  currentReleases,
-  decodeHelmRelease,
-  HELM_SECRET_SELECTOR,
-  HELM_SECRET_TYPE,
-  type HelmReleaseFact,
-} from "./helm.ts";
+import { currentReleases, decodeHelmRelease, HELM_SECRET_SELECTOR, HELM_SECRET_TYPE } from "./helm.ts";
 import { BookmarkWatch, listFunction } from "./kube-list.ts";
 
 type Fact = NamespaceFact | WorkloadFact | ServiceFact | HpaFact | PodFact | HelmReleaseFact | ApplicationFact;
