@@ -8,7 +8,8 @@
  * answering 5xx an `UnavailableError`. `oneSample` reduces an answer to the
  * single number an analysis judges, or null with the reason there is none.
  */
-import { UnavailableError, ValidationError, type WheelhouseError } from "../errors/index.ts";
+import { UnavailableError, ValidationError } from "../errors/index.ts";
+import { getMetricsAnswer, type MetricsError, withRaw } from "./http.ts";
 
 export interface PrometheusOptions {
   /** The server's base URL (`connectors.prometheus.url`), e.g. http://127.0.0.1:9090. */
@@ -46,7 +47,7 @@ export interface PrometheusClient {
 }
 
 /** A failed query keeps what Prometheus answered (`extra.raw`), for evidence. */
-export type PrometheusError = WheelhouseError & { readonly extra: { readonly raw: string | null } };
+export type PrometheusError = MetricsError;
 
 const FIELD = "connectors.prometheus.url";
 
@@ -60,24 +61,13 @@ export function createPrometheusClient(options: PrometheusOptions): PrometheusCl
       const params = new URLSearchParams({ query: promql, timeout: `${Math.max(1, Math.floor(timeoutMs / 1000))}s` });
       if (time) params.set("time", (time.getTime() / 1000).toFixed(3));
       const what = `Prometheus at ${base}`;
-      let response: Response;
-      let raw: string;
-      try {
-        response = await doFetch(`${base}/api/v1/query?${params}`, {
-          headers: { accept: "application/json" },
-          signal: AbortSignal.timeout(timeoutMs),
-        });
-        raw = await response.text();
-      } catch (cause) {
-        throw failure(
-          new UnavailableError(`${what} did not answer: ${(cause as Error).message}`, {
-            field: FIELD,
-            fix: "check that Prometheus runs and is reachable at the configured address",
-            cause,
-          }),
-          null,
-        );
-      }
+      const { response, raw } = await getMetricsAnswer(`${base}/api/v1/query?${params}`, {
+        provider: "Prometheus",
+        what,
+        field: FIELD,
+        timeoutMs,
+        fetch: doFetch,
+      });
       let body: ApiBody | null = null;
       try {
         body = JSON.parse(raw) as ApiBody;
@@ -91,7 +81,7 @@ export function createPrometheusClient(options: PrometheusOptions): PrometheusCl
       const message = `${what} answered ${response.status} to ${JSON.stringify(promql)}: ${said}`;
       // 400 bad_data and 422 execution errors are the query's; 503 (timeout, overload) and others are the server's.
       if (response.status === 400 || response.status === 422) {
-        throw failure(
+        throw withRaw(
           new ValidationError(message, {
             field: "verification.analysis.query",
             fix: "correct the PromQL query (try it in Prometheus' expression browser)",
@@ -99,7 +89,7 @@ export function createPrometheusClient(options: PrometheusOptions): PrometheusCl
           raw,
         );
       }
-      throw failure(
+      throw withRaw(
         new UnavailableError(message, {
           field: FIELD,
           fix: response.status === 404 ? "point connectors.prometheus.url at the server's root" : "retry later",
@@ -118,16 +108,11 @@ interface ApiBody {
   readonly warnings?: string[];
 }
 
-function failure(error: WheelhouseError, raw: string | null): PrometheusError {
-  Object.assign(error, { extra: { ...error.extra, raw } });
-  return error as PrometheusError;
-}
-
 function parseResult(data: ApiBody["data"], what: string, raw: string): InstantResult {
   const result = data?.result;
   const pair = (p: unknown): { time: number; text: string } => {
     if (!Array.isArray(p) || p.length !== 2 || typeof p[1] !== "string") {
-      throw failure(
+      throw withRaw(
         new UnavailableError(`${what} answered a sample this client cannot read: ${JSON.stringify(p)}`, {
           field: FIELD,
           fix: "check that the address is a Prometheus server (its /api/v1/query)",
@@ -157,7 +142,7 @@ function parseResult(data: ApiBody["data"], what: string, raw: string): InstantR
     case "matrix":
       return { resultType: "matrix", series: Array.isArray(result) ? result.length : 0 };
     default:
-      throw failure(
+      throw withRaw(
         new UnavailableError(`${what} answered a result type this client does not know: ${data?.resultType}`, {
           field: FIELD,
           fix: "check that the address is a Prometheus server (its /api/v1/query)",

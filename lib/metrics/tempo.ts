@@ -9,7 +9,8 @@
  * answering 5xx is an `UnavailableError`. `measureTraces` reduces an answer
  * to the number an analysis judges.
  */
-import { UnavailableError, ValidationError, type WheelhouseError } from "../errors/index.ts";
+import { UnavailableError, ValidationError } from "../errors/index.ts";
+import { getMetricsAnswer, type MetricsError, withRaw } from "./http.ts";
 
 export interface TempoOptions {
   /** Tempo's (query frontend's) base URL (`connectors.tempo.url`), e.g. http://127.0.0.1:3200. */
@@ -56,7 +57,7 @@ export interface TempoClient {
 }
 
 /** A failed search keeps what Tempo answered (`extra.raw`), for evidence. */
-export type TempoError = WheelhouseError & { readonly extra: { readonly raw: string | null } };
+export type TempoError = MetricsError;
 
 const FIELD = "connectors.tempo.url";
 
@@ -76,27 +77,16 @@ export function createTempoClient(options: TempoOptions): TempoClient {
       if (search.minDuration !== undefined) params.set("minDuration", search.minDuration);
       if (search.maxDuration !== undefined) params.set("maxDuration", search.maxDuration);
       const what = `Tempo at ${base}`;
-      let response: Response;
-      let raw: string;
-      try {
-        response = await doFetch(`${base}/api/search?${params}`, {
-          headers: { accept: "application/json" },
-          signal: AbortSignal.timeout(timeoutMs),
-        });
-        raw = await response.text();
-      } catch (cause) {
-        throw failure(
-          new UnavailableError(`${what} did not answer: ${(cause as Error).message}`, {
-            field: FIELD,
-            fix: "check that Tempo runs and is reachable at the configured address",
-            cause,
-          }),
-          null,
-        );
-      }
+      const { response, raw } = await getMetricsAnswer(`${base}/api/search?${params}`, {
+        provider: "Tempo",
+        what,
+        field: FIELD,
+        timeoutMs,
+        fetch: doFetch,
+      });
       const said = raw.trim().slice(0, 300);
       if (response.status === 400) {
-        throw failure(
+        throw withRaw(
           new ValidationError(`${what} refused the search: ${said}`, {
             field: "verification.analysis.query",
             fix: "correct the TraceQL query or the logfmt tags (try them in Grafana's Tempo explorer)",
@@ -105,7 +95,7 @@ export function createTempoClient(options: TempoOptions): TempoClient {
         );
       }
       if (!response.ok) {
-        throw failure(
+        throw withRaw(
           new UnavailableError(`${what} answered ${response.status}: ${said}`, {
             field: FIELD,
             fix: response.status === 404 ? "point connectors.tempo.url at Tempo's HTTP port (3200)" : "retry later",
@@ -117,7 +107,7 @@ export function createTempoClient(options: TempoOptions): TempoClient {
       try {
         body = JSON.parse(raw) as typeof body;
       } catch {
-        throw failure(
+        throw withRaw(
           new UnavailableError(`${what} answered something other than JSON: ${said}`, {
             field: FIELD,
             fix: "check that the address is Tempo's query frontend",
@@ -131,11 +121,6 @@ export function createTempoClient(options: TempoOptions): TempoClient {
       return { traces, metrics, raw };
     },
   };
-}
-
-function failure(error: WheelhouseError, raw: string | null): TempoError {
-  Object.assign(error, { extra: { ...error.extra, raw } });
-  return error as TempoError;
 }
 
 /**
