@@ -89,6 +89,18 @@ describe("retry-policy table", () => {
     }
   });
 
+  it("runs only short, non-heartbeating, idempotent bookkeeping as local activities", () => {
+    const local = Object.entries(RETRY_POLICIES)
+      .filter(([, p]) => (p as ActivityPolicy).runs === "local")
+      .map(([type]) => type);
+    assert.deepEqual(local.sort(), ["checkApproval", "loadPlan", "recordEvent"]);
+    for (const type of local) {
+      const policy: ActivityPolicy = RETRY_POLICIES[type as keyof typeof RETRY_POLICIES];
+      assert.equal(policy.heartbeatTimeout, null, `${type} cannot heartbeat as a local activity`);
+      assert.ok(typeof policy.startToCloseTimeout === "string" && durationMs(policy.startToCloseTimeout) <= 60_000);
+    }
+  });
+
   it("reads its durations in milliseconds", () => {
     assert.equal(durationMs("200ms"), 200);
     assert.equal(durationMs("30s"), 30_000);
@@ -114,6 +126,7 @@ function renderRows(): string[] {
       p.maximumAttempts === Number.POSITIVE_INFINITY ? "unlimited" : String(p.maximumAttempts),
       typeof timeout === "object" ? `tool + ${timeout.toolTimeoutPlus}` : timeout,
       p.heartbeatTimeout ?? "—",
+      p.runs === "local" ? "local" : "task queue",
     ];
     return `| ${cells.join(" | ")} |`;
   });

@@ -15,7 +15,10 @@
  * the same decisions from the same history.
  *
  * Run it again when a change to the workflows is meant to change what they
- * schedule (then old histories no longer replay: say so in the change):
+ * schedule, behind a `patched` marker so that the histories already recorded
+ * still replay: move them to a folder of their own first (as
+ * `histories/queued-bookkeeping/` holds those from before local activities)
+ * and add that folder to the replay test:
  *   source scripts/env.sh && node --import tsx services/orchestrator/replay/record.ts
  * It needs Temporal at WH_TEMPORAL_ADDRESS (default 127.0.0.1:7322) and the CLI at
  * $WH_TOOLS_BIN/temporal (or `temporal` on PATH).
@@ -34,6 +37,12 @@ import { workflowBundle } from "../worker.ts";
 import type { ExecutePlanInput, ExecutionOutcome } from "../workflows/contract.ts";
 
 export const HISTORIES_DIR = fileURLToPath(new URL("./histories/", import.meta.url));
+/**
+ * Histories recorded before the store's activities ran as local activities (run.ts,
+ * LOCAL_BOOKKEEPING_PATCH): kept, not recorded again, so that runs started before that change are
+ * proved to replay on today's code.
+ */
+export const QUEUED_BOOKKEEPING_DIR = join(HISTORIES_DIR, "queued-bookkeeping");
 
 /** What one recorded run does: its type, its plan's steps, which tool calls fail, and how it must end. */
 interface Scenario {

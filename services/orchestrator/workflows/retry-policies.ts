@@ -7,7 +7,10 @@
  *
  * The shape of the table follows what each activity does when it fails:
  * - appends and reads of our own store (`loadPlan`, `checkApproval`, `recordEvent`) must land, so they
- *   retry without a limit on a capped backoff (NATS in an election is not a reason to fail a change);
+ *   retry without a limit on a capped backoff (NATS in an election is not a reason to fail a change).
+ *   They run as local activities (in the workflow's own task, recorded as a marker, no round trip to the
+ *   server and no task queue between them and the workflow): they are short, idempotent by their keys, and
+ *   five of them come before the first tool call. Histories from before that still replay (`patched`, run.ts);
  * - tool calls are exactly once (a retried attempt reuses the result the router recorded), heartbeat while
  *   the CLI runs, and get a bounded number of attempts; writes fewer and slower than reads;
  * - queries of Prometheus and Tempo are cheap and re-asked by verification anyway: few, quick attempts;
@@ -31,6 +34,11 @@ export interface ActivityPolicy {
   readonly startToCloseTimeout: Duration | { readonly toolTimeoutPlus: Duration };
   /** How long an attempt may go without a heartbeat before it counts as lost; null: it does not heartbeat. */
   readonly heartbeatTimeout: Duration | null;
+  /**
+   * `local`: run in the worker that runs the workflow, inside its workflow task (a marker in the history),
+   * for short idempotent work that never heartbeats; `queued`: scheduled on the task queue like any activity.
+   */
+  readonly runs: "local" | "queued";
 }
 
 const NEVER_RETRIED = [...NON_RETRYABLE_TYPES];
@@ -43,6 +51,7 @@ const store: ActivityPolicy = {
   nonRetryableErrorTypes: NEVER_RETRIED,
   startToCloseTimeout: "30s",
   heartbeatTimeout: null,
+  runs: "local",
 };
 
 const toolRead: ActivityPolicy = {
@@ -53,6 +62,7 @@ const toolRead: ActivityPolicy = {
   nonRetryableErrorTypes: NEVER_RETRIED,
   startToCloseTimeout: { toolTimeoutPlus: "60s" },
   heartbeatTimeout: "30s",
+  runs: "queued",
 };
 
 /** A write's retry reuses the recorded call; fewer, slower attempts leave the router time to come back. */
@@ -66,6 +76,7 @@ const query: ActivityPolicy = {
   nonRetryableErrorTypes: NEVER_RETRIED,
   startToCloseTimeout: "30s",
   heartbeatTimeout: null,
+  runs: "queued",
 };
 
 const integration: ActivityPolicy = {
@@ -77,6 +88,7 @@ const integration: ActivityPolicy = {
   nonRetryableErrorTypes: [...NEVER_RETRIED, "IntegrationRejected"],
   startToCloseTimeout: "30s",
   heartbeatTimeout: null,
+  runs: "queued",
 };
 
 /** One row per activity type the workflows schedule (keys of `createActivities`). */

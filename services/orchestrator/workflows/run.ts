@@ -4,7 +4,13 @@
  * table), the metadata every event carries, and the progress the `status`
  * query answers from. Workflow code: no Node built-ins, activities as types.
  */
-import { ActivityFailure, type ActivityInterfaceFor, proxyActivities } from "@temporalio/workflow";
+import {
+  ActivityFailure,
+  type ActivityInterfaceFor,
+  patched,
+  proxyActivities,
+  proxyLocalActivities,
+} from "@temporalio/workflow";
 import type { WorkflowType } from "../../../events/index.ts";
 import type { Activities } from "../activities.ts";
 import type { PlanRevisionRef, RunToolInput, ToolRunSummary } from "./activity-contract.ts";
@@ -32,6 +38,14 @@ export interface ExecutionRun {
   readonly progress: { phase: ExecutionPhase; current_step: string | null };
 }
 
+/**
+ * The marker of runs whose bookkeeping activities (the rows marked `local`) run as local activities.
+ * Histories recorded before it scheduled them on the task queue; replaying one, `patched` answers
+ * false and the run schedules them as it did then. Once no such history can be running or replayed
+ * (docs/architecture.md, Orchestrator), this becomes `deprecatePatch` and then goes.
+ */
+export const LOCAL_BOOKKEEPING_PATCH = "bookkeeping-as-local-activities";
+
 export function startRun(input: ExecutePlanInput, workflowType: WorkflowType | null): ExecutionRun {
   return {
     input,
@@ -39,16 +53,21 @@ export function startRun(input: ExecutePlanInput, workflowType: WorkflowType | n
     workflowType,
     plan: { plan_id: input.plan_id, revision: input.revision },
     meta: { correlation_id: input.correlation_id, causation_id: input.causation_id },
-    activities: activities(input),
+    activities: activities(input, patched(LOCAL_BOOKKEEPING_PATCH)),
     progress: { phase: "starting", current_step: null },
   };
 }
 
-/** One proxy per row of RETRY_POLICIES, for a run whose tool calls may take `input.tool_timeout_ms`. */
-export function activities(input: Pick<ExecutePlanInput, "tool_timeout_ms">): ExecutionActivities {
+/**
+ * One proxy per row of RETRY_POLICIES, for a run whose tool calls may take `input.tool_timeout_ms`;
+ * the rows that run `local` as local activities when `local` is true (else all on the task queue).
+ */
+export function activities(input: Pick<ExecutePlanInput, "tool_timeout_ms">, local: boolean): ExecutionActivities {
   const proxies: Record<string, unknown> = {};
   for (const [type, policy] of Object.entries(RETRY_POLICIES)) {
-    proxies[type] = proxyActivities(activityOptions(policy, input.tool_timeout_ms))[type];
+    const options = activityOptions(policy, input.tool_timeout_ms);
+    proxies[type] =
+      local && policy.runs === "local" ? proxyLocalActivities(options)[type] : proxyActivities(options)[type];
   }
   return proxies as ExecutionActivities;
 }
