@@ -102,11 +102,17 @@ export function loadCatalog(dir: string = DEFAULT_CATALOG_DIR, options: LoadCata
       );
     }
   }
-  const sorted = [...byId.values()].map((e) => e.action).sort((a, b) => a.id.localeCompare(b.id));
+  // Sorted on first need: the first localeCompare sets up ICU's collator (~10 ms), a cost a
+  // sandbox-exec process, which only looks its one action up, should not pay at every start.
+  let sortedOnce: CatalogAction[] | undefined;
+  const sorted = () => {
+    sortedOnce ??= [...byId.values()].map((e) => e.action).sort((a, b) => a.id.localeCompare(b.id));
+    return sortedOnce;
+  };
 
   return {
     get: (actionId) => byId.get(actionId)?.action ?? null,
-    actions: () => [...sorted],
+    actions: () => [...sorted()],
     validateInput(actionId, input) {
       const entry = byId.get(actionId);
       if (!entry) {
@@ -116,7 +122,7 @@ export function loadCatalog(dir: string = DEFAULT_CATALOG_DIR, options: LoadCata
             {
               field: "action_id",
               message: `unknown action "${actionId}"`,
-              fix: `use one of the catalog's actions, e.g. ${sorted
+              fix: `use one of the catalog's actions, e.g. ${sorted()
                 .slice(0, 3)
                 .map((a) => a.id)
                 .join(", ")}`,

@@ -5,12 +5,12 @@
  * process, which stops the tool's whole process group.
  *
  * Starting Node and loading sandbox-exec's modules takes far longer than a
- * fast CLI runs (about 0.3 s of CPU, seconds on a loaded machine), so the
- * process runs the TypeScript with Node's own type stripping (no tsx
- * loader: half the start-up), and with `prestart` one process is started
- * ahead and waits for its request on stdin: a call hands its request to that
- * one (still one process per call) and starts the next, so the start-up is
- * not on the path from approval to the CLI.
+ * fast CLI runs, so the process runs a bundle of sandbox-exec with Node's
+ * compile cache (sandbox-bundle.ts: made on first use and cached on disk;
+ * the TypeScript source if it cannot be made), and with `prestart` one
+ * process is started ahead and waits for its request on stdin: a call hands
+ * its request to that one (still one process per call) and starts the next,
+ * so the start-up is not on the path from approval to the CLI.
  */
 import { fileURLToPath } from "node:url";
 import { execa } from "execa";
@@ -23,10 +23,16 @@ import {
   type ToolCallOutcome,
 } from "../../lib/tools/index.ts";
 import type { RunInSandbox } from "./router.ts";
+import { type SandboxExecLaunch, sandboxExecLaunch } from "./sandbox-bundle.ts";
 
 export interface SandboxProcessOptions {
-  /** Command that starts sandbox-exec; defaults to this Node with tsx on services/sandbox-exec/main.ts. */
+  /**
+   * Command that starts sandbox-exec; defaults to this Node on sandbox-exec's cached bundle
+   * (sandbox-bundle.ts), with the catalog folder and Node's compile cache.
+   */
   readonly command?: readonly string[] | undefined;
+  /** How sandbox-exec is started when `command` is not given (tests); defaults to this process's launcher. */
+  readonly launch?: (() => Promise<SandboxExecLaunch>) | undefined;
   /** Environment of the sandbox process (it reads the config and the allow-listed variables from it). */
   readonly env?: Readonly<Record<string, string | undefined>> | undefined;
   readonly objectStore?: ObjectStoreRef | undefined;
@@ -42,7 +48,6 @@ export interface SandboxProcessOptions {
 export type SandboxProcessRunner = RunInSandbox & { close(): void };
 
 const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
-const MAIN = fileURLToPath(new URL("../sandbox-exec/main.ts", import.meta.url));
 
 /** A sandbox-exec process; `exited` turns true when it has ended (a process started ahead may die waiting). */
 function startSandboxProcess(file: string, args: readonly string[], env: Readonly<Record<string, string | undefined>>) {
@@ -64,24 +69,33 @@ function startSandboxProcess(file: string, args: readonly string[], env: Readonl
   return started;
 }
 
-type SandboxProcess = ReturnType<typeof startSandboxProcess>["child"];
+type StartedSandboxProcess = ReturnType<typeof startSandboxProcess>;
+type SandboxProcess = StartedSandboxProcess["child"];
 
 export function createSandboxProcessRunner(options: SandboxProcessOptions = {}): SandboxProcessRunner {
-  // Plain Node: it strips sandbox-exec's types itself (the code uses only erasable TypeScript).
-  const [file, ...args] = (options.command ?? [process.execPath, MAIN]) as [string, ...string[]];
-  const startProcess = () => startSandboxProcess(file, args, options.env ?? process.env);
+  const launch = options.command ? commandLaunch(options.command) : (options.launch ?? sandboxExecLaunch);
+  const env = options.env ?? process.env;
+  const startProcess = async () => {
+    const { file, args, env: added } = await launch();
+    return startSandboxProcess(file, args, { ...env, ...added });
+  };
   let closed = false;
   let spare = options.prestart ? startProcess() : null;
-  /** The process started ahead if it is still alive (else a new one), and the next one started. */
-  const take = (): SandboxProcess => {
-    const ready = spare !== null && !spare.exited ? spare : null;
+  /**
+   * The process started ahead if it is still alive (else a new one), and the next one started.
+   * The spare is taken before anything is awaited, so two calls never get the same process. (The
+   * child is a promise of its end: it stays wrapped, or awaiting would wait for the process to end.)
+   */
+  const take = async (): Promise<StartedSandboxProcess> => {
+    const ahead = spare;
     spare = options.prestart && !closed ? startProcess() : null;
-    return (ready ?? startProcess()).child;
+    const ready = ahead ? await ahead : null;
+    return ready !== null && !ready.exited ? ready : await startProcess();
   };
 
   const run: RunInSandbox = async (spec, hooks) => {
     const timeoutMs = (spec.timeout_ms ?? options.defaultTimeoutMs ?? 120_000) + (options.graceMs ?? 15_000);
-    const child = take();
+    const { child } = await take();
     // The clock and the cancellation start with the call, not with the process started ahead.
     const kill = () => child.kill();
     const timer = setTimeout(kill, timeoutMs);
@@ -104,10 +118,17 @@ export function createSandboxProcessRunner(options: SandboxProcessOptions = {}):
   return Object.assign(run, {
     close() {
       closed = true;
-      spare?.child.kill();
+      void spare?.then((started) => started.child.kill());
       spare = null;
     },
   });
+}
+
+/** A caller's own command, started as it is. */
+function commandLaunch(command: readonly string[]): () => Promise<SandboxExecLaunch> {
+  const [file, ...args] = command as [string, ...string[]];
+  const launch: SandboxExecLaunch = { file, args, env: {}, bundle: null };
+  return () => Promise.resolve(launch);
 }
 
 /** Reads the sandbox's JSON lines into the hooks until it exits; its result, or its typed error. */
