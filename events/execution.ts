@@ -32,6 +32,36 @@ export const ExecutionCancelRequestedSchema = v.object({
   requested_by: v.pipe(v.string(), v.minLength(1)),
 });
 
+/**
+ * A step's verification analysis stayed inconclusive past its limit and the plan says
+ * `on_inconclusive: "pause"`: the workflow waits for a person's verdict on `check` (its
+ * description) until `deadline`, then fails it. `reason` says why it is inconclusive (its last
+ * measurement); `attempts` counts the measurements made. At most one per step (a step has one
+ * analysis), so the step names the pause.
+ */
+export const ExecutionPausedSchema = v.object({
+  execution_id: IdSchema,
+  step_id: v.string(),
+  check: v.string(),
+  reason: v.string(),
+  attempts: v.pipe(v.number(), v.integer(), v.minValue(0)),
+  deadline: v.pipe(v.string(), v.isoTimestamp()),
+});
+
+/**
+ * A person's verdict on the paused analysis of `step_id` (`POST /v1/executions/{id}:verdict`):
+ * `pass` lets verification go on, `fail` fails it and the change is rolled back. The orchestrator
+ * relays it to the workflow's `verdict` signal; the outcome is recorded on `execution.verified` or
+ * `execution.verification_failed`.
+ */
+export const ExecutionVerdictRequestedSchema = v.object({
+  execution_id: IdSchema,
+  step_id: v.string(),
+  decision: v.picklist(["pass", "fail"]),
+  reason: v.pipe(v.string(), v.minLength(1), v.maxLength(2000)),
+  requested_by: v.pipe(v.string(), v.minLength(1)),
+});
+
 /** The Temporal workflow types an execution runs as (services/orchestrator/workflows/kinds.ts). */
 export const WorkflowTypeSchema = v.picklist([
   "GitOpsDeployWorkflow",
@@ -135,6 +165,8 @@ export const executionEvents = {
   "execution.verified": { aggregate: "execution", version: 1, schema: ExecutionVerificationSchema },
   "execution.verification_failed": { aggregate: "execution", version: 1, schema: ExecutionVerificationSchema },
   "execution.measured": { aggregate: "execution", version: 1, schema: ExecutionMeasuredSchema },
+  "execution.paused": { aggregate: "execution", version: 1, schema: ExecutionPausedSchema },
+  "execution.verdict_requested": { aggregate: "execution", version: 1, schema: ExecutionVerdictRequestedSchema },
   "execution.rollback_started": { aggregate: "execution", version: 1, schema: ExecutionRollbackSchema },
   "execution.rolled_back": { aggregate: "execution", version: 1, schema: ExecutionRollbackSchema },
   "execution.succeeded": { aggregate: "execution", version: 1, schema: ExecutionFinishedSchema },

@@ -276,6 +276,10 @@ export function deriveOutcome(event: AnyEvent): string | null {
       return "failed";
     case "execution.measured":
       return event.payload.outcome;
+    case "execution.paused":
+      return "paused";
+    case "execution.verdict_requested":
+      return event.payload.decision;
     case "execution.rollback_started":
       return "rolling_back";
     case "execution.rolled_back":

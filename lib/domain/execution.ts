@@ -1,11 +1,12 @@
 /**
  * The execution aggregate's rules, as a pure decider: who may ask a running
- * execution to stop, and when. The execution's events are recorded by the
- * gateway (`execution.requested`, `execution.cancel_requested`), the
+ * execution to stop, or judge its paused verification, and when. The
+ * execution's events are recorded by the gateway (`execution.requested`,
+ * `execution.cancel_requested`, `execution.verdict_requested`), the
  * orchestrator (the workflow's `execution.*`) and the tool router
- * (`tool_call.*`); only the request to cancel is decided here. The workflow
- * itself stops before its next step when the orchestrator relays the request
- * as its `cancel` signal.
+ * (`tool_call.*`); only a person's requests are decided here. The workflow
+ * acts on them when the orchestrator relays them as its `cancel` and
+ * `verdict` signals.
  *
  * The plan's requester comes in with the command (the caller reads the
  * plan): the decider stays a function of one aggregate's events.
@@ -28,29 +29,59 @@ interface Requested {
   readonly requestedBy: string;
   /** Set by `execution.cancel_requested`: the first request to stop. */
   readonly cancelRequested: { readonly by: string; readonly reason: string } | null;
+  /** Set by `execution.paused`, cleared once the workflow goes on (a verdict, a measurement, verification's end). */
+  readonly paused: Pause | null;
+  /** The last verdict given, to say so when another comes for a pause that has ended. */
+  readonly lastVerdict: { readonly stepId: string; readonly decision: VerdictDecision; readonly by: string } | null;
 }
+
+/** An analysis paused as inconclusive, waiting for a person's verdict until `deadline`. */
+export interface Pause {
+  readonly stepId: string;
+  readonly check: string;
+  /** ISO 8601; past it the workflow fails the check. */
+  readonly deadline: string;
+}
+
+export type VerdictDecision = "pass" | "fail";
 
 export type ExecutionState =
   | { readonly status: "empty" }
   | ({ readonly status: "requested" | "running" } & Requested)
   | ({ readonly status: "finished"; readonly outcome: ExecutionEnd } & Requested);
 
-export type ExecutionCommand = {
-  /** Asks a running (or not yet started) execution to stop before its next step. */
-  readonly type: "CancelExecution";
+interface ExecutionCommandBase {
   readonly executionId: string;
   readonly reason: string;
   readonly actor: AnyEvent["actor"];
   /** Who requested the plan the execution runs (read by the caller); null when unknown. */
   readonly planRequestedBy: string | null;
   readonly now: Date;
-};
+}
 
-export type ExecutionCommandDraft = {
-  readonly type: "execution.cancel_requested";
-  readonly aggregateType: "execution";
-  readonly payload: { execution_id: string; reason: string; requested_by: string };
-};
+export type ExecutionCommand =
+  /** Asks a running (or not yet started) execution to stop before its next step. */
+  | ({ readonly type: "CancelExecution" } & ExecutionCommandBase)
+  /** Judges the analysis the execution has paused on: `pass` goes on, `fail` fails it (and rolls back). */
+  | ({ readonly type: "GiveVerdict"; readonly decision: VerdictDecision } & ExecutionCommandBase);
+
+export type ExecutionCommandDraft =
+  | {
+      readonly type: "execution.cancel_requested";
+      readonly aggregateType: "execution";
+      readonly payload: { execution_id: string; reason: string; requested_by: string };
+    }
+  | {
+      readonly type: "execution.verdict_requested";
+      readonly aggregateType: "execution";
+      readonly payload: {
+        execution_id: string;
+        step_id: string;
+        decision: VerdictDecision;
+        reason: string;
+        requested_by: string;
+      };
+    };
 
 export const initialExecutionState: ExecutionState = { status: "empty" };
 
@@ -65,17 +96,48 @@ export function evolveExecution(state: ExecutionState, event: AnyEvent): Executi
         planId: event.payload.plan_id,
         requestedBy: event.actor.id,
         cancelRequested: null,
+        paused: null,
+        lastVerdict: null,
       };
     case "execution.started":
       return state.status === "requested" ? { ...state, status: "running" } : state;
     case "execution.cancel_requested":
       if (state.status === "empty" || state.cancelRequested !== null) return state;
       return { ...state, cancelRequested: { by: event.payload.requested_by, reason: event.payload.reason } };
+    case "execution.paused":
+      if (state.status === "empty") return state;
+      return {
+        ...state,
+        paused: { stepId: event.payload.step_id, check: event.payload.check, deadline: event.payload.deadline },
+      };
+    case "execution.verdict_requested":
+      if (state.status === "empty" || state.paused?.stepId !== event.payload.step_id) return state;
+      return {
+        ...state,
+        paused: null,
+        lastVerdict: {
+          stepId: event.payload.step_id,
+          decision: event.payload.decision,
+          by: event.payload.requested_by,
+        },
+      };
+    // The workflow has gone on without a verdict (or with one not recorded here): nothing is paused.
+    case "execution.measured":
+    case "execution.verified":
+    case "execution.verification_failed":
+    case "execution.rollback_started":
+      if (state.status === "empty" || state.paused === null) return state;
+      return { ...state, paused: null };
     case "execution.succeeded":
     case "execution.failed":
     case "execution.cancelled":
       if (state.status === "empty") return state;
-      return { ...state, status: "finished", outcome: event.type.slice("execution.".length) as ExecutionEnd };
+      return {
+        ...state,
+        status: "finished",
+        outcome: event.type.slice("execution.".length) as ExecutionEnd,
+        paused: null,
+      };
     default:
       return state;
   }
@@ -83,6 +145,8 @@ export function evolveExecution(state: ExecutionState, event: AnyEvent): Executi
 
 export function decideExecutionCommand(command: ExecutionCommand, state: ExecutionState): ExecutionCommandDraft[] {
   switch (command.type) {
+    case "GiveVerdict":
+      return decideVerdict(command, state);
     case "CancelExecution": {
       switch (state.status) {
         case "empty":
@@ -126,8 +190,86 @@ export function decideExecutionCommand(command: ExecutionCommand, state: Executi
       ];
     }
     default:
-      return assertNever(command.type);
+      return assertNever(command);
   }
+}
+
+function decideVerdict(
+  command: Extract<ExecutionCommand, { type: "GiveVerdict" }>,
+  state: ExecutionState,
+): ExecutionCommandDraft[] {
+  const id = command.executionId;
+  switch (state.status) {
+    case "empty":
+      throw new NotFoundError(`execution ${id} does not exist`, {
+        field: "id",
+        fix: "list executions with GET /v1/executions and use one of their ids",
+      });
+    case "finished":
+      throw new ConflictError(`execution ${id} has already ended (${state.outcome}); there is no verdict to give`, {
+        field: "id",
+        fix: "only an execution whose verification is paused (status paused) takes a verdict",
+        extra: { execution_status: state.outcome },
+      });
+    case "requested":
+    case "running":
+      break;
+    default:
+      return assertNever(state);
+  }
+  const { actor } = command;
+  const owners = [state.requestedBy, command.planRequestedBy];
+  if (!actor.roles.includes("admin") && !owners.includes(actor.id)) {
+    throw new ForbiddenError(`${actor.id} may not give a verdict on execution ${id}`, {
+      field: "id",
+      fix: "ask whoever requested the plan or the execution, or an administrator, to judge it",
+      extra: { reason: "not_owner" },
+    });
+  }
+  const { paused } = state;
+  if (paused === null) {
+    const judged = state.lastVerdict;
+    const since = judged
+      ? `; its pause on step ${judged.stepId} was already judged ${judged.decision} by ${judged.by}`
+      : "";
+    const now = state.status === "requested" ? "has not started yet" : "is running";
+    throw new ConflictError(`execution ${id} ${now} and is not paused${since}: there is no verdict to give`, {
+      field: "id",
+      fix: 'only an analysis paused as inconclusive (on_inconclusive: "pause") takes a verdict; wait until the execution\'s status is paused (GET /v1/executions/{id})',
+      extra: { execution_status: state.status },
+    });
+  }
+  if (state.cancelRequested !== null) {
+    const c = state.cancelRequested;
+    throw new ConflictError(`execution ${id} is being cancelled (by ${c.by}: ${c.reason}); the cancel ends its pause`, {
+      field: "id",
+      fix: "a cancelled execution takes no verdict; its change stays as it was made, request a new plan to undo it",
+      extra: { execution_status: "paused" },
+    });
+  }
+  if (command.now.getTime() >= Date.parse(paused.deadline)) {
+    throw new ConflictError(
+      `execution ${id}'s pause on step ${paused.stepId} ended at ${paused.deadline} without a verdict; the check fails`,
+      {
+        field: "id",
+        fix: "a verdict is taken only before the pause's deadline; follow the execution's rollback, then request a new plan if the change is still wanted",
+        extra: { execution_status: "paused", deadline: paused.deadline },
+      },
+    );
+  }
+  return [
+    {
+      type: "execution.verdict_requested",
+      aggregateType: "execution",
+      payload: {
+        execution_id: id,
+        step_id: paused.stepId,
+        decision: command.decision,
+        reason: command.reason,
+        requested_by: actor.id,
+      },
+    },
+  ];
 }
 
 /** The execution aggregate as a decider value; `type` names the stream the command path reads. */

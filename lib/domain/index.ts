@@ -21,7 +21,11 @@
  * The execution decider (execution.ts) takes `CancelExecution` `{ executionId, reason, actor, planRequestedBy, now }`:
  * `execution.cancel_requested` for a requested or running execution, asked by whoever requested it or its
  * plan, or an admin (403 otherwise); 404 for an unknown execution, 409 for a finished one, nothing on a
- * repeat. `executionIdOf(planId, revision, dryRun)` is the one id an execution of a revision gets.
+ * repeat. `GiveVerdict` `{ executionId, decision, reason, actor, planRequestedBy, now }`:
+ * `execution.verdict_requested` (naming the paused step) for an execution whose analysis is paused
+ * (`execution.paused`), asked by the same people; 404 unknown, 409 finished, not paused, past the
+ * pause's deadline or being cancelled. `executionIdOf(planId, revision, dryRun)` is the one id an
+ * execution of a revision gets.
  *
  * Read helpers over a decided state: `quorumOf` (met, approvers, missing people and groups,
  * `breakGlassBy`), `describeMissing`, `approvalRequirement` (policy's requirement, defaulted for

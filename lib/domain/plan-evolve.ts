@@ -90,6 +90,8 @@ export function evolve(state: PlanState, event: AnyEvent): PlanState {
     case "execution.step_started":
     case "execution.step_completed":
     case "execution.measured":
+    case "execution.paused":
+    case "execution.verdict_requested":
     case "execution.verified":
     case "execution.verification_failed":
     case "execution.rollback_started":

@@ -167,6 +167,15 @@ const executionHandlers = {
   },
   // A request to stop: the status changes when the workflow records `execution.cancelled`.
   "execution.cancel_requested": () => {},
+  // Waiting for a person's verdict on an inconclusive analysis (until the event's deadline).
+  "execution.paused": ({ execution: ex }) => {
+    ex.status = "paused";
+  },
+  // The verdict is given: the workflow goes on with it. A verdict that came after the pause had
+  // ended (its deadline, a cancel) changes nothing: the workflow's own events already did.
+  "execution.verdict_requested": ({ execution: ex }) => {
+    if (ex.status === "paused") ex.status = "running";
+  },
   // A measurement's row is the measurements table's (measurements.ts); the execution row only moves
   // its last_seq and updated_at, as for every event, so a reader waiting for it sees it folded.
   "execution.measured": () => {},

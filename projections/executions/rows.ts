@@ -8,6 +8,7 @@
 export type ExecutionViewStatus =
   | "requested"
   | "running"
+  | "paused"
   | "verification_failed"
   | "rolling_back"
   | "rolled_back"

@@ -33,6 +33,7 @@ export const ExecutionPageSchema = pageSchema(ExecutionResponseSchema);
 export const ExecutionStatusSchema = v.picklist([
   "requested",
   "running",
+  "paused",
   "verification_failed",
   "rolling_back",
   "rolled_back",
@@ -58,6 +59,22 @@ export const CancelExecutionRequestSchema = v.strictObject({
   reason: v.pipe(
     v.string("must be text"),
     v.regex(/\S/, "must say why the execution should stop"),
+    v.maxLength(2000, "must be at most 2000 characters"),
+  ),
+});
+
+/**
+ * `POST /v1/executions/{id}:verdict`: a person's verdict on the analysis the execution paused on
+ * (status `paused`): `pass` lets verification go on, `fail` fails it and rolls the change back.
+ */
+export const VerdictExecutionRequestSchema = v.strictObject({
+  decision: v.picklist(
+    ["pass", "fail"],
+    'must be "pass" (verification goes on) or "fail" (verification fails and the change is rolled back)',
+  ),
+  reason: v.pipe(
+    v.string("must be text"),
+    v.regex(/\S/, "must say why the analysis passes or fails"),
     v.maxLength(2000, "must be at most 2000 characters"),
   ),
 });

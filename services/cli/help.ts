@@ -69,14 +69,24 @@ export const COMMANDS = {
     examples: ["wheelhouse execute 0198c1d2-…"],
   },
   executions: {
-    summary: "stop a running execution before its next step",
-    usage: ['executions cancel <execution-id> --reason "<why>" [--json]'],
+    summary: "stop a running execution before its next step, or judge the verification it paused on",
+    usage: [
+      'executions cancel <execution-id> --reason "<why>" [--json]',
+      'executions verdict <execution-id> pass|fail --reason "<why>" [--json]',
+    ],
     arguments: [
       ["cancel", "ask the execution to stop; it records execution.cancelled, without rolling back what ran"],
+      [
+        "verdict",
+        "judge the analysis a paused execution waits on (status paused): pass goes on, fail fails it and rolls back",
+      ],
       ["<execution-id>", "the id `execute` printed (or `status` lists)"],
     ],
-    options: [["--reason <text>", "why it should stop, kept in the audit trail (required)"], JSON_OPTION],
-    examples: ['wheelhouse executions cancel 0198c1d2-…-r1 --reason "wrong cluster"'],
+    options: [["--reason <text>", "why, kept in the audit trail (required)"], JSON_OPTION],
+    examples: [
+      'wheelhouse executions cancel 0198c1d2-…-r1 --reason "wrong cluster"',
+      'wheelhouse executions verdict 0198c1d2-…-r1 pass --reason "no traffic at night: nothing to measure"',
+    ],
   },
   audit: {
     summary: "the hash-chained audit trail: list, export, verify",

@@ -192,9 +192,13 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case "executions": {
-      const [sub, id] = positionals;
+      const [sub, id, decision] = positionals;
+      if (sub === "verdict") return giveVerdict(id, decision, values.reason, values.json ?? false, idem);
       if (sub !== "cancel")
-        return usage(`unknown executions command ${sub ?? "(none)"} (try: executions cancel)`, command);
+        return usage(
+          `unknown executions command ${sub ?? "(none)"} (try: executions cancel, executions verdict)`,
+          command,
+        );
       if (!id) return usage("executions cancel needs an execution id", command);
       if (!values.reason?.trim()) return usage('executions cancel needs --reason "<why it should stop>"', command);
       const accepted = await api<{ id: string; location: string; duplicate: boolean }>(
@@ -256,6 +260,37 @@ async function main(argv: string[]): Promise<number> {
       throw new Error(`command ${String(unhandled)} has help but no implementation`);
     }
   }
+}
+
+/** `executions verdict <id> pass|fail --reason`: judges the analysis a paused execution waits on. */
+async function giveVerdict(
+  id: string | undefined,
+  decision: string | undefined,
+  reason: string | undefined,
+  asJson: boolean,
+  headers: Record<string, string>,
+): Promise<number> {
+  if (!id) return usage("executions verdict needs an execution id", "executions");
+  if (decision !== "pass" && decision !== "fail") {
+    return usage(
+      `executions verdict needs pass or fail after the execution id${decision ? `, not "${decision}"` : ""}`,
+      "executions",
+    );
+  }
+  const why = decision === "pass" ? "why it passes" : "why it fails";
+  if (!reason?.trim()) return usage(`executions verdict needs --reason "<${why}>"`, "executions");
+  const accepted = await api<{ id: string; location: string; duplicate: boolean }>(
+    "POST",
+    `/v1/executions/${encodeURIComponent(id)}:verdict`,
+    { decision, reason },
+    headers,
+  );
+  const next =
+    decision === "pass" ? "its verification goes on" : "its verification fails and the change is rolled back";
+  print(
+    asJson ? accepted : `verdict ${decision} on execution ${accepted.id} given; ${next} (${base}${accepted.location})`,
+  );
+  return 0;
 }
 
 async function verify(evidence: boolean, asJson: boolean): Promise<number> {

@@ -8,6 +8,7 @@ import { createHash, createHmac } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
 import { Kvm } from "@nats-io/kv";
+import { newEvent } from "../../events/index.ts";
 import { executionIdOf, planRevisionDigest } from "../../lib/domain/index.ts";
 import { proposeAndDecide, startTestGateway, type TestGateway } from "../../test/support/gateway.ts";
 
@@ -166,6 +167,53 @@ describe("adversarial requests against the gateway (real HTTP, NATS, Postgres)",
             { name: "a reason of blanks", body: { reason: "   " }, field: "body.reason" },
             { name: "no reason", body: {}, field: "body.reason" },
             { name: "an extra field", body: { reason: "x", rollback: true }, field: "body.rollback" },
+          ],
+        };
+      },
+      "POST /v1/executions/{id}:verdict": async () => {
+        const planId = await newPlan("annotate checkout before a verdict");
+        await proposeAndDecide(gw.store, planId, "allow");
+        const executed = await call(`/v1/plans/${planId}:execute`, { token: alice, body: { revision: 1 } });
+        assert.equal(executed.status, 202, await executed.clone().text());
+        const executionId = executionIdOf(planId, 1);
+        // Paused as the workflow leaves it: started, then waiting for a verdict on s1's analysis.
+        const orchestrator = {
+          actor: { kind: "service" as const, id: "orchestrator", roles: [] },
+          correlation_id: planId,
+        };
+        await gw.store.append([
+          newEvent(
+            "execution.started",
+            executionId,
+            { execution_id: executionId, plan_id: planId, workflow_id: executionId },
+            orchestrator,
+          ),
+          newEvent(
+            "execution.paused",
+            executionId,
+            {
+              execution_id: executionId,
+              step_id: "s1",
+              check: "checkout's error ratio stays low",
+              reason: "no measurement passed",
+              attempts: 1,
+              deadline: new Date(Date.now() + 3_600_000).toISOString(),
+            },
+            orchestrator,
+          ),
+        ]);
+        return {
+          path: `/v1/executions/${executionId}:verdict`,
+          call: { token: alice, body: { decision: "pass", reason: "no traffic at night" } },
+          appends: true,
+          invalid: [
+            badQuery,
+            ...commandHeaders,
+            { name: "a malformed execution id", path: "/v1/executions/bad!id:verdict", field: "params.id" },
+            { name: "no decision", body: { reason: "x" }, field: "body.decision" },
+            { name: "a decision of maybe", body: { decision: "maybe", reason: "x" }, field: "body.decision" },
+            { name: "a reason of blanks", body: { decision: "pass", reason: "   " }, field: "body.reason" },
+            { name: "an extra field", body: { decision: "pass", reason: "x", force: true }, field: "body.force" },
           ],
         };
       },

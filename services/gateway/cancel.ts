@@ -8,33 +8,67 @@
  * workflow records `execution.cancelled` when it stops. A repeated request
  * answers 202 with `duplicate: true` and the first request's sequence.
  *
+ * Every person's request to a running execution takes the path here (`requestToExecution`): the
+ * cancel, and the verdict on a paused analysis (verdict.ts).
+ *
  * A running execution keeps recording (tool calls, measurements) while the request is decided, so an
  * append refused because the execution moved on is decided again on what it has become (a few times):
  * the guard is the gateway's own read, not the caller's, and it stays what keeps a cancel off an
  * execution that ended in between.
  */
-import { decideExecutionCommand, envelopeDrafts, executionDecider } from "../../lib/domain/index.ts";
+import type * as v from "valibot";
+import {
+  decideExecutionCommand,
+  type ExecutionCommand,
+  type ExecutionCommandDraft,
+  envelopeDrafts,
+  executionDecider,
+} from "../../lib/domain/index.ts";
 import { ConflictError } from "../../lib/errors/index.ts";
-import { type AppendOutcome, handleCommand } from "../../lib/eventstore/index.ts";
+import { handleCommand } from "../../lib/eventstore/index.ts";
 import { CancelExecutionRequestSchema, ExecutionIdParamsSchema } from "../../schemas/api/index.ts";
 import { type ApiRequest, type ApiResponse, parseInput } from "./api.ts";
-import { accepted, actorOf, type CommandDeps, earlierAppend, meta, scopedIdempotencyKey } from "./commands.ts";
+import { actorOf, type CommandDeps, executionAnswer, meta, scopedIdempotencyKey } from "./commands.ts";
 
-export async function cancelExecution(deps: CommandDeps, request: ApiRequest): Promise<ApiResponse> {
+export function cancelExecution(deps: CommandDeps, request: ApiRequest): Promise<ApiResponse> {
+  return requestToExecution(deps, request, {
+    operation: "cancel",
+    body: CancelExecutionRequestSchema,
+    recorded: "execution.cancel_requested",
+    command: (input, on) => ({ type: "CancelExecution", ...on, reason: deps.scrub(input.reason) }),
+  });
+}
+
+/** What every command on a running execution is decided with, besides its own fields. */
+type ExecutionCommandContext = Pick<ExecutionCommand, "executionId" | "actor" | "planRequestedBy" | "now">;
+
+/** One kind of request to a running execution: its body, the event it records, the command it decides. */
+export interface ExecutionRequestSpec<Body extends v.GenericSchema> {
+  /** Scopes the Idempotency-Key: `cancel`, `verdict`. */
+  readonly operation: string;
+  readonly body: Body;
+  /** The event the decider records for it (a repeat the decider records nothing for answers with the first). */
+  readonly recorded: ExecutionCommandDraft["type"];
+  readonly command: (input: v.InferOutput<Body>, on: ExecutionCommandContext) => ExecutionCommand;
+}
+
+/**
+ * A person's request to the execution `{id}`: validated (params, then body), decided by the execution
+ * decider on the execution as it is (decided again when it moved on in between), appended guarded by
+ * its version, answered 202. The plan's requester comes in with the command: whoever asked for the
+ * plan may act on its executions, also the ones policy started for them.
+ */
+export async function requestToExecution<Body extends v.GenericSchema>(
+  deps: CommandDeps,
+  request: ApiRequest,
+  spec: ExecutionRequestSpec<Body>,
+): Promise<ApiResponse> {
   const actor = actorOf(request);
   const { id: executionId } = parseInput(ExecutionIdParamsSchema, request.params, "params");
-  const input = parseInput(CancelExecutionRequestSchema, request.body, "body");
-  const idempotencyKey = scopedIdempotencyKey(request, `cancel:${executionId}`);
-  const cancelAccepted = (result: AppendOutcome) =>
-    accepted(
-      deps,
-      request,
-      result,
-      { id: executionId, kind: "execution", location: `/v1/executions/${executionId}` },
-      { kind: "execution", id: executionId },
-    );
-  const earlier = await earlierAppend(deps.store, request, "execution", executionId, idempotencyKey);
-  if (earlier) return cancelAccepted(earlier.result);
+  const input = parseInput(spec.body, request.body, "body");
+  const idempotencyKey = scopedIdempotencyKey(request, `${spec.operation}:${executionId}`);
+  const { accept, earlier } = await executionAnswer(deps, request, executionId, idempotencyKey);
+  if (earlier) return earlier;
   const now = deps.now();
   const { appended, read } = await decideAgainWhenMoved(() =>
     handleCommand(
@@ -42,35 +76,29 @@ export async function cancelExecution(deps: CommandDeps, request: ApiRequest): P
       executionDecider,
       executionId,
       async (state) => {
-        // Whoever asked for the plan may stop its executions, also the ones policy started for them.
         const planId = state.status === "empty" ? null : state.planId;
         const planRequested = planId
           ? (await deps.store.readAggregate("plan", planId)).find((e) => e.type === "plan.requested")
           : undefined;
-        const drafts = decideExecutionCommand(
-          {
-            type: "CancelExecution",
-            executionId,
-            reason: deps.scrub(input.reason),
-            actor,
-            planRequestedBy: planRequested?.actor.id ?? null,
-            now,
-          },
-          state,
-        );
-        return envelopeDrafts(drafts, executionId, meta(request, actor, now));
+        const command = spec.command(input, {
+          executionId,
+          actor,
+          planRequestedBy: planRequested?.actor.id ?? null,
+          now,
+        });
+        return envelopeDrafts(decideExecutionCommand(command, state), executionId, meta(request, actor, now));
       },
       { idempotencyKey },
     ),
   );
-  if (appended) return cancelAccepted(appended);
+  if (appended) return accept(appended);
   // Asked already: answer with the request on record.
-  const first = read.events.find((e) => e.type === "execution.cancel_requested");
+  const first = read.events.find((e) => e.type === spec.recorded);
   const seq = first?.seq ?? read.version;
-  return cancelAccepted({ seqs: [seq], version: read.version, duplicate: true });
+  return accept({ seqs: [seq], version: read.version, duplicate: true });
 }
 
-/** Times a cancel is decided again when the execution recorded something between the read and the append. */
+/** Times a request is decided again when the execution recorded something between the read and the append. */
 const ATTEMPTS = 5;
 
 /**

@@ -114,6 +114,29 @@ export function earlierAppend(
   return request.resumed && key !== undefined ? store.findAppend(aggregateType, id, key) : Promise.resolve(null);
 }
 
+/**
+ * How a command on one execution answers (executing a plan, a person's request to a running execution):
+ * `accept` turns an append into the 202 naming the execution; `earlier` is that answer for what the
+ * first attempt of a resumed retry appended (then nothing is decided again), null otherwise.
+ */
+export async function executionAnswer(
+  deps: CommandDeps,
+  request: ApiRequest,
+  executionId: string,
+  idempotencyKey: string | undefined,
+): Promise<{ accept: (result: AppendOutcome) => Promise<ApiResponse>; earlier: ApiResponse | null }> {
+  const accept = (result: AppendOutcome) =>
+    accepted(
+      deps,
+      request,
+      result,
+      { id: executionId, kind: "execution", location: `/v1/executions/${executionId}` },
+      { kind: "execution", id: executionId },
+    );
+  const earlier = await earlierAppend(deps.store, request, "execution", executionId, idempotencyKey);
+  return { accept, earlier: earlier ? await accept(earlier.result) : null };
+}
+
 /** 202 with the append's sequence; with a requested wait, held until the read models include it. */
 export async function accepted(
   deps: CommandDeps,
@@ -192,16 +215,8 @@ async function executePlan(deps: CommandDeps, request: ApiRequest): Promise<ApiR
   // The dry run has its own id, or previewing a revision would use up its real run.
   const executionId = executionIdOf(planId, input.revision, input.dry_run === true);
   const idempotencyKey = scopedIdempotencyKey(request, `execute:${planId}`);
-  const executionAccepted = (result: AppendOutcome) =>
-    accepted(
-      deps,
-      request,
-      result,
-      { id: executionId, kind: "execution", location: `/v1/executions/${executionId}` },
-      { kind: "execution", id: executionId },
-    );
-  const earlier = await earlierAppend(deps.store, request, "execution", executionId, idempotencyKey);
-  if (earlier) return executionAccepted(earlier.result);
+  const { accept, earlier } = await executionAnswer(deps, request, executionId, idempotencyKey);
+  if (earlier) return earlier;
   const now = deps.now();
   const command: PlanCommand = {
     type: "RequestExecution",
@@ -242,7 +257,7 @@ async function executePlan(deps: CommandDeps, request: ApiRequest): Promise<ApiR
     }
     throw error;
   }
-  return executionAccepted(result);
+  return accept(result);
 }
 
 /**

@@ -19,6 +19,7 @@ import { createMetrics } from "./metrics.ts";
 import { createQueryHandlers } from "./queries.ts";
 import { createFailureLimiter, createSharedRateLimiter } from "./rate-limit.ts";
 import { buildRoutes } from "./routes.ts";
+import { giveVerdict } from "./verdict.ts";
 import { createLinearWebhook } from "./webhooks/linear.ts";
 import { createWebhookHandlers } from "./webhooks.ts";
 
@@ -99,6 +100,7 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
     createPlan: idempotency.wrap("create-plan", commands.createPlan),
     executePlan: idempotency.wrap("execute-plan", commands.executePlan),
     cancelExecution: idempotency.wrap("cancel-execution", (request) => cancelExecution(commandDeps, request)),
+    giveVerdict: idempotency.wrap("give-verdict", (request) => giveVerdict(commandDeps, request)),
     decideApproval: idempotency.wrap("decide-approval", commands.decideApproval),
     getPlan: queries.getPlan,
     listPlans: queries.listPlans,

@@ -35,6 +35,7 @@ import {
   ServiceNameParamsSchema,
   ServicePageSchema,
   ServiceQuerySchema,
+  VerdictExecutionRequestSchema,
   WsQuerySchema,
 } from "../../schemas/api/index.ts";
 import type { Handler, Route } from "./api.ts";
@@ -46,6 +47,7 @@ export interface RouteHandlers extends WebhookHandlers {
   listPlans: Handler;
   executePlan: Handler;
   cancelExecution: Handler;
+  giveVerdict: Handler;
   decideApproval: Handler;
   getExecution: Handler;
   listExecutions: Handler;
@@ -176,6 +178,24 @@ export function buildRoutes(h: RouteHandlers): Route[] {
       headers: CommandHeadersSchema,
       responses: accepted,
       handler: h.cancelExecution,
+    },
+    {
+      method: "POST",
+      path: "/v1/executions/{id}:verdict",
+      operationId: "giveVerdict",
+      summary:
+        "Judge the verification analysis an execution has paused on (status paused; whoever requested it or its plan, or an admin): pass lets verification go on, fail fails it and rolls the change back",
+      description:
+        'Only an analysis that stayed inconclusive with `on_inconclusive: "pause"` takes a verdict, until its pause\'s deadline (the `execution.paused` event). 409 when the execution has ended, is not paused (the problem names what it is doing, and a verdict already given), or its pause has passed its deadline or is ended by a cancel.',
+      tags: ["executions"],
+      access: "operator",
+      command: true,
+      params: ExecutionIdParamsSchema,
+      body: VerdictExecutionRequestSchema,
+      query: CommandQuerySchema,
+      headers: CommandHeadersSchema,
+      responses: accepted,
+      handler: h.giveVerdict,
     },
     {
       method: "GET",

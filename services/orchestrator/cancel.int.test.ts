@@ -15,7 +15,7 @@ import { loadCatalog } from "../../lib/tools/index.ts";
 import { startTestGateway, type TestGateway } from "../../test/support/gateway.ts";
 import { connectTemporal, recordedArgv, type TestTemporal, waitFor, withDeadline } from "../../test/support/index.ts";
 import { createHarness, type Harness, seededPlan, waitForEnd } from "../../test/support/orchestrator.ts";
-import { type CancelRelay, createCancelRelay } from "./cancel.ts";
+import { createRequestRelay, type RequestRelay } from "./relay.ts";
 import type { ToolClient } from "./tool-client.ts";
 import { routeTemporalLogs, workflowBundle } from "./worker.ts";
 import { statusQuery } from "./workflows/contract.ts";
@@ -51,7 +51,7 @@ describe("cancel an execution (gateway + orchestrator)", { timeout: 180_000 }, (
   let gw: TestGateway;
   let temporal: TestTemporal;
   let h: Harness;
-  let relay: CancelRelay;
+  let relay: RequestRelay;
   const hold = { current: null as ReturnType<typeof holdCall> | null };
 
   before(async () => {
@@ -66,7 +66,7 @@ describe("cancel an execution (gateway + orchestrator)", { timeout: 180_000 }, (
       getResource: (request, options) => h.tools.getResource(request, options),
     };
     await h.startWorker({ tools: held });
-    relay = createCancelRelay({ store: gw.store, client: temporal.client, logger });
+    relay = createRequestRelay({ store: gw.store, client: temporal.client, logger });
     await relay.start();
   });
   after(async () => {

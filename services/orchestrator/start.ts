@@ -1,7 +1,8 @@
 /**
  * Starts the orchestrator on a shared runtime: a durable consumer of
  * `execution.requested` that starts one workflow per execution (its type chosen from the plan),
- * one relaying `execution.cancel_requested` to the workflow's `cancel` signal, one starting the
+ * one relaying a person's requests to the workflow's signals (`execution.cancel_requested` to `cancel`,
+ * `execution.verdict_requested` to `verdict`, relay.ts), one starting the
  * executions policy allows without a person (stage 2, auto-start.ts),
  * and the Temporal worker that runs those workflows, calling the tool router
  * over its HTTP RPC.
@@ -14,7 +15,7 @@ import { connectTemporal } from "../../lib/temporal/connect.ts";
 import { createCapabilityMinter, requireSigningKey } from "../../lib/tools/index.ts";
 import { type ActivityDeps, createActivities, notifies } from "./activities.ts";
 import { createAutoStarter } from "./auto-start.ts";
-import { createCancelRelay } from "./cancel.ts";
+import { createRequestRelay } from "./relay.ts";
 import { createExecutionStarter } from "./starter.ts";
 import { createToolClient } from "./tool-client.ts";
 import { routeTemporalLogs, startExecutionWorker } from "./worker.ts";
@@ -80,9 +81,9 @@ export async function startOrchestrator(
     integrations: notifies(activityDeps),
   });
   await starter.start();
-  // Next to the starter: cancel requests become the workflow's signal; stage 2's allowed writes start by themselves.
-  const cancels = createCancelRelay({ store: runtime.store, client, logger });
-  await cancels.start();
+  // Next to the starter: cancels and verdicts become the workflow's signals; stage 2's allowed writes start by themselves.
+  const requests = createRequestRelay({ store: runtime.store, client, logger });
+  await requests.start();
   const autoStarter = createAutoStarter({ store: runtime.store, logger });
   await autoStarter.start();
   logger.info(
@@ -97,7 +98,7 @@ export async function startOrchestrator(
   return {
     async stop() {
       await autoStarter.stop();
-      await cancels.stop();
+      await requests.stop();
       await starter.stop();
       await worker.stop();
       await temporal.close();

@@ -171,6 +171,26 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  "/v1/executions/{id}:verdict": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Judge the verification analysis an execution has paused on (status paused; whoever requested it or its plan, or an admin): pass lets verification go on, fail fails it and rolls the change back
+     * @description Only an analysis that stayed inconclusive with `on_inconclusive: "pause"` takes a verdict, until its pause's deadline (the `execution.paused` event). 409 when the execution has ended, is not paused (the problem names what it is doing, and a verdict already given), or its pause has passed its deadline or is ended by a cancel.
+     */
+    post: operations["giveVerdict"];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   "/v1/executions/{id}/as-of": {
     parameters: {
       query?: never;
@@ -959,6 +979,7 @@ export interface operations {
         status?:
           | "requested"
           | "running"
+          | "paused"
           | "verification_failed"
           | "rolling_back"
           | "rolled_back"
@@ -1108,6 +1129,61 @@ export interface operations {
     requestBody: {
       content: {
         "application/json": {
+          reason: string;
+        };
+      };
+    };
+    responses: {
+      /** @description Accepted: appended and acknowledged by JetStream */
+      202: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": {
+            duplicate: boolean;
+            id: string;
+            /** @enum {string} */
+            kind: "plan" | "execution" | "approval" | "signal";
+            location: string;
+            projected?: boolean;
+            redacted?: boolean;
+            seq: number;
+          };
+        };
+      };
+      /** @description RFC 9457 problem details naming the field at fault and the fix */
+      default: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+    };
+  };
+  giveVerdict: {
+    parameters: {
+      query?: {
+        wait?: string;
+      };
+      header?: {
+        "Idempotency-Key"?: string;
+        "If-Match"?: string;
+        Prefer?: string;
+        "X-Correlation-Id"?: string;
+      };
+      path: {
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        "application/json": {
+          /** @enum {string} */
+          decision: "pass" | "fail";
           reason: string;
         };
       };

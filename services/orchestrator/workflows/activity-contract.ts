@@ -14,6 +14,7 @@ export type ExecutionEventType =
   | "execution.verified"
   | "execution.verification_failed"
   | "execution.measured"
+  | "execution.paused"
   | "execution.rollback_started"
   | "execution.rolled_back"
   | "execution.succeeded"

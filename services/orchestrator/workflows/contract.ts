@@ -40,6 +40,8 @@ export type ExecutionPhase =
   | "starting"
   | "running"
   | "verifying"
+  /** Verification waits for a person's `verdict` on an inconclusive analysis (`on_inconclusive: "pause"`). */
+  | "paused"
   | "rolling_back"
   | "succeeded"
   | "failed"

@@ -9,7 +9,8 @@
  * change that; a plain read (plans made before analyses) also stops when the
  * verification timeout is spent, however slow its reads. Inconclusive past its limit fails, or, when the plan says
  * `pause`, waits for a person's `verdict` signal until its deadline (no
- * verdict: fail). The first check that does not pass ends verification; the
+ * verdict: fail), recorded as `execution.paused` and shown as phase `paused`.
+ * The first check that does not pass ends verification; the
  * outcome is recorded as `execution.verified` or `execution.verification_failed`.
  *
  * Measurements: Prometheus and Tempo through `QueryPrometheusActivity` and
@@ -21,7 +22,7 @@
  * is pure and imports nothing else (the judging must happen here, where it
  * is replayed, rather than in an activity's answer).
  */
-import { type ActivityInterfaceFor, condition, defineSignal, setHandler } from "@temporalio/workflow";
+import { type ActivityInterfaceFor, condition, defineSignal, patched, setHandler } from "@temporalio/workflow";
 import type { EventPayload } from "../../../events/index.ts";
 import {
   type Check,
@@ -41,10 +42,28 @@ export interface VerdictDecision {
   readonly decision: "pass" | "fail";
   readonly by: string;
   readonly reason: string;
+  /** The step whose paused analysis it judges (`execution.verdict_requested`); absent: whichever is paused. */
+  readonly step_id?: string | undefined;
 }
 
-/** Decides a paused analysis; a verdict sent while nothing is paused is ignored. */
+/** Decides a paused analysis; a verdict sent while nothing is paused, or naming another step, is ignored. */
 export const verdictSignal = defineSignal<[VerdictDecision]>("verdict");
+
+/**
+ * The marker of runs that record `execution.paused` when an analysis pauses for a verdict. Histories
+ * recorded before it paused without it; replaying one, `patched` answers false and the run waits as
+ * it did then (no activity, the whole pause timeout).
+ */
+export const VERDICT_PAUSE_PATCH = "verdict-pause-event";
+
+/** An analysis pausing for a verdict: what `execution.paused` says of it. */
+interface PauseFor {
+  readonly step: PlannedStep;
+  readonly check: Check;
+  /** Why it is inconclusive, with its last measurement. */
+  readonly reason: string;
+  readonly attempts: number;
+}
 
 export interface VerificationOutcome {
   readonly passed: boolean;
@@ -82,15 +101,38 @@ export async function verify(
   run.progress.phase = "verifying";
 
   let decision: VerdictDecision | null = null;
-  let paused = false;
+  /** The step whose analysis waits for a verdict; null while none does. */
+  let pausedOn: string | null = null;
   setHandler(verdictSignal, (d) => {
-    if (paused) decision ??= d;
+    if (pausedOn !== null && (d.step_id === undefined || d.step_id === pausedOn)) decision ??= d;
   });
-  const awaitVerdict = async (timeoutMs: number): Promise<VerdictDecision | null> => {
+  const awaitVerdict = async (pause: PauseFor): Promise<VerdictDecision | null> => {
     decision = null;
-    paused = true;
-    await condition(() => decision !== null || stopped(), timeoutMs);
-    paused = false;
+    pausedOn = pause.step.step_id;
+    run.progress.phase = "paused";
+    let waitMs = pause.check.pause_timeout_ms;
+    if (patched(VERDICT_PAUSE_PATCH)) {
+      const deadline = Date.now() + waitMs;
+      await run.activities.recordEvent({
+        ...run.meta,
+        event: {
+          type: "execution.paused",
+          payload: {
+            execution_id: run.exec,
+            step_id: pause.step.step_id,
+            check: pause.check.description,
+            reason: pause.reason,
+            attempts: pause.attempts,
+            deadline: new Date(deadline).toISOString(),
+          },
+        },
+      });
+      // The deadline is the one recorded (and shown to people): recording it took some of the wait.
+      waitMs = Math.max(1, deadline - Date.now());
+    }
+    await condition(() => decision !== null || stopped(), waitMs);
+    pausedOn = null;
+    run.progress.phase = "verifying";
     return decision;
   };
 
@@ -142,7 +184,7 @@ async function runCheck(
   run: ExecutionRun,
   step: PlannedStep,
   check: Check,
-  awaitVerdict: (timeoutMs: number) => Promise<VerdictDecision | null>,
+  awaitVerdict: (pause: PauseFor) => Promise<VerdictDecision | null>,
   stopped: () => boolean,
 ): Promise<CheckResult> {
   // A wait that a cancel ends at once (a timer like `sleep` otherwise, so histories replay the same).
@@ -211,7 +253,12 @@ async function runCheck(
     return result(settled.state, settled.reason);
 
   const waitS = Math.round(check.pause_timeout_ms / 1000);
-  const d = await awaitVerdict(check.pause_timeout_ms);
+  const d = await awaitVerdict({
+    step,
+    check,
+    reason: `${subject}${last}; ${settled.reason}`,
+    attempts: outcomes.length,
+  });
   if (d === null) return result("fail", `${settled.reason}; paused for a verdict, none came within ${waitS} s`);
   const decided = `${settled.reason}; paused, then judged ${d.decision} by ${d.by}: ${d.reason}`;
   return result(d.decision, decided);
