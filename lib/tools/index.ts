@@ -93,7 +93,11 @@ export {
   type ObjectStoreRef,
   parseSandboxExecMessage,
   parseSandboxExecRequest,
+  parseSandboxHostCommand,
+  parseSandboxHostMessage,
   type SandboxExecMessage,
   type SandboxExecRequest,
+  type SandboxHostCommand,
+  type SandboxHostMessage,
   sandboxExecError,
 } from "./sandbox-protocol.ts";

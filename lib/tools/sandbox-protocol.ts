@@ -1,13 +1,19 @@
 /**
- * The sandbox-exec protocol, shared by the tool router (which starts one
- * `sandbox-exec` process per call) and sandbox-exec itself: one request in,
- * JSON lines out.
+ * The sandbox-exec protocol, shared by the tool router and sandbox-exec itself, in two forms.
  *
+ * One call per process (`sandbox-exec`): one request in, JSON lines out.
  * In:  one JSON object, a `SandboxExecRequest` (a tool-call spec plus how to
  *      reach the artifact store; secret *references* only, never values).
  * Out: `{"type":"started",...}`, then `{"type":"output","stream":"stdout","seq":0,"line":"..."}`
  *      per line (redacted), then exactly one `{"type":"result","result":{...}}`
  *      or `{"type":"error","error":{problem+json}}`.
+ *
+ * A host (`sandbox-exec --serve`): many calls at once over one pair of pipes, JSON lines both ways.
+ * In:  `{"call":"<id>","request":{...SandboxExecRequest}}` starts a call; `{"cancel":"<id>"}` cancels it.
+ * Out: the same messages as above, each with the `call` it belongs to:
+ *      `{"call":"<id>","type":"started",...}` ... `{"call":"<id>","type":"result",...}`. A line the
+ *      host cannot read is answered with an `error` for its call id, or `"call":null` when not even
+ *      that can be read.
  */
 import type { SecretRef } from "../config/index.ts";
 import { type ProblemDetails, RelayedError, ValidationError, type WheelhouseError } from "../errors/index.ts";
@@ -35,6 +41,18 @@ export type SandboxExecMessage =
   | { type: "result"; result: ToolCallOutcome }
   | { type: "error"; error: ProblemDetails };
 
+/** A host's line: a `SandboxExecMessage` with the call it belongs to (null: a line whose call could not be read). */
+export type SandboxHostMessage = SandboxExecMessage & { call: string | null };
+
+/**
+ * A line written to a host, read: a call to start, a call to cancel, or a line that is neither, with
+ * the problem and the call id when it could be read (the host answers it with an `error` for that id).
+ */
+export type SandboxHostCommand =
+  | { type: "call"; call: string; request: SandboxExecRequest }
+  | { type: "cancel"; call: string }
+  | { type: "invalid"; call: string | null; error: ValidationError };
+
 /** Reads the one request on the sandbox process's stdin; a `ValidationError` says what is missing. */
 export function parseSandboxExecRequest(raw: string): SandboxExecRequest {
   let doc: unknown;
@@ -47,17 +65,76 @@ export function parseSandboxExecRequest(raw: string): SandboxExecRequest {
       cause,
     });
   }
+  return toSandboxExecRequest(doc, "(stdin)", "");
+}
+
+/** Checks a parsed request; `where` names it in errors (`(stdin)`, `request`), `prefix` goes before its fields. */
+function toSandboxExecRequest(doc: unknown, where: string, prefix: string): SandboxExecRequest {
   const r = doc as Partial<SandboxExecRequest> | null;
   if (typeof r !== "object" || r === null || typeof r.action_id !== "string" || typeof r.tool_call_id !== "string") {
     throw new ValidationError("the request needs tool_call_id, action_id and input", {
-      field: "(stdin)",
+      field: where,
       fix: 'send {"tool_call_id": "...", "action_id": "kubectl.get", "input": {...}}',
     });
   }
   if (typeof r.input !== "object" || r.input === null) {
-    throw new ValidationError("input must be an object", { field: "input", fix: "send the action's input object" });
+    throw new ValidationError("input must be an object", {
+      field: `${prefix}input`,
+      fix: "send the action's input object",
+    });
   }
   return r as SandboxExecRequest;
+}
+
+/** One line written to a host (`sandbox-exec --serve`); never throws: a bad line comes back as `invalid`. */
+export function parseSandboxHostCommand(line: string): SandboxHostCommand {
+  const fix = 'write one JSON object per line: {"call":"<id>","request":{...}} or {"cancel":"<id>"}';
+  let doc: unknown;
+  try {
+    doc = JSON.parse(line);
+  } catch (cause) {
+    return {
+      type: "invalid",
+      call: null,
+      error: new ValidationError("the line is not valid JSON", { field: "(line)", fix, cause }),
+    };
+  }
+  if (typeof doc !== "object" || doc === null || Array.isArray(doc)) {
+    return {
+      type: "invalid",
+      call: null,
+      error: new ValidationError("the line is not a JSON object", { field: "(line)", fix }),
+    };
+  }
+  const command = doc as { call?: unknown; cancel?: unknown; request?: unknown };
+  if ("cancel" in command) {
+    if (typeof command.cancel === "string" && command.cancel !== "") return { type: "cancel", call: command.cancel };
+    return {
+      type: "invalid",
+      call: null,
+      error: new ValidationError("cancel must name a call id (a non-empty string)", { field: "cancel", fix }),
+    };
+  }
+  if (typeof command.call !== "string" || command.call === "") {
+    return {
+      type: "invalid",
+      call: null,
+      error: new ValidationError('the line has no call id: "call" must be a non-empty string', { field: "call", fix }),
+    };
+  }
+  try {
+    return { type: "call", call: command.call, request: toSandboxExecRequest(command.request, "request", "request.") };
+  } catch (error) {
+    return { type: "invalid", call: command.call, error: error as ValidationError };
+  }
+}
+
+/** One stdout line of a host as a message, or null for a line that is not one (stray output). */
+export function parseSandboxHostMessage(line: string): SandboxHostMessage | null {
+  const message = parseSandboxExecMessage(line) as Partial<SandboxHostMessage> | null;
+  if (message === null || typeof message !== "object" || typeof message.type !== "string") return null;
+  if (typeof message.call !== "string" && message.call !== null) return null;
+  return message as SandboxHostMessage;
 }
 
 /** One stdout line of the sandbox process as a message, or null for a line that is not one (stray output). */

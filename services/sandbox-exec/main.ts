@@ -1,18 +1,24 @@
 /**
- * sandbox-exec: runs exactly one tool call in its own process.
+ * sandbox-exec: runs tool calls, each CLI in its own process group, clean environment and private
+ * work dir; either exactly one call in its own process, or, with `--serve`, as a host of many.
  *
  *   echo '{"tool_call_id":"t1","action_id":"kubectl.get","input":{"kind":"pod","namespace":"shop"}}' \
  *     | node services/sandbox-exec/main.ts [--catalog-dir schemas/tools]
+ *   node services/sandbox-exec/main.ts --serve [--catalog-dir schemas/tools]
  *
- * Reads one JSON request on stdin and writes JSON lines to stdout (lib/tools/sandbox-protocol.ts).
+ * One call: reads one JSON request on stdin and writes JSON lines to stdout. `--serve`: reads a
+ * call or a cancel per line and writes every call's lines with its call id, calls running at once
+ * (serve.ts); stdin closed: it finishes the calls in flight and exits. Both protocols are in
+ * lib/tools/sandbox-protocol.ts.
  * `--catalog-dir` is the tool catalog's folder; the tool router always passes it, because the
  * router runs a bundle of this file (services/tool-router/sandbox-bundle.ts) from a cache folder,
  * where a path relative to the module would point nowhere. Without it: the repository's
  * `schemas/tools`, found from this source file.
- * SIGTERM/SIGINT cancel the call: the tool's whole process group is stopped.
+ * SIGTERM/SIGINT cancel the call (every call, for a host): the tool's whole process group is stopped.
  * The only file here that reads the environment.
  */
 import { existsSync } from "node:fs";
+import { createInterface } from "node:readline";
 import { text } from "node:stream/consumers";
 import { parseArgs } from "node:util";
 import { loadConfig } from "../../lib/config/index.ts";
@@ -20,6 +26,7 @@ import { ConfigError, toProblem } from "../../lib/errors/index.ts";
 import { type Catalog, DEFAULT_CATALOG_DIR, loadCatalog } from "../../lib/tools/catalog.ts";
 import type { SandboxExecMessage } from "../../lib/tools/index.ts";
 import { runSandboxExec } from "./run.ts";
+import { serveSandboxCalls } from "./serve.ts";
 
 const controller = new AbortController();
 process.once("SIGTERM", () => controller.abort());
@@ -31,33 +38,52 @@ const write = (message: SandboxExecMessage) => {
 
 let tools: ReturnType<typeof loadConfig>["tools"];
 let catalog: Catalog;
+let serve: boolean;
 try {
-  const catalogDirArg = parseCatalogDirArg();
+  const args = parseArgv();
+  serve = args.serve;
   tools = loadConfig().tools;
   // Everything that does not depend on the request is done before it is read: the tool router may
   // start this process ahead of its call (services/tool-router/spawn.ts). One action runs here, and
   // the router's own catalog has compiled and checked the same files: compile only that action's schema.
-  catalog = loadCatalog(catalogDir(catalogDirArg), { compile: "on_first_use" });
+  // A host's calls each compile their action's schema once, then it is kept for the next call.
+  catalog = loadCatalog(catalogDir(args.catalogDir), { compile: "on_first_use" });
 } catch (error) {
-  write({ type: "error", error: toProblem(error) });
+  write({ type: "error", error: toProblem(error), ...(process.argv.includes("--serve") ? { call: null } : {}) });
   process.exit(2);
 }
 
-const code = await runSandboxExec(await text(process.stdin), {
-  tools,
-  catalog,
-  env: process.env,
-  write,
-  signal: controller.signal,
-});
-process.exitCode = code;
+if (serve) {
+  const lines = createInterface({ input: process.stdin, crlfDelay: Number.POSITIVE_INFINITY });
+  // SIGTERM: no further lines are read; the calls in flight are canceled and awaited, then the process ends.
+  controller.signal.addEventListener("abort", () => {
+    lines.close();
+    process.stdin.destroy();
+  });
+  await serveSandboxCalls(lines, {
+    tools,
+    catalog,
+    env: process.env,
+    write: (message) => process.stdout.write(`${JSON.stringify(message)}\n`),
+    signal: controller.signal,
+  });
+} else {
+  process.exitCode = await runSandboxExec(await text(process.stdin), {
+    tools,
+    catalog,
+    env: process.env,
+    write,
+    signal: controller.signal,
+  });
+}
 
-function parseCatalogDirArg(): string | undefined {
+function parseArgv(): { readonly catalogDir: string | undefined; readonly serve: boolean } {
   try {
-    return parseArgs({ options: { "catalog-dir": { type: "string" } } }).values["catalog-dir"];
+    const { values } = parseArgs({ options: { "catalog-dir": { type: "string" }, serve: { type: "boolean" } } });
+    return { catalogDir: values["catalog-dir"], serve: values.serve === true };
   } catch (cause) {
     throw new ConfigError(`sandbox-exec: ${(cause as Error).message}`, [
-      { field: "(argv)", message: (cause as Error).message, fix: "pass only --catalog-dir=<folder>" },
+      { field: "(argv)", message: (cause as Error).message, fix: "pass only --catalog-dir=<folder> and --serve" },
     ]);
   }
 }

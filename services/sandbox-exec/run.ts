@@ -3,7 +3,8 @@
  * and reports it as `SandboxExecMessage`s (the protocol lives in
  * lib/tools/sandbox-protocol.ts, shared with the tool router that starts us).
  *
- * A process is started for every call, so what it loads is paid for every call: the modules come
+ * In the one-call form a process is started for every call, so what it loads is paid for every
+ * call (a host, serve.ts, pays it once for many calls): the modules come
  * one by one (not through lib/tools/index.ts, which also brings capabilities and the router's
  * artifact store), and the object store's client (the MinIO SDK) only for a call that reads an
  * artifact from it.
@@ -20,6 +21,7 @@ import {
   type ObjectStoreRef,
   parseSandboxExecRequest,
   type SandboxExecMessage,
+  type SandboxExecRequest,
 } from "../../lib/tools/sandbox-protocol.ts";
 
 /** The object store's client, made on the first read. */
@@ -43,10 +45,13 @@ export interface SandboxExecDeps {
   readonly signal?: AbortSignal | undefined;
 }
 
-/** Runs one request; resolves with the process exit code (0 when a result was written). */
-export async function runSandboxExec(raw: string, deps: SandboxExecDeps): Promise<number> {
+/**
+ * Runs one request (its raw JSON, or one a host has read already); resolves with the process exit
+ * code (0 when a result was written). Never throws: a failure is written as the protocol's error.
+ */
+export async function runSandboxExec(raw: string | SandboxExecRequest, deps: SandboxExecDeps): Promise<number> {
   try {
-    const request = parseSandboxExecRequest(raw);
+    const request = typeof raw === "string" ? parseSandboxExecRequest(raw) : raw;
     const secret = (ref: SecretRef) => resolveSecret(ref, deps.env);
     const objectStore = request.object_store ? objectStoreOnFirstRead(request.object_store, secret) : undefined;
     const executor = createToolExecutor({

@@ -1,8 +1,16 @@
 /**
- * Runs one tool call in its own `sandbox-exec` process and turns its JSON
- * lines back into callbacks and a result. A crash of the sandbox process (or
- * of the tool) cannot take the router down; aborting kills the sandbox
- * process, which stops the tool's whole process group.
+ * Runs tool calls in `sandbox-exec` processes and turns their JSON lines back
+ * into callbacks and a result, in one of two modes (config `tools.sandbox.mode`):
+ *
+ * - `host` (the default): a small pool of long-lived sandbox-exec processes, each
+ *   serving many calls at once (sandbox-host.ts), so no call waits for Node to start;
+ * - `process_per_call`: every call in a sandbox-exec process of its own (below), the
+ *   strictest isolation: nothing of one call's sandbox process is there for the next.
+ *
+ * In both, the CLI runs in its own process group with a clean environment and a
+ * private work dir, and a crash of a sandbox process (or of the tool) cannot take
+ * the router down. Per call, aborting kills the sandbox process, which stops the
+ * tool's whole process group.
  *
  * Starting Node and loading sandbox-exec's modules takes far longer than a
  * fast CLI runs, so the process runs a bundle of sandbox-exec with Node's
@@ -24,6 +32,10 @@ import {
 } from "../../lib/tools/index.ts";
 import type { RunInSandbox } from "./router.ts";
 import { type SandboxExecLaunch, sandboxExecLaunch } from "./sandbox-bundle.ts";
+import { createSandboxHostRunner, type SandboxHostExit, sandboxExecRequest } from "./sandbox-host.ts";
+
+/** `host`: calls share a pool of long-lived sandbox-exec processes; `process_per_call`: one process per call. */
+export type SandboxMode = "host" | "process_per_call";
 
 export interface SandboxProcessOptions {
   /**
@@ -40,12 +52,25 @@ export interface SandboxProcessOptions {
   /** Extra time the sandbox process gets beyond the call's own timeout before it is killed. */
   readonly graceMs?: number | undefined;
   readonly defaultTimeoutMs?: number | undefined;
-  /** Keep one sandbox process started ahead, waiting for its request; `close()` stops it. */
+  /**
+   * Start the sandbox processes now: the hosts, or one process per call started ahead and waiting
+   * for its request; `close()` stops them.
+   */
   readonly prestart?: boolean | undefined;
+  /** `host` (default) or `process_per_call` (config `tools.sandbox.mode`). */
+  readonly mode?: SandboxMode | undefined;
+  /** Host mode: hosts in the pool (config `tools.sandbox.hosts`, default 2). */
+  readonly hosts?: number | undefined;
+  /** Host mode: calls a host serves before it is replaced (config `tools.sandbox.recycle_after_calls`, default 500). */
+  readonly recycleAfterCalls?: number | undefined;
+  /** Host mode: how long a canceled call may take to end before the router kills its process group. */
+  readonly cancelGraceMs?: number | undefined;
+  /** Host mode: told when a host exits, for the router's log. */
+  readonly onHostExit?: ((exit: SandboxHostExit) => void) | undefined;
 }
 
-/** The runner, and `close()` to stop the process started ahead (nothing to stop without `prestart`). */
-export type SandboxProcessRunner = RunInSandbox & { close(): void };
+/** The runner, and `close()`, which stops its sandbox processes (hosts, or the one started ahead) and waits for them. */
+export type SandboxProcessRunner = RunInSandbox & { close(): Promise<void> };
 
 const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
@@ -75,6 +100,21 @@ type SandboxProcess = StartedSandboxProcess["child"];
 export function createSandboxProcessRunner(options: SandboxProcessOptions = {}): SandboxProcessRunner {
   const launch = options.command ? commandLaunch(options.command) : (options.launch ?? sandboxExecLaunch);
   const env = options.env ?? process.env;
+  if ((options.mode ?? "host") === "host") {
+    return createSandboxHostRunner({
+      launch,
+      env,
+      objectStore: options.objectStore,
+      allowFileRepos: options.allowFileRepos,
+      graceMs: options.graceMs,
+      defaultTimeoutMs: options.defaultTimeoutMs,
+      hosts: options.hosts,
+      recycleAfterCalls: options.recycleAfterCalls,
+      cancelGraceMs: options.cancelGraceMs,
+      prestart: options.prestart,
+      onHostExit: options.onHostExit,
+    });
+  }
   const startProcess = async () => {
     const { file, args, env: added } = await launch();
     return startSandboxProcess(file, args, { ...env, ...added });
@@ -101,13 +141,7 @@ export function createSandboxProcessRunner(options: SandboxProcessOptions = {}):
     const timer = setTimeout(kill, timeoutMs);
     if (hooks.signal?.aborted) kill();
     hooks.signal?.addEventListener("abort", kill, { once: true });
-    child.stdin.end(
-      JSON.stringify({
-        ...spec,
-        ...(options.objectStore ? { object_store: options.objectStore } : {}),
-        ...(options.allowFileRepos ? { allow_file_repos: true } : {}),
-      }),
-    );
+    child.stdin.end(JSON.stringify(sandboxExecRequest(spec, options)));
     try {
       return await outcomeOf(child, hooks);
     } finally {
@@ -116,10 +150,15 @@ export function createSandboxProcessRunner(options: SandboxProcessOptions = {}):
     }
   };
   return Object.assign(run, {
-    close() {
+    async close() {
       closed = true;
-      void spare?.then((started) => started.child.kill());
+      const ahead = spare;
       spare = null;
+      const started = await ahead;
+      if (started && !started.exited) {
+        started.child.kill();
+        await started.child;
+      }
     },
   });
 }

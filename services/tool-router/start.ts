@@ -1,4 +1,7 @@
-/** Starts the tool router on a shared runtime: typed RPC over HTTP, each call in its own sandbox process. */
+/**
+ * Starts the tool router on a shared runtime: typed RPC over HTTP, each call's CLI in a sandbox; the
+ * sandbox processes are a pool of hosts or one per call (`tools.sandbox.mode`), started with the router.
+ */
 import type { KeyObject } from "node:crypto";
 import { resolveSecret } from "../../lib/config/index.ts";
 import type { RunningService, Runtime } from "../../lib/runtime/index.ts";
@@ -51,6 +54,23 @@ export async function startToolRouter(runtime: Runtime, options: ToolRouterStart
     defaultTimeoutMs: config.tools.default_timeout_ms,
     ...(objectStore ? { objectStore } : {}),
     prestart: true,
+    mode: config.tools.sandbox.mode,
+    hosts: config.tools.sandbox.hosts,
+    recycleAfterCalls: config.tools.sandbox.recycle_after_calls,
+    onHostExit: (exit) => {
+      if (exit.expected) return;
+      logger.warn(
+        {
+          pid: exit.pid,
+          code: exit.code,
+          signal: exit.signal,
+          calls_failed: exit.callsFailed,
+          restart_in_ms: exit.restartInMs,
+          stderr: exit.stderr,
+        },
+        "a sandbox host exited unexpectedly; its calls in flight failed and a replacement is started",
+      );
+    },
   });
   const router = createToolRouter({
     catalog: runtime.catalog(),
@@ -80,7 +100,7 @@ export async function startToolRouter(runtime: Runtime, options: ToolRouterStart
     url,
     async stop() {
       await transport.stop();
-      sandbox.close();
+      await sandbox.close();
     },
   };
 }
