@@ -29,8 +29,10 @@ import { runSandboxExec } from "./run.ts";
 import { serveSandboxCalls } from "./serve.ts";
 
 const controller = new AbortController();
-process.once("SIGTERM", () => controller.abort());
-process.once("SIGINT", () => controller.abort());
+// `on`, not `once`: while a listener of ours is there, execa's exit hook (signal-exit) does not
+// re-raise the signal, which would end this process before the canceled calls write their results.
+process.on("SIGTERM", () => controller.abort());
+process.on("SIGINT", () => controller.abort());
 
 const write = (message: SandboxExecMessage) => {
   process.stdout.write(`${JSON.stringify(message)}\n`);
