@@ -1,72 +1,49 @@
 /**
  * The orchestrator against the real Temporal dev server, real NATS, and a
  * real tool router (in process) running the real kubectl against the local
- * cluster. Each test has its own event store prefix, task queue, execution
- * ids and Kubernetes namespace.
+ * cluster (test/support/orchestrator.ts). Each test has its own event store
+ * prefix, task queue, execution ids and Kubernetes namespace.
  */
 import assert from "node:assert/strict";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { ApplicationFailure } from "@temporalio/activity";
 import type { Client } from "@temporalio/client";
 import { decodeJwt } from "jose";
-import {
-  type Actor,
-  type AnyEvent,
-  type AnyRecordedEvent,
-  type EventPayload,
-  newEvent,
-  type PlanStep,
-} from "../../events/index.ts";
+import { type AnyRecordedEvent, newEvent, type PlanStep } from "../../events/index.ts";
 import { planRevisionDigest } from "../../lib/domain/index.ts";
-import type { EventStore } from "../../lib/eventstore/index.ts";
-import { createEvidenceStore } from "../../lib/evidence/index.ts";
 import { createLogger } from "../../lib/log/index.ts";
+import { loadCatalog, toolInputSha256 } from "../../lib/tools/index.ts";
 import {
-  createCapabilityMinter,
-  createCapabilityVerifier,
-  findExecutable,
-  generateCapabilityKeys,
-  loadCatalog,
-  toolInputSha256,
-} from "../../lib/tools/index.ts";
-import {
-  clusterToolPath,
   connectTemporal,
   connectTestNats,
-  createTestDeployment,
-  createTestEventStore,
-  createTestNamespace,
   kubeGet,
   recordedArgv,
-  recordingBin,
   type TestTemporal,
-  testCluster,
   uniqueName,
   waitFor,
   withDeadline,
 } from "../../test/support/index.ts";
-import { createToolRouterTransport, type ToolRouterTransport } from "../tool-router/http.ts";
-import { createToolCallRecorder } from "../tool-router/recorder.ts";
-import { createToolRouter } from "../tool-router/router.ts";
-import { createSandboxProcessRunner } from "../tool-router/spawn.ts";
-import { createActivities, type RunToolInput } from "./activities.ts";
-import { createExecutionStarter, type ExecutionStarter } from "./starter.ts";
-import { createToolClient, type ToolClient } from "./tool-client.ts";
-import { type ExecutionWorker, routeTemporalLogs, startExecutionWorker, workflowBundle } from "./worker.ts";
+import {
+  ALICE,
+  BOB,
+  CAROL,
+  createHarness,
+  executionRequested,
+  type Harness,
+  type SeedOptions,
+  seedPlan,
+  typesOf,
+  VERIFICATION_TIMEOUT_MS,
+  waitForEnd,
+} from "../../test/support/orchestrator.ts";
+import type { RunToolInput } from "./activities.ts";
+import type { ToolClient } from "./tool-client.ts";
+import { routeTemporalLogs, workflowBundle } from "./worker.ts";
 import { cancelSignal, type ExecutionStatus, statusQuery } from "./workflows/execute-plan.ts";
 
-/** How long verification keeps re-reading; the verification test checks its verdict waited this long. */
-const VERIFICATION_TIMEOUT_MS = 4000;
 const catalog = loadCatalog();
 const logger = createLogger({ service: "orchestrator-test", level: "warn", format: "json" });
-
-const ALICE: Actor = { kind: "user", id: "alice", roles: ["operator"] };
-const BOB: Actor = { kind: "user", id: "bob", roles: ["approver"] };
-const CAROL: Actor = { kind: "user", id: "carol", roles: ["approver"] };
 
 /** The plan's steps, aimed at a namespace of the test's own where a Deployment "checkout" runs 2 replicas. */
 function stepsIn(namespace: string) {
@@ -108,21 +85,6 @@ function stepsIn(namespace: string) {
   return { deployment, absent, scaleStep, annotateStep, failingReadStep };
 }
 
-interface Harness {
-  readonly store: EventStore;
-  /** The test's own namespace, with a Deployment "checkout" at 2 replicas. */
-  readonly namespace: string;
-  readonly steps: ReturnType<typeof stepsIn>;
-  readonly taskQueue: string;
-  readonly argvLog: string;
-  readonly tools: ToolClient;
-  /** The activities as a worker gets them, to call one directly (outside a workflow). */
-  activities(tools?: ToolClient): ReturnType<typeof createActivities>;
-  startWorker(options?: { tools?: ToolClient; shutdownGraceMs?: number }): Promise<ExecutionWorker>;
-  startStarter(): Promise<ExecutionStarter>;
-  close(): Promise<void>;
-}
-
 // Each test builds its own namespace, router and worker, and waits on real kubectl: a loaded two-core
 // machine takes up to half a minute for one, so the suite gets ten minutes.
 describe("orchestrator (Temporal + NATS + tool router)", { timeout: 600_000 }, () => {
@@ -142,247 +104,49 @@ describe("orchestrator (Temporal + NATS + tool router)", { timeout: 600_000 }, (
     await nc.drain();
   });
 
-  /** A fresh event store, tool router (recording into it) and task queue. */
-  async function harness(): Promise<Harness> {
-    const { store, teardown } = await createTestEventStore("orch", { nc, logger });
-    const dir = await mkdtemp(join(tmpdir(), "wh-orch-"));
-    const argvLog = join(dir, "argv.log");
-    const ns = await createTestNamespace("wh-orch");
-    await createTestDeployment(ns.name, "checkout", { replicas: 2 });
-    // The real kubectl behind a wrapper that records each argv: the order of the calls is part of what is tested.
-    const toolPath = clusterToolPath(await recordingBin(dir, argvLog));
-    const env = {
-      PATH: toolPath,
-      HOME: dir,
-      KUBECONFIG: testCluster.kubeconfig,
-      WHEELHOUSE_TOOLS__ENV_ALLOW: "[PATH, HOME, KUBECONFIG]",
-    };
-    const evidence = createEvidenceStore({
-      kind: "local",
-      path: join(dir, "evidence"),
-      endpoint: "http://127.0.0.1:9322",
-      bucket: "unused",
-      region: "us-east-1",
-      access_key: "env:WH_UNUSED_ACCESS_KEY",
-      secret_key: "env:WH_UNUSED_SECRET_KEY",
-      retention_days: 0,
-    });
-    const router = createToolRouter({
-      catalog,
-      runInSandbox: createSandboxProcessRunner({ env }),
-      isInstalled: async (binary) => (await findExecutable(binary, toolPath)) !== null,
-      ...createToolCallRecorder({ store, evidence, logger }),
-    });
-    // The orchestrator signs each call's capability, the router checks it: one pair per harness.
-    const keys = generateCapabilityKeys();
-    const transport: ToolRouterTransport = createToolRouterTransport({
-      router,
-      capabilities: createCapabilityVerifier({ verifyKey: keys.verifyKey }),
-    });
-    const url = await transport.start({ host: "127.0.0.1", port: 0 });
-    const tools = createToolClient({ url });
-    const taskQueue = uniqueName("orch-test");
-    const workers: ExecutionWorker[] = [];
-    const starters: ExecutionStarter[] = [];
-    const activities = (client: ToolClient = tools) =>
-      createActivities({
-        store,
-        tools: client,
-        catalog,
-        logger,
-        heartbeatMs: 500,
-        capabilities: createCapabilityMinter({ signingKey: keys.signingKey }),
-        toolTimeoutMs: 30_000,
-      });
-    return {
-      store,
-      namespace: ns.name,
-      steps: stepsIn(ns.name),
-      taskQueue,
-      argvLog,
-      tools,
-      activities,
-      async startWorker(options = {}) {
-        const worker = await startExecutionWorker({
-          connection: temporal.workerConnection,
-          namespace: "default",
-          taskQueue,
-          logger,
-          shutdownGraceMs: options.shutdownGraceMs ?? 1000,
-          activities: activities(options.tools),
-        });
-        workers.push(worker);
-        return worker;
-      },
-      async startStarter() {
-        const starter = createExecutionStarter({
-          store,
-          client,
-          taskQueue,
-          logger,
-          verificationTimeoutMs: VERIFICATION_TIMEOUT_MS,
-          toolTimeoutMs: 30_000,
-          backoffMs: [200],
-        });
-        await starter.start();
-        starters.push(starter);
-        return starter;
-      },
-      async close() {
-        for (const s of starters) await s.stop();
-        for (const w of workers) await w.stop();
-        await transport.stop();
-        await teardown();
-        await ns.teardown();
-        await rm(dir, { recursive: true, force: true });
-      },
-    };
-  }
+  /** The harness with the plan steps of this file, aimed at its namespace. */
+  type EngineHarness = Harness & { readonly steps: ReturnType<typeof stepsIn> };
 
-  interface SeedOptions {
-    readonly steps: readonly PlanStep[];
-    readonly dryRunFirst?: readonly string[];
-    readonly approvals?: readonly Actor[];
-    readonly denials?: readonly Actor[];
-    /** The digest the approvals name; default the proposed steps' (another: approvals of an older revision). */
-    readonly approvedDigest?: string;
-  }
-
-  /** A plan as the planner, policy and approvals would have left it: requested, proposed, decided, approved. */
-  async function seedPlan(store: EventStore, options: SeedOptions): Promise<string> {
-    const planId = uniqueName("plan");
-    const meta = (actor: Actor) => ({ actor, correlation_id: planId });
-    const system: Actor = { kind: "service", id: "test", roles: [] };
-    const constraints = Object.fromEntries(
-      options.steps.map((s) => [s.step_id, { dry_run_first: options.dryRunFirst?.includes(s.step_id) ?? false }]),
-    );
-    const decided: EventPayload<"policy.decided"> = {
-      plan_id: planId,
-      revision: 1,
-      decision: "require_approval",
-      tier: "T2",
-      reasons: ["writes in staging need one approval"],
-      approvers_required: 1,
-      constraints: { steps: constraints },
-      ttl_seconds: 3600,
-      expires_at: new Date(Date.now() + 3_600_000).toISOString(),
-      policy_revision: "test",
-      steps: options.steps.map((s) => ({
-        step_id: s.step_id,
-        decision: "require_approval" as const,
-        tier: "T2" as const,
-        reasons: [],
-        approvers_required: 1,
-        constraints: constraints[s.step_id] ?? {},
-      })),
-    };
-    const events: AnyEvent[] = [
-      newEvent(
-        "plan.requested",
-        planId,
-        { plan_id: planId, intent: "scale checkout to 4", source: "api" },
-        meta(ALICE),
-      ),
-      newEvent(
-        "plan.proposed",
-        planId,
-        {
-          plan_id: planId,
-          revision: 1,
-          summary: "scale checkout",
-          steps: [...options.steps],
-          planner: { kind: "template" },
-        },
-        meta(system),
-      ),
-      newEvent("policy.decided", planId, decided, meta(system)),
-    ];
-    for (const approver of options.approvals ?? [BOB]) {
-      events.push(
-        newEvent(
-          "approval.granted",
-          planId,
-          {
-            plan_id: planId,
-            revision: 1,
-            approval_id: `ap-${planId}`,
-            approver: approver.id,
-            channel: "api",
-            digest: options.approvedDigest ?? planRevisionDigest(options.steps),
-          },
-          meta(approver),
-        ),
-      );
+  /** Runs `test` on a fresh harness (store, namespace, router, task queue), closed after it. */
+  async function withHarness(test: (h: EngineHarness) => Promise<void>): Promise<void> {
+    const h = await createHarness({ nc, temporal, catalog, logger, label: "orch" });
+    try {
+      await test({ ...h, steps: stepsIn(h.namespace) });
+    } finally {
+      await h.close();
     }
-    for (const denier of options.denials ?? []) {
-      events.push(
-        newEvent(
-          "approval.denied",
-          planId,
-          {
-            plan_id: planId,
-            revision: 1,
-            approval_id: `ap-${planId}`,
-            approver: denier.id,
-            channel: "api",
-            digest: planRevisionDigest(options.steps),
-            reason: "not during the freeze",
-          },
-          meta(denier),
-        ),
-      );
-    }
-    await store.append(events);
-    return planId;
   }
 
-  function executionRequested(planId: string) {
-    const executionId = uniqueName("ex");
-    const event = newEvent(
-      "execution.requested",
-      executionId,
-      { execution_id: executionId, plan_id: planId, revision: 1 },
-      { actor: ALICE, correlation_id: planId },
-    );
-    return { executionId, event };
+  /** Seeds the plan and appends its execution's `execution.requested` (revision 1, by alice). */
+  async function requestExecution(h: Harness, seed: SeedOptions) {
+    const planId = await seedPlan(h.store, seed);
+    const { executionId, event } = executionRequested(planId);
+    await h.store.append([event]);
+    return { planId, executionId, event };
   }
 
-  async function executionEvents(store: EventStore, executionId: string): Promise<AnyRecordedEvent[]> {
-    return store.readAggregate("execution", executionId);
+  /** The execution's events once it has ended; a loaded machine may take over a minute. */
+  const ended = (h: Harness, executionId: string) => waitForEnd(h.store, executionId, 90_000);
+
+  /** With a worker and a starter running: the plan seeded, its execution requested, and its events once it ended. */
+  async function runPlan(h: Harness, seed: SeedOptions) {
+    await h.startWorker();
+    await h.startStarter();
+    const requested = await requestExecution(h, seed);
+    return { ...requested, events: await ended(h, requested.executionId) };
   }
 
   /** The test's Deployment as the cluster has it. */
   const checkoutIn = (namespace: string) => kubeGet("deployment/checkout", `--namespace=${namespace}`);
 
-  const FINAL = new Set(["execution.succeeded", "execution.failed", "execution.cancelled"]);
-
-  async function waitForEnd(store: EventStore, executionId: string, timeoutMs = 90_000): Promise<AnyRecordedEvent[]> {
-    return waitFor(
-      `execution ${executionId} to end`,
-      async () => {
-        const events = await executionEvents(store, executionId);
-        return events.some((e) => FINAL.has(e.type)) ? events : undefined;
-      },
-      { timeoutMs, intervalMs: 50 },
-    );
-  }
-
-  const executionTypes = (events: readonly AnyRecordedEvent[]) =>
-    events.filter((e) => e.type.startsWith("execution.")).map((e) => e.type);
+  const executionTypes = (events: readonly AnyRecordedEvent[]) => typesOf(events, "execution.");
   const toolCalls = (events: readonly AnyRecordedEvent[], type: "tool_call.started" | "tool_call.completed") =>
     events.filter((e) => e.type === type).map((e) => (e.payload as { tool_call_id: string }).tool_call_id);
 
-  it("runs an approved plan: dry run, write, verification, in order, with the tool calls recorded", async () => {
-    const h = await harness();
-    const { scaleStep } = h.steps;
-    try {
-      await h.startWorker();
-      await h.startStarter();
-      const planId = await seedPlan(h.store, { steps: [scaleStep], dryRunFirst: ["s1"] });
-      const { executionId, event } = executionRequested(planId);
-      await h.store.append([event]);
-
-      const events = await waitForEnd(h.store, executionId);
+  it("runs an approved plan: dry run, write, verification, in order, with the tool calls recorded", () =>
+    withHarness(async (h) => {
+      const { scaleStep } = h.steps;
+      const { planId, executionId, event, events } = await runPlan(h, { steps: [scaleStep], dryRunFirst: ["s1"] });
       assert.deepEqual(executionTypes(events), [
         "execution.requested",
         "execution.started",
@@ -438,23 +202,17 @@ describe("orchestrator (Temporal + NATS + tool router)", { timeout: 600_000 }, (
       const status = await client.workflow.getHandle(executionId).query(statusQuery);
       assert.equal(status.phase, "succeeded");
       assert.deepEqual(status.completed_steps, ["s1"]);
-    } finally {
-      await h.close();
-    }
-  });
+    }));
 
-  it("starts one workflow when the same execution.requested is delivered twice", async () => {
-    const h = await harness();
-    const { scaleStep } = h.steps;
-    try {
+  it("starts one workflow when the same execution.requested is delivered twice", () =>
+    withHarness(async (h) => {
+      const { scaleStep } = h.steps;
       await h.startWorker();
       const starter = await h.startStarter();
-      const planId = await seedPlan(h.store, { steps: [scaleStep] });
-      const { executionId, event } = executionRequested(planId);
+      const { executionId, event } = await requestExecution(h, { steps: [scaleStep] });
       // The same event twice on the stream: the consumer sees two deliveries.
       await h.store.append([event]);
-      await h.store.append([event]);
-      const events = await waitForEnd(h.store, executionId);
+      const events = await ended(h, executionId);
       const stored = events.find((e) => e.type === "execution.requested");
       assert.ok(stored?.type === "execution.requested");
       // A late redelivery, after the workflow has ended, starts nothing either.
@@ -462,7 +220,7 @@ describe("orchestrator (Temporal + NATS + tool router)", { timeout: 600_000 }, (
       assert.equal(result.status, "succeeded");
       assert.equal(await starter.startExecution(stored), "finished");
 
-      const after = await executionEvents(h.store, executionId);
+      const after = await h.store.readAggregate("execution", executionId);
       assert.deepEqual(executionTypes(after), [
         "execution.requested",
         "execution.requested",
@@ -478,44 +236,24 @@ describe("orchestrator (Temporal + NATS + tool router)", { timeout: 600_000 }, (
       const runs = [];
       for await (const run of client.workflow.list({ query: `WorkflowId = '${executionId}'` })) runs.push(run.runId);
       assert.equal(runs.length, 1, "one workflow run");
-    } finally {
-      await h.close();
-    }
-  });
+    }));
 
-  it("refuses the write when the approval was withdrawn: nothing runs, execution.failed says why", async () => {
-    const h = await harness();
-    const { scaleStep } = h.steps;
-    try {
-      await h.startWorker();
-      await h.startStarter();
-      const planId = await seedPlan(h.store, { steps: [scaleStep], approvals: [BOB], denials: [CAROL] });
-      const { executionId, event } = executionRequested(planId);
-      await h.store.append([event]);
-
-      const events = await waitForEnd(h.store, executionId);
+  it("refuses the write when the approval was withdrawn: nothing runs, execution.failed says why", () =>
+    withHarness(async (h) => {
+      const { scaleStep } = h.steps;
+      const { events } = await runPlan(h, { steps: [scaleStep], approvals: [BOB], denials: [CAROL] });
       assert.deepEqual(executionTypes(events), ["execution.requested", "execution.started", "execution.failed"]);
       const failed = events.at(-1);
       assert.ok(failed?.type === "execution.failed");
       assert.match(failed.payload.reason ?? "", /step s1: carol denied revision 1/);
       assert.deepEqual(toolCalls(events, "tool_call.started"), [], "no tool call was made");
       assert.deepEqual(recordedArgv(h.argvLog), [], "no CLI ran");
-    } finally {
-      await h.close();
-    }
-  });
+    }));
 
-  it("rolls back completed writes in reverse order when a later step fails", async () => {
-    const h = await harness();
-    const { scaleStep, annotateStep, failingReadStep } = h.steps;
-    try {
-      await h.startWorker();
-      await h.startStarter();
-      const planId = await seedPlan(h.store, { steps: [scaleStep, annotateStep, failingReadStep] });
-      const { executionId, event } = executionRequested(planId);
-      await h.store.append([event]);
-
-      const events = await waitForEnd(h.store, executionId);
+  it("rolls back completed writes in reverse order when a later step fails", () =>
+    withHarness(async (h) => {
+      const { scaleStep, annotateStep, failingReadStep } = h.steps;
+      const { events } = await runPlan(h, { steps: [scaleStep, annotateStep, failingReadStep] });
       assert.deepEqual(executionTypes(events), [
         "execution.requested",
         "execution.started",
@@ -563,27 +301,17 @@ describe("orchestrator (Temporal + NATS + tool router)", { timeout: 600_000 }, (
       const live = await checkoutIn(h.namespace);
       assert.equal(live?.spec.replicas, 2, "s1's rollback scaled the cluster's Deployment back");
       assert.equal(live?.metadata.annotations?.["wheelhouse.dev/change"], "none", "s2's rollback re-annotated it");
-    } finally {
-      await h.close();
-    }
-  });
+    }));
 
-  it("rolls back when verification keeps failing until its deadline", async () => {
-    const h = await harness();
-    const { absent, scaleStep } = h.steps;
-    try {
-      await h.startWorker();
-      await h.startStarter();
+  it("rolls back when verification keeps failing until its deadline", () =>
+    withHarness(async (h) => {
+      const { absent, scaleStep } = h.steps;
       // Describes a Deployment that does not exist: every read fails ("not found").
       const verifiedByDescribe: PlanStep = {
         ...scaleStep,
         verification: { description: "describe reads back", action_id: "kubectl.describe", input: absent },
       };
-      const planId = await seedPlan(h.store, { steps: [verifiedByDescribe] });
-      const { executionId, event } = executionRequested(planId);
-      await h.store.append([event]);
-
-      const events = await waitForEnd(h.store, executionId);
+      const { executionId, events } = await runPlan(h, { steps: [verifiedByDescribe] });
       // One execution.measured per read (how many fit before the deadline is checked below).
       assert.deepEqual(
         executionTypes(events).filter((t) => t !== "execution.measured"),
@@ -641,15 +369,11 @@ describe("orchestrator (Temporal + NATS + tool router)", { timeout: 600_000 }, (
         ["--replicas=4", "--replicas=2"],
       );
       assert.equal((await checkoutIn(h.namespace))?.spec.replicas, 2, "the cluster's Deployment was scaled back");
-    } finally {
-      await h.close();
-    }
-  });
+    }));
 
-  it("a dry-run execution previews every write and changes nothing", async () => {
-    const h = await harness();
-    const { scaleStep } = h.steps;
-    try {
+  it("a dry-run execution previews every write and changes nothing", () =>
+    withHarness(async (h) => {
+      const { scaleStep } = h.steps;
       await h.startWorker();
       await h.startStarter();
       const planId = await seedPlan(h.store, { steps: [scaleStep] });
@@ -662,7 +386,7 @@ describe("orchestrator (Temporal + NATS + tool router)", { timeout: 600_000 }, (
           { actor: ALICE, correlation_id: planId },
         ),
       ]);
-      const events = await waitForEnd(h.store, executionId);
+      const events = await ended(h, executionId);
       assert.deepEqual(executionTypes(events), [
         "execution.requested",
         "execution.started",
@@ -674,21 +398,17 @@ describe("orchestrator (Temporal + NATS + tool router)", { timeout: 600_000 }, (
         ["kubectl", "scale", "deployment/checkout", "--replicas=4", `--namespace=${h.namespace}`, "--dry-run=server"],
       ]);
       assert.equal((await checkoutIn(h.namespace))?.spec.replicas, 2, "the cluster's Deployment is as it was");
-    } finally {
-      await h.close();
-    }
-  });
+    }));
 
-  it("survives a worker that goes away mid-step: a new worker finishes without repeating the completed step", async () => {
-    const h = await harness();
-    const { scaleStep, annotateStep } = h.steps;
-    try {
+  it("survives a worker that goes away mid-step: a new worker finishes without repeating the completed step", () =>
+    withHarness(async (h) => {
+      const { scaleStep, annotateStep } = h.steps;
       const hold = holdCall(h.tools, (id) => id.endsWith("-s2"));
       const first = await h.startWorker({ tools: hold.client, shutdownGraceMs: 100 });
       await h.startStarter();
-      const planId = await seedPlan(h.store, { steps: [{ ...scaleStep, verification: undefined }, annotateStep] });
-      const { executionId, event } = executionRequested(planId);
-      await h.store.append([event]);
+      const { executionId } = await requestExecution(h, {
+        steps: [{ ...scaleStep, verification: undefined }, annotateStep],
+      });
 
       await withDeadline("the first worker to reach step s2's tool call", hold.reached, 30_000);
       const status: ExecutionStatus = await client.workflow.getHandle(executionId).query(statusQuery);
@@ -698,7 +418,7 @@ describe("orchestrator (Temporal + NATS + tool router)", { timeout: 600_000 }, (
       assert.equal(first.worker.getState(), "STOPPED");
 
       await h.startWorker();
-      const events = await waitForEnd(h.store, executionId);
+      const events = await ended(h, executionId);
       assert.equal(events.at(-1)?.type, "execution.succeeded");
       const count = (type: string, step: string) =>
         events.filter((e) => e.type === type && (e.payload as { step_id?: string }).step_id === step).length;
@@ -711,15 +431,11 @@ describe("orchestrator (Temporal + NATS + tool router)", { timeout: 600_000 }, (
         ["scale", "annotate"],
         "s1 ran once (before the worker went away), s2 once (on the new worker)",
       );
-    } finally {
-      await h.close();
-    }
-  });
+    }));
 
-  it("signs a capability only for a call the approved plan revision names; anything else never reaches the router", async () => {
-    const h = await harness();
-    const { deployment, scaleStep } = h.steps;
-    try {
+  it("signs a capability only for a call the approved plan revision names; anything else never reaches the router", () =>
+    withHarness(async (h) => {
+      const { deployment, scaleStep } = h.steps;
       const planId = await seedPlan(h.store, { steps: [scaleStep] });
       const denied = await seedPlan(h.store, { steps: [scaleStep], approvals: [BOB], denials: [CAROL] });
       const olderDigest = await seedPlan(h.store, { steps: [scaleStep], approvedDigest: planRevisionDigest([]) });
@@ -731,7 +447,7 @@ describe("orchestrator (Temporal + NATS + tool router)", { timeout: 600_000 }, (
         },
         getResource: (request, options) => h.tools.getResource(request, options),
       };
-      const activities = h.activities(spy);
+      const activities = h.activities({ tools: spy });
       const executionId = uniqueName("ex");
       const call: RunToolInput = {
         execution_id: executionId,
@@ -800,21 +516,17 @@ describe("orchestrator (Temporal + NATS + tool router)", { timeout: 600_000 }, (
       // The router takes a capability once: replaying the one just used is refused, and nothing runs.
       await assert.rejects(h.tools.executeTool(call, { capability: sent[0] as string }), /already used/);
       assert.equal(recordedArgv(h.argvLog).length, 1);
-    } finally {
-      await h.close();
-    }
-  });
+    }));
 
-  it("a cancel signal stops before the next step and records execution.cancelled", async () => {
-    const h = await harness();
-    const { scaleStep, annotateStep } = h.steps;
-    try {
+  it("a cancel signal stops before the next step and records execution.cancelled", () =>
+    withHarness(async (h) => {
+      const { scaleStep, annotateStep } = h.steps;
       const hold = holdCall(h.tools, (id) => id.endsWith("-s1"));
       await h.startWorker({ tools: hold.client });
       await h.startStarter();
-      const planId = await seedPlan(h.store, { steps: [{ ...scaleStep, verification: undefined }, annotateStep] });
-      const { executionId, event } = executionRequested(planId);
-      await h.store.append([event]);
+      const { executionId } = await requestExecution(h, {
+        steps: [{ ...scaleStep, verification: undefined }, annotateStep],
+      });
 
       await withDeadline("step s1's tool call", hold.reached, 30_000);
       const handle = client.workflow.getHandle(executionId);
@@ -822,7 +534,7 @@ describe("orchestrator (Temporal + NATS + tool router)", { timeout: 600_000 }, (
       await waitFor("the cancel request to be seen", async () => (await handle.query(statusQuery)).cancel_requested);
       hold.release();
 
-      const events = await waitForEnd(h.store, executionId);
+      const events = await ended(h, executionId);
       const last = events.at(-1);
       assert.ok(last?.type === "execution.cancelled");
       assert.equal(last.payload.reason, "cancelled by alice: wrong cluster");
@@ -832,10 +544,7 @@ describe("orchestrator (Temporal + NATS + tool router)", { timeout: 600_000 }, (
         ["scale"],
       );
       assert.equal((await handle.query(statusQuery)).phase, "cancelled");
-    } finally {
-      await h.close();
-    }
-  });
+    }));
 });
 
 /**

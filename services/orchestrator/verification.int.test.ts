@@ -9,43 +9,14 @@
  * are also called directly, for their evidence and a connector left unset.
  */
 import assert from "node:assert/strict";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { Client } from "@temporalio/client";
-import {
-  type Actor,
-  type AnyEvent,
-  type AnyRecordedEvent,
-  type EventPayload,
-  newEvent,
-  type PlanStep,
-} from "../../events/index.ts";
-import { planRevisionDigest } from "../../lib/domain/index.ts";
-import type { EventStore } from "../../lib/eventstore/index.ts";
-import { createEvidenceStore, type EvidenceStore } from "../../lib/evidence/index.ts";
+import type { AnyRecordedEvent, PlanStep } from "../../events/index.ts";
 import { createLogger } from "../../lib/log/index.ts";
-import {
-  createCapabilityMinter,
-  createCapabilityVerifier,
-  findExecutable,
-  generateCapabilityKeys,
-  loadCatalog,
-} from "../../lib/tools/index.ts";
+import { loadCatalog } from "../../lib/tools/index.ts";
 import { startTempoFixture, type TempoFixture } from "../../test/fixtures/tempo/server.ts";
-import {
-  clusterToolPath,
-  connectTemporal,
-  createTestDeployment,
-  createTestEventStore,
-  createTestNamespace,
-  type TestNamespace,
-  type TestTemporal,
-  testCluster,
-  uniqueName,
-  waitFor,
-} from "../../test/support/index.ts";
+import { connectTemporal, type TestTemporal, uniqueName, waitFor } from "../../test/support/index.ts";
+import { createHarness, type Harness, seedPlan } from "../../test/support/orchestrator.ts";
 import {
   type CounterExporter,
   prometheusBinary,
@@ -53,23 +24,14 @@ import {
   startTestPrometheus,
   type TestPrometheus,
 } from "../../test/support/prometheus.ts";
-import { createToolRouterTransport, type ToolRouterTransport } from "../tool-router/http.ts";
-import { createToolCallRecorder } from "../tool-router/recorder.ts";
-import { createToolRouter } from "../tool-router/router.ts";
-import { createSandboxProcessRunner } from "../tool-router/spawn.ts";
 import { createPrometheusActivities } from "./activities/prometheus.ts";
 import { createTempoActivities } from "./activities/tempo.ts";
-import { createActivities } from "./activities.ts";
-import { createToolClient } from "./tool-client.ts";
-import { type ExecutionWorker, routeTemporalLogs, startExecutionWorker, workflowBundle } from "./worker.ts";
+import { routeTemporalLogs, workflowBundle } from "./worker.ts";
 import { cancelSignal, type ExecutePlanInput, type ExecutionOutcome } from "./workflows/contract.ts";
 import { verdictSignal } from "./workflows/verify.ts";
 
 const catalog = loadCatalog();
 const logger = createLogger({ service: "verification-test", level: "warn", format: "json" });
-const ALICE: Actor = { kind: "user", id: "alice", roles: ["operator"] };
-const BOB: Actor = { kind: "user", id: "bob", roles: ["approver"] };
-const SYSTEM: Actor = { kind: "service", id: "test", roles: [] };
 
 const RATIO = (service: string) =>
   `sum(rate(http_requests_total{service="${service}",code=~"5.."}[5s])) / sum(rate(http_requests_total{service="${service}"}[5s]))`;
@@ -80,17 +42,11 @@ describe("verification as analysis (Temporal + NATS + tool router + Prometheus +
 }, () => {
   let temporal: TestTemporal;
   let client: Client;
-  let store: EventStore;
-  let teardownStore: () => Promise<void>;
-  let evidence: EvidenceStore;
-  let dir: string;
-  let ns: TestNamespace;
-  let transport: ToolRouterTransport;
   let exporter: CounterExporter;
   let prometheus: TestPrometheus;
   let tempo: TempoFixture;
-  let worker: ExecutionWorker;
-  const taskQueue = uniqueName("verify-test");
+  // The store, a namespace where a Deployment "web" runs 1 replica, the tool router and one worker for every test.
+  let h: Harness;
 
   before(async () => {
     routeTemporalLogs(logger);
@@ -110,79 +66,25 @@ describe("verification as analysis (Temporal + NATS + tool router + Prometheus +
     }, 250);
     traffic.unref();
     prometheus = await startTestPrometheus([exporter.target]);
-    ({ store, teardown: teardownStore } = await createTestEventStore("verify", { logger }));
-    dir = await mkdtemp(join(tmpdir(), "wh-verify-"));
-    ns = await createTestNamespace("wh-verify");
-    await createTestDeployment(ns.name, "web", { replicas: 1 });
-    const toolPath = clusterToolPath();
-    evidence = createEvidenceStore({
-      kind: "local",
-      path: join(dir, "evidence"),
-      endpoint: "http://127.0.0.1:9322",
-      bucket: "unused",
-      region: "us-east-1",
-      access_key: "env:WH_UNUSED_ACCESS_KEY",
-      secret_key: "env:WH_UNUSED_SECRET_KEY",
-      retention_days: 0,
-    });
-    const router = createToolRouter({
-      catalog,
-      runInSandbox: createSandboxProcessRunner({
-        env: {
-          PATH: toolPath,
-          HOME: dir,
-          KUBECONFIG: testCluster.kubeconfig,
-          WHEELHOUSE_TOOLS__ENV_ALLOW: "[PATH, HOME, KUBECONFIG]",
-        },
-      }),
-      isInstalled: async (binary) => (await findExecutable(binary, toolPath)) !== null,
-      ...createToolCallRecorder({ store, evidence, logger }),
-    });
-    const keys = generateCapabilityKeys();
-    transport = createToolRouterTransport({
-      router,
-      capabilities: createCapabilityVerifier({ verifyKey: keys.verifyKey }),
-    });
-    const url = await transport.start({ host: "127.0.0.1", port: 0 });
-    const measuring = { store, evidence, now: () => new Date() };
+    h = await createHarness({ temporal, catalog, logger, label: "verify", deployment: { name: "web", replicas: 1 } });
     await workflowBundle();
-    worker = await startExecutionWorker({
-      connection: temporal.workerConnection,
-      namespace: "default",
-      taskQueue,
-      logger,
+    await h.startWorker({
       shutdownGraceMs: 1000,
-      activities: {
-        ...createActivities({
-          store,
-          tools: createToolClient({ url }),
-          catalog,
-          logger,
-          heartbeatMs: 500,
-          capabilities: createCapabilityMinter({ signingKey: keys.signingKey }),
-          toolTimeoutMs: 30_000,
-        }),
-        ...createPrometheusActivities({ ...measuring, url: prometheus.url }),
-        ...createTempoActivities({ ...measuring, url: tempo.url }),
-      },
+      measuring: { prometheusUrl: prometheus.url, tempoUrl: tempo.url },
     });
     // Let Prometheus see a few seconds of traffic: rates need two samples in their window.
     await exporter.scraped(3);
   });
 
   after(async () => {
-    await worker?.stop();
-    await transport?.stop();
+    await h?.close();
     await prometheus?.stop();
     await Promise.all([exporter?.close(), tempo?.close()]);
-    await teardownStore?.();
-    await ns?.teardown();
     await temporal?.close();
-    if (dir) await rm(dir, { recursive: true, force: true });
   });
 
-  const target = () => ({ environment: "staging", service: "web", namespace: ns.name });
-  const deployment = () => ({ kind: "deployment", name: "web", namespace: ns.name });
+  const target = () => ({ environment: "staging", service: "web", namespace: h.namespace });
+  const deployment = () => ({ kind: "deployment", name: "web", namespace: h.namespace });
 
   /** A write that is cheap to make and to undo: an annotation, set and set back. */
   function annotateStep(verification: PlanStep["verification"]): PlanStep {
@@ -201,60 +103,9 @@ describe("verification as analysis (Temporal + NATS + tool router + Prometheus +
     };
   }
 
-  /** A plan as planner, policy and an approver leave it; answers its id. */
-  async function seedPlan(steps: readonly PlanStep[]): Promise<string> {
-    const planId = uniqueName("plan");
-    const meta = (actor: Actor) => ({ actor, correlation_id: planId });
-    const decided: EventPayload<"policy.decided"> = {
-      plan_id: planId,
-      revision: 1,
-      decision: "require_approval",
-      tier: "T2",
-      reasons: ["writes in staging need one approval"],
-      approvers_required: 1,
-      constraints: { steps: {} },
-      ttl_seconds: 3600,
-      expires_at: new Date(Date.now() + 3_600_000).toISOString(),
-      policy_revision: "test",
-      steps: steps.map((s) => ({
-        step_id: s.step_id,
-        decision: "require_approval" as const,
-        tier: "T2" as const,
-        reasons: [],
-        approvers_required: 1,
-        constraints: {},
-      })),
-    };
-    const events: AnyEvent[] = [
-      newEvent("plan.requested", planId, { plan_id: planId, intent: "release web", source: "api" }, meta(ALICE)),
-      newEvent(
-        "plan.proposed",
-        planId,
-        { plan_id: planId, revision: 1, summary: "release web", steps: [...steps], planner: { kind: "template" } },
-        meta(SYSTEM),
-      ),
-      newEvent("policy.decided", planId, decided, meta(SYSTEM)),
-      newEvent(
-        "approval.granted",
-        planId,
-        {
-          plan_id: planId,
-          revision: 1,
-          approval_id: `ap-${planId}`,
-          approver: BOB.id,
-          channel: "api",
-          digest: planRevisionDigest(steps),
-        },
-        meta(BOB),
-      ),
-    ];
-    await store.append(events);
-    return planId;
-  }
-
   /** Runs the plan's revision 1 as the generic execution workflow; answers its outcome and events. */
   async function execute(steps: readonly PlanStep[], during?: (workflowId: string) => Promise<void>) {
-    const planId = await seedPlan(steps);
+    const planId = await seedPlan(h.store, { steps });
     const executionId = uniqueName("ex");
     const input: ExecutePlanInput = {
       execution_id: executionId,
@@ -268,23 +119,30 @@ describe("verification as analysis (Temporal + NATS + tool router + Prometheus +
     };
     const handle = await client.workflow.start("executePlan", {
       args: [input],
-      taskQueue,
+      taskQueue: h.taskQueue,
       workflowId: executionId,
     });
     if (during) await during(executionId);
     const outcome = (await handle.result()) as ExecutionOutcome;
-    const events = await store.readAggregate("execution", executionId);
+    const events = await h.store.readAggregate("execution", executionId);
     return { outcome, events, executionId };
   }
 
   const measured = (events: readonly AnyRecordedEvent[]) =>
     events.flatMap((e) => (e.type === "execution.measured" ? [e.payload] : []));
 
+  /** Waits until the execution has recorded a measurement. */
+  const firstMeasurement = (workflowId: string, what: string) =>
+    waitFor(what, async () => measured(await h.store.readAggregate("execution", workflowId)).length > 0, {
+      timeoutMs: 60_000,
+      intervalMs: 100,
+    });
+
   /** The evidence blob an event names, parsed. */
   async function evidenceOf(events: readonly AnyRecordedEvent[], evidenceId: string | undefined) {
     const stored = events.find((e) => e.type === "evidence.stored" && e.payload.evidence_id === evidenceId);
     assert.ok(stored?.type === "evidence.stored", `evidence ${evidenceId} is recorded`);
-    return JSON.parse((await evidence.readEvidence(stored.payload)).toString("utf8")) as Record<string, unknown>;
+    return JSON.parse((await h.evidence.readEvidence(stored.payload)).toString("utf8")) as Record<string, unknown>;
   }
 
   it("compares the live read with what the step set: a scale passes once the replicas are ready", async () => {
@@ -442,11 +300,7 @@ describe("verification as analysis (Temporal + NATS + tool router + Prometheus +
     });
     const { outcome, events } = await execute([step], async (workflowId) => {
       // The one measurement (NaN: no traffic) is recorded before the pause; the verdict follows it.
-      await waitFor(
-        "the inconclusive measurement",
-        async () => measured(await store.readAggregate("execution", workflowId)).length > 0,
-        { timeoutMs: 60_000, intervalMs: 100 },
-      );
+      await firstMeasurement(workflowId, "the inconclusive measurement");
       await client.workflow
         .getHandle(workflowId)
         .signal(verdictSignal, { decision: "pass", by: "carol", reason: "quiet has no traffic at night" });
@@ -474,11 +328,7 @@ describe("verification as analysis (Temporal + NATS + tool router + Prometheus +
       },
     });
     const { outcome, events } = await execute([step], async (workflowId) => {
-      await waitFor(
-        "the first measurement",
-        async () => measured(await store.readAggregate("execution", workflowId)).length > 0,
-        { timeoutMs: 60_000, intervalMs: 100 },
-      );
+      await firstMeasurement(workflowId, "the first measurement");
       await client.workflow
         .getHandle(workflowId)
         .signal(cancelSignal, { reason: "wrong service", requested_by: "alice" });
@@ -500,7 +350,7 @@ describe("verification as analysis (Temporal + NATS + tool router + Prometheus +
 
   it("measures directly: each answer is evidence, and an unset connector says how to set it", async () => {
     const executionId = uniqueName("ex");
-    const measuring = { store, evidence, now: () => new Date() };
+    const measuring = { store: h.store, evidence: h.evidence, now: () => new Date() };
     const { QueryPrometheusActivity } = createPrometheusActivities({ ...measuring, url: prometheus.url });
     const refused = await QueryPrometheusActivity({
       execution_id: executionId,
@@ -510,7 +360,7 @@ describe("verification as analysis (Temporal + NATS + tool router + Prometheus +
     });
     assert.equal(refused.value, null);
     assert.match(refused.detail, /bad_data/);
-    const events = await store.readAggregate("execution", executionId);
+    const events = await h.store.readAggregate("execution", executionId);
     const blob = await evidenceOf(events, refused.evidence_id ?? undefined);
     assert.equal((blob.answer as { errorType: string }).errorType, "bad_data");
 

@@ -1,9 +1,10 @@
 /**
- * The orchestrator in process for integration tests (safety, cancel, stage 2): a fresh event
- * store prefix (or the caller's store), a Kubernetes namespace of the test's own with a Deployment "checkout" at 2 replicas,
- * the real kubectl behind a wrapper that records each argv, a real tool router (in process, its
- * events recorded into the store, with a hook to drop one), a capability key pair, a task queue,
- * and plans seeded as the planner, policy and approvers would have left them.
+ * The orchestrator in process for integration tests (the engine, verification, safety, cancel, stage 2):
+ * a fresh event store prefix (or the caller's store), a Kubernetes namespace of the test's own with a
+ * Deployment ("checkout" at 2 replicas unless the test names another), the real kubectl behind a
+ * wrapper that records each argv, a real tool router (in process, its events and evidence recorded,
+ * with a hook to drop an event), a capability key pair, a task queue, and plans seeded as the
+ * planner, policy and approvers would have left them.
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -19,7 +20,7 @@ import {
 } from "../../events/index.ts";
 import { planRevisionDigest } from "../../lib/domain/index.ts";
 import type { EventStore } from "../../lib/eventstore/index.ts";
-import { createEvidenceStore } from "../../lib/evidence/index.ts";
+import { createEvidenceStore, type EvidenceStore } from "../../lib/evidence/index.ts";
 import type { Logger } from "../../lib/log/index.ts";
 import {
   type Catalog,
@@ -47,8 +48,12 @@ export const BOB: Actor = { kind: "user", id: "bob", roles: ["approver"] };
 export const CAROL: Actor = { kind: "user", id: "carol", roles: ["approver"] };
 const POLICY: Actor = { kind: "service", id: "policy", roles: [] };
 
+/** How long the harness's executions keep verifying before the verdict (the starter's verification timeout). */
+export const VERIFICATION_TIMEOUT_MS = 4000;
+
 export interface HarnessOptions {
-  readonly nc: NatsConnection;
+  /** The NATS connection of the harness's own store; absent: the store opens and closes one of its own. */
+  readonly nc?: NatsConnection | undefined;
   readonly temporal: TestTemporal;
   readonly catalog: Catalog;
   readonly logger: Logger;
@@ -56,6 +61,22 @@ export interface HarnessOptions {
   readonly store?: EventStore | undefined;
   /** The tool router's events pass through this first; false drops one (a router that died before reporting). */
   readonly keepRouterEvent?: ((event: ToolRouterEvent) => boolean) | undefined;
+  /** Names the store prefix, namespace, task queue and work directory (lowercase letters); default "safety". */
+  readonly label?: string | undefined;
+  /** The Deployment the test's namespace starts with; default "checkout" at 2 replicas. */
+  readonly deployment?: { readonly name: string; readonly replicas: number } | undefined;
+}
+
+/** What a worker's activities are made with, beyond the harness's own store, router and key. */
+export interface HarnessActivityOptions {
+  readonly tools?: ToolClient | undefined;
+  readonly store?: EventStore | undefined;
+  readonly now?: ActivityDeps["now"];
+  readonly toolTimeoutMs?: number | undefined;
+  /** The integration activities' clients (Grafana, PagerDuty, Linear, GitHub); absent: not registered. */
+  readonly integrations?: ActivityDeps["integrations"];
+  /** Verification's Prometheus and Tempo queries, their evidence in the harness's store; absent: not registered. */
+  readonly measuring?: { readonly prometheusUrl?: string | undefined; readonly tempoUrl?: string | undefined };
 }
 
 export interface Harness {
@@ -64,16 +85,14 @@ export interface Harness {
   readonly taskQueue: string;
   readonly argvLog: string;
   readonly tools: ToolClient;
-  /** A scale of the test's Deployment to 4 replicas (rollback: back to 2); no verification read. */
+  /** Where the tool router and the measurements keep evidence. */
+  readonly evidence: EvidenceStore;
+  /** A scale of the test's Deployment to 4 replicas (rollback: back to where it started); no verification read. */
   readonly scaleStep: PlanStep;
-  startWorker(options?: {
-    tools?: ToolClient;
-    store?: EventStore;
-    now?: ActivityDeps["now"];
-    toolTimeoutMs?: number;
-    /** The integration activities' clients (Grafana, PagerDuty, Linear, GitHub); absent: not registered. */
-    integrations?: ActivityDeps["integrations"];
-  }): Promise<ExecutionWorker>;
+  /** The activities as a worker gets them, to call one directly (outside a workflow). */
+  activities(options?: HarnessActivityOptions): ReturnType<typeof createActivities>;
+  /** `shutdownGraceMs`: how long a stopping worker lets running activities finish; default 100. */
+  startWorker(options?: HarnessActivityOptions & { readonly shutdownGraceMs?: number }): Promise<ExecutionWorker>;
   /** `integrations`: the workers register the integration activities, so executions notify. */
   startStarter(options?: { integrations?: boolean }): Promise<ExecutionStarter>;
   close(): Promise<void>;
@@ -81,12 +100,14 @@ export interface Harness {
 
 export async function createHarness(options: HarnessOptions): Promise<Harness> {
   const { nc, temporal, catalog, logger } = options;
-  const own = options.store ? null : await createTestEventStore("orch_safety", { nc, logger });
+  const label = options.label ?? "safety";
+  const own = options.store ? null : await createTestEventStore(`orch_${label}`, { nc, logger });
   const store = options.store ?? (own as NonNullable<typeof own>).store;
-  const dir = await mkdtemp(join(tmpdir(), "wh-orch-safety-"));
+  const dir = await mkdtemp(join(tmpdir(), `wh-orch-${label}-`));
   const argvLog = join(dir, "argv.log");
-  const ns = await createTestNamespace("wh-safety");
-  await createTestDeployment(ns.name, "checkout", { replicas: 2 });
+  const ns = await createTestNamespace(`wh-${label}`);
+  const initial = options.deployment ?? { name: "checkout", replicas: 2 };
+  await createTestDeployment(ns.name, initial.name, { replicas: initial.replicas });
   const toolPath = clusterToolPath(await recordingBin(dir, argvLog));
   const env = {
     PATH: toolPath,
@@ -122,42 +143,47 @@ export async function createHarness(options: HarnessOptions): Promise<Harness> {
   });
   const url = await transport.start({ host: "127.0.0.1", port: 0 });
   const tools = createToolClient({ url });
-  const taskQueue = uniqueName("orch-safety");
+  const taskQueue = uniqueName(`orch-${label}`);
   const workers: ExecutionWorker[] = [];
   const starters: ExecutionStarter[] = [];
-  const deployment = { kind: "deployment", name: "checkout", namespace: ns.name };
+  const deployment = { kind: "deployment", name: initial.name, namespace: ns.name };
+  const activities = (o: HarnessActivityOptions = {}) =>
+    createActivities({
+      store: o.store ?? store,
+      tools: o.tools ?? tools,
+      catalog,
+      logger,
+      heartbeatMs: 500,
+      capabilities: createCapabilityMinter({ signingKey: keys.signingKey }),
+      toolTimeoutMs: o.toolTimeoutMs ?? 30_000,
+      now: o.now,
+      integrations: o.integrations,
+      measuring: o.measuring && { evidence, ...o.measuring },
+    });
   return {
     store,
     namespace: ns.name,
     taskQueue,
     argvLog,
     tools,
+    evidence,
     scaleStep: {
       step_id: "s1",
       action_id: "kubectl.scale",
       input: { ...deployment, replicas: 4 },
-      target: { environment: "staging", service: "checkout", namespace: ns.name },
+      target: { environment: "staging", service: initial.name, namespace: ns.name },
       rationale: "more capacity for the sale",
-      rollback: { action_id: "kubectl.scale", input: { ...deployment, replicas: 2 } },
+      rollback: { action_id: "kubectl.scale", input: { ...deployment, replicas: initial.replicas } },
     },
+    activities,
     async startWorker(o = {}) {
       const worker = await startExecutionWorker({
         connection: temporal.workerConnection,
         namespace: "default",
         taskQueue,
         logger,
-        shutdownGraceMs: 100,
-        activities: createActivities({
-          store: o.store ?? store,
-          tools: o.tools ?? tools,
-          catalog,
-          logger,
-          heartbeatMs: 500,
-          capabilities: createCapabilityMinter({ signingKey: keys.signingKey }),
-          toolTimeoutMs: o.toolTimeoutMs ?? 30_000,
-          now: o.now,
-          integrations: o.integrations,
-        }),
+        shutdownGraceMs: o.shutdownGraceMs ?? 100,
+        activities: activities(o),
       });
       workers.push(worker);
       return worker;
@@ -168,7 +194,7 @@ export async function createHarness(options: HarnessOptions): Promise<Harness> {
         client: temporal.client,
         taskQueue,
         logger,
-        verificationTimeoutMs: 4000,
+        verificationTimeoutMs: VERIFICATION_TIMEOUT_MS,
         toolTimeoutMs: 30_000,
         backoffMs: [200],
         integrations: o.integrations,
@@ -192,7 +218,14 @@ export interface SeedOptions {
   readonly steps: readonly PlanStep[];
   /** Policy's decision: `require_approval` (default, T2) or `allow` (a T1 write at stage 2). */
   readonly decision?: "require_approval" | "allow";
+  /** Grants, for `approvedDigest`; default bob's (none when policy allows). */
   readonly approvals?: readonly Actor[];
+  /** Denials (withdrawn approvals) after the grants, for the steps' digest. */
+  readonly denials?: readonly Actor[];
+  /** The digest the grants name; default the steps' (another: approvals of an older revision). */
+  readonly approvedDigest?: string;
+  /** Steps policy wants dry-run before their write (`constraints.dry_run_first`). */
+  readonly dryRunFirst?: readonly string[];
   readonly requester?: Actor;
   /** Where the request came from (`plan.requested`'s source); default "api". An alert's is an incident remediation. */
   readonly source?: EventPayload<"plan.requested">["source"];
@@ -204,6 +237,9 @@ export function seededPlan(options: SeedOptions): { planId: string; events: AnyE
   const meta = (actor: Actor) => ({ actor, correlation_id: planId });
   const decision = options.decision ?? "require_approval";
   const tier = decision === "allow" ? ("T1" as const) : ("T2" as const);
+  const constraints: Record<string, { dry_run_first: boolean }> = Object.fromEntries(
+    (options.dryRunFirst ?? []).map((stepId) => [stepId, { dry_run_first: true }]),
+  );
   const payload: EventPayload<"policy.decided"> = {
     plan_id: planId,
     revision: 1,
@@ -211,7 +247,7 @@ export function seededPlan(options: SeedOptions): { planId: string; events: AnyE
     tier,
     reasons: [decision === "allow" ? "T1 write in staging runs automatically at stage 2" : "writes need one approval"],
     approvers_required: decision === "allow" ? 0 : 1,
-    constraints: { steps: {} },
+    constraints: { steps: constraints },
     ttl_seconds: 3600,
     expires_at: new Date(Date.now() + 3_600_000).toISOString(),
     policy_revision: "test-policy+stage.2",
@@ -221,7 +257,7 @@ export function seededPlan(options: SeedOptions): { planId: string; events: AnyE
       tier,
       reasons: [],
       approvers_required: decision === "allow" ? 0 : 1,
-      constraints: {},
+      constraints: constraints[s.step_id] ?? {},
     })),
   };
   const decided = newEvent("policy.decided", planId, payload, meta(POLICY));
@@ -246,10 +282,19 @@ export function seededPlan(options: SeedOptions): { planId: string; events: AnyE
     ),
     decided,
   ];
+  const digest = planRevisionDigest(options.steps);
   for (const approver of options.approvals ?? (decision === "allow" ? [] : [BOB])) {
-    events.push(approvalEvent("approval.granted", planId, approver, planRevisionDigest(options.steps)));
+    events.push(approvalEvent("approval.granted", planId, approver, options.approvedDigest ?? digest));
   }
+  for (const denier of options.denials ?? []) events.push(approvalEvent("approval.denied", planId, denier, digest));
   return { planId, events, decided };
+}
+
+/** Appends a seeded plan (`seededPlan`) to `store`; answers its id. */
+export async function seedPlan(store: EventStore, options: SeedOptions): Promise<string> {
+  const { planId, events } = seededPlan(options);
+  await store.append(events);
+  return planId;
 }
 
 /** A grant or a denial of revision 1, for the digest given. */
