@@ -91,25 +91,29 @@ describe("execution safety (Temporal + NATS + tool router + kubectl)", { timeout
   }
 
   describe("the approval race", () => {
+    /**
+     * Runs an approved plan while carol's `answer` lands right after the re-check read the plan (approved)
+     * and before the write's authorisation; answers the execution's events once it has ended.
+     */
+    async function racedExecution(h: Harness, answer: "approval.granted" | "approval.denied") {
+      const plan = seededPlan({ steps: [h.scaleStep] });
+      const digest = planRevisionDigest([h.scaleStep]);
+      const racing = appendHook(h.store, "plan.write_authorized", async () => {
+        await h.store.append([approvalEvent(answer, plan.planId, CAROL, digest)]);
+      });
+      await h.startWorker({ store: racing });
+      await h.startStarter();
+      await h.store.append(plan.events);
+      const { executionId, event } = executionRequested(plan.planId);
+      await h.store.append([event]);
+      return { planId: plan.planId, digest, executionId, events: await waitForEnd(h.store, executionId) };
+    }
+
     it("an approval withdrawn between the re-check and the call stops it: no tool call, execution.failed says why", async () => {
       const h = await harness();
       try {
-        let planId = "";
-        let digest = "";
         // Right after the re-check read the plan (approved) and before its authorisation lands, carol denies.
-        const racing = appendHook(h.store, "plan.write_authorized", async () => {
-          await h.store.append([approvalEvent("approval.denied", planId, CAROL, digest)]);
-        });
-        await h.startWorker({ store: racing });
-        await h.startStarter();
-        const plan = seededPlan({ steps: [h.scaleStep] });
-        planId = plan.planId;
-        digest = planRevisionDigest([h.scaleStep]);
-        await h.store.append(plan.events);
-        const { executionId, event } = executionRequested(planId);
-        await h.store.append([event]);
-
-        const events = await waitForEnd(h.store, executionId);
+        const { planId, events } = await racedExecution(h, "approval.denied");
         const last = events.at(-1);
         assert.ok(last?.type === "execution.failed", `ended with ${last?.type}`);
         assert.match(last.payload.reason ?? "", /carol denied revision 1/);
@@ -130,21 +134,7 @@ describe("execution safety (Temporal + NATS + tool router + kubectl)", { timeout
     it("an answer that keeps the approval makes it decide again: the write runs once, authorised after that answer", async () => {
       const h = await harness();
       try {
-        let planId = "";
-        let digest = "";
-        const racing = appendHook(h.store, "plan.write_authorized", async () => {
-          await h.store.append([approvalEvent("approval.granted", planId, CAROL, digest)]);
-        });
-        await h.startWorker({ store: racing });
-        await h.startStarter();
-        const plan = seededPlan({ steps: [h.scaleStep] });
-        planId = plan.planId;
-        digest = planRevisionDigest([h.scaleStep]);
-        await h.store.append(plan.events);
-        const { executionId, event } = executionRequested(planId);
-        await h.store.append([event]);
-
-        const events = await waitForEnd(h.store, executionId);
+        const { planId, digest, executionId, events } = await racedExecution(h, "approval.granted");
         assert.equal(events.at(-1)?.type, "execution.succeeded");
         assert.equal(scalesIn(h.argvLog).length, 1, "kubectl scale ran once");
         assert.equal(await replicasIn(h.namespace), 4);
