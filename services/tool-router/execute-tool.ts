@@ -5,6 +5,11 @@
  * the catalog gives the action an API path),
  * and record what happened (evidence, `tool_call.completed`, the result).
  * A call refused at any step ends as `refused`, reported like any other.
+ * A call whose CLI had started when its sandbox went away (a host that
+ * crashed, a sandbox process killed) has no known outcome: nothing is
+ * recorded as its end, and the caller gets a 503, so that the orchestrator's
+ * retry finds `tool_call.started` without `tool_call.completed` and reads the
+ * live state instead of running the CLI again (its unfinished-call check).
  */
 import { toWheelhouseError, UnavailableError, ValidationError } from "../../lib/errors/index.ts";
 import { type CatalogAction, type OutputLine, type ToolCallOutcome, validateToolInput } from "../../lib/tools/index.ts";
@@ -45,10 +50,12 @@ export async function executeTool(
   deps.logs.started(call.toolCallId);
   let admitted: { action: CatalogAction; via: "cli" | "api" };
   let ran: Ran;
+  const progress = { spawned: false };
   try {
     admitted = await admit(deps, call);
-    ran = await run(deps, call, admitted.action, admitted.via, signal);
+    ran = await run(deps, call, admitted.action, admitted.via, signal, progress);
   } catch (error) {
+    if (progress.spawned && error instanceof UnavailableError) return unfinished(deps, call, error);
     return refuse(deps, call, error);
   }
   return record(deps, call, admitted.action, admitted.via, ran);
@@ -94,6 +101,7 @@ async function run(
   action: CatalogAction,
   via: "cli" | "api",
   signal: AbortSignal | undefined,
+  progress: { spawned: boolean },
 ): Promise<Ran> {
   const { toolCallId, executionId, stepId, dryRun, request } = call;
   const started = (argv: readonly string[], binary: string) =>
@@ -142,6 +150,7 @@ async function run(
     },
     {
       onStarted: ({ binary, argv }) => {
+        progress.spawned = true;
         void started(argv, binary);
       },
       onLine,
@@ -216,6 +225,19 @@ async function record(
     dry_run: dryRun ? { diff: outcome.stdout.text } : null,
     evidence,
   };
+}
+
+/**
+ * A call whose CLI started but whose sandbox went away before it reported: what the CLI did is not
+ * known here, so no end is recorded (a `refused` would claim it did not run). The 503 tells the
+ * caller to retry; the orchestrator's retry checks the live state first (unfinished-call.ts).
+ */
+async function unfinished(deps: ExecuteToolDeps, call: ToolCall, error: UnavailableError): Promise<never> {
+  deps.logs.ended(call.toolCallId, "failed");
+  throw new UnavailableError(`${call.request.action_id} started, but its outcome is unknown: ${error.message}`, {
+    cause: error,
+    fix: "retry the call: the orchestrator checks the live state before anything runs again",
+  });
 }
 
 /** Ends a call that did not run (or whose run threw) as `refused`, and rethrows its reason. */
