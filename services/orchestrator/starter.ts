@@ -99,6 +99,9 @@ export function createExecutionStarter(deps: ExecutionStarterDeps): ExecutionSta
       consumption = await store.consume({
         durable: deps.durable ?? "orchestrator",
         filterTypes: ["execution.requested"],
+        // Starts are independent of each other and idempotent (the workflow id is the execution id):
+        // a burst of requests starts its workflows side by side, not one start's round trips after another.
+        concurrency: 32,
         ...(deps.backoffMs ? { backoffMs: deps.backoffMs } : {}),
         handler: async (event) => {
           if (event.type === "execution.requested") await startExecution(event);

@@ -83,7 +83,9 @@ export async function startEmbedded(
     ...extraEnv,
   };
   let output = "";
-  const child: ChildProcess = spawn(process.execPath, ["--import", "tsx", "services/wheelhouse/main.ts"], {
+  // WH_EMBEDDED_NODE_FLAGS: extra Node flags for the child, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` for a benchmark.
+  const flags = (process.env.WH_EMBEDDED_NODE_FLAGS ?? "").split(/\s+/).filter((f) => f.length > 0);
+  const child: ChildProcess = spawn(process.execPath, [...flags, "--import", "tsx", "services/wheelhouse/main.ts"], {
     cwd: root,
     env,
     stdio: ["ignore", "pipe", "pipe"],

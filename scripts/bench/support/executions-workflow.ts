@@ -12,7 +12,8 @@ export interface RawActivities {
 
 const { runCommand } = proxyActivities<RawActivities>({
   startToCloseTimeout: "2m",
-  retry: { maximumAttempts: 1 },
+  // A spawn that fails (EAGAIN on a loaded machine) is tried again, as the product's tool reads are.
+  retry: { maximumAttempts: 3, initialInterval: "200ms" },
 });
 
 export async function rawCommandWorkflow(argv: readonly string[]): Promise<number> {
