@@ -6,8 +6,9 @@
  * pauses: the workflow reports phase `paused`, records `execution.paused`, and the read model shows
  * `paused`. `wheelhouse executions verdict … pass` (or `POST /v1/executions/{id}:verdict` fail)
  * records `execution.verdict_requested`, the relay signals the workflow, and the execution succeeds
- * (pass) or fails and is rolled back (fail). services/gateway/verdict.int.test.ts has the route's
- * refusals.
+ * (pass) or fails and is rolled back (fail). A cancel while paused ends the wait at once: the
+ * execution is cancelled, unjudged and not rolled back. services/gateway/verdict.int.test.ts has the
+ * route's refusals.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -200,5 +201,42 @@ describe("a verdict on a paused analysis (gateway + orchestrator)", { timeout: 2
       `a scale back to 2 replicas: ${JSON.stringify(after)}`,
     );
     await readModelStatus(executionId, "failed", carol);
+  });
+
+  it("a cancel while paused ends the wait at once: cancelled with its reason, no verdict, nothing rolled back", async () => {
+    const { executionId, alice } = await pausedExecution();
+    const argvBefore = recordedArgv(h.argvLog).length;
+    const cancelledAt = Date.now();
+    const asked = await post(`/v1/executions/${executionId}:cancel`, alice, { reason: "the canary is retired" });
+    assert.equal(asked.status, 202, JSON.stringify(asked.body));
+
+    // The pause's deadline is 180 s away; only the cancel can end it within this wait.
+    const events = await waitForEnd(gw.store, executionId, 60_000);
+    const tookMs = Date.now() - cancelledAt;
+    assert.ok(tookMs < 60_000, `ended ${tookMs} ms after the cancel`);
+    const last = events.at(-1);
+    assert.ok(last?.type === "execution.cancelled", `ended with ${last?.type}: ${JSON.stringify(last?.payload)}`);
+    assert.match(
+      last.payload.reason ?? "",
+      /^cancelled by alice: the canary is retired; verification stopped by a cancel after 1 measurement\(s\) of s1, while its analysis was paused for a verdict/,
+    );
+    assert.match(last.payload.reason ?? "", /not rolled back/);
+    assert.doesNotMatch(last.payload.reason ?? "", /none came within/);
+    const paused = events.find((e) => e.type === "execution.paused");
+    assert.ok(paused?.type === "execution.paused");
+    assert.ok(Date.parse(last.occurred_at) < Date.parse(paused.payload.deadline), "ended before the pause's deadline");
+    const types = events.map((e) => e.type);
+    for (const t of [
+      "execution.verdict_requested",
+      "execution.verified",
+      "execution.verification_failed",
+      "execution.rollback_started",
+      "execution.rolled_back",
+    ] as const) {
+      assert.ok(!types.includes(t), `no ${t}: ${types.join(", ")}`);
+    }
+    // No tool call after the cancel: neither a measurement nor a rollback's scale back to 2 replicas.
+    assert.deepEqual(recordedArgv(h.argvLog).slice(argvBefore), []);
+    await readModelStatus(executionId, "cancelled", alice);
   });
 });

@@ -9,7 +9,9 @@
  * change that; a plain read (plans made before analyses) also stops when the
  * verification timeout is spent, however slow its reads. Inconclusive past its limit fails, or, when the plan says
  * `pause`, waits for a person's `verdict` signal until its deadline (no
- * verdict: fail), recorded as `execution.paused` and shown as phase `paused`.
+ * verdict: fail), recorded as `execution.paused` and shown as phase `paused`;
+ * a cancel ends that wait at once, and verification then stops as a cancel
+ * between measurements stops it (no verdict, nothing rolled back).
  * The first check that does not pass ends verification; the
  * outcome is recorded as `execution.verified` or `execution.verification_failed`.
  *
@@ -55,6 +57,13 @@ export const verdictSignal = defineSignal<[VerdictDecision]>("verdict");
  * it did then (no activity, the whole pause timeout).
  */
 export const VERDICT_PAUSE_PATCH = "verdict-pause-event";
+
+/**
+ * The marker of runs in which a cancel while an analysis is paused for a verdict (or as it is about to
+ * pause) stops verification as `cancelled`. Runs that took that path before it failed the check ("none
+ * came within N s") and rolled back; replaying one, `patched` answers false and it does so again.
+ */
+export const CANCEL_PAUSED_VERDICT_PATCH = "cancel-ends-verdict-pause";
 
 /** An analysis pausing for a verdict: what `execution.paused` says of it. */
 interface PauseFor {
@@ -198,18 +207,17 @@ async function runCheck(
   let evidenceId: string | null = null;
   // Workflow time (replayed as it was): a plain read's budget runs from its first measurement.
   const started = Date.now();
+  const cancelled = (when: string): CheckResult => ({
+    step,
+    check,
+    state: "cancelled",
+    attempts: outcomes.length,
+    detail: `verification stopped by a cancel after ${outcomes.length} measurement(s) of ${step.step_id}, ${when}`,
+    evidence_id: evidenceId,
+  });
   for (let attempt = 1; state.state === "measuring"; attempt++) {
     if (attempt > 1) await pause(check.interval_ms);
-    if (stopped()) {
-      return {
-        step,
-        check,
-        state: "cancelled",
-        attempts: outcomes.length,
-        detail: `verification stopped by a cancel after ${outcomes.length} measurement(s) of ${step.step_id}, before a verdict`,
-        evidence_id: evidenceId,
-      };
-    }
+    if (stopped()) return cancelled("before a verdict");
     const m = await measure(run, step, check, attempt);
     const judged = judge(check, m, step.input);
     // Without a value the judgement already says why; with one, what was read is added to it.
@@ -249,8 +257,16 @@ async function runCheck(
     detail: `${step.step_id}: ${subject}${last}; ${why}`,
     evidence_id: evidenceId,
   });
-  if (settled.state !== "inconclusive" || check.on_inconclusive === "fail" || stopped())
+  if (settled.state !== "inconclusive" || check.on_inconclusive === "fail") {
     return result(settled.state, settled.reason);
+  }
+  // Inconclusive with `pause`: a person would judge it, so a cancel leaves it unjudged. `patched` is asked
+  // only on a cancel, so runs that were never cancelled here record no marker and replay as they ran.
+  if (stopped()) {
+    return patched(CANCEL_PAUSED_VERDICT_PATCH)
+      ? cancelled("as its analysis was about to pause for a verdict")
+      : result("inconclusive", settled.reason);
+  }
 
   const waitS = Math.round(check.pause_timeout_ms / 1000);
   const d = await awaitVerdict({
@@ -259,6 +275,9 @@ async function runCheck(
     reason: `${subject}${last}; ${settled.reason}`,
     attempts: outcomes.length,
   });
+  if (d === null && stopped() && patched(CANCEL_PAUSED_VERDICT_PATCH)) {
+    return cancelled("while its analysis was paused for a verdict, before one came");
+  }
   if (d === null) return result("fail", `${settled.reason}; paused for a verdict, none came within ${waitS} s`);
   const decided = `${settled.reason}; paused, then judged ${d.decision} by ${d.by}: ${d.reason}`;
   return result(d.decision, decided);
