@@ -18,7 +18,8 @@
  * And where the time goes: the execute command, `execution.requested` → `execution.started`
  * (consumer + workflow start), → `execution.step_started` (approval re-check, plan load), → the
  * spawn (capability, router, sandbox process start). One sample at a time, each execution run to
- * its end before the next approval: latency, not queueing.
+ * its end before the next approval: latency, not queueing. Plans are prepared (recorded, decided by
+ * policy) in batches between samples, never during one.
  *
  *   npm run bench -- approval-spawn [--samples 200]
  *
@@ -43,8 +44,13 @@ import { load } from "./support/measure.ts";
 const { values } = parseArgs({ options: { samples: { type: "string", default: "200" } } });
 const samples = Number(values.samples);
 const WARMUP = 3;
-/** Plans are recorded and decided this many ahead (an approval's TTL must not run out while they wait). */
-const AHEAD = 10;
+/**
+ * Plans are recorded and decided in batches of this many before their samples are measured, never
+ * while one is: recording a plan and policy's decision on it are work of the same process, and
+ * overlapping them with a sample measured contention with the benchmark's own preparation. Small
+ * enough that no approval's TTL runs out while its plan waits.
+ */
+const BATCH = 25;
 
 const pct = (xs: readonly number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -127,16 +133,18 @@ async function sample(plan: RecordedPlan): Promise<Sample> {
 
 try {
   console.log(`approval → first tool process spawned, ${samples} samples one at a time; load ${load()}`);
-  const pending: Promise<RecordedPlan>[] = [];
   const total = WARMUP + samples;
-  for (let i = 0; i < Math.min(AHEAD, total); i++) pending.push(planFor(i));
   const results: Sample[] = [];
-  for (let i = 0; i < total; i++) {
-    const plan = await (pending[i] as Promise<RecordedPlan>);
-    if (i + AHEAD < total) pending.push(planFor(i + AHEAD));
-    const s = await sample(plan);
-    if (i >= WARMUP) results.push(s);
-    if ((i + 1) % 50 === 0) console.log(`  ${i + 1 - WARMUP} samples; load ${load()}`);
+  for (let first = 0; first < total; first += BATCH) {
+    const batch = await Promise.all(
+      Array.from({ length: Math.min(BATCH, total - first) }, (_, k) => planFor(first + k)),
+    );
+    for (const [k, plan] of batch.entries()) {
+      const i = first + k;
+      const s = await sample(plan);
+      if (i >= WARMUP) results.push(s);
+      if ((i + 1 - WARMUP) % 50 === 0 && i >= WARMUP) console.log(`  ${i + 1 - WARMUP} samples; load ${load()}`);
+    }
   }
   const of = (k: keyof Sample) => results.map((r) => r[k]);
   console.log(`  approval.granted → tool_call.started:   ${fmt(of("fromGranted"))}`);

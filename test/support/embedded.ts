@@ -83,8 +83,11 @@ export async function startEmbedded(
     ...extraEnv,
   };
   let output = "";
-  // WH_EMBEDDED_NODE_FLAGS: extra Node flags for the child, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` for a benchmark.
-  const flags = (process.env.WH_EMBEDDED_NODE_FLAGS ?? "").split(/\s+/).filter((f) => f.length > 0);
+  // As scripts/start runs it (its young generation included); WH_EMBEDDED_NODE_FLAGS adds Node flags for
+  // the child, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` for a benchmark.
+  const flags = ["--max-semi-space-size=32", ...(process.env.WH_EMBEDDED_NODE_FLAGS ?? "").split(/\s+/)].filter(
+    (f) => f.length > 0,
+  );
   const child: ChildProcess = spawn(process.execPath, [...flags, "--import", "tsx", "services/wheelhouse/main.ts"], {
     cwd: root,
     env,
