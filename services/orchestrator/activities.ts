@@ -39,9 +39,10 @@ import { plannedSteps } from "./activities/plan.ts";
 import { createPrometheusActivities, type PrometheusActivities } from "./activities/prometheus.ts";
 import { recordEvent } from "./activities/record-event.ts";
 import { createTempoActivities, type TempoActivities } from "./activities/tempo.ts";
-import { createToolActivities } from "./activities/tool-activities.ts";
+import { createToolActivities, type ToolActivities } from "./activities/tool-activities.ts";
 import { runTool } from "./activities/tool-call.ts";
 import type { ToolClient } from "./tool-client.ts";
+import type { CoreActivities as CoreActivityTypes } from "./workflows/activity-contract.ts";
 
 export { ORCHESTRATOR_ACTOR } from "./activities/approval.ts";
 export type {
@@ -118,7 +119,8 @@ export function notifies(deps: ActivityDeps): boolean {
 
 type CoreActivities = ReturnType<typeof coreActivities>;
 
-function coreActivities(deps: ActivityDeps) {
+/** The plumbing and the named tool activities, as the workflows type them (workflows/activity-contract.ts). */
+function coreActivities(deps: ActivityDeps): CoreActivityTypes & ToolActivities {
   const resolved = {
     ...deps,
     now: deps.now ?? (() => new Date()),

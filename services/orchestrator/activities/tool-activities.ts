@@ -7,12 +7,12 @@
  * a refusal, never retried, of any other action: a call scheduled under the
  * wrong name is a bug, not something to run.
  */
-import { TOOL_ACTIVITY_ACTIONS, type ToolActivityType } from "../workflows/contract.ts";
+import { TOOL_ACTIVITY_ACTIONS, type ToolActivities, type ToolActivityType } from "../workflows/contract.ts";
 import type { RunToolInput, ToolRunSummary } from "./contract.ts";
 import { refused } from "./temporal.ts";
 import { type RunToolDeps, runTool } from "./tool-call.ts";
 
-export type ToolActivities = { [K in ToolActivityType]: (input: RunToolInput) => Promise<ToolRunSummary> };
+export type { ToolActivities } from "../workflows/contract.ts";
 
 export function createToolActivities(deps: RunToolDeps): ToolActivities {
   const named = (type: ToolActivityType) => {

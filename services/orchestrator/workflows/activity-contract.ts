@@ -135,3 +135,15 @@ export interface TempoActivities {
   /** One trace search, its answer kept as evidence; the value, or null with the reason. */
   readonly QueryTempoActivity: (input: TempoMeasureInput) => Promise<MeasurementResult>;
 }
+
+/** The plumbing every execution worker registers (activities.ts): the plan, the approval re-check, events, tool calls. */
+export interface CoreActivities {
+  /** The steps of one plan revision, with catalog kind and policy constraints. */
+  readonly loadPlan: (input: PlanRevisionRef) => Promise<PlannedStep[]>;
+  /** Re-checks, at this moment, that the plan revision may still run. */
+  readonly checkApproval: (input: ApprovalCheckInput) => Promise<void>;
+  /** One call through the tool router, exactly once. */
+  readonly runTool: (input: RunToolInput) => Promise<ToolRunSummary>;
+  /** Appends one execution event, exactly once per execution, step and type. */
+  readonly recordEvent: (input: RecordEventInput) => Promise<{ seq: number; duplicate: boolean }>;
+}

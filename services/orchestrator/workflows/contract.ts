@@ -7,6 +7,7 @@
  * inputs and results.
  */
 import { defineQuery, defineSignal } from "@temporalio/workflow";
+import type { RunToolInput, ToolRunSummary } from "./activity-contract.ts";
 
 /** What the orchestrator passes when it starts an execution (from `execution.requested`). */
 export interface ExecutePlanInput {
@@ -88,6 +89,9 @@ export const TOOL_ACTIVITY_ACTIONS = {
   KubectlRolloutStatusActivity: "kubectl.rollout_status",
 } as const;
 export type ToolActivityType = keyof typeof TOOL_ACTIVITY_ACTIONS;
+
+/** `runTool` under the name of the one catalog action each runs (activities/tool-activities.ts). */
+export type ToolActivities = { [K in ToolActivityType]: (input: RunToolInput) => Promise<ToolRunSummary> };
 
 /** The named activity for a catalog action, or null when `runTool` runs it. */
 export function toolActivityFor(actionId: string): ToolActivityType | null {

@@ -12,16 +12,30 @@ import {
   proxyLocalActivities,
 } from "@temporalio/workflow";
 import type { WorkflowType } from "../../../events/index.ts";
-import type { Activities } from "../activities.ts";
-import type { PlanRevisionRef, RunToolInput, ToolRunSummary } from "./activity-contract.ts";
-import { type ExecutePlanInput, type ExecutionPhase, type IntegrationActivities, toolActivityFor } from "./contract.ts";
+import type {
+  CoreActivities,
+  PlanRevisionRef,
+  PrometheusActivities,
+  RunToolInput,
+  TempoActivities,
+  ToolRunSummary,
+} from "./activity-contract.ts";
+import {
+  type ExecutePlanInput,
+  type ExecutionPhase,
+  type IntegrationActivities,
+  type ToolActivities,
+  toolActivityFor,
+} from "./contract.ts";
 import { activityOptions, RETRY_POLICIES } from "./retry-policies.ts";
 
 /**
  * Every activity the workflows schedule, each proxied with its own retry policy and timeouts. The
  * integration activities are typed from the contract: whether the worker has them is `input.integrations`.
  */
-export type ExecutionActivities = ActivityInterfaceFor<Activities & IntegrationActivities>;
+export type ExecutionActivities = ActivityInterfaceFor<
+  CoreActivities & ToolActivities & PrometheusActivities & TempoActivities & IntegrationActivities
+>;
 
 export interface ExecutionRun {
   readonly input: ExecutePlanInput;
