@@ -210,8 +210,9 @@ describe("GitOps deploy via PR (Temporal + NATS + GitHub fixture + git)", { time
     );
     assert.equal(all.filter((e) => e.type.startsWith("tool_call.")).length, 0, "nothing went to the tool router");
     const history = await temporal.client.workflow.getHandle(executionId).fetchHistory();
+    // Activities in history order: scheduled on the task queue, or run locally (a marker naming its type).
     const scheduled = (history.events ?? [])
-      .map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name)
+      .map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name ?? localActivityType(e))
       .filter((name): name is string => typeof name === "string");
     const recheck = scheduled.indexOf("checkApproval");
     assert.ok(recheck >= 0, `the approval is re-checked: ${scheduled.join(", ")}`);
@@ -262,3 +263,17 @@ describe("GitOps deploy via PR (Temporal + NATS + GitHub fixture + git)", { time
     assert.equal(await branchHead(gitDir), "");
   });
 });
+
+/** The activity type a local activity's marker records, if `event` is one. */
+function localActivityType(event: {
+  markerRecordedEventAttributes?: {
+    markerName?: string | null;
+    details?: { [key: string]: { payloads?: { data?: Uint8Array | null }[] | null } } | null;
+  } | null;
+}): string | undefined {
+  const marker = event.markerRecordedEventAttributes;
+  if (marker?.markerName !== "core_local_activity") return undefined;
+  const data = marker.details?.data?.payloads?.[0]?.data;
+  if (!data) return undefined;
+  return (JSON.parse(Buffer.from(data).toString("utf8")) as { activity_type?: string }).activity_type;
+}
