@@ -148,39 +148,17 @@ export function decideExecutionCommand(command: ExecutionCommand, state: Executi
     case "GiveVerdict":
       return decideVerdict(command, state);
     case "CancelExecution": {
-      switch (state.status) {
-        case "empty":
-          throw new NotFoundError(`execution ${command.executionId} does not exist`, {
-            field: "id",
-            fix: "list executions with GET /v1/executions and use one of their ids",
-          });
-        case "finished":
-          // `execution_status`, not `status`: extras go into the problem body beside its HTTP status.
-          throw new ConflictError(
-            `execution ${command.executionId} has already ended (${state.outcome}); nothing to cancel`,
-            {
-              field: "id",
-              fix: "only a running execution can be cancelled; to undo its change, request a new plan",
-              extra: { execution_status: state.outcome },
-            },
-          );
-        case "requested":
-        case "running":
-          break;
-        default:
-          return assertNever(state);
-      }
+      const live = liveExecution(state, command.executionId, {
+        nothing: "nothing to cancel",
+        fix: "only a running execution can be cancelled; to undo its change, request a new plan",
+      });
       const { actor } = command;
-      const owners = [state.requestedBy, command.planRequestedBy];
-      if (!actor.roles.includes("admin") && !owners.includes(actor.id)) {
-        throw new ForbiddenError(`${actor.id} may not cancel execution ${command.executionId}`, {
-          field: "id",
-          fix: "ask whoever requested the plan or the execution, or an administrator, to cancel it",
-          extra: { reason: "not_owner" },
-        });
-      }
+      requireOwner(command, live, {
+        may: "cancel",
+        fix: "ask whoever requested the plan or the execution, or an administrator, to cancel it",
+      });
       // Asked already: the workflow has it (or will); a second request records nothing.
-      if (state.cancelRequested !== null) return [];
+      if (live.cancelRequested !== null) return [];
       return [
         {
           type: "execution.cancel_requested",
@@ -199,48 +177,30 @@ function decideVerdict(
   state: ExecutionState,
 ): ExecutionCommandDraft[] {
   const id = command.executionId;
-  switch (state.status) {
-    case "empty":
-      throw new NotFoundError(`execution ${id} does not exist`, {
-        field: "id",
-        fix: "list executions with GET /v1/executions and use one of their ids",
-      });
-    case "finished":
-      throw new ConflictError(`execution ${id} has already ended (${state.outcome}); there is no verdict to give`, {
-        field: "id",
-        fix: "only an execution whose verification is paused (status paused) takes a verdict",
-        extra: { execution_status: state.outcome },
-      });
-    case "requested":
-    case "running":
-      break;
-    default:
-      return assertNever(state);
-  }
+  const live = liveExecution(state, id, {
+    nothing: "there is no verdict to give",
+    fix: "only an execution whose verification is paused (status paused) takes a verdict",
+  });
   const { actor } = command;
-  const owners = [state.requestedBy, command.planRequestedBy];
-  if (!actor.roles.includes("admin") && !owners.includes(actor.id)) {
-    throw new ForbiddenError(`${actor.id} may not give a verdict on execution ${id}`, {
-      field: "id",
-      fix: "ask whoever requested the plan or the execution, or an administrator, to judge it",
-      extra: { reason: "not_owner" },
-    });
-  }
-  const { paused } = state;
+  requireOwner(command, live, {
+    may: "give a verdict on",
+    fix: "ask whoever requested the plan or the execution, or an administrator, to judge it",
+  });
+  const { paused } = live;
   if (paused === null) {
-    const judged = state.lastVerdict;
+    const judged = live.lastVerdict;
     const since = judged
       ? `; its pause on step ${judged.stepId} was already judged ${judged.decision} by ${judged.by}`
       : "";
-    const now = state.status === "requested" ? "has not started yet" : "is running";
+    const now = live.status === "requested" ? "has not started yet" : "is running";
     throw new ConflictError(`execution ${id} ${now} and is not paused${since}: there is no verdict to give`, {
       field: "id",
       fix: 'only an analysis paused as inconclusive (on_inconclusive: "pause") takes a verdict; wait until the execution\'s status is paused (GET /v1/executions/{id})',
-      extra: { execution_status: state.status },
+      extra: { execution_status: live.status },
     });
   }
-  if (state.cancelRequested !== null) {
-    const c = state.cancelRequested;
+  if (live.cancelRequested !== null) {
+    const c = live.cancelRequested;
     throw new ConflictError(`execution ${id} is being cancelled (by ${c.by}: ${c.reason}); the cancel ends its pause`, {
       field: "id",
       fix: "a cancelled execution takes no verdict; its change stays as it was made, request a new plan to undo it",
@@ -270,6 +230,50 @@ function decideVerdict(
       },
     },
   ];
+}
+
+type LiveExecution = Extract<ExecutionState, { status: "requested" | "running" }>;
+
+/** The state of an execution a request acts on: 404 when there is none, 409 when it has ended. */
+function liveExecution(
+  state: ExecutionState,
+  id: string,
+  ended: { readonly nothing: string; readonly fix: string },
+): LiveExecution {
+  switch (state.status) {
+    case "empty":
+      throw new NotFoundError(`execution ${id} does not exist`, {
+        field: "id",
+        fix: "list executions with GET /v1/executions and use one of their ids",
+      });
+    case "finished":
+      // `execution_status`, not `status`: extras go into the problem body beside its HTTP status.
+      throw new ConflictError(`execution ${id} has already ended (${state.outcome}); ${ended.nothing}`, {
+        field: "id",
+        fix: ended.fix,
+        extra: { execution_status: state.outcome },
+      });
+    case "requested":
+    case "running":
+      return state;
+    default:
+      return assertNever(state);
+  }
+}
+
+/** Cancels and verdicts are for whoever requested the execution or its plan, or an admin (403). */
+function requireOwner(
+  command: ExecutionCommandBase,
+  live: LiveExecution,
+  refused: { readonly may: string; readonly fix: string },
+): void {
+  const { actor } = command;
+  if (actor.roles.includes("admin") || [live.requestedBy, command.planRequestedBy].includes(actor.id)) return;
+  throw new ForbiddenError(`${actor.id} may not ${refused.may} execution ${command.executionId}`, {
+    field: "id",
+    fix: refused.fix,
+    extra: { reason: "not_owner" },
+  });
 }
 
 /** The execution aggregate as a decider value; `type` names the stream the command path reads. */
