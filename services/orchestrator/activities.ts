@@ -26,14 +26,6 @@ import type { IntegrationClients } from "../../lib/integrations/index.ts";
 import type { Logger } from "../../lib/log/index.ts";
 import type { CapabilityMinter, Catalog } from "../../lib/tools/index.ts";
 import { checkApproval } from "./activities/approval.ts";
-import type {
-  ApprovalCheckInput,
-  PlannedStep,
-  PlanRevisionRef,
-  RecordEventInput,
-  RunToolInput,
-  ToolRunSummary,
-} from "./activities/contract.ts";
 import { createIntegrationActivities } from "./activities/integrations/index.ts";
 import { plannedSteps } from "./activities/plan.ts";
 import { createPrometheusActivities, type PrometheusActivities } from "./activities/prometheus.ts";
@@ -41,8 +33,16 @@ import { recordEvent } from "./activities/record-event.ts";
 import { createTempoActivities, type TempoActivities } from "./activities/tempo.ts";
 import { createToolActivities, type ToolActivities } from "./activities/tool-activities.ts";
 import { runTool } from "./activities/tool-call.ts";
+import type {
+  ApprovalCheckInput,
+  CoreActivities as CoreActivityTypes,
+  PlannedStep,
+  PlanRevisionRef,
+  RecordEventInput,
+  RunToolInput,
+  ToolRunSummary,
+} from "./contract/activities.ts";
 import type { ToolClient } from "./tool-client.ts";
-import type { CoreActivities as CoreActivityTypes } from "./workflows/activity-contract.ts";
 
 export { ORCHESTRATOR_ACTOR } from "./activities/approval.ts";
 export type {
@@ -53,7 +53,7 @@ export type {
   RecordEventInput,
   RunToolInput,
   ToolRunSummary,
-} from "./activities/contract.ts";
+} from "./contract/activities.ts";
 
 /** How much longer than the tool's timeout a capability lives (clock differences, a slow hop to the router). */
 const CAPABILITY_MARGIN_MS = 30_000;
@@ -119,7 +119,7 @@ export function notifies(deps: ActivityDeps): boolean {
 
 type CoreActivities = ReturnType<typeof coreActivities>;
 
-/** The plumbing and the named tool activities, as the workflows type them (workflows/activity-contract.ts). */
+/** The plumbing and the named tool activities, as the workflows type them (contract/activities.ts). */
 function coreActivities(deps: ActivityDeps): CoreActivityTypes & ToolActivities {
   const resolved = {
     ...deps,

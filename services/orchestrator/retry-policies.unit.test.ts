@@ -12,8 +12,8 @@ import type { EvidenceStore } from "../../lib/evidence/index.ts";
 import { createLogger } from "../../lib/log/index.ts";
 import { createCapabilityMinter, generateCapabilityKeys, loadCatalog } from "../../lib/tools/index.ts";
 import { createActivities } from "./activities.ts";
+import { TOOL_ACTIVITY_ACTIONS } from "./contract/workflow.ts";
 import { createToolClient } from "./tool-client.ts";
-import { TOOL_ACTIVITY_ACTIONS } from "./workflows/contract.ts";
 import { type ActivityPolicy, activityOptions, durationMs, RETRY_POLICIES } from "./workflows/retry-policies.ts";
 
 /** The activity types of the contract: the thirteen named ones and the plumbing. */

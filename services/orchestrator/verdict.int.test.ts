@@ -20,10 +20,10 @@ import { loadCatalog } from "../../lib/tools/index.ts";
 import { startTestGateway, type TestGateway } from "../../test/support/gateway.ts";
 import { connectTemporal, recordedArgv, type TestTemporal, waitFor } from "../../test/support/index.ts";
 import { createHarness, type Harness, seededPlan, waitForEnd } from "../../test/support/orchestrator.ts";
+import { statusQuery } from "./contract/workflow.ts";
 import { createRequestRelay, type RequestRelay } from "./relay.ts";
 import type { ExecutionStarter } from "./starter.ts";
 import { routeTemporalLogs, workflowBundle } from "./worker.ts";
-import { statusQuery } from "./workflows/contract.ts";
 
 const ROOT = join(import.meta.dirname, "..", "..");
 const catalog = loadCatalog();

@@ -26,8 +26,8 @@ import {
 } from "../../test/support/prometheus.ts";
 import { createPrometheusActivities } from "./activities/prometheus.ts";
 import { createTempoActivities } from "./activities/tempo.ts";
+import { cancelSignal, type ExecutePlanInput, type ExecutionOutcome } from "./contract/workflow.ts";
 import { routeTemporalLogs, workflowBundle } from "./worker.ts";
-import { cancelSignal, type ExecutePlanInput, type ExecutionOutcome } from "./workflows/contract.ts";
 import { verdictSignal } from "./workflows/verify.ts";
 
 const catalog = loadCatalog();

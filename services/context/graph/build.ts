@@ -28,7 +28,7 @@ import {
   type ServiceFact,
   trackedApplication,
   type WorkloadFact,
-} from "./facts.ts";
+} from "../facts.ts";
 import { applicationId, cloudResourceId, datasourceId, namespaceId, releaseId, serviceId, workloadId } from "./ids.ts";
 
 export const ENVIRONMENT_LABEL = "wheelhouse.dev/environment";

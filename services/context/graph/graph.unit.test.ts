@@ -4,8 +4,8 @@ import type { AnyEvent, AnyRecordedEvent, ContextNode } from "../../../events/in
 import { ConflictError } from "../../../lib/errors/index.ts";
 import type { EventStore } from "../../../lib/eventstore/index.ts";
 import { createLogger } from "../../../lib/log/index.ts";
+import type { HelmReleaseFact } from "../facts.ts";
 import { buildGraph, emptyWorld, type World } from "./build.ts";
-import type { HelmReleaseFact } from "./facts.ts";
 import { applicationId, cloudResourceId, datasourceId, nodeId, releaseId, serviceId, workloadId } from "./ids.ts";
 import { decideNode, evolveNode, initialNodeState } from "./node.ts";
 import { createRecorder } from "./record.ts";

@@ -3,9 +3,9 @@
  * (the Argo CD controller writes their status), through the same list-watch as every other kind.
  * Argo CD marks what it deploys with the tracking label `argocd.argoproj.io/instance`: the
  * application's name, or `<namespace>_<name>` for applications outside Argo CD's own namespace
- * (the graph joins by it: graph/facts.ts).
+ * (the graph joins by it: ../facts.ts).
  */
-import type { ApplicationFact } from "../graph/facts.ts";
+import type { ApplicationFact } from "../facts.ts";
 import { type KubeObject, MalformedObjectError, metaOf } from "./facts.ts";
 
 export const ARGOCD_GROUP = "argoproj.io";

@@ -9,7 +9,7 @@ import {
   type GetResourcesCommandInput,
   ResourceGroupsTaggingAPIClient,
 } from "@aws-sdk/client-resource-groups-tagging-api";
-import type { CloudResourceFact } from "../graph/facts.ts";
+import type { CloudResourceFact } from "../facts.ts";
 import { cloudResourceFact } from "./cloud.ts";
 
 export interface AwsSourceOptions {

@@ -1,5 +1,5 @@
-/** How the pollers read an AWS resource and a Grafana datasource into facts (their shapes: graph/facts.ts). */
-import { type CloudResourceFact, ENVIRONMENT_TAG, NAMESPACE_TAG, SERVICE_TAG } from "../graph/facts.ts";
+/** How the pollers read an AWS resource and a Grafana datasource into facts (their shapes: ../facts.ts). */
+import { type CloudResourceFact, ENVIRONMENT_TAG, NAMESPACE_TAG, SERVICE_TAG } from "../facts.ts";
 
 /** Tags kept on the node; others (which may hold anything) are not recorded. */
 const KEPT_TAGS = new Set(["Name", SERVICE_TAG, ENVIRONMENT_TAG, NAMESPACE_TAG, "app.kubernetes.io/name"]);

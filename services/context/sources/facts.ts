@@ -1,19 +1,11 @@
 /**
  * What the context service keeps of each Kubernetes object it watches: a few checked fields, never
- * the whole object (the facts' shapes are the graph's: graph/facts.ts). A malformed object (no
+ * the whole object (the facts' shapes: ../facts.ts). A malformed object (no
  * name, a field of the wrong type) is refused with a `MalformedObjectError` naming the object and
  * the field, so that the caller logs it and counts it in the source's health instead of feeding it
  * to the graph.
  */
-import type {
-  HpaFact,
-  NamespaceFact,
-  ObjectMeta,
-  PodFact,
-  ServiceFact,
-  WorkloadFact,
-  WorkloadKind,
-} from "../graph/facts.ts";
+import type { HpaFact, NamespaceFact, ObjectMeta, PodFact, ServiceFact, WorkloadFact, WorkloadKind } from "../facts.ts";
 
 /** The raw object as the API server (or the watch) sent it. */
 export interface KubeObject {

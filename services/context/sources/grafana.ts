@@ -1,5 +1,5 @@
 /** Grafana datasources through its HTTP API: `GET /api/datasources` with a service account token. */
-import type { DatasourceFact } from "../graph/facts.ts";
+import type { DatasourceFact } from "../facts.ts";
 import { publicUrl } from "./cloud.ts";
 
 export interface GrafanaSourceOptions {

@@ -8,7 +8,7 @@
 import { createHash } from "node:crypto";
 import { gunzipSync } from "node:zlib";
 import { canonicalize } from "../../../lib/json/index.ts";
-import type { HelmReleaseFact } from "../graph/facts.ts";
+import type { HelmReleaseFact } from "../facts.ts";
 import { type KubeObject, MalformedObjectError, metaOf } from "./facts.ts";
 
 export const HELM_SECRET_TYPE = "helm.sh/release.v1";

@@ -17,7 +17,7 @@ import type {
   PodFact,
   ServiceFact,
   WorkloadFact,
-} from "../graph/facts.ts";
+} from "../facts.ts";
 import { ARGOCD_GROUP, ARGOCD_VERSION, applicationFact } from "./argocd.ts";
 import {
   hpaFact,

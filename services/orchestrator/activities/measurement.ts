@@ -1,7 +1,7 @@
 /**
  * What the verification query activities (prometheus.ts, tempo.ts) share:
  * the rule that every measurement is evidence (their input and result are
- * in the contract with the workflows, workflows/activity-contract.ts).
+ * in the contract with the workflows, contract/activities.ts).
  * The answer as the provider sent it (or its error) is stored, redacted,
  * with its `evidence.stored` event on the execution, and the measurement
  * names it; the workflow records the judged measurement as
@@ -13,8 +13,8 @@ import { v7 as uuidv7 } from "uuid";
 import type { EventStore } from "../../../lib/eventstore/index.ts";
 import { type EvidenceMeta, type EvidenceStore, evidenceStoredEvent } from "../../../lib/evidence/index.ts";
 import { createRedactor } from "../../../lib/redact/index.ts";
+import type { MeasureInput } from "../contract/activities.ts";
 import { ORCHESTRATOR_ACTOR } from "./approval.ts";
-import type { MeasureInput } from "./contract.ts";
 
 export interface MeasurementDeps {
   readonly store: EventStore;

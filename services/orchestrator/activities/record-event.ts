@@ -10,8 +10,8 @@ import { v5 as uuidv5 } from "uuid";
 import { type AnyEvent, newEvent } from "../../../events/index.ts";
 import type { EventStore } from "../../../lib/eventstore/index.ts";
 import { createRedactor } from "../../../lib/redact/index.ts";
+import type { RecordEventInput } from "../contract/activities.ts";
 import { ORCHESTRATOR_ACTOR } from "./approval.ts";
-import type { RecordEventInput } from "./contract.ts";
 import { attempt } from "./temporal.ts";
 
 /** Namespace for the deterministic event ids (uuid v5 of the idempotency key). */

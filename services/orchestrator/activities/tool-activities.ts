@@ -7,12 +7,13 @@
  * a refusal, never retried, of any other action: a call scheduled under the
  * wrong name is a bug, not something to run.
  */
-import { TOOL_ACTIVITY_ACTIONS, type ToolActivities, type ToolActivityType } from "../workflows/contract.ts";
-import type { RunToolInput, ToolRunSummary } from "./contract.ts";
+
+import type { RunToolInput, ToolRunSummary } from "../contract/activities.ts";
+import { TOOL_ACTIVITY_ACTIONS, type ToolActivities, type ToolActivityType } from "../contract/workflow.ts";
 import { refused } from "./temporal.ts";
 import { type RunToolDeps, runTool } from "./tool-call.ts";
 
-export type { ToolActivities } from "../workflows/contract.ts";
+export type { ToolActivities } from "../contract/workflow.ts";
 
 export function createToolActivities(deps: RunToolDeps): ToolActivities {
   const named = (type: ToolActivityType) => {

@@ -4,8 +4,8 @@ import { ApplicationFailure } from "@temporalio/activity";
 import type { EventStore } from "../../../lib/eventstore/index.ts";
 import { createLogger } from "../../../lib/log/index.ts";
 import { createCapabilityMinter, generateCapabilityKeys, loadCatalog } from "../../../lib/tools/index.ts";
+import { TOOL_ACTIVITY_ACTIONS, type ToolActivityType } from "../contract/workflow.ts";
 import { createToolClient } from "../tool-client.ts";
-import { TOOL_ACTIVITY_ACTIONS, type ToolActivityType } from "../workflows/contract.ts";
 import { createToolActivities } from "./tool-activities.ts";
 
 describe("named tool activities", () => {

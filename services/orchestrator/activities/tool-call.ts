@@ -13,9 +13,9 @@ import type { Logger } from "../../../lib/log/index.ts";
 import type { Catalog } from "../../../lib/tools/index.ts";
 import { parseSelector, type Selected, selectValue } from "../../../lib/verification/index.ts";
 import type { ExecuteToolResult } from "../../../schemas/rpc/tool-router.ts";
+import type { RunToolInput, ToolRunSummary } from "../contract/activities.ts";
 import type { ToolClient } from "../tool-client.ts";
 import { type AuthoriseDeps, authorise } from "./approval.ts";
-import type { RunToolInput, ToolRunSummary } from "./contract.ts";
 import { activityContext, attempt, refusal } from "./temporal.ts";
 import { recordedCall, settleUnfinishedCall, summaryOf } from "./unfinished-call.ts";
 

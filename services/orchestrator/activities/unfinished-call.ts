@@ -22,9 +22,9 @@ import { WheelhouseError } from "../../../lib/errors/index.ts";
 import type { EventStore } from "../../../lib/eventstore/index.ts";
 import type { Logger } from "../../../lib/log/index.ts";
 import type { GetResourceResult } from "../../../schemas/rpc/tool-router.ts";
+import type { RunToolInput, ToolRunSummary } from "../contract/activities.ts";
 import type { ToolClient } from "../tool-client.ts";
 import { type AuthoriseDeps, authoriseRead, ORCHESTRATOR_ACTOR } from "./approval.ts";
-import type { RunToolInput, ToolRunSummary } from "./contract.ts";
 import { effectCheckFor } from "./effect-checks.ts";
 import { activityContext, refused } from "./temporal.ts";
 

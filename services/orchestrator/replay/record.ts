@@ -32,9 +32,9 @@ import { promisify } from "node:util";
 import { DefaultLogger, Runtime, Worker } from "@temporalio/worker";
 import type { WorkflowType } from "../../../events/index.ts";
 import { connectTemporal } from "../../../lib/temporal/connect.ts";
-import type { PlannedStep, RunToolInput, ToolRunSummary } from "../activities/contract.ts";
+import type { PlannedStep, RunToolInput, ToolRunSummary } from "../contract/activities.ts";
+import type { ExecutePlanInput, ExecutionOutcome } from "../contract/workflow.ts";
 import { workflowBundle } from "../worker.ts";
-import type { ExecutePlanInput, ExecutionOutcome } from "../workflows/contract.ts";
 
 export const HISTORIES_DIR = fileURLToPath(new URL("./histories/", import.meta.url));
 /**

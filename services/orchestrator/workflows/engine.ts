@@ -10,14 +10,14 @@
  */
 import { setHandler, workflowInfo } from "@temporalio/workflow";
 import type { EventPayload, WorkflowType } from "../../../events/index.ts";
-import type { PlannedStep } from "./activity-contract.ts";
+import type { PlannedStep } from "../contract/activities.ts";
 import {
   type CancelRequest,
   cancelSignal,
   type ExecutePlanInput,
   type ExecutionOutcome,
   statusQuery,
-} from "./contract.ts";
+} from "../contract/workflow.ts";
 import { notifier } from "./notify.ts";
 import { rollback, withRollback } from "./rollback.ts";
 import { reasonOf, startRun } from "./run.ts";

@@ -19,14 +19,14 @@ import type {
   RunToolInput,
   TempoActivities,
   ToolRunSummary,
-} from "./activity-contract.ts";
+} from "../contract/activities.ts";
 import {
   type ExecutePlanInput,
   type ExecutionPhase,
   type IntegrationActivities,
   type ToolActivities,
   toolActivityFor,
-} from "./contract.ts";
+} from "../contract/workflow.ts";
 import { activityOptions, RETRY_POLICIES } from "./retry-policies.ts";
 
 /**

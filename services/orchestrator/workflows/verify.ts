@@ -36,7 +36,7 @@ import {
   verdict,
   verdictAtDeadline,
 } from "../../../lib/verification/index.ts";
-import type { PlannedStep, PrometheusActivities, TempoActivities } from "./activity-contract.ts";
+import type { PlannedStep, PrometheusActivities, TempoActivities } from "../contract/activities.ts";
 import { callTool, type ExecutionRun, reasonOf } from "./run.ts";
 
 /** A person's decision on an analysis paused as inconclusive (`on_inconclusive: "pause"`). */

@@ -1,7 +1,9 @@
 /**
- * What the `executePlan` workflow and its activities exchange: the inputs and
- * results of each activity. Plain data (Temporal serialises it as JSON); the
- * workflow imports these as types only.
+ * What the execution workflows and their activities exchange: the inputs and
+ * results of each activity, and the activities' types as the workflows
+ * schedule them. Plain data (Temporal serialises it as JSON); the workflows
+ * import these as types only. It sits below both workflows/ and activities/
+ * (contract/), so neither imports the other.
  */
 import type { EventPayload, PlanStep } from "../../../events/index.ts";
 import type { Selected } from "../../../lib/verification/index.ts";

@@ -1,8 +1,8 @@
 /**
  * What the service graph is built from: the facts each source keeps of what it sees (their shape,
  * not how a source reads them: that is sources/), and the labels and tags that join them. The
- * graph (build.ts) is a pure function of these; the sources produce them, so imports run
- * sources → graph.
+ * graph (graph/build.ts) is a pure function of these and the sources produce them, so they sit
+ * below both folders and neither imports the other.
  */
 
 export interface ObjectMeta {

@@ -7,7 +7,7 @@
  * inputs and results.
  */
 import { defineQuery, defineSignal } from "@temporalio/workflow";
-import type { RunToolInput, ToolRunSummary } from "./activity-contract.ts";
+import type { RunToolInput, ToolRunSummary } from "./activities.ts";
 
 /** What the orchestrator passes when it starts an execution (from `execution.requested`). */
 export interface ExecutePlanInput {
