@@ -126,7 +126,7 @@ describe("sandbox-exec's bundle cache", () => {
     assert.match(child.stdout, /"type":"error".*stdin is not valid JSON/);
   });
 
-  it("runs a tool call through the bundle, with the catalog folder passed to it", async () => {
+  it("runs a tool call (the fixture vault CLI) through the bundle, with the catalog folder passed to it", async () => {
     const launch = await sandboxExecLaunch();
     assert.notEqual(launch.bundle, null, "the bundle of sandbox-exec could be made");
     assert.ok(existsSync(launch.args[0] ?? ""));

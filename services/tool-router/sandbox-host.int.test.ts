@@ -100,7 +100,7 @@ function parentOf(pid: number): number {
   return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
 }
 
-describe("sandbox hosts", () => {
+describe("sandbox hosts (with the fixture vault CLI)", () => {
   const runners: SandboxHostRunner[] = [];
   const hostRunner = (options: Partial<Parameters<typeof createSandboxHostRunner>[0]> = {}) => {
     const runner = createSandboxHostRunner({ launch: sandboxExecLaunch, env, ...options });
@@ -306,7 +306,7 @@ describe("sandbox hosts", () => {
   });
 });
 
-describe("sandbox-exec --serve", () => {
+describe("sandbox-exec --serve (with the fixture vault CLI)", () => {
   let host: ChildProcess;
   const messages: SandboxHostMessage[] = [];
   const send = (line: string) => host.stdin?.write(`${line}\n`);
