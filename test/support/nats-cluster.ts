@@ -137,10 +137,31 @@ export async function startNatsCluster(label: string, size = 3): Promise<NatsClu
   };
   const urls = nodes.map((n) => `nats://127.0.0.1:${n.port}`);
   const running = (n: NodeState) => n.child !== null && n.child.exitCode === null && n.child.signalCode === null;
+  /**
+   * JetStream's meta leader counts every running node as a current peer. A node's own /healthz says
+   * ok before that: a stream asked for right after a restart could not be placed on the node yet
+   * ("too few nodes are up"). The leader is the node whose /jsz lists the others as replicas.
+   */
+  const metaCurrent = async () => {
+    const up = nodes.filter(running);
+    for (const node of up) {
+      const jsz = (await fetch(`http://127.0.0.1:${node.monitorPort}/jsz`, { signal: AbortSignal.timeout(2_000) })
+        .then((r) => r.json())
+        .catch(() => null)) as {
+        meta_cluster?: { leader?: string; replicas?: { name: string; current?: boolean; offline?: boolean }[] };
+      } | null;
+      const meta = jsz?.meta_cluster;
+      if (meta?.leader !== node.name) continue;
+      return up
+        .filter((n) => n.name !== node.name)
+        .every((n) => meta.replicas?.some((r) => r.name === n.name && r.current === true && r.offline !== true));
+    }
+    return false;
+  };
   const waitHealthy = async (timeoutMs = 30_000) => {
     await waitFor(
-      "every running NATS node healthy",
-      async () => (await Promise.all(nodes.filter(running).map(healthy))).every(Boolean),
+      "every running NATS node healthy and a current JetStream peer",
+      async () => (await Promise.all(nodes.filter(running).map(healthy))).every(Boolean) && (await metaCurrent()),
       { timeoutMs, intervalMs: 100 },
     );
   };
@@ -177,6 +198,10 @@ export async function startNatsCluster(label: string, size = 3): Promise<NatsClu
       if (running(node)) throw new Error(`node ${name} is running; kill it first`);
       launch(node);
       await waitFor(`NATS node ${name} healthy again`, () => healthy(node), { timeoutMs: 30_000, intervalMs: 100 });
+      await waitFor(`NATS node ${name} a current JetStream peer again`, metaCurrent, {
+        timeoutMs: 30_000,
+        intervalMs: 100,
+      });
     },
     async streamLeader(nc, stream, timeoutMs = 15_000) {
       const jsm = await jetstreamManager(nc, { timeout: 2_000, checkAPI: false });
