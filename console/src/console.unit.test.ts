@@ -1,16 +1,19 @@
 /**
  * The console's pure parts: routes, the SSE reader, times, the open parts of API answers, the
- * measurements chart's scale and words, and roles.
+ * measurements chart's scale and words, roles, the decision forms' text check and draft, and the
+ * paused execution's panel model.
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import type { Plan } from "./api/client";
+import type { ExecutionMeasurements, Explanation, Plan, Problem } from "./api/client";
 import { approvalsOf, currentApproval, policyOf, stepsOf } from "./api/views";
+import { checkText, newDraft, settleDraft, TEXT_LIMIT } from "./decision-form";
 import { readEvents } from "./logs";
 import { href, parseRoute } from "./router";
 import { seriesOf } from "./screens/change-views";
 import { chartSummary, domainOf, formatValue, type Series, sourceText, thresholdText } from "./screens/measurements";
-import { countdown, hasRole, relative } from "./ui";
+import { pausedCheckOf, seriesLine } from "./screens/verdict";
+import { countdown, hasRole, relative, statusBadge } from "./ui";
 
 const stream = (...chunks: string[]) =>
   new ReadableStream<Uint8Array>({
@@ -206,5 +209,137 @@ describe("roles", () => {
     assert.equal(hasRole(me(["admin"]), "operator"), true);
     assert.equal(hasRole(me(["approver", "viewer"]), "operator"), false);
     assert.equal(hasRole(null, "viewer"), false);
+  });
+});
+
+describe("decision forms", () => {
+  const reason = { required: true, why: "why the analysis passes or fails" };
+  const comment = { required: false, why: "what you checked" };
+
+  it("sends the text trimmed; an optional text may be empty, a required one may not", () => {
+    assert.deepEqual(checkText("  no traffic tonight \n", reason), { ok: true, text: "no traffic tonight" });
+    assert.deepEqual(checkText("", comment), { ok: true, text: null });
+    assert.deepEqual(checkText(" \n\t", comment), { ok: true, text: null });
+    for (const empty of ["", "   ", "\n\t"]) {
+      assert.deepEqual(checkText(empty, reason), {
+        ok: false,
+        message: "A reason is required: say why the analysis passes or fails.",
+      });
+    }
+  });
+
+  it("refuses a text longer than the API takes, saying by how much", () => {
+    assert.equal(checkText("x".repeat(TEXT_LIMIT), reason).ok, true);
+    const long = checkText("x".repeat(TEXT_LIMIT + 1), comment);
+    assert.deepEqual(long, {
+      ok: false,
+      message: "The text is 2001 characters long, more than the 2000 allowed: shorten it.",
+    });
+  });
+
+  it("keeps what was typed when the API refuses, and clears it when it accepts", () => {
+    const problem = { title: "Conflict", status: 409, code: "conflict", detail: "not paused" } as Problem;
+    const typed = { ...newDraft(), text: "the canary is judged by hand" };
+    assert.deepEqual(settleDraft(typed, problem), { text: "the canary is judged by hand", invalid: null, problem });
+    assert.deepEqual(settleDraft({ ...typed, problem }, null), newDraft());
+  });
+});
+
+describe("a paused execution", () => {
+  type Story = Explanation["executions"][number];
+  const event = (type: string, occurred_at: string) => ({
+    event_id: type,
+    seq: 1,
+    type,
+    occurred_at,
+    actor: { kind: "service" as const, id: "orchestrator" },
+    audit: null,
+  });
+  const pause = {
+    step_id: "s2",
+    check: "release payments reports status deployed; payments's error ratio stays below 5%",
+    reason: "prometheus: no sample; 1 inconclusive measurement(s), more than the 0 allowed",
+    attempts: 1,
+    deadline: "2026-03-01T13:00:00Z",
+    event: event("execution.paused", "2026-03-01T12:00:00Z"),
+    verdict: null,
+  };
+  const story = { execution_id: "x1", status: "paused", pauses: [pause] } as unknown as Story;
+  const measured = (step_id: string, query: string) => ({
+    step_id,
+    provider: "prometheus",
+    query,
+    description: null,
+    success_condition: "result < 0.05",
+    failure_condition: null,
+    success_threshold: { op: "<" as const, value: 0.05 },
+    failure_threshold: null,
+    measurements: [
+      {
+        attempt: 1,
+        value: null,
+        outcome: "inconclusive" as const,
+        reason: "no value: the query answered no sample",
+        measured_at: "2026-03-01T11:59:58Z",
+        evidence_id: null,
+      },
+    ],
+  });
+  const measurements = {
+    execution_id: "x1",
+    series: [measured("s1", "readiness"), measured("s2", "error_ratio")],
+  } as unknown as ExecutionMeasurements;
+
+  it("names the check awaiting a verdict, why it is inconclusive, and only its own step's measurements", () => {
+    const paused = pausedCheckOf(story, "paused", measurements);
+    assert.equal(paused?.kind, "awaiting");
+    assert.ok(paused?.kind === "awaiting");
+    assert.equal(paused.check, pause.check);
+    assert.equal(paused.stepId, "s2");
+    assert.equal(paused.reason, pause.reason);
+    assert.equal(paused.attempts, 1);
+    assert.equal(paused.deadline, "2026-03-01T13:00:00Z");
+    assert.deepEqual(
+      paused.series.map((s) => s.query),
+      ["error_ratio"],
+    );
+    assert.equal(
+      seriesLine(paused.series[0] as never),
+      "prometheus error_ratio: 1 measurements (0 pass, 0 fail, 1 inconclusive); passes < 0.05. Last, #1: no value, inconclusive (no value: the query answered no sample)",
+    );
+  });
+
+  it("is not paused when the read model says otherwise, whatever the story recorded", () => {
+    for (const status of ["running", "succeeded", "failed", "cancelled", "verification_failed"]) {
+      assert.equal(pausedCheckOf(story, status, measurements), null, status);
+    }
+  });
+
+  it("shows a verdict already given while the read model still says paused", () => {
+    const verdict = {
+      decision: "pass" as const,
+      reason: "no traffic tonight",
+      requested_by: "alice",
+      event: event("execution.verdict_requested", "2026-03-01T12:01:00Z"),
+    };
+    const given = pausedCheckOf({ ...story, pauses: [{ ...pause, verdict }] }, "paused", measurements);
+    assert.deepEqual(given, { kind: "given", stepId: "s2", check: pause.check, verdict });
+  });
+
+  it("still asks for a verdict on a run that paused before pauses were recorded, without naming the check", () => {
+    assert.deepEqual(pausedCheckOf({ ...story, pauses: [] }, "paused", measurements), {
+      kind: "awaiting",
+      stepId: null,
+      check: null,
+      reason: null,
+      attempts: null,
+      deadline: null,
+      series: [],
+    });
+  });
+
+  it("has a badge colour of its own", () => {
+    assert.deepEqual(statusBadge("paused").values, ["paused", "paused"]);
+    assert.deepEqual(statusBadge("pending_approval").values, ["warn", "pending approval"]);
   });
 });

@@ -58,6 +58,8 @@ export function problemView(problem: Problem | null): TemplateResult | typeof no
 
 const STATUS_CLASS: Record<string, string> = {
   pending_approval: "warn",
+  // Verification waits for a person's verdict: a colour of its own, as nothing else on the page waits so.
+  paused: "paused",
   requested: "info",
   proposed: "info",
   running: "info",

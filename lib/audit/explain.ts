@@ -223,6 +223,7 @@ function explainExecution(
       -readonly [K in keyof ExecutionStory["tool_calls"][number]]: ExecutionStory["tool_calls"][number][K];
     }[],
     verification: [] as ExecutionStory["verification"][number][],
+    pauses: [] as { -readonly [K in keyof ExecutionStory["pauses"][number]]: ExecutionStory["pauses"][number][K] }[],
     rollback: [] as ExecutionStory["rollback"][number][],
     outcome: null as ExecutionStory["outcome"],
   };
@@ -295,6 +296,32 @@ function explainExecution(
           event: ref(e),
         });
         break;
+      // As the executions read model: paused until the verdict is recorded, then running again.
+      case "execution.paused":
+        story.status = "paused";
+        story.pauses.push({
+          step_id: e.payload.step_id,
+          check: e.payload.check,
+          reason: e.payload.reason,
+          attempts: e.payload.attempts,
+          deadline: e.payload.deadline,
+          event: ref(e),
+          verdict: null,
+        });
+        break;
+      case "execution.verdict_requested": {
+        // The gateway accepts a verdict only while paused, on the paused step; one came later changes nothing.
+        const pause = story.pauses.find((p) => p.step_id === e.payload.step_id && p.verdict === null);
+        if (!pause || story.status !== "paused") break;
+        pause.verdict = {
+          decision: e.payload.decision,
+          reason: e.payload.reason,
+          requested_by: e.payload.requested_by,
+          event: ref(e),
+        };
+        story.status = "running";
+        break;
+      }
       case "execution.rollback_started":
       case "execution.rolled_back":
         story.status = e.type === "execution.rolled_back" ? "rolled_back" : "rolling_back";

@@ -148,6 +148,28 @@ export interface ExecutionStory {
     }[];
     readonly event: EventRef;
   }[];
+  /**
+   * Each verification analysis the execution paused on for a person's verdict (`execution.paused`:
+   * it stayed inconclusive and its step says `on_inconclusive: "pause"`), in order, with the verdict
+   * given on it (`execution.verdict_requested`), null while none is.
+   */
+  readonly pauses: {
+    readonly step_id: string;
+    /** The check's description, as the step's verification names it. */
+    readonly check: string;
+    /** Why it stayed inconclusive (its last measurement). */
+    readonly reason: string;
+    readonly attempts: number;
+    /** When the wait ends without a verdict (the check then fails). */
+    readonly deadline: string;
+    readonly event: EventRef;
+    readonly verdict: {
+      readonly decision: "pass" | "fail";
+      readonly reason: string;
+      readonly requested_by: string;
+      readonly event: EventRef;
+    } | null;
+  }[];
   readonly rollback: {
     readonly phase: "started" | "rolled_back";
     readonly reason: string;

@@ -241,6 +241,25 @@ const ExecutionStorySchema = v.object({
       event: EventRefSchema,
     }),
   ),
+  /** Each analysis the execution paused on for a person's verdict, with the verdict given (null while none is). */
+  pauses: v.array(
+    v.object({
+      step_id: v.string(),
+      check: v.string(),
+      reason: v.string(),
+      attempts: v.number(),
+      deadline: v.string(),
+      event: EventRefSchema,
+      verdict: v.nullable(
+        v.object({
+          decision: v.picklist(["pass", "fail"]),
+          reason: v.string(),
+          requested_by: v.string(),
+          event: EventRefSchema,
+        }),
+      ),
+    }),
+  ),
   rollback: v.array(
     v.object({
       phase: v.picklist(["started", "rolled_back"]),

@@ -1402,6 +1402,53 @@ export interface operations {
                 reason: string | null;
                 status: string;
               } | null;
+              pauses: {
+                attempts: number;
+                check: string;
+                deadline: string;
+                event: {
+                  actor: {
+                    display_name?: string;
+                    id: string;
+                    /** @enum {string} */
+                    kind: "user" | "service" | "system";
+                    roles?: string[];
+                  };
+                  audit: {
+                    hash: string;
+                    seq: number;
+                  } | null;
+                  event_id: string;
+                  occurred_at: string;
+                  seq: number;
+                  type: string;
+                };
+                reason: string;
+                step_id: string;
+                verdict: {
+                  /** @enum {string} */
+                  decision: "pass" | "fail";
+                  event: {
+                    actor: {
+                      display_name?: string;
+                      id: string;
+                      /** @enum {string} */
+                      kind: "user" | "service" | "system";
+                      roles?: string[];
+                    };
+                    audit: {
+                      hash: string;
+                      seq: number;
+                    } | null;
+                    event_id: string;
+                    occurred_at: string;
+                    seq: number;
+                    type: string;
+                  };
+                  reason: string;
+                  requested_by: string;
+                } | null;
+              }[];
               requested: {
                 actor: {
                   display_name?: string;
@@ -2779,6 +2826,53 @@ export interface operations {
                 reason: string | null;
                 status: string;
               } | null;
+              pauses: {
+                attempts: number;
+                check: string;
+                deadline: string;
+                event: {
+                  actor: {
+                    display_name?: string;
+                    id: string;
+                    /** @enum {string} */
+                    kind: "user" | "service" | "system";
+                    roles?: string[];
+                  };
+                  audit: {
+                    hash: string;
+                    seq: number;
+                  } | null;
+                  event_id: string;
+                  occurred_at: string;
+                  seq: number;
+                  type: string;
+                };
+                reason: string;
+                step_id: string;
+                verdict: {
+                  /** @enum {string} */
+                  decision: "pass" | "fail";
+                  event: {
+                    actor: {
+                      display_name?: string;
+                      id: string;
+                      /** @enum {string} */
+                      kind: "user" | "service" | "system";
+                      roles?: string[];
+                    };
+                    audit: {
+                      hash: string;
+                      seq: number;
+                    } | null;
+                    event_id: string;
+                    occurred_at: string;
+                    seq: number;
+                    type: string;
+                  };
+                  reason: string;
+                  requested_by: string;
+                } | null;
+              }[];
               requested: {
                 actor: {
                   display_name?: string;

@@ -2,7 +2,8 @@
  * One change on one page: the request and who asked, the plan's revisions with their diff preview,
  * policy's decision, the approvals (who, when, channel, digest; who else may approve and how many
  * are still needed) with Approve/Deny, Execute and dry run, the execution timeline with the tool
- * output live over SSE, the context snapshot, the evidence, and the plan "as of" any moment.
+ * output live over SSE, Cancel, and Pass/Fail on a verification paused for a verdict, the context
+ * snapshot, the evidence, and the plan "as of" any moment.
  * Live over the WebSocket: the page reads again when an event of this plan or its executions lands.
  */
 import { html, nothing, type TemplateResult } from "lit-html";
@@ -18,6 +19,7 @@ import {
 } from "../api/client";
 import { debounce } from "../api/fresh";
 import { approvalsOf, policyOf, stepsOf } from "../api/views";
+import { type DecisionDraft, decisionForm, newDraft } from "../decision-form";
 import { followLogs, type LogChunk, type LogFollower } from "../logs";
 import { href, navigate } from "../router";
 import {
@@ -34,10 +36,16 @@ import {
 } from "../ui";
 import { contextView, evidenceList, executionView, policyView, revisionsView, timelineView } from "./change-views";
 import { measurementsView } from "./measurements";
+import { pausedCheckOf, verdictPanel } from "./verdict";
+
+type Story = Explanation["executions"][number];
 
 const FINAL = new Set(["succeeded", "failed", "cancelled", "rolled_back", "verification_failed"]);
-/** While an execution may still be stopped: once it rolls back or ends, there is nothing to cancel. */
-const CANCELLABLE = new Set(["requested", "running"]);
+/**
+ * While an execution may still be stopped (a pause for a verdict included: the cancel ends the wait);
+ * once it rolls back or ends, there is nothing to cancel.
+ */
+const CANCELLABLE = new Set(["requested", "running", "paused"]);
 
 export const changeScreen: ScreenFactory = (context, route) => {
   const { api, auth, live } = context;
@@ -56,6 +64,10 @@ export const changeScreen: ScreenFactory = (context, route) => {
   let cancelling: string | null = null;
   /** Cancellations this page asked for, with their reason, until the execution ends. */
   const cancelRequested = new Map<string, string>();
+  /** The approval's comment as typed, and the API's answer to the last attempt. */
+  const approvalDraft = newDraft();
+  /** Per execution paused for a verdict: the reason as typed, and the API's answer to the last attempt. */
+  const verdictDrafts = new Map<string, DecisionDraft>();
   let now = Date.now();
   const chunks = new Map<string, LogChunk[]>();
   const followers = new Map<string, LogFollower>();
@@ -155,29 +167,40 @@ export const changeScreen: ScreenFactory = (context, route) => {
     context.rerender();
   }, 1000);
 
-  /** Runs a command; resolves to whether the API accepted it. */
-  async function command(name: string, work: () => Promise<unknown>): Promise<boolean> {
+  /**
+   * Runs a command; resolves to whether the API accepted it. Its problem goes to `onProblem` (by
+   * default the Execution section's).
+   */
+  async function command(
+    name: string,
+    work: () => Promise<unknown>,
+    onProblem: (problem: Problem | null) => void = (p) => {
+      actionProblem = p;
+    },
+  ): Promise<boolean> {
     busy = name;
     notice = null;
     context.rerender();
-    const done = await attempt(
-      work,
-      (p) => {
-        actionProblem = p;
-      },
-      toProblem,
-    );
+    const done = await attempt(work, onProblem, toProblem);
     busy = null;
     if (done !== null) notice = `${name} accepted`;
     await load();
     return done !== null;
   }
 
-  function answer(decision: "grant" | "deny") {
+  /** A decision form's command: resolves to the API's problem, or null when it was accepted. */
+  async function decide(name: string, work: () => Promise<unknown>): Promise<Problem | null> {
+    let refused: Problem | null = null;
+    await command(name, work, (p) => {
+      refused = p;
+    });
+    return refused;
+  }
+
+  function answer(decision: "grant" | "deny", comment: string | null): Promise<Problem | null> {
     const current = plan;
-    if (!current?.digest || current.revision === null) return;
-    const comment = (document.getElementById("approval-comment") as HTMLTextAreaElement | null)?.value.trim() ?? "";
-    void command(decision === "grant" ? "Approval" : "Denial", () =>
+    if (!current?.digest || current.revision === null) return Promise.resolve(null);
+    return decide(decision === "grant" ? "Approval" : "Denial", () =>
       unwrap(
         api.POST("/v1/approvals", {
           params: { header: { "Idempotency-Key": crypto.randomUUID(), "If-Match": `"${current.version}"` } },
@@ -189,6 +212,17 @@ export const changeScreen: ScreenFactory = (context, route) => {
             channel: "console",
             ...(comment ? { comment } : {}),
           },
+        }),
+      ),
+    );
+  }
+
+  function giveVerdict(executionId: string, decision: "pass" | "fail", reason: string): Promise<Problem | null> {
+    return decide("Verdict", () =>
+      unwrap(
+        api.POST("/v1/executions/{id}:verdict", {
+          params: { path: { id: executionId }, header: { "Idempotency-Key": crypto.randomUUID() } },
+          body: { decision, reason },
         }),
       ),
     );
@@ -234,10 +268,10 @@ export const changeScreen: ScreenFactory = (context, route) => {
   }
 
   /**
-   * Whether the signed-in person may cancel `execution`, as its route decides: an operator who asked
-   * for it or for its plan, or an admin.
+   * Whether the signed-in person may cancel `execution` or give the verdict on its pause, as the
+   * two routes decide: an operator who asked for it or for its plan, or an admin.
    */
-  function mayCancel(execution: Execution): boolean {
+  function mayStopOrJudge(execution: Execution): boolean {
     const me = context.me;
     if (!me) return false;
     if (hasRole(me, "admin")) return true;
@@ -251,7 +285,7 @@ export const changeScreen: ScreenFactory = (context, route) => {
    */
   function cancelView(executionId: string): TemplateResult | typeof nothing {
     const execution = executions.find((e) => e.execution_id === executionId);
-    if (at || !execution || !CANCELLABLE.has(execution.status) || !mayCancel(execution)) return nothing;
+    if (at || !execution || !CANCELLABLE.has(execution.status) || !mayStopOrJudge(execution)) return nothing;
     const requested = cancelRequested.get(executionId);
     if (requested !== undefined) {
       return html`<p class="banner cancel-requested" role="status">
@@ -361,16 +395,63 @@ export const changeScreen: ScreenFactory = (context, route) => {
       ${
         at
           ? nothing
-          : html`<div class="answer">
-            <label for="approval-comment">Comment (optional)</label>
-            <textarea id="approval-comment" rows="2" maxlength="2000" ?disabled=${blocked !== null}></textarea>
-            <div class="actions">
-              <button class="primary" type="button" ?disabled=${blocked !== null || busy !== null} aria-describedby="approve-why" @click=${() => answer("grant")}>Approve</button>
-              <button class="danger" type="button" ?disabled=${blocked !== null || busy !== null} aria-describedby="approve-why" @click=${() => answer("deny")}>Deny</button>
-            </div>
-            <p id="approve-why" class="why">${blocked ?? `You may answer revision ${p.revision} (digest ${p.digest?.slice(0, 12)}…).`}</p>
-          </div>`
+          : decisionForm({
+              fieldId: "approval-comment",
+              whyId: "approve-why",
+              label: "Comment (optional)",
+              required: false,
+              why: "what you checked",
+              choices: [
+                { decision: "grant", label: "Approve", tone: "primary" },
+                { decision: "deny", label: "Deny", tone: "danger" },
+              ],
+              blocked,
+              ready: `You may answer revision ${p.revision} (digest ${p.digest?.slice(0, 12)}…).`,
+              busy: busy !== null,
+              draft: approvalDraft,
+              rerender: context.rerender,
+              submit: answer,
+            })
       }`;
+  }
+
+  /**
+   * The "needs your verdict" panel of an execution paused for a verdict: the check that stayed
+   * inconclusive and its measurements, with Pass and Fail and a required reason for whoever may
+   * give it (the others see why they cannot).
+   */
+  function verdictView(story: Story): TemplateResult | typeof nothing {
+    const execution = executions.find((e) => e.execution_id === story.execution_id);
+    if (at || !execution) return nothing;
+    const paused = pausedCheckOf(story, execution.status, measurements.get(story.execution_id));
+    if (!paused) {
+      verdictDrafts.delete(story.execution_id);
+      return nothing;
+    }
+    if (paused.kind === "given") return verdictPanel(story.execution_id, paused, nothing, now);
+    const draft = verdictDrafts.get(story.execution_id) ?? newDraft();
+    verdictDrafts.set(story.execution_id, draft);
+    const requesters = [...new Set([execution.actor_id, plan?.requested_by?.id ?? plan?.actor_id])].filter(Boolean);
+    const form = decisionForm({
+      fieldId: `verdict-reason-${story.execution_id}`,
+      whyId: `verdict-why-${story.execution_id}`,
+      label: "Why? (required; recorded with the verdict in the audit trail)",
+      required: true,
+      why: "why the analysis passes or fails",
+      choices: [
+        { decision: "pass", label: "Pass", tone: "primary" },
+        { decision: "fail", label: "Fail", tone: "danger" },
+      ],
+      blocked: mayStopOrJudge(execution)
+        ? null
+        : `Only whoever requested this execution or its plan (${requesters.join(", ") || "?"}), or an admin, may give the verdict.`,
+      ready: "Your verdict and its reason are recorded in the audit trail, and verification goes on with them.",
+      busy: busy !== null,
+      draft,
+      rerender: context.rerender,
+      submit: (decision, reason) => giveVerdict(story.execution_id, decision, reason ?? ""),
+    });
+    return verdictPanel(story.execution_id, paused, form, now);
   }
 
   function executeView(p: Plan): TemplateResult | typeof nothing {
@@ -426,7 +507,7 @@ export const changeScreen: ScreenFactory = (context, route) => {
           x.executions.length
             ? [...x.executions].reverse().map((e) =>
                 executionView(e, chunks.get(e.execution_id) ?? [], statusOf(e.execution_id), {
-                  actions: cancelView(e.execution_id),
+                  actions: html`${verdictView(e)}${cancelView(e.execution_id)}`,
                   measurements: at ? nothing : measurementsView(measurements.get(e.execution_id)),
                 }),
               )
