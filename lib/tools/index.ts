@@ -91,13 +91,17 @@ export {
 } from "./sandbox.ts";
 export {
   type ObjectStoreRef,
+  parseSandboxCliRecord,
+  parseSandboxCliRecordName,
   parseSandboxExecMessage,
   parseSandboxExecRequest,
   parseSandboxHostCommand,
   parseSandboxHostMessage,
+  type SandboxCliRecord,
   type SandboxExecMessage,
   type SandboxExecRequest,
   type SandboxHostCommand,
   type SandboxHostMessage,
+  sandboxCliRecordName,
   sandboxExecError,
 } from "./sandbox-protocol.ts";

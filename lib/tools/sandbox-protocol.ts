@@ -14,6 +14,11 @@
  *      `{"call":"<id>","type":"started",...}` ... `{"call":"<id>","type":"result",...}`. A line the
  *      host cannot read is answered with an `error` for its call id, or `"call":null` when not even
  *      that can be read.
+ *      Started with `--work-root=<dir>` (the tool router always passes it: a folder of its own per
+ *      host), the host makes its calls' work dirs in that folder and, the moment a CLI is spawned and
+ *      before its `started` line, writes `<dir>/cli-<pid>.json` (a `SandboxCliRecord`), removed again
+ *      before the call's `result` or `error`: when the host dies, the router finds there every CLI it
+ *      started, including one whose `started` line the router never read.
  */
 import type { SecretRef } from "../config/index.ts";
 import { type ProblemDetails, RelayedError, ValidationError, type WheelhouseError } from "../errors/index.ts";
@@ -52,6 +57,48 @@ export type SandboxHostCommand =
   | { type: "call"; call: string; request: SandboxExecRequest }
   | { type: "cancel"; call: string }
   | { type: "invalid"; call: string | null; error: ValidationError };
+
+/**
+ * What a host records about a CLI it spawned, in `<work root>/cli-<pid>.json`: the call it belongs
+ * to and what its `started` line says. The pid (= its process group) is in the file's name too, so
+ * a record cut short by the host's death still names the group to kill.
+ */
+export interface SandboxCliRecord {
+  readonly call: string;
+  readonly pid: number;
+  readonly binary: string;
+  readonly argv: readonly string[];
+}
+
+/** The file name of a host's record of the CLI with this pid (see `SandboxCliRecord`). */
+export function sandboxCliRecordName(pid: number): string {
+  return `cli-${pid}.json`;
+}
+
+/** The pid a file name of a CLI record names, or null for any other file. */
+export function parseSandboxCliRecordName(name: string): number | null {
+  const match = /^cli-([1-9]\d*)\.json$/.exec(name);
+  return match ? Number(match[1]) : null;
+}
+
+/** Reads a CLI record's text; null when it is not a whole record (the host died while writing it). */
+export function parseSandboxCliRecord(text: string): SandboxCliRecord | null {
+  try {
+    const record = JSON.parse(text) as Partial<SandboxCliRecord> | null;
+    if (
+      typeof record?.call !== "string" ||
+      typeof record.pid !== "number" ||
+      typeof record.binary !== "string" ||
+      !Array.isArray(record.argv) ||
+      !record.argv.every((arg) => typeof arg === "string")
+    ) {
+      return null;
+    }
+    return record as SandboxCliRecord;
+  } catch {
+    return null;
+  }
+}
 
 /** Reads the one request on the sandbox process's stdin; a `ValidationError` says what is missing. */
 export function parseSandboxExecRequest(raw: string): SandboxExecRequest {

@@ -4,7 +4,7 @@
  *
  *   echo '{"tool_call_id":"t1","action_id":"kubectl.get","input":{"kind":"pod","namespace":"shop"}}' \
  *     | node services/sandbox-exec/main.ts [--catalog-dir schemas/tools]
- *   node services/sandbox-exec/main.ts --serve [--catalog-dir schemas/tools]
+ *   node services/sandbox-exec/main.ts --serve [--work-root <folder>] [--catalog-dir schemas/tools]
  *
  * One call: reads one JSON request on stdin and writes JSON lines to stdout. `--serve`: reads a
  * call or a cancel per line and writes every call's lines with its call id, calls running at once
@@ -14,10 +14,15 @@
  * router runs a bundle of this file (services/tool-router/sandbox-bundle.ts) from a cache folder,
  * where a path relative to the module would point nowhere. Without it: the repository's
  * `schemas/tools`, found from this source file.
+ * `--work-root` is the folder the work dirs are made in (the OS temp folder without it); a host
+ * records each CLI it spawns there (serve.ts). The tool router makes one such folder per host.
+ * `--test-withhold-started` keeps a host's `started` lines back (sandbox-host.int.test.ts); it is
+ * refused unless NODE_TEST_CONTEXT is set, which `node --test` sets for the test files it runs.
  * SIGTERM/SIGINT cancel the call (every call, for a host): the tool's whole process group is stopped.
  * The only file here that reads the environment.
  */
 import { existsSync } from "node:fs";
+import { isAbsolute } from "node:path";
 import { createInterface } from "node:readline";
 import { text } from "node:stream/consumers";
 import { parseArgs } from "node:util";
@@ -41,8 +46,9 @@ const write = (message: SandboxExecMessage) => {
 let tools: ReturnType<typeof loadConfig>["tools"];
 let catalog: Catalog;
 let serve: boolean;
+let args: ReturnType<typeof parseArgv>;
 try {
-  const args = parseArgv();
+  args = parseArgv();
   serve = args.serve;
   tools = loadConfig().tools;
   // Everything that does not depend on the request is done before it is read: the tool router may
@@ -68,6 +74,9 @@ if (serve) {
     env: process.env,
     write: (message) => process.stdout.write(`${JSON.stringify(message)}\n`),
     signal: controller.signal,
+    workRoot: args.workRoot,
+    warn: (line) => process.stderr.write(`${line}\n`),
+    withholdStarted: args.withholdStarted,
   });
 } else {
   process.exitCode = await runSandboxExec(await text(process.stdin), {
@@ -76,18 +85,56 @@ if (serve) {
     env: process.env,
     write,
     signal: controller.signal,
+    tmpRoot: args.workRoot,
   });
 }
 
-function parseArgv(): { readonly catalogDir: string | undefined; readonly serve: boolean } {
+function parseArgv(): {
+  readonly catalogDir: string | undefined;
+  readonly serve: boolean;
+  readonly workRoot: string | undefined;
+  readonly withholdStarted: boolean;
+} {
+  let values: { "catalog-dir"?: string; serve?: boolean; "work-root"?: string; "test-withhold-started"?: boolean };
   try {
-    const { values } = parseArgs({ options: { "catalog-dir": { type: "string" }, serve: { type: "boolean" } } });
-    return { catalogDir: values["catalog-dir"], serve: values.serve === true };
+    values = parseArgs({
+      options: {
+        "catalog-dir": { type: "string" },
+        serve: { type: "boolean" },
+        "work-root": { type: "string" },
+        "test-withhold-started": { type: "boolean" },
+      },
+    }).values;
   } catch (cause) {
     throw new ConfigError(`sandbox-exec: ${(cause as Error).message}`, [
-      { field: "(argv)", message: (cause as Error).message, fix: "pass only --catalog-dir=<folder> and --serve" },
+      {
+        field: "(argv)",
+        message: (cause as Error).message,
+        fix: "pass only --catalog-dir=<folder>, --serve and --work-root=<folder>",
+      },
     ]);
   }
+  const workRoot = values["work-root"];
+  if (workRoot !== undefined && (!isAbsolute(workRoot) || !existsSync(workRoot))) {
+    throw new ConfigError(`work root ${workRoot} is not an existing absolute folder`, [
+      {
+        field: "--work-root",
+        message: isAbsolute(workRoot) ? "no such folder" : "not an absolute path",
+        fix: "pass the absolute path of a folder that exists (the tool router makes one per host)",
+      },
+    ]);
+  }
+  const withholdStarted = values["test-withhold-started"] === true;
+  if (withholdStarted && process.env.NODE_TEST_CONTEXT === undefined) {
+    throw new ConfigError("--test-withhold-started is a test hook and is refused outside node's test runner", [
+      {
+        field: "--test-withhold-started",
+        message: "NODE_TEST_CONTEXT is not set: this process was not started from a node --test run",
+        fix: "remove --test-withhold-started; without it the host writes every CLI's started line",
+      },
+    ]);
+  }
+  return { catalogDir: values["catalog-dir"], serve: values.serve === true, workRoot, withholdStarted };
 }
 
 /** The catalog folder to load: the one passed, else the repository's; either must exist. */

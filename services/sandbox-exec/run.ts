@@ -43,6 +43,8 @@ export interface SandboxExecDeps {
   /** Loaded before the request is read (main.ts), so a process started ahead has it ready. */
   readonly catalog: Catalog;
   readonly signal?: AbortSignal | undefined;
+  /** Parent folder of the call's private work dir (a host's `--work-root`); the OS temp folder by default. */
+  readonly tmpRoot?: string | undefined;
 }
 
 /**
@@ -63,6 +65,7 @@ export async function runSandboxExec(raw: string | SandboxExecRequest, deps: San
         redact: deps.redact,
         defaultTimeoutMs: deps.tools.default_timeout_ms,
         defaultMaxOutputBytes: deps.tools.max_output_bytes,
+        tmpRoot: deps.tmpRoot,
       }),
       artifacts: createArtifactResolver({
         objectStore,

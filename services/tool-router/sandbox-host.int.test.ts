@@ -1,11 +1,24 @@
 /**
  * Sandbox hosts (sandbox-host.ts, sandbox-exec --serve) with real processes: calls at once on one
  * host, routed to their own call; cancel; a host killed under its calls; recycling; a host that
- * keeps dying; the router's own deadlines; the host protocol's answers to bad lines.
+ * keeps dying; the router's own deadlines; the host protocol's answers to bad lines; what a killed
+ * host leaves (its folder, its CLIs, one whose `started` line the router never read) and what dead
+ * routers' hosts left.
  */
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -17,22 +30,28 @@ import { waitFor, withDeadline } from "../../test/support/wait.ts";
 import type { RunInSandbox } from "./router.ts";
 import { sandboxExecLaunch } from "./sandbox-bundle.ts";
 import { createSandboxHostRunner, type SandboxHostExit, type SandboxHostRunner } from "./sandbox-host.ts";
+import { processIdentity, type SweptHostDir } from "./sandbox-host-dirs.ts";
 import { createSandboxProcessRunner } from "./spawn.ts";
 
-const scratch = mkdtempSync(join(tmpdir(), "wh-sandbox-host-"));
+// Not named like a host's folder (wh-sandbox-host-*), which routers' sweeps look at.
+const scratch = mkdtempSync(join(tmpdir(), "wh-test-sandbox-host-"));
 const bin = join(scratch, "bin");
 const gates = join(scratch, "gates");
+/** Where the hosts' folders go, unless a test asks for a folder of its own. */
+const hostsRoot = join(scratch, "hosts");
 
 /**
  * A vault in front of the fixture one: `gate/<name>` prints its pid and waits until the file
  * `<gates>/<name>` exists; `slow/<name>` starts a child that sleeps and waits for it (a process
- * group of two); anything else is the fixture vault.
+ * group of two); `escape/<name>` starts a child in a session of its own (outside the CLI's process
+ * group) and waits for it; anything else is the fixture vault.
  */
 const VAULT = `#!/usr/bin/env bash
 p="\${*: -1}"
 case "$p" in
   gate/*) echo "gate \${p#gate/} pid $$"; while [ ! -e "${gates}/\${p#gate/}" ]; do sleep 0.02; done; echo "open \${p#gate/}" ;;
   slow/*) sleep 300 & echo "child $!"; wait ;;
+  escape/*) setsid sleep 300 & echo "child $!"; wait ;;
   *) exec "${FIXTURE_BIN}/vault" "$@" ;;
 esac
 `;
@@ -70,7 +89,7 @@ function watch(run: RunInSandbox, path: string, signal?: AbortSignal, extra: { t
 }
 
 function writeVault() {
-  for (const dir of [bin, gates]) mkdirSync(dir, { recursive: true });
+  for (const dir of [bin, gates, hostsRoot]) mkdirSync(dir, { recursive: true });
   writeFileSync(join(bin, "vault"), VAULT);
   chmodSync(join(bin, "vault"), 0o755);
 }
@@ -100,10 +119,23 @@ function parentOf(pid: number): number {
   return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
 }
 
+/** The folder in `root` that the router made for the host with this pid. */
+function hostDirOf(root: string, host: number): string {
+  const dir = readdirSync(root)
+    .map((name) => join(root, name))
+    .find((d) => existsSync(join(d, "host")) && readFileSync(join(d, "host"), "utf8").startsWith(`${host} `));
+  assert.ok(dir, `a folder in ${root} for host ${host}`);
+  return dir;
+}
+
+/** Every work dir (`wh-tool-*`) anywhere below `root`. */
+const workDirsIn = (root: string) =>
+  readdirSync(root, { recursive: true, encoding: "utf8" }).filter((path) => /(^|\/)wh-tool-[^/]*$/.test(path));
+
 describe("sandbox hosts (with the fixture vault CLI)", () => {
   const runners: SandboxHostRunner[] = [];
   const hostRunner = (options: Partial<Parameters<typeof createSandboxHostRunner>[0]> = {}) => {
-    const runner = createSandboxHostRunner({ launch: sandboxExecLaunch, env, ...options });
+    const runner = createSandboxHostRunner({ launch: sandboxExecLaunch, env, tempDir: hostsRoot, ...options });
     runners.push(runner);
     return runner;
   };
@@ -191,6 +223,91 @@ describe("sandbox hosts (with the fixture vault CLI)", () => {
     const next = watch(runner, "shop/db");
     assert.equal((await next.outcome).exit_code, 0);
     assert.notEqual(runner.hostPids()[0], host, "a replacement host served it");
+  });
+
+  it("leaves no work dir, no folder and no live process of a fixture CLI whose host was killed with SIGKILL", async () => {
+    const root = mkdtempSync(join(scratch, "tmp-"));
+    const runner = hostRunner({ hosts: 1, tempDir: root });
+    assert.equal((await watch(runner, "shop/first").outcome).exit_code, 0);
+    const [host] = runner.hostPids();
+    assert.ok(host);
+    const dir = hostDirOf(root, host);
+    assert.equal(statSync(dir).mode & 0o777, 0o700, "the host's folder is private");
+    assert.deepEqual(readdirSync(dir).sort(), ["host", "router"], "a finished call leaves nothing in it");
+    // A CLI with a child in a session of its own: killing the CLI's process group does not reach that one.
+    const call = watch(runner, "escape/k");
+    const child = await numberIn(call, "child");
+    const cli = parentOf(child);
+    assert.equal(workDirsIn(dir).length, 1, "the call's work dir is in the host's folder");
+    assert.ok(readdirSync(dir).includes(`cli-${cli}.json`), "the CLI is recorded there");
+    process.kill(host, "SIGKILL");
+    await assert.rejects(withDeadline("the failed call", call.outcome, 10_000), UnavailableError);
+    await waitFor(
+      "the CLI, its escaped child and the host's folder to be gone",
+      () => [cli, child].every((pid) => !alive(pid)) && !existsSync(dir),
+    );
+    assert.deepEqual(workDirsIn(root), [], "no work dir is left");
+    assert.equal((await watch(runner, "shop/after").outcome).exit_code, 0, "a replacement host serves");
+  });
+
+  it("kills, and reports as started, a fixture CLI whose started line the router had not read when its host died", async () => {
+    const root = mkdtempSync(join(scratch, "tmp-"));
+    // The test hook: the host records each CLI but keeps its `started` line back.
+    const withholding = async () => {
+      const launch = await sandboxExecLaunch();
+      return { ...launch, args: [...launch.args, "--test-withhold-started"] };
+    };
+    const runner = hostRunner({ hosts: 1, tempDir: root, launch: withholding });
+    const call = watch(runner, "slow/race");
+    const child = await numberIn(call, "child");
+    const cli = parentOf(child);
+    assert.equal(call.started, false, "the router has not heard that the CLI started");
+    const [host] = runner.hostPids();
+    assert.ok(host);
+    process.kill(host, "SIGKILL");
+    await assert.rejects(
+      withDeadline("the failed call", call.outcome, 10_000),
+      (error: unknown) =>
+        error instanceof UnavailableError &&
+        error.message.includes(
+          `was killed by SIGKILL before the call ended; its CLI's process group ${cli} was killed`,
+        ),
+    );
+    assert.equal(call.started, true, "reported as started (from the host's record) before it failed");
+    await waitFor("the CLI and its child to be gone", () => [cli, child].every((pid) => !alive(pid)));
+    await waitFor("the dead host's folder to be gone", () => workDirsIn(root).length === 0 && root);
+    assert.throws(() => hostDirOf(root, host));
+  });
+
+  it("removes a dead router's host folders when the pool starts, killing only what still works in them", async () => {
+    const root = mkdtempSync(join(scratch, "tmp-"));
+    const gone = spawnSync("true").pid;
+    const stale = join(realpathSync(root), "wh-sandbox-host-stale");
+    mkdirSync(join(stale, "wh-tool-x"), { recursive: true });
+    writeFileSync(join(stale, "router"), `${gone} 1`);
+    writeFileSync(join(stale, "host"), `${gone} 1`);
+    // Left running in its work dir by the dead host; and a recorded pid that now belongs to a stranger.
+    const worker = spawn("sleep", ["300"], { cwd: join(stale, "wh-tool-x"), detached: true, stdio: "ignore" });
+    const stranger = spawn("sleep", ["300"], { cwd: scratch, detached: true, stdio: "ignore" });
+    try {
+      writeFileSync(join(stale, `cli-${worker.pid}.json`), "{}");
+      writeFileSync(join(stale, `cli-${stranger.pid}.json`), "{}");
+      // Another router's (this process stands in for it): alive, so not touched.
+      const live = join(root, "wh-sandbox-host-live");
+      mkdirSync(live);
+      writeFileSync(join(live, "router"), processIdentity(process.pid));
+      const swept: SweptHostDir[] = [];
+      hostRunner({ hosts: 1, tempDir: root, prestart: true, onStaleHostDir: (dir) => swept.push(dir) });
+      await waitFor("the stale folder to be removed", () => swept.length > 0);
+      assert.deepEqual(swept, [{ dir: stale, killedGroups: [worker.pid] }]);
+      assert.equal(existsSync(stale), false);
+      await waitFor("the process working in it to be gone", () => !alive(worker.pid ?? 0));
+      assert.equal(alive(stranger.pid ?? 0), true, "a recorded pid that is no longer the CLI's is not killed");
+      assert.equal(existsSync(live), true, "a live router's folder stays");
+    } finally {
+      worker.kill("SIGKILL");
+      stranger.kill("SIGKILL");
+    }
   });
 
   it("recycles a host after N calls without losing one", async () => {
@@ -372,6 +489,23 @@ describe("sandbox-exec --serve (with the fixture vault CLI)", () => {
     const result = await answerFor("g", "result");
     assert.equal(result.type === "result" && result.result.exit_code, 0);
     assert.equal(await withDeadline("the host to exit", exited, 10_000), 0);
+  });
+
+  it("refuses its test hook outside node's test runner, saying so", async () => {
+    const launch = await sandboxExecLaunch();
+    const outside: Record<string, string | undefined> = { ...env, ...launch.env };
+    delete outside.NODE_TEST_CONTEXT;
+    const refused = spawnSync(launch.file, [...launch.args, "--serve", "--test-withhold-started"], {
+      env: outside,
+      encoding: "utf8",
+      input: "",
+    });
+    assert.equal(refused.status, 2);
+    const said = JSON.parse(refused.stdout.trim()) as SandboxHostMessage;
+    assert.equal(
+      said.type === "error" && said.error.detail,
+      "--test-withhold-started is a test hook and is refused outside node's test runner",
+    );
   });
 
   it("cancels every call in flight on SIGTERM, stopping their process groups, and exits", async () => {

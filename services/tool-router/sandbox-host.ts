@@ -8,10 +8,19 @@
  *
  * - A call goes to the running host with the fewest calls in flight; the CLI's pid from its
  *   `started` message is kept (the CLI leads its own process group: pgid = pid).
+ * - Each host works in a folder of its own that the router makes (0700, in `tempDir`, passed as
+ *   `--work-root`; sandbox-host-dirs.ts): its calls' work dirs are there, and it records each CLI
+ *   in it the moment it is spawned, before its `started` line.
  * - A host that exits with calls in flight: each of those calls' process groups is SIGKILLed from
- *   here and the call fails with an `UnavailableError` saying so; a replacement host is started at
+ *   here, with every group recorded in its folder and, on Linux, every process working in it (so a
+ *   CLI whose `started` line was never read is killed too, and reported as started first: its call
+ *   has no known outcome either); the folder is removed; the call fails with an `UnavailableError`
+ *   saying so. A replacement host is started at
  *   once, then with a growing delay while hosts keep dying without finishing a call (never a hot
  *   loop); while every host waits for its restart, calls fail at once with the reason.
+ * - Every host that ends has its folder reaped and removed, expected or not. When the pool starts
+ *   and whenever a host ends, the folders of other routers' hosts whose router and host are both
+ *   gone (a router that crashed) are removed, killing only processes still working in them.
  * - Abort: the host is told to cancel the call (its executor stops the process group); a call
  *   that has not ended `cancelGraceMs` later has its process group killed from here and fails.
  *   The router's own deadline (the call's timeout plus `graceMs`) is kept as well.
@@ -22,6 +31,7 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import type { Socket } from "node:net";
+import { tmpdir } from "node:os";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { type ProblemDetails, UnavailableError } from "../../lib/errors/index.ts";
@@ -35,6 +45,15 @@ import {
 } from "../../lib/tools/index.ts";
 import type { RunInSandbox } from "./router.ts";
 import type { SandboxExecLaunch } from "./sandbox-bundle.ts";
+import {
+  createHostDir,
+  processIdentity,
+  readCliRecords,
+  reapHostDir,
+  recordHost,
+  type SweptHostDir,
+  sweepStaleHostDirs,
+} from "./sandbox-host-dirs.ts";
 
 export interface SandboxHostOptions {
   /** How sandbox-exec is started (`--serve` is added). */
@@ -58,6 +77,10 @@ export interface SandboxHostOptions {
   readonly prestart?: boolean | undefined;
   /** Told when a host exits (expected or not), for the router's log. */
   readonly onHostExit?: ((exit: SandboxHostExit) => void) | undefined;
+  /** Where each host's own folder is made (its calls' work dirs go in it); the OS temp folder by default. */
+  readonly tempDir?: string | undefined;
+  /** Told when a folder left by another router's dead host was removed, for the router's log. */
+  readonly onStaleHostDir?: ((swept: SweptHostDir) => void) | undefined;
 }
 
 /** A host that ended: how, and how many calls it took with it. */
@@ -94,6 +117,8 @@ interface HostCall {
 interface Host {
   readonly slot: number;
   child: ChildProcess | null;
+  /** Its own folder (`--work-root`), once made; removed when it has ended. */
+  dir: string | null;
   readonly ready: Promise<ChildProcess | null>;
   readonly exited: Promise<void>;
   readonly calls: Map<string, HostCall>;
@@ -146,6 +171,34 @@ export function createSandboxHostRunner(options: SandboxHostOptions): SandboxHos
   let started = false;
   let closed = false;
   let sequence = 0;
+  const tempDir = options.tempDir ?? tmpdir();
+  const routerIdentity = processIdentity(process.pid);
+  /** The folders of this pool's hosts, until they are removed (the sweep leaves them alone). */
+  const ownDirs = new Set<string>();
+  let sweeping: Promise<void> | null = null;
+  let sweepAgain = false;
+
+  /** Removes what other routers' dead hosts left; one sweep at a time, and one more if asked meanwhile. */
+  const sweep = () => {
+    if (sweeping) {
+      sweepAgain = true;
+      return;
+    }
+    sweeping = sweepStaleHostDirs(tempDir, ownDirs)
+      .then((swept) => {
+        for (const dir of swept) options.onStaleHostDir?.(dir);
+      })
+      .catch(() => {
+        // A log callback that threw: the folders are gone all the same.
+      })
+      .finally(() => {
+        sweeping = null;
+        if (sweepAgain && !closed) {
+          sweepAgain = false;
+          sweep();
+        }
+      });
+  };
 
   const startHost = (index: number): Host => {
     const slot = slots[index] as Slot;
@@ -157,11 +210,19 @@ export function createSandboxHostRunner(options: SandboxHostOptions): SandboxHos
     const ready = options.launch().then(
       ({ file, args, env }) => {
         if (closed) return null;
-        const child = spawn(file, [...args, "--serve"], {
+        try {
+          host.dir = createHostDir(tempDir, routerIdentity);
+        } catch (error) {
+          host.stderr = `could not make the sandbox host's folder in ${tempDir}: ${(error as Error).message}`;
+          return null;
+        }
+        ownDirs.add(host.dir);
+        const child = spawn(file, [...args, "--serve", `--work-root=${host.dir}`], {
           cwd: REPO_ROOT,
           env: { ...options.env, ...env },
           stdio: ["pipe", "pipe", "pipe"],
         });
+        if (child.pid !== undefined) recordHost(host.dir, child.pid);
         host.child = child;
         wire(host, child, markExited);
         return child;
@@ -174,6 +235,7 @@ export function createSandboxHostRunner(options: SandboxHostOptions): SandboxHos
     const host: Host = {
       slot: index,
       child: null,
+      dir: null,
       ready,
       exited,
       calls: new Map(),
@@ -255,6 +317,31 @@ export function createSandboxHostRunner(options: SandboxHostOptions): SandboxHos
     const said = host.problem ? `: ${host.problem.detail}` : "";
     const stderr = host.stderr.trim();
     const inFlight = [...host.calls.values()];
+    // CLIs it started whose `started` line was not read: reported as started now, as the line would have.
+    const records = host.dir === null ? [] : readCliRecords(host.dir);
+    for (const { pid, record } of records) {
+      const call = record === null ? undefined : host.calls.get(record.call);
+      if (!record || !call || call.pid !== null) continue;
+      call.pid = pid;
+      try {
+        call.hooks.onStarted({ binary: record.binary, argv: record.argv });
+      } catch {
+        // The call fails just below either way.
+      }
+    }
+    // Kills the recorded groups and what works in the folder (a CLI not yet recorded), then removes it.
+    const dir = host.dir;
+    const reaped =
+      dir === null
+        ? Promise.resolve()
+        : reapHostDir(
+            dir,
+            records.map((r) => r.pid),
+          )
+            .catch(() => {
+              // Left in place: a later router's sweep removes it once this router is gone too.
+            })
+            .finally(() => ownDirs.delete(dir));
     for (const call of inFlight) {
       killGroup(call.pid);
       const group = call.pid === null ? "its CLI had not started" : `its CLI's process group ${call.pid} was killed`;
@@ -282,7 +369,8 @@ export function createSandboxHostRunner(options: SandboxHostOptions): SandboxHos
         slot.restart.unref();
       }
     }
-    markExited();
+    void reaped.then(markExited);
+    if (!closed) sweep();
     options.onHostExit?.({
       pid: host.child?.pid ?? null,
       code,
@@ -331,6 +419,7 @@ export function createSandboxHostRunner(options: SandboxHostOptions): SandboxHos
   const startAll = () => {
     if (started) return;
     started = true;
+    sweep();
     for (let i = 0; i < slots.length; i++) startHost(i);
   };
 
@@ -440,6 +529,7 @@ export function createSandboxHostRunner(options: SandboxHostOptions): SandboxHos
         void host.exited.then(() => clearTimeout(force));
       }
       await Promise.all(hosts.map((host) => host.exited));
+      await sweeping;
     },
   });
 }

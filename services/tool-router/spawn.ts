@@ -33,6 +33,7 @@ import {
 import type { RunInSandbox } from "./router.ts";
 import { type SandboxExecLaunch, sandboxExecLaunch } from "./sandbox-bundle.ts";
 import { createSandboxHostRunner, type SandboxHostExit, sandboxExecRequest } from "./sandbox-host.ts";
+import type { SweptHostDir } from "./sandbox-host-dirs.ts";
 
 /** `host`: calls share a pool of long-lived sandbox-exec processes; `process_per_call`: one process per call. */
 export type SandboxMode = "host" | "process_per_call";
@@ -67,6 +68,8 @@ export interface SandboxProcessOptions {
   readonly cancelGraceMs?: number | undefined;
   /** Host mode: told when a host exits, for the router's log. */
   readonly onHostExit?: ((exit: SandboxHostExit) => void) | undefined;
+  /** Host mode: told when a folder left by a dead router's host was removed, for the router's log. */
+  readonly onStaleHostDir?: ((swept: SweptHostDir) => void) | undefined;
 }
 
 /** The runner, and `close()`, which stops its sandbox processes (hosts, or the one started ahead) and waits for them. */
@@ -113,6 +116,7 @@ export function createSandboxProcessRunner(options: SandboxProcessOptions = {}):
       cancelGraceMs: options.cancelGraceMs,
       prestart: options.prestart,
       onHostExit: options.onHostExit,
+      onStaleHostDir: options.onStaleHostDir,
     });
   }
   const startProcess = async () => {

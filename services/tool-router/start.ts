@@ -71,6 +71,12 @@ export async function startToolRouter(runtime: Runtime, options: ToolRouterStart
         "a sandbox host exited unexpectedly; its calls in flight failed and a replacement is started",
       );
     },
+    onStaleHostDir: (swept) => {
+      logger.warn(
+        { dir: swept.dir, killed_process_groups: swept.killedGroups },
+        "removed the folder of a sandbox host whose router and host are gone (a router that crashed), killing what still ran in it",
+      );
+    },
   });
   const router = createToolRouter({
     catalog: runtime.catalog(),
