@@ -7,6 +7,7 @@
  * what the person typed; an accepted decision clears it.
  */
 import { html, nothing, type TemplateResult } from "lit-html";
+import { live } from "lit-html/directives/live.js";
 import type { Problem } from "./api/client";
 import { problemView } from "./ui";
 
@@ -80,7 +81,11 @@ export interface DecisionFormSpec<D extends string> {
   readonly submit: (decision: D, text: string | null) => Promise<Problem | null>;
 }
 
-/** The form: the text field, a button per choice, the why line, and the text's or the API's problem. */
+/**
+ * The form: the text field, a button per choice, the why line, and the text's or the API's problem.
+ * The field shows the draft through `live`, which writes it only when it differs from what is on
+ * screen: the page renders every second, and a write would move the caret while someone types.
+ */
 export function decisionForm<D extends string>(spec: DecisionFormSpec<D>): TemplateResult {
   const { draft } = spec;
   const errorId = `${spec.fieldId}-error`;
@@ -109,7 +114,7 @@ export function decisionForm<D extends string>(spec: DecisionFormSpec<D>): Templ
       aria-invalid=${draft.invalid ? "true" : "false"}
       aria-describedby=${draft.invalid ? errorId : spec.whyId}
       ?disabled=${spec.blocked !== null}
-      .value=${draft.text}
+      .value=${live(draft.text)}
       @input=${(e: InputEvent) => {
         draft.text = (e.target as HTMLTextAreaElement).value;
         if (draft.invalid) {
