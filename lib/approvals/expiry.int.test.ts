@@ -222,8 +222,11 @@ describe("approval expiry timer (real NATS and Temporal)", () => {
       const planId = uniqueName("apx-plan");
       await decidePlan(planId);
       await waitFor("approval.requested", async () => (await ofType(planId, "approval.requested")).length > 0);
-      await grantNow(planId);
+      // The timer is armed by the timers' own subscriber after approval.requested is stored; wait for it so the
+      // grant lands while the timer runs, which is the case this test is about (and result() has a workflow).
       const handle = hostB.client.workflow.getHandle(approvalExpiryWorkflowId(planId, 1));
+      await waitFor("the timer workflow", async () => (await handle.describe()).runId);
+      await grantNow(planId);
       assert.equal(await handle.result(), "not_pending");
       assert.equal((await ofType(planId, "approval.expired")).length, 0);
     } finally {
