@@ -1,30 +1,44 @@
 /**
  * The operator's console in real Chromium (Debian's `chromium`, driven by playwright-core) against
  * the embedded process (every service, the gateway serving `console/dist` under its CSP, the
- * development OIDC issuer, whose access tokens live 20 s here): alice signs in and requests two
+ * development OIDC issuer, whose access tokens live 20 s here): alice signs in and requests three
  * changes and watches them become pending (live), and cannot approve them (the button says why);
- * bob approves both from his inbox; alice filters the list by requester (served by the API), her
- * session outlives its first token without signing in again (the console refreshes it, the
- * WebSocket carries on); she executes the first change and watches the live tool output to
- * "succeeded" and "verified" with its measurements charted against the threshold; the second
- * (pods that can never be scheduled: its verification keeps failing) she cancels with a reason,
- * and the page shows the cancellation requested; carol (admin) has the audit chain verified. Every screen passes
- * an axe-core scan with no serious or critical violation, and no page breaks the CSP.
+ * bob approves them; alice executes the third (a Helm rollback) at once, filters the list by
+ * requester (served by the API), her session outlives its first token without signing in again
+ * (the console refreshes it, the WebSocket carries on); she executes the first change and watches
+ * the live tool output to "succeeded" and "verified" with its measurements charted against the
+ * threshold; the second (pods that can never be scheduled: its verification keeps failing) she
+ * cancels with a reason, and the page shows the cancellation requested; the third has meanwhile
+ * paused (its error ratio in Prometheus stays inconclusive: the release serves no traffic), and she
+ * gives its verdict with the Pass button (an empty reason is refused in the page, a refusal of the
+ * API shows its detail and fix and keeps her reason), and it succeeds; carol (admin) has the audit
+ * chain verified. Every screen passes an axe-core scan with no serious or critical violation, and no
+ * page breaks the CSP.
  * `UPDATE_SCREENSHOTS=1` writes the screenshots to docs/console/ (else to a temporary folder).
  *
  * Isolation: test/support's embedded process (its own NATS prefix, schema, task queue, buckets,
  * data directory, ports), its own browser profile, and a namespace of its own labelled as staging
- * with the Deployments the changes scale (the real kubectl acts on the local cluster); all removed
- * afterwards.
+ * with the Deployments the changes scale and the Helm release the third rolls back (the real kubectl
+ * and helm act on the local cluster); all removed afterwards.
  */
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { execa } from "execa";
 import { type BrowserContext, chromium, type Locator, type Page } from "playwright-core";
+import { PROMETHEUS_URL } from "../test/support/e2e.ts";
 import {
   createTestDeployment,
   createTestNamespace,
@@ -34,6 +48,7 @@ import {
   kubeGet,
   startEmbedded,
   type TestNamespace,
+  testCluster,
   uniqueKubeName,
   waitFor,
 } from "../test/support/index.ts";
@@ -80,6 +95,24 @@ interface Deployment {
   readonly spec: { readonly replicas: number };
 }
 
+/**
+ * A Helm release of one ConfigMap (nothing to schedule, so `--wait` returns at once) at its second
+ * revision, so that "roll back" has a revision to go back to; its chart is written under `dir`.
+ */
+async function installRelease(dir: string, namespace: string, release: string): Promise<void> {
+  const chart = join(dir, "chart");
+  mkdirSync(join(chart, "templates"), { recursive: true });
+  writeFileSync(join(chart, "Chart.yaml"), "apiVersion: v2\nname: settings\nversion: 0.1.0\n");
+  writeFileSync(
+    join(chart, "templates", "configmap.yaml"),
+    "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}\ndata:\n  level: {{ .Values.level | quote }}\n",
+  );
+  const helm = (...args: string[]) =>
+    execa(testCluster.helm, [...args, `--namespace=${namespace}`, `--kubeconfig=${testCluster.kubeconfig}`]);
+  await helm("install", release, chart, "--set=level=1");
+  await helm("upgrade", release, chart, "--set=level=2");
+}
+
 describe("the console in Chromium: request, approve, execute, audit", {
   skip: !existsSync(CHROMIUM) && "no /usr/bin/chromium: apt-get install chromium (scripts/setup does)",
 }, () => {
@@ -89,6 +122,9 @@ describe("the console in Chromium: request, approve, execute, audit", {
   const service = uniqueKubeName("web");
   // Its pods ask for a node that does not exist: never ready, so its verification keeps failing.
   const stuck = uniqueKubeName("stuck");
+  // Rolled back, it is verified by its error ratio in Prometheus, which it never serves: inconclusive,
+  // and the system is configured to pause on that for a person's verdict.
+  const release = uniqueKubeName("settings");
   let base = "";
   let namespace: TestNamespace | null = null;
   let system: EmbeddedSystem | null = null;
@@ -111,11 +147,25 @@ describe("the console in Chromium: request, approve, execute, audit", {
       input: JSON.stringify(deploymentManifest(namespace.name, stuck, { replicas: 1, node: "no-such-node" })),
     });
 
-    system = await startEmbedded("console", {
-      WHEELHOUSE_LOG__LEVEL: "warn",
-      WHEELHOUSE_GATEWAY__AUTH__DEV_ACCESS_TOKEN_TTL_SECONDS: String(TOKEN_TTL_SECONDS),
-    });
-    base = system.url;
+    // The release is installed while the process starts (which takes far longer).
+    const started = await Promise.allSettled([
+      startEmbedded("console", {
+        WHEELHOUSE_LOG__LEVEL: "warn",
+        WHEELHOUSE_GATEWAY__AUTH__DEV_ACCESS_TOKEN_TTL_SECONDS: String(TOKEN_TTL_SECONDS),
+        // Template Helm rollbacks are also judged by the error ratio: measured once, at once, and an
+        // inconclusive measurement (no traffic) pauses for a verdict. Scales are not affected.
+        WHEELHOUSE_CONNECTORS__PROMETHEUS__URL: PROMETHEUS_URL,
+        WHEELHOUSE_CONNECTORS__PROMETHEUS__ERROR_RATIO__ON_INCONCLUSIVE: "pause",
+        WHEELHOUSE_CONNECTORS__PROMETHEUS__ERROR_RATIO__INITIAL_DELAY_SECONDS: "0",
+        WHEELHOUSE_CONNECTORS__PROMETHEUS__ERROR_RATIO__COUNT: "1",
+      }).then((s) => {
+        system = s;
+        return s;
+      }),
+      installRelease(dataDir, namespace.name, release),
+    ]);
+    for (const outcome of started) if (outcome.status === "rejected") throw outcome.reason;
+    base = (system as EmbeddedSystem | null)?.url ?? "";
 
     browser = await chromium.launchPersistentContext(profileDir, {
       executablePath: CHROMIUM,
@@ -218,7 +268,7 @@ describe("the console in Chromium: request, approve, execute, audit", {
     await page.locator("table", { hasText: comment }).locator("td", { hasText: "console" }).waitFor();
   }
 
-  it("alice requests and cannot approve her own plans, bob approves, alice's session outlives its token, she executes one to verified with its measurements charted and cancels the other, carol verifies the audit chain", {
+  it("alice requests and cannot approve her own plans, bob approves, alice's session outlives its token, she executes one to verified with its measurements charted, cancels another, and gives the verdict on a third paused for one, carol verifies the audit chain", {
     timeout: 300_000,
   }, async () => {
     await signIn("alice", "Alice");
@@ -245,6 +295,7 @@ describe("the console in Chromium: request, approve, execute, audit", {
     const planUrl = await requestChange(`scale ${service} to 3 in staging`);
     const planId = decodeURIComponent(planUrl.split("/").at(-1) ?? "");
     const stuckUrl = await requestChange(`scale ${stuck} to 2 in staging`);
+    const pausingUrl = await requestChange(`roll back ${release} in staging namespace ${namespace?.name}`);
 
     await signOut();
     await signIn("bob", "Bob");
@@ -277,12 +328,17 @@ describe("the console in Chromium: request, approve, execute, audit", {
     assert.equal(shifted, 0, "the live update moved content on the Changes page");
     await watcher.close();
     await approve(stuckUrl, "fine to try");
+    await approve(pausingUrl, "back to level 1");
 
     await signOut();
     await signIn("alice", "Alice");
     const signedInAt = Date.now();
     const socketsAtSignIn = sockets;
     await page.locator("tr", { hasText: planId }).locator(".badge", { hasText: "approved" }).waitFor();
+    // The rollback runs, and pauses for its verdict, while the session goes on; its verdict comes below.
+    await page.goto(pausingUrl);
+    await page.getByRole("button", { name: "Execute" }).click();
+    await page.locator(".notice", { hasText: "Execution accepted" }).waitFor();
 
     // The requester filter is the API's: the list asks for it, and bob requested nothing.
     const asked = page.waitForRequest((r) => /\/v1\/plans\?.*requester=bob/.test(r.url()));
@@ -354,6 +410,46 @@ describe("the console in Chromium: request, approve, execute, audit", {
     assert.equal(page.url(), stuckUrl, "the page was never reloaded");
     // The workflow honours it before its next step; this one is measuring its verification, which
     // goes on to its verdict first (services/orchestrator/workflows/engine.ts), so the test ends here.
+
+    // The rollback's error ratio stayed inconclusive and its verification paused: the page names the
+    // check, its measurement, and asks alice (who requested it) for a verdict.
+    await page.goto(pausingUrl);
+    await page.locator(".execution-status", { hasText: "paused" }).waitFor({ timeout: 60_000 });
+    const panel = page.locator("section.verdict", { hasText: "Needs your verdict" });
+    await panel.locator(".verdict-check", { hasText: `release ${release} reports status deployed` }).waitFor();
+    await panel.locator(".verdict-series li", { hasText: "inconclusive" }).first().waitFor();
+    // An empty reason is refused in the page, before any request.
+    await panel.getByRole("button", { name: "Pass" }).click();
+    await panel.locator(".field-error", { hasText: "A reason is required" }).waitFor();
+    const because = "no traffic to judge by yet; the release itself is deployed";
+    const verdictReason = panel.getByLabel(/^Why\? \(required/);
+    await verdictReason.fill(because);
+    await check("verdict", { part: panel });
+    // A refusal of the API shows its detail and fix and keeps the reason. The first request is sent
+    // with a decision the gateway does not take (changed on its way: the only refusal a person who
+    // may give the verdict can meet on demand); the refusal is the real gateway's.
+    await page.route(
+      /\/v1\/executions\/[^/?]+:verdict(\?|$)/,
+      (route) =>
+        route.continue({
+          postData: JSON.stringify({ ...JSON.parse(route.request().postData() ?? "{}"), decision: "maybe" }),
+        }),
+      { times: 1 },
+    );
+    await panel.getByRole("button", { name: "Pass" }).click();
+    const refusal = panel.locator(".problem", { hasText: "Fix:" });
+    await refusal.waitFor();
+    assert.match((await refusal.textContent()) ?? "", /decision/);
+    assert.equal(await verdictReason.inputValue(), because);
+    await panel.getByRole("button", { name: "Pass" }).click();
+    await page.locator(".notice", { hasText: "Verdict accepted" }).waitFor();
+    // Verification goes on with the verdict: the check passes, and the execution succeeds.
+    await page.locator(".execution-status", { hasText: "succeeded" }).waitFor({ timeout: 60_000 });
+    await page
+      .locator("article.execution li", { hasText: `judged pass by alice: ${because}` })
+      .first()
+      .waitFor();
+    assert.equal(await page.locator("section.verdict").count(), 0);
 
     // An API error shows its detail and its fix: alice is no admin.
     await page.goto(`${base}/#/audit`);
