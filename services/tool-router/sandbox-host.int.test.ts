@@ -310,6 +310,33 @@ describe("sandbox hosts (with the fixture vault CLI)", () => {
     }
   });
 
+  it("leaves no folder of an idle host when its router process exits without close()", async () => {
+    const root = mkdtempSync(join(scratch, "tmp-"));
+    const script = [
+      `import { sandboxExecLaunch } from ${JSON.stringify(join(import.meta.dirname, "sandbox-bundle.ts"))};`,
+      `import { createSandboxHostRunner } from ${JSON.stringify(join(import.meta.dirname, "sandbox-host.ts"))};`,
+      `const run = createSandboxHostRunner({ launch: sandboxExecLaunch, env: process.env, hosts: 2, tempDir: ${JSON.stringify(root)} });`,
+      `const result = await run(${JSON.stringify(spec("shop/db"))}, { onStarted() {}, onLine() {} });`,
+      'console.log("exit", result.exit_code);',
+    ].join("\n");
+    const router = spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], { env });
+    let out = "";
+    router.stdout.on("data", (chunk: Buffer) => {
+      out += chunk.toString();
+    });
+    router.stderr.on("data", (chunk: Buffer) => {
+      out += chunk.toString();
+    });
+    const code = await withDeadline(
+      "the router process to exit",
+      new Promise((resolve) => router.once("exit", resolve)),
+      20_000,
+    );
+    assert.equal(code, 0, out);
+    assert.match(out, /exit 0/);
+    assert.deepEqual(readdirSync(root), [], "both idle hosts' folders were removed");
+  });
+
   it("recycles a host after N calls without losing one", async () => {
     const exits: SandboxHostExit[] = [];
     const runner = hostRunner({ hosts: 1, recycleAfterCalls: 3, onHostExit: (exit) => exits.push(exit) });

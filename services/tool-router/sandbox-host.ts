@@ -18,7 +18,8 @@
  *   saying so. A replacement host is started at
  *   once, then with a growing delay while hosts keep dying without finishing a call (never a hot
  *   loop); while every host waits for its restart, calls fail at once with the reason.
- * - Every host that ends has its folder reaped and removed, expected or not. When the pool starts
+ * - Every host that ends has its folder reaped and removed, expected or not; a router process that
+ *   exits without `close()` removes its idle hosts' folders on the way out. When the pool starts
  *   and whenever a host ends, the folders of other routers' hosts whose router and host are both
  *   gone (a router that crashed) are removed, killing only processes still working in them.
  * - Abort: the host is told to cancel the call (its executor stops the process group); a call
@@ -30,6 +31,7 @@
  *   stops every host (calls in flight are canceled) and waits for them.
  */
 import { type ChildProcess, spawn } from "node:child_process";
+import { rmSync } from "node:fs";
 import type { Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { createInterface } from "node:readline";
@@ -141,6 +143,33 @@ interface Slot {
 
 const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const STDERR_KEPT = 4096;
+
+/**
+ * The folders of this process's idle hosts. A router that exits without `close()` (idle hosts do
+ * not keep it alive) removes them on its way out; its hosts then end at the end of their stdin.
+ * A busy host's folder stays for a later router's sweep.
+ */
+const idleHostDirs = new Set<string>();
+let removesIdleHostDirsAtExit = false;
+
+function trackIdleHostDir(dir: string, idle: boolean): void {
+  if (!idle) {
+    idleHostDirs.delete(dir);
+    return;
+  }
+  idleHostDirs.add(dir);
+  if (removesIdleHostDirsAtExit) return;
+  removesIdleHostDirsAtExit = true;
+  process.once("exit", () => {
+    for (const idleDir of idleHostDirs) {
+      try {
+        rmSync(idleDir, { recursive: true, force: true });
+      } catch {
+        // The process is ending; a later router's sweep removes what is left.
+      }
+    }
+  });
+}
 
 /** The request a sandbox process gets for a call: the spec plus how to reach the artifact store. */
 export function sandboxExecRequest(
@@ -331,6 +360,7 @@ export function createSandboxHostRunner(options: SandboxHostOptions): SandboxHos
     }
     // Kills the recorded groups and what works in the folder (a CLI not yet recorded), then removes it.
     const dir = host.dir;
+    if (dir !== null) trackIdleHostDir(dir, false);
     const reaped =
       dir === null
         ? Promise.resolve()
@@ -394,6 +424,7 @@ export function createSandboxHostRunner(options: SandboxHostOptions): SandboxHos
     const child = host.child;
     if (!child || host.state === "exited") return;
     const busy = host.calls.size > 0;
+    if (host.dir !== null) trackIdleHostDir(host.dir, !busy);
     for (const stream of [child.stdin, child.stdout, child.stderr] as (Socket | null)[]) {
       if (busy) stream?.ref?.();
       else stream?.unref?.();
