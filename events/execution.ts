@@ -14,12 +14,24 @@ export const StartedBySchema = v.object({
   decision_revision: v.string(),
 });
 
+/** The Temporal workflow types an execution runs as (services/orchestrator/workflows/kinds.ts). */
+export const WorkflowTypeSchema = v.picklist([
+  "GitOpsDeployWorkflow",
+  "HelmReleaseWorkflow",
+  "ScaleServiceWorkflow",
+  "IncidentRemediationWorkflow",
+  "SecretRotationWorkflow",
+]);
+export type WorkflowType = v.InferOutput<typeof WorkflowTypeSchema>;
+
 export const ExecutionRequestedSchema = v.object({
   execution_id: IdSchema,
   plan_id: IdSchema,
   revision,
   dry_run: v.optional(v.boolean(), false),
   started_by: v.optional(StartedBySchema),
+  /** The workflow type that runs the revision, as the plan decided it; absent on requests recorded before it was. */
+  workflow_type: v.optional(WorkflowTypeSchema),
 });
 
 /**
@@ -61,16 +73,6 @@ export const ExecutionVerdictRequestedSchema = v.object({
   reason: v.pipe(v.string(), v.minLength(1), v.maxLength(2000)),
   requested_by: v.pipe(v.string(), v.minLength(1)),
 });
-
-/** The Temporal workflow types an execution runs as (services/orchestrator/workflows/kinds.ts). */
-export const WorkflowTypeSchema = v.picklist([
-  "GitOpsDeployWorkflow",
-  "HelmReleaseWorkflow",
-  "ScaleServiceWorkflow",
-  "IncidentRemediationWorkflow",
-  "SecretRotationWorkflow",
-]);
-export type WorkflowType = v.InferOutput<typeof WorkflowTypeSchema>;
 
 export const ExecutionStartedSchema = v.object({
   execution_id: IdSchema,

@@ -105,7 +105,7 @@ const executionRequested = [
   {
     type: "execution.requested",
     aggregateType: "execution",
-    payload: { execution_id: "x1", plan_id: "p1", revision: 1, dry_run: false },
+    payload: { execution_id: "x1", plan_id: "p1", revision: 1, dry_run: false, workflow_type: "ScaleServiceWorkflow" },
   },
 ] as const;
 

@@ -141,7 +141,7 @@ export function decide(command: PlanCommand, state: PlanState): PlanEventDraft[]
     case "ExpireApproval":
       return decideExpiry(command, state);
     case "RequestExecution": {
-      decideExecution(command, state);
+      const decided = decideExecution(command, state);
       return [
         {
           type: "execution.requested",
@@ -152,6 +152,8 @@ export function decide(command: PlanCommand, state: PlanState): PlanEventDraft[]
             revision: command.revision,
             dry_run: command.dryRun ?? false,
             ...(command.startedBy === undefined ? {} : { started_by: command.startedBy }),
+            // The orchestrator starts this type without reading the plan again.
+            ...(decided.workflowType === undefined ? {} : { workflow_type: decided.workflowType }),
           },
         },
       ];

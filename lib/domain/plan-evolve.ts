@@ -5,6 +5,7 @@
 import type { AnyEvent } from "../../events/index.ts";
 import { revisionDigest } from "./digest.ts";
 import { assertNever, initialState, type PlanState, type Requested } from "./plan-types.ts";
+import { workflowKindOf } from "./workflow-kind.ts";
 
 function requestedPart(state: PlanState): Requested | null {
   return state.status === "empty" ? null : state;
@@ -19,6 +20,7 @@ export function evolve(state: PlanState, event: AnyEvent): PlanState {
         planId: event.payload.plan_id,
         requestedBy: event.actor,
         intent: event.payload.intent,
+        source: event.payload.source,
         environment: event.payload.environment,
         service: event.payload.service,
       };
@@ -30,6 +32,7 @@ export function evolve(state: PlanState, event: AnyEvent): PlanState {
         status: "proposed",
         revision: event.payload.revision,
         digest: revisionDigest(event.payload),
+        workflowType: workflowKindOf({ source: base.source, steps: event.payload.steps }),
       };
     }
     case "plan.failed": {
@@ -46,6 +49,7 @@ export function evolve(state: PlanState, event: AnyEvent): PlanState {
         revision: event.payload.revision,
         // The digest of the revision this decision is for; a decision for another revision binds to none.
         digest: digestOf(state, event.payload.revision),
+        workflowType: sameRevision(state, event.payload.revision)?.workflowType,
         policy: event.payload,
         decidedAt: event.occurred_at,
         approvalExpiresAt: null,
@@ -114,11 +118,14 @@ export function evolve(state: PlanState, event: AnyEvent): PlanState {
   }
 }
 
-/** The digest of `revision` when `state` holds it (proposed, or decided on the same revision). */
+/** `state` when it holds `revision` (proposed, or decided on the same revision). */
+function sameRevision(state: PlanState, revision: number) {
+  return (state.status === "proposed" || state.status === "decided") && state.revision === revision ? state : null;
+}
+
+/** The digest of `revision` when `state` holds it. */
 function digestOf(state: PlanState, revision: number): string | null {
-  return (state.status === "proposed" || state.status === "decided") && state.revision === revision
-    ? state.digest
-    : null;
+  return sameRevision(state, revision)?.digest ?? null;
 }
 
 function pickRequested(r: Requested): Requested {
@@ -126,6 +133,7 @@ function pickRequested(r: Requested): Requested {
     planId: r.planId,
     requestedBy: r.requestedBy,
     intent: r.intent,
+    source: r.source,
     environment: r.environment,
     service: r.service,
   };

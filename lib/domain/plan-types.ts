@@ -2,7 +2,7 @@
  * The plan aggregate's state, commands and event drafts: the vocabulary
  * `decide` and `evolve` (plan-decide.ts, plan-evolve.ts) speak.
  */
-import type { Actor, ApprovalChannel, EventPayload } from "../../events/index.ts";
+import type { Actor, ApprovalChannel, EventPayload, WorkflowType } from "../../events/index.ts";
 
 export type PolicyDecision = EventPayload<"policy.decided">;
 
@@ -26,6 +26,8 @@ export interface Requested {
   readonly planId: string;
   readonly requestedBy: Actor;
   readonly intent: string;
+  /** `plan.requested`'s source (an alert, a person, a webhook): part of what picks the workflow type. */
+  readonly source?: EventPayload<"plan.requested">["source"] | undefined;
   readonly environment?: string | undefined;
   readonly service?: string | undefined;
 }
@@ -40,12 +42,16 @@ export type PlanState =
       readonly revision: number;
       /** The revision's digest (`planRevisionDigest` of its steps); null when its recorded digest disagrees. */
       readonly digest: string | null;
+      /** The workflow type that runs the revision (`workflowKindOf` its source and steps). */
+      readonly workflowType?: WorkflowType | undefined;
     } & Requested)
   | ({
       readonly status: "decided";
       readonly revision: number;
       /** The digest of the revision policy decided; approvals and executions must name it. */
       readonly digest: string | null;
+      /** The workflow type that runs the decided revision; absent when the state never held its proposal. */
+      readonly workflowType?: WorkflowType | undefined;
       readonly policy: PolicyDecision;
       /** When `policy.decided` was recorded: the approval TTL runs from it. */
       readonly decidedAt: string;

@@ -72,7 +72,7 @@ const { given } = DeciderSpecification.for(planDecider);
 const executionRequested = (revision = 1): PlanEventDraft => ({
   type: "execution.requested",
   aggregateType: "execution",
-  payload: { execution_id: "x1", plan_id: "p1", revision, dry_run: false },
+  payload: { execution_id: "x1", plan_id: "p1", revision, dry_run: false, workflow_type: "ScaleServiceWorkflow" },
 });
 
 const execute = (revision = 1, now = at(5), actor: Actor = alice): PlanCommand => ({
@@ -113,6 +113,33 @@ describe("plan decider", () => {
     given([requested(), proposed(), decided("allow")])
       .when(execute())
       .then([executionRequested()]);
+  });
+
+  it("RequestExecution carries the workflow type the plan's source and steps pick", () => {
+    const fromAlert = newEvent(
+      "plan.requested",
+      "p1",
+      { plan_id: "p1", intent: "checkout errors", source: "alert" },
+      ev(system),
+    );
+    const requestedAs = (revision: number, type?: "IncidentRemediationWorkflow"): PlanEventDraft => ({
+      type: "execution.requested",
+      aggregateType: "execution",
+      payload: {
+        execution_id: "x1",
+        plan_id: "p1",
+        revision,
+        dry_run: false,
+        ...(type ? { workflow_type: type } : {}),
+      },
+    });
+    given([fromAlert, proposed(), decided("allow")])
+      .when(execute())
+      .then([requestedAs(1, "IncidentRemediationWorkflow")]);
+    // A decision on a revision this state never saw proposed names no type: the orchestrator reads the plan.
+    given([requested(), proposed(1), decided("allow", { revision: 2 })])
+      .when(execute(2))
+      .then([requestedAs(2)]);
   });
 
   it("RequestExecution before a policy decision is a conflict", () => {

@@ -204,6 +204,7 @@ describe("plan decider: RequestExecution started by policy", () => {
             revision: 1,
             dry_run: false,
             started_by: { kind: "policy", decision_revision: "rev-7" },
+            workflow_type: "ScaleServiceWorkflow",
           },
         },
       ]);

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { ApplicationFailure } from "@temporalio/activity";
-import type { Client } from "@temporalio/client";
+import { Client, Connection } from "@temporalio/client";
 import { decodeJwt } from "jose";
 import { type AnyRecordedEvent, newEvent, type PlanStep } from "../../events/index.ts";
 import { planRevisionDigest } from "../../lib/domain/index.ts";
@@ -38,6 +38,7 @@ import {
   waitForEnd,
 } from "../../test/support/orchestrator.ts";
 import type { RunToolInput } from "./activities.ts";
+import { createExecutionStarter } from "./starter.ts";
 import type { ToolClient } from "./tool-client.ts";
 import { routeTemporalLogs, workflowBundle } from "./worker.ts";
 import { cancelSignal, type ExecutionStatus, statusQuery } from "./workflows/execute-plan.ts";
@@ -236,6 +237,21 @@ describe("orchestrator (Temporal + NATS + tool router)", { timeout: 600_000 }, (
       const runs = [];
       for await (const run of client.workflow.list({ query: `WorkflowId = '${executionId}'` })) runs.push(run.runId);
       assert.equal(runs.length, 1, "one workflow run");
+
+      // A recreated consumer delivers the request again once Temporal has forgotten the run (past its
+      // retention): the execution's own events say it ran, so nothing starts. This starter's Temporal is
+      // nowhere (a lazy connection to a closed port): the answer comes from the events alone.
+      const nowhere = new Client({ connection: Connection.lazy({ address: "127.0.0.1:9", connectTimeout: "1s" }) });
+      const forgetful = createExecutionStarter({
+        store: h.store,
+        client: nowhere,
+        taskQueue: "nowhere",
+        logger,
+        verificationTimeoutMs: 1_000,
+        toolTimeoutMs: 1_000,
+      });
+      assert.equal(await forgetful.startExecution(stored), "finished");
+      assert.equal(recordedArgv(h.argvLog).filter((a) => a[1] === "scale").length, 1, "the write still ran once");
     }));
 
   it("refuses the write when the approval was withdrawn: nothing runs, execution.failed says why", () =>

@@ -8,6 +8,7 @@
  * over its HTTP RPC.
  */
 import type { KeyObject } from "node:crypto";
+import { Client } from "@temporalio/client";
 import { resolveSecret } from "../../lib/config/index.ts";
 import { describeIntegrations, integrationsFromConfig } from "../../lib/integrations/index.ts";
 import type { RunningService, Runtime } from "../../lib/runtime/index.ts";
@@ -73,7 +74,9 @@ export async function startOrchestrator(
   });
   const starter = createExecutionStarter({
     store: runtime.store,
-    client,
+    // On the worker's own connection, so the server can hand a new run's first task straight to this worker.
+    client: new Client({ connection: workerConnection, namespace: settings.namespace }),
+    eagerStart: true,
     taskQueue: settings.task_queue,
     logger,
     verificationTimeoutMs: settings.verification_timeout_ms,

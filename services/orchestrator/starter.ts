@@ -3,9 +3,14 @@
  * the workflow id is the execution id, a running one is reused
  * (`USE_EXISTING`) and a closed one is never started again
  * (`REJECT_DUPLICATE`), so a redelivered event or a second orchestrator
- * replica finds the execution already started and acknowledges. The
- * workflow type is chosen from the plan (lib/domain/workflow-kind.ts) and
- * started by name.
+ * replica finds the execution already started and acknowledges. Before
+ * that, the execution's own events are read: one that has recorded
+ * `execution.started` ran already and is never started again, even once
+ * Temporal has forgotten the run (past its retention) and a recreated
+ * consumer delivers the stream from its start. The workflow type is the
+ * one `execution.requested` carries (the plan's decision, lib/domain/
+ * workflow-kind.ts), read from the plan for requests recorded before it
+ * did, and started by name.
  */
 import {
   type Client,
@@ -32,6 +37,12 @@ export interface ExecutionStarterDeps {
   readonly durable?: string | undefined;
   /** Redelivery backoff when Temporal cannot be reached; the event store's default otherwise. */
   readonly backoffMs?: readonly number[] | undefined;
+  /**
+   * Ask the server to hand the run's first workflow task straight back to this process's worker (eager
+   * workflow start), skipping matching and the worker's next poll. Needs `client` on the worker's
+   * NativeConnection; the server falls back to a normal start when the worker has no free slot.
+   */
+  readonly eagerStart?: boolean | undefined;
 }
 
 export interface ExecutionStarter {
@@ -64,7 +75,14 @@ export function createExecutionStarter(deps: ExecutionStarterDeps): ExecutionSta
       tool_timeout_ms: deps.toolTimeoutMs,
       ...(deps.integrations ? { integrations: true } : {}),
     };
-    const workflowType = await workflowTypeOf(store, p.plan_id, p.revision);
+    const [ran, workflowType] = await Promise.all([
+      ranAlready(store, p.execution_id),
+      p.workflow_type ?? workflowTypeOf(store, p.plan_id, p.revision),
+    ]);
+    if (ran !== null) {
+      logger.info({ execution_id: p.execution_id, recorded: ran }, "execution already ran; nothing to start");
+      return ran;
+    }
     try {
       const handle = await client.workflow.start(workflowType, {
         workflowId: p.execution_id,
@@ -72,6 +90,7 @@ export function createExecutionStarter(deps: ExecutionStarterDeps): ExecutionSta
         args: [input],
         workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
         workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+        ...(deps.eagerStart ? { requestEagerStart: true } : {}),
       });
       // USE_EXISTING answers with the running workflow's handle: started now or by an earlier delivery.
       logger.info(
@@ -113,6 +132,20 @@ export function createExecutionStarter(deps: ExecutionStarterDeps): ExecutionSta
       consumption = null;
     },
   };
+}
+
+/**
+ * Whether the execution has run already, from its own events: `finished` once it recorded its end,
+ * `running` once it recorded its start, null when it has not started.
+ */
+async function ranAlready(store: EventStore, executionId: string): Promise<"running" | "finished" | null> {
+  let ran: "running" | "finished" | null = null;
+  for (const e of await store.readAggregate("execution", executionId)) {
+    if (e.type === "execution.started") ran ??= "running";
+    else if (e.type === "execution.succeeded" || e.type === "execution.failed" || e.type === "execution.cancelled")
+      ran = "finished";
+  }
+  return ran;
 }
 
 /**

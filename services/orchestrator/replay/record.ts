@@ -43,6 +43,11 @@ export const HISTORIES_DIR = fileURLToPath(new URL("./histories/", import.meta.u
  * proved to replay on today's code.
  */
 export const QUEUED_BOOKKEEPING_DIR = join(HISTORIES_DIR, "queued-bookkeeping");
+/**
+ * Histories recorded with local bookkeeping but before a run recorded `execution.started` while it
+ * read its plan (engine.ts, STARTED_BESIDE_PLAN_PATCH): one after the other.
+ */
+export const STARTED_THEN_PLAN_DIR = join(HISTORIES_DIR, "started-then-plan");
 
 /** What one recorded run does: its type, its plan's steps, which tool calls fail, and how it must end. */
 interface Scenario {

@@ -13,21 +13,29 @@ import { before, describe, it } from "node:test";
 import { Worker, type WorkflowBundleWithSourceMap } from "@temporalio/worker";
 import { DeterminismViolationError } from "@temporalio/workflow";
 import { workflowBundle } from "../worker.ts";
+import { STARTED_BESIDE_PLAN_PATCH } from "../workflows/run.ts";
 import { historyFromJson } from "./history.ts";
-import { HISTORIES_DIR, QUEUED_BOOKKEEPING_DIR, SCENARIOS } from "./record.ts";
+import { HISTORIES_DIR, QUEUED_BOOKKEEPING_DIR, SCENARIOS, STARTED_THEN_PLAN_DIR } from "./record.ts";
 
 interface HistoryJson {
   events: {
     eventType: string;
     workflowExecutionStartedEventAttributes?: { workflowType?: { name?: string } };
     activityTaskScheduledEventAttributes?: { activityType?: { name?: string } };
-    markerRecordedEventAttributes?: { markerName?: string };
+    markerRecordedEventAttributes?: {
+      markerName?: string;
+      details?: { "patch-data"?: { payloads?: { data?: string }[] } };
+    };
   }[];
 }
 
-/** Today's histories (the store's activities local) and those recorded before (all on the task queue). */
+/**
+ * Today's histories, those recorded before a run recorded its start while it read its plan, and those
+ * from before the store's activities ran locally (all on the task queue).
+ */
 const GENERATIONS = [
-  { name: "local bookkeeping", dir: HISTORIES_DIR },
+  { name: "local bookkeeping, start recorded beside the plan read", dir: HISTORIES_DIR },
+  { name: "local bookkeeping, start recorded before the plan read", dir: STARTED_THEN_PLAN_DIR },
   { name: "queued bookkeeping, recorded before local activities", dir: QUEUED_BOOKKEEPING_DIR },
 ] as const;
 
@@ -38,6 +46,15 @@ const scheduledActivities = (history: HistoryJson) =>
   history.events.flatMap((e) => e.activityTaskScheduledEventAttributes?.activityType?.name ?? []);
 
 const BOOKKEEPING = ["loadPlan", "checkApproval", "recordEvent"];
+
+/** The patch ids a history's run took (its `core_patch` markers). */
+const patchesOf = (history: HistoryJson) =>
+  history.events.flatMap((e) => {
+    const attributes = e.markerRecordedEventAttributes;
+    if (attributes?.markerName !== "core_patch") return [];
+    const data = attributes.details?.["patch-data"]?.payloads?.[0]?.data ?? "";
+    return [(JSON.parse(Buffer.from(data, "base64").toString("utf8")) as { id: string }).id];
+  });
 
 describe("replay of recorded execution histories", { timeout: 120_000 }, () => {
   let bundle: WorkflowBundleWithSourceMap;
@@ -71,6 +88,15 @@ describe("replay of recorded execution histories", { timeout: 120_000 }, () => {
       const before = scheduledActivities(historyOf(type, QUEUED_BOOKKEEPING_DIR));
       for (const activity of ["loadPlan", "recordEvent"]) {
         assert.ok(before.includes(activity), `${type} before: ${activity} queued`);
+      }
+    }
+  });
+
+  it("records the start beside the plan read today (its patch taken), one after the other before", () => {
+    for (const { type } of SCENARIOS) {
+      assert.ok(patchesOf(historyOf(type)).includes(STARTED_BESIDE_PLAN_PATCH), `${type}: patch not taken`);
+      for (const dir of [STARTED_THEN_PLAN_DIR, QUEUED_BOOKKEEPING_DIR]) {
+        assert.ok(!patchesOf(historyOf(type, dir)).includes(STARTED_BESIDE_PLAN_PATCH), `${type} in ${dir}`);
       }
     }
   });

@@ -8,7 +8,7 @@
  * activity with an idempotency key, every tool call goes through the tool
  * router. Workflow code: activities as types only, no Node built-ins.
  */
-import { setHandler, workflowInfo } from "@temporalio/workflow";
+import { patched, setHandler, workflowInfo } from "@temporalio/workflow";
 import type { EventPayload, WorkflowType } from "../../../events/index.ts";
 import type { PlannedStep } from "../contract/activities.ts";
 import {
@@ -20,7 +20,7 @@ import {
 } from "../contract/workflow.ts";
 import { notifier } from "./notify.ts";
 import { rollback, withRollback } from "./rollback.ts";
-import { reasonOf, startRun } from "./run.ts";
+import { reasonOf, STARTED_BESIDE_PLAN_PATCH, startRun } from "./run.ts";
 import { runStep } from "./step.ts";
 import { verify } from "./verify.ts";
 
@@ -71,27 +71,41 @@ export async function runExecution(
     return `cancelled${c.requested_by ? ` by ${c.requested_by}` : ""}: ${c.reason}`;
   };
 
-  await activities.recordEvent({
-    ...meta,
-    event: {
-      type: "execution.started",
-      payload: {
-        execution_id: exec,
-        plan_id: input.plan_id,
-        workflow_id: workflowInfo().workflowId,
-        run_id: workflowInfo().runId,
-        ...(workflowType === null ? {} : { workflow_type: workflowType }),
+  const recordStarted = () =>
+    activities.recordEvent({
+      ...meta,
+      event: {
+        type: "execution.started",
+        payload: {
+          execution_id: exec,
+          plan_id: input.plan_id,
+          workflow_id: workflowInfo().workflowId,
+          run_id: workflowInfo().runId,
+          ...(workflowType === null ? {} : { workflow_type: workflowType }),
+        },
       },
-    },
-  });
-  progress.phase = "running";
+    });
+  const loadPlan = () =>
+    activities.loadPlan(run.plan).then(
+      (steps) => ({ ok: true as const, steps }),
+      (error: unknown) => ({ ok: false as const, reason: reasonOf(error) }),
+    );
 
-  let steps: PlannedStep[];
-  try {
-    steps = await activities.loadPlan(run.plan);
-  } catch (error) {
-    return record("failed", reasonOf(error), []);
+  // The start is recorded and the plan read side by side (both only read or append; the run's first
+  // tool call waits on neither twice); histories recorded before did one after the other.
+  let loaded: Awaited<ReturnType<typeof loadPlan>>;
+  if (patched(STARTED_BESIDE_PLAN_PATCH)) {
+    const plan = loadPlan();
+    await recordStarted();
+    progress.phase = "running";
+    loaded = await plan;
+  } else {
+    await recordStarted();
+    progress.phase = "running";
+    loaded = await loadPlan();
   }
+  if (!loaded.ok) return record("failed", loaded.reason, []);
+  const steps: PlannedStep[] = loaded.steps;
 
   const notify = notifier(run, steps);
   /** The final event, after the end notifications; a notification that failed is added to the reason. */

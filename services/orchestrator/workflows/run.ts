@@ -60,6 +60,12 @@ export interface ExecutionRun {
  */
 export const LOCAL_BOOKKEEPING_PATCH = "bookkeeping-as-local-activities";
 
+/**
+ * The marker of runs that record `execution.started` while they read the plan (engine.ts), instead of
+ * first one, then the other. Histories from before replay the old order; retired as the one above.
+ */
+export const STARTED_BESIDE_PLAN_PATCH = "started-beside-plan-read";
+
 export function startRun(input: ExecutePlanInput, workflowType: WorkflowType | null): ExecutionRun {
   return {
     input,
