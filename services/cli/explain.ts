@@ -1,7 +1,5 @@
 /** `wheelhouse explain`: a change's story (GET /v1/plans/{id}/explain) as lines of text. */
 
-const print = (line: string) => process.stdout.write(`${line}\n`);
-
 export interface EventRef {
   seq: number;
   occurred_at: string;
@@ -59,6 +57,15 @@ export interface Explanation {
       output: { evidence_id: string; sha256: string | null; verified?: boolean; content?: string } | null;
     }[];
     verification: { passed: boolean; checks: { description: string; passed: boolean }[] }[];
+    /** Absent from gateways older than the verdict. */
+    pauses?: {
+      step_id: string;
+      check: string;
+      reason: string;
+      attempts: number;
+      deadline: string;
+      verdict: { decision: "pass" | "fail"; reason: string; requested_by: string } | null;
+    }[];
     rollback: { phase: string; reason: string }[];
   }[];
   timeline: EventRef[];
@@ -90,6 +97,13 @@ function outputLines(content: string | undefined, max = 6): string[] {
 const at = (e: EventRef) => `${e.occurred_at} by ${e.actor.id} (audit #${e.audit?.seq ?? "pending"})`;
 
 export function printExplanation(s: Explanation): void {
+  for (const line of explanationLines(s)) process.stdout.write(`${line}\n`);
+}
+
+/** The story as the lines `wheelhouse explain` prints. */
+export function explanationLines(s: Explanation): string[] {
+  const lines: string[] = [];
+  const print = (line: string) => lines.push(line);
   print(`plan ${s.plan_id ?? "-"}`);
   if (s.intent) print(`intent: "${s.intent.text}" (${s.intent.source}) ${at(s.intent.event)}`);
   if (s.planner.prompt.length + s.planner.model_response.length > 0) {
@@ -131,7 +145,17 @@ export function printExplanation(s: Explanation): void {
         `  verification: ${v.passed ? "passed" : "failed"} ${v.checks.map((c) => `${c.passed ? "✓" : "✗"} ${c.description}`).join(", ")}`,
       );
     }
+    for (const p of x.pauses ?? []) {
+      const measured = `${p.attempts} measurement${p.attempts === 1 ? "" : "s"}`;
+      print(`  paused at ${p.step_id}: ${p.check} inconclusive after ${measured} (${p.reason})`);
+      print(
+        p.verdict
+          ? `    verdict: ${p.verdict.decision} by ${p.verdict.requested_by}: ${p.verdict.reason}`
+          : `    waiting for a verdict until ${p.deadline}: wheelhouse executions verdict ${x.execution_id} pass|fail --reason "..."`,
+      );
+    }
     for (const r of x.rollback) print(`  rollback ${r.phase}: ${r.reason}`);
   }
   print(`${s.timeline.length} events`);
+  return lines;
 }
