@@ -16,7 +16,10 @@ tier_names := ["T0", "T1", "T2", "T3"]
 
 tier_rank := {"T0": 0, "T1": 1, "T2": 2, "T3": 3}
 
-weekday_names := ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
+# Weekday names by a day's first minute since the epoch, modulo a week
+# (1970-01-01 was a Thursday). Days are kept as minutes: division is decimal
+# arithmetic in wasm and costs more than the rest of the window check.
+weekday_at := {0: "Thu", 1440: "Fri", 2880: "Sat", 4320: "Sun", 5760: "Mon", 7200: "Tue", 8640: "Wed"}
 
 action_kinds := {"read", "write"}
 
@@ -342,7 +345,7 @@ deny_reasons contains concat("", [input.actor.kind, " actors may not request ", 
 
 deny_reasons contains concat("", [
 	"outside the change window for ", env_name, "; the next window opens at ",
-	window_opens_at,
+	window_opens_described,
 ]) if {
 	needs_window
 	not in_window
@@ -376,13 +379,28 @@ writer_roles := sort([role |
 ])
 
 # ---------------------------------------------------------------------------
-# Change windows, in UTC, at minute resolution. Windows for the environment,
-# else the "*" windows; no entry at all means no window applies, an empty list
-# means never open.
+# Change windows, at minute resolution, on the wall clock of each window's
+# time zone (`tz`, an IANA name; "UTC" when absent). Windows for the
+# environment, else the "*" windows; no entry at all means no window applies,
+# an empty list means never open. `days` name the day a window starts; a window
+# whose end is at or before its start runs past midnight into the next day
+# (Sat 22:00-04:00 closes Sunday 04:00; equal start and end: 24 hours).
+#
+# Time zone rules are not computed here: the wasm target would hand time.* to
+# the host, and the answer must not depend on which evaluator runs. The host
+# (lib/policy) puts each named zone's UTC offsets around input.time into
+# input.time_zones, so the decision is a pure function of its input:
+#   {"Europe/Berlin": [{"from": <minutes since the epoch, UTC>, "offset": <local - UTC, minutes>}, ...]}
+# sorted by `from`; the first segment also covers the time before it, the last
+# the time after it. "UTC" needs no entry.
 
 windows := w if {
 	w := cfg.change_windows[env_name]
 } else := cfg.change_windows["*"]
+
+windows_key := env_name if {
+	cfg.change_windows[env_name]
+} else := "*"
 
 needs_window if {
 	is_write
@@ -390,30 +408,179 @@ needs_window if {
 	windows
 }
 
-now_day := floor(now_minutes / 1440)
-
-now_minute_of_day := now_minutes - (now_day * 1440)
-
-in_window if {
-	some window in windows
-	weekday_names[weekday(now_day)] in window.days
-	now_minute_of_day >= clock_minutes(window.start)
-	now_minute_of_day < clock_minutes(window.end)
+# Each readable window by its index: days, local opening minute, minutes open,
+# zone. Rules, not functions, so one evaluation parses each window once.
+window_shapes := {i: shape |
+	some i, window in windows
+	shape := window_shape(window)
 }
 
-# Only computed on the deny path.
-window_opens_at := format_minutes(min({opens |
+window_shape(window) := {"days": window.days, "start": start, "length": span_minutes(start, end), "zone": zone} if {
+	is_array(window.days)
+	start := clock_minutes(window.start)
+	end := clock_minutes(window.end)
+	zone := object.get(window, "tz", "UTC")
+	is_string(zone)
+}
+
+malformed_windows contains i if {
+	some i, _ in windows
+	not window_shapes[i]
+}
+
+# The offsets of each zone the windows name; a zone without usable offsets is absent.
+zone_offsets := {zone: segments |
+	some shape in window_shapes
+	zone := shape.zone
+	segments := zone_segments(zone)
+}
+
+zones_without_offsets contains zone if {
+	some shape in window_shapes
+	zone := shape.zone
+	not zone_offsets[zone]
+}
+
+# The windows that can be checked, each with its zone's offsets, the local time
+# now and the first minute of the local day (minutes since the epoch on that
+# zone's wall clock).
+window_specs := [spec |
+	some shape in window_shapes
+	segments := zone_offsets[shape.zone]
+	local_now := now_minutes + offset_at(segments, now_minutes)
+	spec := {
+		"days": shape.days, "start": shape.start, "length": shape.length, "zone": shape.zone,
+		"segments": segments, "local_now": local_now, "today": local_now - (local_now % 1440),
+	}
+]
+
+deny_reasons contains concat("", [
+	"change window ", format_int(i, 10), " for ", windows_key,
+	" is malformed: days names weekdays (Sun-Sat), start and end are HH:MM (00:00-23:59), tz an IANA time zone",
+]) if {
+	needs_window
+	some i in malformed_windows
+}
+
+deny_reasons contains concat("", [
+	"change windows in time zone ", zone, " cannot be checked: input.time_zones has no UTC offsets for it",
+	" (lib/policy adds them for every zone the policy data's windows name)",
+]) if {
+	needs_window
+	some zone in zones_without_offsets
+}
+
+zone_segments(zone) := [{"from": 0, "offset": 0}] if zone == "UTC"
+
+zone_segments(zone) := segments if {
+	zone != "UTC"
+	segments := input.time_zones[zone]
+	is_array(segments)
+	count(segments) > 0
+	every segment in segments {
+		is_number(segment.from)
+		is_number(segment.offset)
+	}
+}
+
+# The offset in force at `minutes` (UTC): the last segment starting at or before it.
+offset_at(segments, minutes) := segments[0].offset if {
+	count(segments) == 1
+} else := segments[count([1 |
+	some i, segment in segments
+	i > 0
+	segment.from <= minutes
+])].offset
+
+in_window if {
+	some spec in window_specs
+
+	# Yesterday's window may run past midnight into today.
+	some day in [spec.today - 1440, spec.today]
+	weekday_at[day % 10080] in spec.days
+	opens := day + spec.start
+	spec.local_now >= opens
+	spec.local_now < opens + spec.length
+}
+
+# The next opening (UTC minutes) of each window, by its index in window_specs.
+# Only computed on the deny path. A zone whose offset does not change in the
+# input's range (UTC, or no DST change within days) takes the short way.
+window_next_opening[i] := min(openings) if {
+	some i, spec in window_specs
+	count(spec.segments) == 1
+	offset := spec.segments[0].offset
+	openings := {opens |
+		some day in local_days(spec)
+		opens := (day + spec.start) - offset
+		opens > now_minutes
+	}
+	count(openings) > 0
+}
+
+window_next_opening[i] := min(openings) if {
+	some i, spec in window_specs
+	count(spec.segments) > 1
+	openings := {opens |
+		some day in local_days(spec)
+		some opens in opening_instants(spec.segments, day + spec.start, spec.length)
+		opens > now_minutes
+	}
+	count(openings) > 0
+}
+
+# The local days (first minutes) from today to a week ahead on which the window opens.
+local_days(spec) := [day |
 	some offset in numbers.range(0, 7)
-	day := now_day + offset
-	some window in windows
-	weekday_names[weekday(day)] in window.days
-	opens := (day * 1440) + clock_minutes(window.start)
-	opens > now_minutes
-}))
+	day := spec.today + (offset * 1440)
+	weekday_at[day % 10080] in spec.days
+]
 
-weekday(day) := (day + 4) % 7
+# The instants (UTC) at which the wall clock reads `local`: one, or two in the
+# repeated hour after clocks go back. A window opening inside the hour skipped
+# when clocks go forward opens when the clock jumps, if it is still open then.
+opening_instants(segments, local, length) := {utc |
+	some segment in segments
+	utc := local - segment.offset
+	offset_at(segments, utc) == segment.offset
+} | {segment.from |
+	some i, segment in segments
+	i > 0
+	local - segments[i - 1].offset >= segment.from
+	local - segment.offset < segment.from
+	segment.from + segment.offset < local + length
+}
 
-clock_minutes(hhmm) := (to_number(substring(hhmm, 0, 2)) * 60) + to_number(substring(hhmm, 3, 2))
+next_opening := min({opens | some opens in window_next_opening})
+
+# The window that opens first; on a tie, the first listed.
+next_opening_spec := window_specs[min({i | some i, opens in window_next_opening; opens == next_opening})]
+
+window_opens_at := format_minutes(next_opening)
+
+window_opens_described := window_opens_at if {
+	next_opening_spec.zone == "UTC"
+} else := concat("", [
+	format_wall_clock(next_opening + offset_at(next_opening_spec.segments, next_opening)), " ",
+	next_opening_spec.zone, " (", window_opens_at, ")",
+])
+
+# Minutes of the day for "HH:MM" (00:00-23:59); undefined for anything else.
+clock_minutes(hhmm) := (hour * 60) + minute if {
+	is_string(hhmm)
+	count(hhmm) == 5
+	substring(hhmm, 2, 1) == ":"
+	trim_left(concat("", [substring(hhmm, 0, 2), substring(hhmm, 3, 2)]), "0123456789") == ""
+	hour := to_number(substring(hhmm, 0, 2))
+	minute := to_number(substring(hhmm, 3, 2))
+	hour <= 23
+	minute <= 59
+}
+
+# How long a window stays open; an end at or before the start is on the next day.
+span_minutes(start, end) := end - start if end > start
+
+span_minutes(start, end) := (end + 1440) - start if end <= start
 
 # ---------------------------------------------------------------------------
 # Decision.
@@ -636,6 +803,16 @@ format_minutes(minutes) := concat("", [
 	day := floor(minutes / 1440)
 	minute_of_day := minutes - (day * 1440)
 	date := civil_from_days(day)
+}
+
+# Local minutes since the epoch as "Mon 09:00": the weekday and the clock, which
+# the UTC timestamp beside it dates (a civil date costs more than the rest of a
+# decision's window check in wasm).
+format_wall_clock(minutes) := concat("", [
+	weekday_at[(minutes - minute_of_day) % 10080], " ",
+	pad2((minute_of_day - (minute_of_day % 60)) / 60), ":", pad2(minute_of_day % 60),
+]) if {
+	minute_of_day := minutes % 1440
 }
 
 civil_from_days(days) := [year, month, day] if {

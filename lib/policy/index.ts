@@ -25,3 +25,12 @@ export {
   type ReloadResult,
   type Tier,
 } from "./service.ts";
+export {
+  changeWindowIssues,
+  changeWindowZones,
+  isTimeZone,
+  type TimeZoneOffsets,
+  timeZoneOffsets,
+  withTimeZones,
+  type ZoneOffset,
+} from "./windows.ts";

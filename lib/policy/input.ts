@@ -7,6 +7,7 @@
 import type { Actor } from "../../events/envelope.ts";
 import type { PlanStep } from "../../events/plan.ts";
 import type { CatalogAction, RiskTier } from "../tools/index.ts";
+import type { TimeZoneOffsets } from "./windows.ts";
 
 export type { RiskTier } from "../tools/index.ts";
 
@@ -69,6 +70,12 @@ export interface PolicyInput {
   };
   /** RFC 3339 evaluation time; change windows are checked against it. */
   readonly time: string;
+  /**
+   * UTC offsets around `time` of each time zone the change windows name (not UTC). The policy
+   * service adds the ones missing (`withTimeZones`), so callers leave this out unless they
+   * replay a recorded input.
+   */
+  readonly time_zones?: TimeZoneOffsets;
 }
 
 /** An autoscaler's bounds as the service graph knows them. */

@@ -17,15 +17,23 @@ import { type CatalogAction, loadCatalog } from "../tools/index.ts";
 import { buildPolicyBundle, POLICIES_DIR, resolveOpaBinary } from "./build.ts";
 import {
   buildPolicyInput,
+  changeWindowZones,
   createPolicyService,
   type PolicyApproval,
   type PolicyDecision,
   type PolicyInput,
   type PolicyService,
   type RiskTier,
+  withTimeZones,
 } from "./index.ts";
 
 const run = promisify(execFile);
+
+/** Production's windows in the differential and zone tests: office hours in Berlin, a night in New York. */
+const ZONED_WINDOWS = [
+  { days: ["Mon", "Tue", "Wed", "Thu"], start: "09:00", end: "16:00", tz: "Europe/Berlin" },
+  { days: ["Sat"], start: "22:00", end: "04:00", tz: "America/New_York" },
+];
 const opa = resolveOpaBinary(process.env);
 const catalog = loadCatalog();
 const logger = createLogger({ service: "policy-test", level: "silent", format: "json" });
@@ -689,6 +697,8 @@ describe("differential: opa eval vs wasm", () => {
     await mkdir(work, { recursive: true });
     const data = JSON.parse(await readFile(DATA, "utf8"));
     data.wheelhouse.config.stage = 3;
+    // Production's windows are in time zones, one across midnight; the rest keep the UTC "*" window.
+    data.wheelhouse.config.change_windows.production = ZONED_WINDOWS;
     await writeFile(join(work, "data.json"), JSON.stringify(data));
     await writeFile(
       join(work, "batch.rego"),
@@ -702,7 +712,9 @@ describe("differential: opa eval vs wasm", () => {
         "",
       ].join("\n"),
     );
-    await writeFile(join(work, "inputs.json"), JSON.stringify({ inputs }));
+    // opa eval gets the inputs as the service hands them to wasm: with the zones' offsets added.
+    const zones = changeWindowZones(data);
+    await writeFile(join(work, "inputs.json"), JSON.stringify({ inputs: inputs.map((i) => withTimeZones(i, zones)) }));
     const { stdout } = await run(
       opa as string,
       [
@@ -724,13 +736,23 @@ describe("differential: opa eval vs wasm", () => {
     const goResults = JSON.parse(stdout).result[0].expressions[0].value as unknown[];
     assert.equal(goResults.length, inputs.length);
 
-    const policy = await service({ stage: 3 });
+    const policy = await createPolicyService({ bundlePath, data, timeoutMs: 5_000, logger, watch: false });
+    services.push(policy);
     const seen = new Set<string>();
+    const windowReasons = new Set<string>();
     inputs.forEach((input, i) => {
       const { policy_revision: _revision, ...wasm } = policy.evaluatePolicy(input);
       assert.deepEqual(wasm, goResults[i], `input ${i}: ${JSON.stringify(input)}`);
       seen.add(`${wasm.decision}/${wasm.tier}`);
+      for (const r of wasm.reasons) {
+        if (r.includes(" Europe/Berlin (")) windowReasons.add("Berlin");
+        if (r.includes(" America/New_York (")) windowReasons.add("New York");
+        if (r === "inside the change window" && input.resources?.environment === "production")
+          windowReasons.add("inside");
+      }
     });
+    // The zoned windows must have been both closed (each zone named) and open, or they were not compared.
+    assert.deepEqual([...windowReasons].sort(), ["Berlin", "New York", "inside"]);
     // The generator must reach every decision and tier, or the comparison proves little.
     for (const decision of ["allow", "require_approval", "deny"]) {
       assert.ok(
@@ -906,6 +928,92 @@ describe("data override", () => {
     assert.equal(got.decision, "deny");
     assert.ok(got.reasons.some((r) => r.includes("exceed the maximum of 4")));
     assert.equal(policy.evaluatePolicy(inputFor(CASES[3] as Case)).decision, "allow");
+  });
+});
+
+// --- Change windows in time zones ----------------------------------------------
+
+describe("change windows in time zones", () => {
+  async function zoned(windows: unknown): Promise<PolicyService> {
+    const data = JSON.parse(await readFile(DATA, "utf8"));
+    data.wheelhouse.config.stage = 3;
+    data.wheelhouse.config.change_windows.production = windows;
+    const policy = await createPolicyService({ bundlePath, data, timeoutMs: 5_000, logger, watch: false });
+    services.push(policy);
+    return policy;
+  }
+
+  /** A T3 secret write to production at `now`; the caller passes no time zones: the service adds them. */
+  const t3At = (now: string) =>
+    inputFor({
+      name: "",
+      action: "vault.kv_put",
+      input: secret,
+      target: { environment: "production" },
+      stage: 3,
+      now: new Date(now),
+      want: { decision: "deny", tier: "T3" },
+    });
+
+  test("Berlin office hours follow the wall clock across the 2026-03-29 change to summer time", async () => {
+    const policy = await zoned(ZONED_WINDOWS.slice(0, 1));
+    const decide = (now: string) => policy.evaluatePolicy(t3At(now)).decision;
+    // Thursday before the change: 09:00-16:00 Berlin is 08:00-15:00 UTC.
+    assert.equal(decide("2026-03-26T07:59:00Z"), "deny");
+    assert.equal(decide("2026-03-26T08:00:00Z"), "require_approval");
+    assert.equal(decide("2026-03-26T14:59:00Z"), "require_approval");
+    assert.equal(decide("2026-03-26T15:00:00Z"), "deny");
+    // Monday after it: 07:00-14:00 UTC.
+    assert.equal(decide("2026-03-30T06:59:00Z"), "deny");
+    assert.equal(decide("2026-03-30T07:00:00Z"), "require_approval");
+    assert.equal(decide("2026-03-30T14:00:00Z"), "deny");
+    // Friday: the next opening is Monday 09:00 summer time, named in Berlin time and in UTC.
+    const friday = policy.evaluatePolicy(t3At("2026-03-27T12:00:00Z"));
+    assert.deepEqual(friday.reasons, [
+      "outside the change window for production; the next window opens at Mon 09:00 Europe/Berlin (2026-03-30T07:00:00Z)",
+    ]);
+    assert.deepEqual(friday.constraints, { window_opens_at: "2026-03-30T07:00:00Z" });
+  });
+
+  test("a New York window across midnight is open on both sides of it, through the change to EDT", async () => {
+    const policy = await zoned(ZONED_WINDOWS);
+    const decide = (now: string) => policy.evaluatePolicy(t3At(now)).decision;
+    // Saturday 2026-03-07 22:00 EST (03:00 UTC) to Sunday 04:00 EDT (08:00 UTC).
+    assert.equal(decide("2026-03-08T02:59:00Z"), "deny");
+    assert.equal(decide("2026-03-08T03:00:00Z"), "require_approval");
+    assert.equal(decide("2026-03-08T04:59:00Z"), "require_approval"); // 23:59 Saturday
+    assert.equal(decide("2026-03-08T05:00:00Z"), "require_approval"); // 00:00 Sunday
+    assert.equal(decide("2026-03-08T07:59:00Z"), "require_approval");
+    assert.equal(decide("2026-03-08T08:00:00Z"), "deny");
+  });
+
+  test("the service's offsets match what a replay carries, and a recorded input keeps its own", async () => {
+    const policy = await zoned(ZONED_WINDOWS);
+    const input = t3At("2026-03-27T12:00:00Z");
+    const replayed = withTimeZones(
+      input,
+      changeWindowZones({ wheelhouse: { config: { change_windows: { p: ZONED_WINDOWS } } } }),
+    );
+    assert.deepEqual(policy.evaluatePolicy(replayed).reasons, policy.evaluatePolicy(input).reasons);
+    // Recorded offsets that say Berlin was at UTC+0 decide as if it were.
+    const recorded = {
+      ...input,
+      time: "2026-03-26T08:30:00Z",
+      time_zones: { "Europe/Berlin": [{ from: 0, offset: 0 }] },
+    };
+    assert.equal(policy.evaluatePolicy(recorded).decision, "deny");
+    assert.equal(policy.evaluatePolicy({ ...recorded, time_zones: {} }).decision, "require_approval");
+  });
+
+  test("data naming an unknown time zone or a malformed time is refused, naming the field and the fix", async () => {
+    const policy = await zoned([{ days: ["Mon"], start: "9:00", end: "16:00", tz: "Europe/Berln" }]);
+    assert.equal(policy.revision, null);
+    const got = policy.evaluatePolicy(t3At("2026-03-26T08:30:00Z"));
+    assert.equal(got.decision, "deny");
+    const reason = got.reasons[0] ?? "";
+    assert.match(reason, /policy\.data_path/);
+    assert.match(reason, /change_windows\.production\[0\]\.start: "9:00" is not a time of day\. Fix: write HH:MM/);
+    assert.match(reason, /change_windows\.production\[0\]\.tz: "Europe\/Berln" is not a time zone .*"Europe\/Berlin"/);
   });
 });
 

@@ -15,6 +15,7 @@ import type { Logger } from "../log/index.ts";
 import { bundleError, parseBundle } from "./bundle.ts";
 import { combine, deny, legacyRequirement } from "./combine.ts";
 import type { PolicyInput } from "./input.ts";
+import { changeWindowIssues, changeWindowZones, withTimeZones } from "./windows.ts";
 
 type OpaWasm = typeof import("@open-policy-agent/opa-wasm");
 type LoadedPolicy = import("@open-policy-agent/opa-wasm").LoadedPolicy;
@@ -107,6 +108,8 @@ interface Loaded {
   readonly data: Record<string, unknown>;
   readonly revision: string;
   readonly bundleSha: string;
+  /** Time zones (other than UTC) the data's change windows name: each input gets their offsets. */
+  readonly zones: readonly string[];
   policy: LoadedPolicy;
   entrypointId: number;
 }
@@ -163,11 +166,13 @@ export async function createPolicyService(options: PolicyServiceOptions): Promis
   async function load(bytes: Uint8Array, bundleSha: string): Promise<Loaded> {
     const bundle = parseBundle(bytes, entrypoint);
     const data = effectiveData(options.data ?? bundle.data, options.stage);
+    checkChangeWindows(data, options.data === undefined ? "policy.bundle_path" : "policy.data_path");
     const policy = await loadPolicy(bundle.wasm, { ...MEMORY });
     const entrypointId = entrypointIdOf(policy, entrypoint);
     policy.setData(data);
     const revision = revisionOf(bundle.manifest.revision ?? bundleSha, options);
-    const loaded: Loaded = { wasm: bundle.wasm, data, revision, bundleSha, policy, entrypointId };
+    const zones = changeWindowZones(data);
+    const loaded: Loaded = { wasm: bundle.wasm, data, revision, bundleSha, zones, policy, entrypointId };
     // A bundle that cannot decide the canary never replaces one that can.
     const probe = evaluateWith(loaded, CANARY_INPUT);
     if (probe.error !== null) throw bundleError(`bundle failed its self-test: ${probe.error}`);
@@ -284,7 +289,7 @@ type Evaluation =
 function evaluateWith(loaded: Loaded, input: PolicyInput): Evaluation {
   let resultSet: unknown;
   try {
-    resultSet = loaded.policy.evaluate(input, loaded.entrypointId);
+    resultSet = loaded.policy.evaluate(withTimeZones(input, loaded.zones), loaded.entrypointId);
   } catch (error) {
     // A trap can leave the instance's heap in any state: start a fresh instance.
     try {
@@ -329,6 +334,19 @@ function effectiveData(data: Record<string, unknown>, stage: number | undefined)
   }
   wheelhouse.config.stage = stage;
   return copy;
+}
+
+/** Refuses data whose change windows the policy could not read (it would deny every T3 write). */
+function checkChangeWindows(data: Record<string, unknown>, source: "policy.bundle_path" | "policy.data_path"): void {
+  const issues = changeWindowIssues(data);
+  const first = issues[0];
+  if (first === undefined) return;
+  const problems = issues.map((issue) => `${issue.field}: ${issue.message}. Fix: ${issue.fix}`).join("; ");
+  throw new ValidationError(`the policy data (${source}) has change windows the policy cannot use: ${problems}`, {
+    field: first.field,
+    fix: first.fix,
+    issues,
+  });
 }
 
 function revisionOf(bundleRevision: string, options: PolicyServiceOptions): string {

@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import type { PlanContextRef, PlanStep } from "../../events/index.ts";
 import { ConfigError } from "../../lib/errors/index.ts";
 import { snapshotOf } from "../../lib/planner/index.ts";
-import { createPolicyService } from "../../lib/policy/index.ts";
+import { changeWindowIssues, createPolicyService } from "../../lib/policy/index.ts";
 import type { RunningService, Runtime } from "../../lib/runtime/index.ts";
 import { createReadModelQueries, type ReadModelQueries } from "../../projections/queries.ts";
 import { createPolicyDecider, type StepContext } from "./service.ts";
@@ -44,10 +44,12 @@ export async function startPolicy(runtime: Runtime): Promise<RunningService> {
   };
 }
 
-function readPolicyData(path: string | undefined): Record<string, unknown> | undefined {
+/** Reads and checks `policy.data_path` at start-up: a document the policy could not use stops the process. */
+export function readPolicyData(path: string | undefined): Record<string, unknown> | undefined {
   if (path === undefined) return undefined;
+  let data: Record<string, unknown>;
   try {
-    return JSON.parse(readFileSync(path, "utf8")) as Record<string, unknown>;
+    data = JSON.parse(readFileSync(path, "utf8")) as Record<string, unknown>;
   } catch (cause) {
     throw new ConfigError(
       `policy.data_path ${path} is not a readable JSON document: ${(cause as Error).message}`,
@@ -61,6 +63,19 @@ function readPolicyData(path: string | undefined): Record<string, unknown> | und
       { cause },
     );
   }
+  const issues = changeWindowIssues(data).map((issue) => ({ ...issue, field: `policy.data_path: ${issue.field}` }));
+  if (issues.length > 0) {
+    const lines = issues.map((i) => `  - ${i.field}: ${i.message}. Fix: ${i.fix}`);
+    throw new ConfigError(
+      `policy.data_path ${path} has change windows the policy cannot use:\n${lines.join("\n")}`,
+      issues,
+      {
+        field: issues[0]?.field,
+        fix: issues[0]?.fix,
+      },
+    );
+  }
+  return data;
 }
 
 /**
