@@ -17,10 +17,12 @@ import { createLogger } from "../../lib/log/index.ts";
 import { buildPolicyBundle, POLICIES_DIR, resolveOpaBinary } from "../../lib/policy/build.ts";
 import {
   buildPolicyInput,
+  changeWindowZones,
   createPolicyService,
   POLICY_ENTRYPOINT,
   type PolicyInput,
   type PolicyService,
+  withTimeZones,
 } from "../../lib/policy/index.ts";
 import { loadCatalog } from "../../lib/tools/index.ts";
 
@@ -37,7 +39,14 @@ const { values } = parseArgs({ options: { iterations: { type: "string", default:
 const iterations = Number(values.iterations);
 
 const catalog = loadCatalog();
-const scenarios: ReadonlyArray<{ name: string; input: PolicyInput }> = [
+/** Staging's windows in the zoned data: office hours in Berlin, a night across midnight in New York. */
+const ZONED_WINDOWS = [
+  { days: ["Mon", "Tue", "Wed", "Thu"], start: "09:00", end: "16:00", tz: "Europe/Berlin" },
+  { days: ["Sat"], start: "22:00", end: "04:00", tz: "America/New_York" },
+];
+
+/** `zoned`: evaluated with data whose staging windows are ZONED_WINDOWS (the service adds the zones' offsets). */
+const scenarios: ReadonlyArray<{ name: string; input: PolicyInput; zoned?: boolean }> = [
   {
     name: "T1 scale in staging (allow)",
     input: buildPolicyInput(
@@ -72,6 +81,21 @@ const scenarios: ReadonlyArray<{ name: string; input: PolicyInput }> = [
         ],
         now: new Date("2026-03-13T17:00:00Z"),
       },
+    ),
+  },
+  {
+    name: "T3 secret rotation outside a Berlin / New York window, across DST (deny)",
+    zoned: true,
+    input: buildPolicyInput(
+      {
+        step_id: "s1",
+        action_id: "vault.kv_put",
+        input: { mount: "kv", path: "shop/db", data_refs: { password: "env:X" } },
+        target: { environment: "staging", service: "checkout" },
+      },
+      catalog.get("vault.kv_put"),
+      { id: "alice", kind: "user", roles: ["operator"] },
+      { plan_id: "bench", source: "api", now: new Date("2026-03-26T17:00:00Z") },
     ),
   },
 ];
@@ -140,14 +164,22 @@ async function main(): Promise<number> {
     const bundlePath = join(dir, "bundle.tar.gz");
     await buildPolicyBundle({ opa, sources: [join(POLICIES_DIR, "authz.rego"), dataPath], outPath: bundlePath });
     const policy = await createPolicyService({ bundlePath, timeoutMs: 50, logger, watch: false });
+    const zonedData = structuredClone(data);
+    zonedData.wheelhouse.config.change_windows.staging = ZONED_WINDOWS;
+    const zonedDataPath = join(dir, "zoned-data.json");
+    await writeFile(zonedDataPath, JSON.stringify(zonedData));
+    const zonedPolicy = await createPolicyService({ bundlePath, data: zonedData, timeoutMs: 50, logger, watch: false });
 
     console.log(`policy benchmark: ${iterations} evaluations per scenario, node ${process.version}, ${opa}`);
     for (const scenario of scenarios) {
       const inputPath = join(dir, "input.json");
-      await writeFile(inputPath, JSON.stringify(scenario.input));
-      const check = policy.evaluatePolicy(scenario.input);
-      const wasm = benchWasm(policy, scenario.input);
-      const go = await benchGo(opa, dataPath, inputPath);
+      // opa bench gets the input as the service hands it to wasm, with the zones' offsets.
+      const goInput = scenario.zoned ? withTimeZones(scenario.input, changeWindowZones(zonedData)) : scenario.input;
+      await writeFile(inputPath, JSON.stringify(goInput));
+      const service = scenario.zoned ? zonedPolicy : policy;
+      const check = service.evaluatePolicy(scenario.input);
+      const wasm = benchWasm(service, scenario.input);
+      const go = await benchGo(opa, scenario.zoned ? zonedDataPath : dataPath, inputPath);
       const ratio = wasm.opsPerSecond / go.opsPerSecond;
       console.log(`\n${scenario.name}: ${check.decision} ${check.tier}`);
       console.log(
@@ -162,6 +194,7 @@ async function main(): Promise<number> {
       if (wasm.p99Us > P99_GOAL_US || ratio < 1) failed = true;
     }
     await policy.close();
+    await zonedPolicy.close();
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
