@@ -82,7 +82,10 @@ export interface ConsumeOptions {
   readonly unavailableRetryMs?: number | undefined;
   /** Where a new consumer starts: `all` (default), `new`, or a sequence. */
   readonly deliverFrom?: "all" | "new" | { readonly seq: number } | undefined;
-  /** Called after a dead letter is recorded on the DLQ stream (e.g. to record it in Postgres too). */
+  /**
+   * Called after a dead letter is recorded on the DLQ stream (e.g. to record it in Postgres too). The event
+   * is terminated only after it returns; if it throws, the event is redelivered and it is called again.
+   */
   readonly onDeadLetter?: ((letter: DeadLetter) => Promise<void>) | undefined;
 }
 
@@ -107,6 +110,8 @@ const PULL_EXPIRES_MS = 2_000;
 export const PULL_RENEWAL = { expires: PULL_EXPIRES_MS, idle_heartbeat: PULL_EXPIRES_MS / 2 } as const;
 /** JetStream API calls of a consumer (its info after missed heartbeats, ack replies): fail fast, retry. */
 const CONSUMER_API_TIMEOUT_MS = 2_000;
+/** Dead letters whose write failed kept to be written again as they were; beyond this the oldest is forgotten. */
+const MAX_UNRECORDED_LETTERS = 1_000;
 
 /** A handler call that did not settle within `handlerTimeoutMs`. */
 class HandlerTimeoutError extends Error {
@@ -157,10 +162,12 @@ export async function startConsumer(ctx: ConsumerContext, opts: ConsumeOptions):
   const wanted: Partial<ConsumerConfig> = {
     durable_name: opts.durable,
     ack_policy: "explicit" as ConsumerConfig["ack_policy"],
-    // One more than our attempts: the extra delivery lets us dead-letter an
-    // event whose handler crashed the process every time, instead of the
-    // server silently giving up on it.
-    max_deliver: maxDeliver + 1,
+    // No limit on the server: the consumer counts deliveries itself. The handler gets `maxDeliver` calls;
+    // any later delivery (after a handler that crashed the process every time, or a dead-letter write that
+    // failed) goes straight to the dead-letter write, and the event is terminated only once its dead
+    // letter is recorded. A server limit would give up on an event whose dead-letter write kept failing
+    // (NATS in an election, the DLQ stream unavailable) and lose it without a trace.
+    max_deliver: -1,
     // Not a server-side backoff: that would replace ack_wait with its first step (1 s), and an event
     // pulled ahead or in a slow handler would go to a second process while the first still has it.
     // A failed handler is retried after its backoff step by an explicit nak(delay).
@@ -183,9 +190,26 @@ export async function startConsumer(ctx: ConsumerContext, opts: ConsumeOptions):
   const handlerTimeoutMs = opts.handlerTimeoutMs ?? DEFAULT_HANDLER_TIMEOUT_MS;
   const unavailableRetryMs = opts.unavailableRetryMs ?? DEFAULT_UNAVAILABLE_RETRY_MS;
   let stopping = false;
+  /**
+   * Dead letters this process could not record yet, by stream sequence: a later delivery of the event
+   * records the same letter (the handler's own error, not just "out of deliveries"). Bounded; a letter
+   * forgotten, or the event redelivered to another process, is recorded as `max_deliveries` instead.
+   */
+  const unrecorded = new Map<number, DeadLetter>();
 
+  /** The wait before the next delivery after attempt `deliveryCount` failed (the last step repeats). */
+  function retryDelayMs(deliveryCount: number): number {
+    return backoffMs[Math.min(deliveryCount - 1, backoffMs.length - 1)] ?? 1000;
+  }
+
+  /**
+   * Records the event's dead letter (on the DLQ stream, then `onDeadLetter`) and only then terminates
+   * the event. A record that fails leaves the event unacknowledged: it is naked with its backoff step and
+   * its next delivery writes the letter again (the DLQ write is deduplicated by consumer, stream and
+   * sequence, so a write that was stored but not confirmed is not recorded twice).
+   */
   async function deadLetter(m: JsMsg, reason: DeadLetterReason, error: unknown, event?: AnyRecordedEvent) {
-    const letter: DeadLetter = {
+    const letter: DeadLetter = unrecorded.get(m.seq) ?? {
       consumer: opts.durable,
       stream,
       seq: m.seq,
@@ -197,8 +221,32 @@ export async function startConsumer(ctx: ConsumerContext, opts: ConsumeOptions):
       eventType: event?.type ?? null,
       data: m.data,
     };
-    await publishDeadLetter(nc, prefix, letter);
-    await opts.onDeadLetter?.(letter);
+    let step = "write it to the DLQ stream";
+    try {
+      await publishDeadLetter(nc, prefix, letter);
+      step = "record it (onDeadLetter)";
+      await opts.onDeadLetter?.(letter);
+    } catch (e) {
+      // Re-inserted, so the bound forgets the letters that failed longest ago.
+      unrecorded.delete(m.seq);
+      unrecorded.set(m.seq, letter);
+      if (unrecorded.size > MAX_UNRECORDED_LETTERS) unrecorded.delete(unrecorded.keys().next().value as number);
+      const delay = retryDelayMs(m.info.deliveryCount);
+      logger?.error(
+        {
+          seq: m.seq,
+          reason: letter.reason,
+          deliveries: m.info.deliveryCount,
+          err: describeError(e),
+          retry_in_ms: delay,
+        },
+        `could not ${step}; the event stays unacknowledged and its dead letter is written again on its next delivery`,
+      );
+      m.nak(delay);
+      return;
+    }
+    unrecorded.delete(m.seq);
+    m.term(letter.reason);
     logger?.error({ dead_letter: { ...letter, data: undefined } }, "event dead-lettered");
   }
 
@@ -214,7 +262,6 @@ export async function startConsumer(ctx: ConsumerContext, opts: ConsumeOptions):
         return;
       }
       await deadLetter(m, "decode_error", e);
-      m.term("decode_error");
       return;
     }
     if (filter && !filter.has(event.type)) {
@@ -223,7 +270,6 @@ export async function startConsumer(ctx: ConsumerContext, opts: ConsumeOptions):
     }
     if (m.info.deliveryCount > maxDeliver) {
       await deadLetter(m, "max_deliveries", "handler did not finish within the allowed deliveries", event);
-      m.term("max_deliveries");
       return;
     }
     const beat = setInterval(() => m.working(), workingEveryMs);
@@ -233,9 +279,8 @@ export async function startConsumer(ctx: ConsumerContext, opts: ConsumeOptions):
     } catch (e) {
       if (m.info.deliveryCount >= maxDeliver) {
         await deadLetter(m, "handler_failed", e, event);
-        m.term("handler_failed");
       } else {
-        const delay = backoffMs[Math.min(m.info.deliveryCount - 1, backoffMs.length - 1)] ?? 1000;
+        const delay = retryDelayMs(m.info.deliveryCount);
         logger?.warn(
           { seq: m.seq, type: event.type, err: describeError(e), delay_ms: delay },
           "handler failed; retrying",
@@ -269,11 +314,8 @@ export async function startConsumer(ctx: ConsumerContext, opts: ConsumeOptions):
     try {
       await handle(m);
     } catch (e) {
-      // Recording the dead letter failed (NATS down?): leave the event for redelivery, never drop it.
-      logger?.error(
-        { seq: m.seq, err: describeError(e) },
-        "could not handle or dead-letter event; will be redelivered",
-      );
+      // Not expected (dead-letter failures are handled in deadLetter): leave the event for redelivery, never drop it.
+      logger?.error({ seq: m.seq, err: describeError(e) }, "could not handle event; will be redelivered");
       m.nak(backoffMs[0] ?? 1000);
     }
   }
