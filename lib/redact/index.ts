@@ -23,6 +23,9 @@ export {
   redact,
   redactDeep,
   type Scrub,
+  type Span,
+  secretLiterals,
+  secretSpans,
 } from "./redactor.ts";
 export {
   compileRedactPatterns,

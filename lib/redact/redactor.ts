@@ -239,29 +239,76 @@ export function createLineScrubber(scrub: Scrub = defaultScrub): Scrub {
 export const INJECTED_SECRET = `${PLACEHOLDER_PREFIX}injected_secret]`;
 
 /**
- * A scrubber for one tool call: the exact values of the credentials the
- * sandbox injected into it (so a tool that echoes its own token cannot leak
- * it, whatever its shape), then every detector. Values shorter than 4
- * characters are ignored: scrubbing "a" everywhere would destroy the output
- * without protecting anything.
+ * The exact values a scrubber masks for the secrets a caller handed over: each value of 4
+ * characters or more, and each line of a multi-line value (output is often redacted one line at a
+ * time, so a PEM key or a JSON credential would never match whole). Longest first, no duplicates.
+ * Shorter values are left out: masking "a" everywhere would destroy the output without protecting
+ * anything.
  */
-export function createSecretScrubber(knownSecrets: Iterable<string> = [], patterns: readonly string[] = []): Scrub {
+export function secretLiterals(knownSecrets: Iterable<string>): string[] {
   const values: string[] = [];
   for (const secret of knownSecrets) {
     values.push(secret);
-    // Tool output is redacted one line at a time, so a multi-line value (a PEM key, a JSON
-    // credential) would never match whole: each of its lines is scrubbed on its own too.
     if (/[\r\n]/.test(secret)) for (const line of secret.split(/\r?\n|\r/)) values.push(line.trim());
   }
-  const literals = [...new Set(values.filter((s) => s.length >= 4))].sort((a, b) => b.length - a.length);
-  const scrub = patterns.length === 0 ? defaultScrub : createScrubber(patterns);
-  return (text: string) => {
-    let out = text;
-    for (const secret of literals) {
-      if (out.includes(secret)) out = out.split(secret).join(INJECTED_SECRET);
+  return [...new Set(values.filter((s) => s.length >= 4))].sort((a, b) => b.length - a.length);
+}
+
+/** A half-open range `[start, end)` of a text or a byte buffer. */
+export type Span = readonly [start: number, end: number];
+
+/**
+ * Where `needles` occur in `text` (a string, or a Buffer with Buffer needles), every occurrence
+ * counted, overlapping ones too, as sorted spans; occurrences that overlap are merged into one span,
+ * so that masking the spans leaves no part of any occurrence. `coveredPrefix` marks the first bytes
+ * as covered already (the rest of a secret whose start was cut off with an earlier piece).
+ */
+export function secretSpans(text: string, needles: readonly string[], coveredPrefix?: number): Span[];
+export function secretSpans(text: Buffer, needles: readonly Buffer[], coveredPrefix?: number): Span[];
+export function secretSpans(text: string | Buffer, needles: readonly (string | Buffer)[], coveredPrefix = 0): Span[] {
+  // The overloads pair a string with strings and a Buffer with Buffers.
+  const indexOf = text.indexOf.bind(text) as (needle: string | Buffer, from: number) => number;
+  const found: Span[] = coveredPrefix > 0 ? [[0, coveredPrefix]] : [];
+  for (const needle of needles) {
+    if (needle.length === 0) continue;
+    for (let at = indexOf(needle, 0); at !== -1; at = indexOf(needle, at + 1)) {
+      found.push([at, at + needle.length]);
     }
-    return scrub(out);
-  };
+  }
+  if (found.length <= 1) return found;
+  found.sort((a, b) => a[0] - b[0] || b[1] - a[1]);
+  const merged: [number, number][] = [];
+  for (const [start, end] of found) {
+    const last = merged.at(-1);
+    if (last !== undefined && start < last[1]) last[1] = Math.max(last[1], end);
+    else merged.push([start, end]);
+  }
+  return merged;
+}
+
+/**
+ * A scrubber for one tool call: the exact values of the credentials the
+ * sandbox injected into it (so a tool that echoes its own token cannot leak
+ * it, whatever its shape; see `secretLiterals`), then every detector. Two
+ * values that overlap in the text are masked together, so no part of either
+ * is left.
+ */
+export function createSecretScrubber(knownSecrets: Iterable<string> = [], patterns: readonly string[] = []): Scrub {
+  const literals = secretLiterals(knownSecrets);
+  const scrub = patterns.length === 0 ? defaultScrub : createScrubber(patterns);
+  return (text: string) => scrub(literals.length === 0 ? text : maskSpans(text, secretSpans(text, literals)));
+}
+
+/** `text` with every span replaced by `INJECTED_SECRET`. */
+function maskSpans(text: string, spans: readonly Span[]): string {
+  if (spans.length === 0) return text;
+  let out = "";
+  let last = 0;
+  for (const [start, end] of spans) {
+    out += text.slice(last, start) + INJECTED_SECRET;
+    last = end;
+  }
+  return out + text.slice(last);
 }
 
 /** The default memoryless scrubber: every detector, no configured patterns. */

@@ -48,6 +48,14 @@ describe("secret scrubber", () => {
     assert.equal(scrub("deployment.apps/checkout scaled (ab)"), "deployment.apps/checkout scaled (ab)");
   });
 
+  it("scrubs known values that overlap in the text together, leaving no part of either", () => {
+    const scrub = createSecretScrubber(["tok-AAAA1111", "1111-BBBB"]);
+    assert.equal(scrub("x tok-AAAA1111-BBBB y"), `x ${INJECTED_SECRET} y`);
+    // A value overlapping itself, and two values back to back (two placeholders, as before).
+    assert.equal(createSecretScrubber(["abcab"])("<abcabcab>"), `<${INJECTED_SECRET}>`);
+    assert.equal(scrub("tok-AAAA11111111-BBBB"), `${INJECTED_SECRET}${INJECTED_SECRET}`);
+  });
+
   it("scrubs every line of a multi-line known value, as tool output is redacted line by line", () => {
     const key = [
       "-----BEGIN OPENSSH PRIVATE KEY-----",

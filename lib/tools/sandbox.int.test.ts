@@ -161,7 +161,7 @@ describe("sandbox", () => {
     });
     const pieces = result.stdout.text.split("\n");
     assert.ok(pieces.length >= 4, `got ${pieces.length} pieces`);
-    assert.ok(pieces.every((p) => p.length <= 64 * 1024 + 65536));
+    assert.ok(pieces.every((p) => p.length <= 64 * 1024));
     assert.equal(result.truncated, false);
   });
 
@@ -182,6 +182,32 @@ describe("sandbox", () => {
     assert.ok(lines.includes("token is [REDACTED:injected_secret]"), lines.join("|"));
     assert.equal(result.stderr.text, "[REDACTED:injected_secret]");
     assert.ok(lines.includes("ok"));
+  });
+
+  it("never lets part of an injected credential through where a long line is cut", async () => {
+    // A cut of 16 bytes and one line per offset: the 23-byte credential straddles a cut at every position.
+    const cutting = createSandbox({ envAllow: ["PATH"], hostEnv, maxLineBytes: 16, killGraceMs: 500 });
+    const lines: string[] = [];
+    const result = await cutting.run({
+      argv: [
+        node,
+        "-e",
+        'for (let i = 0; i <= 40; i++) console.log(".".repeat(i) + process.env.TOOL_TOKEN + ".".repeat(20)); process.stdout.write(process.env.TOOL_TOKEN.repeat(3))',
+      ],
+      credentials: { TOOL_TOKEN: "env:WH_TEST_TOKEN" },
+      onLine: (l) => lines.push(l.line),
+    });
+    assert.equal(result.exit_code, 0, result.stderr.text);
+    assert.deepEqual(result.stdout.text.split("\n"), lines);
+    const placeholders = lines.join("").split("[REDACTED:injected_secret]");
+    assert.ok(placeholders.length > 42, `${placeholders.length - 1} placeholders`);
+    // Without its placeholders the output is nothing but the dots around the credential.
+    assert.match(placeholders.join(""), /^\.*$/, lines.join("|"));
+    // Cut: no piece holds more than 16 of the tool's bytes (a placeholder stands for up to 23).
+    assert.ok(
+      lines.every((l) => Buffer.byteLength(l.replaceAll("[REDACTED:injected_secret]", "")) <= 16),
+      lines.join("|"),
+    );
   });
 
   it("applies the injected redactor after the built-in one", async () => {

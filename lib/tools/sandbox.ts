@@ -11,7 +11,9 @@
  *   when the main process exits, anything it left behind in its group is killed.
  * - Output streams through line by line, redacted, to a callback; at most
  *   `maxOutputBytes` per stream is kept or forwarded, the rest is drained and
- *   counted (never buffered) and the result says it was truncated.
+ *   counted (never buffered) and the result says it was truncated. A line
+ *   longer than 64 KiB is passed on in pieces, cut so that no piece holds part
+ *   of an injected secret (output-lines.ts).
  * - The result records the exact argv, the binary's absolute path, exit code,
  *   signal, duration and output hashes.
  */
@@ -25,7 +27,8 @@ import { execa } from "execa";
 import type { SecretRef } from "../config/index.ts";
 import { resolveSecret as defaultResolveSecret } from "../config/index.ts";
 import { UnavailableError, ValidationError } from "../errors/index.ts";
-import { createLineScrubber, createSecretScrubber, type Scrub } from "../redact/index.ts";
+import { createLineScrubber, defaultScrub, type Scrub } from "../redact/index.ts";
+import { createLineSplitter } from "./output-lines.ts";
 
 export type OutputStream = "stdout" | "stderr";
 
@@ -104,14 +107,14 @@ export interface SandboxDeps {
   readonly killGraceMs?: number | undefined;
   /** Parent folder of the private work dirs. */
   readonly tmpRoot?: string | undefined;
+  /** A longer output line is passed on in pieces of at most this many bytes; 64 KiB by default (tests make it small). */
+  readonly maxLineBytes?: number | undefined;
 }
 
 export interface Sandbox {
   run(call: SandboxCall): Promise<SandboxResult>;
 }
 
-/** A line longer than this is cut into pieces so a tool printing no newline cannot grow a buffer without bound. */
-const MAX_LINE_BYTES = 64 * 1024;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 export function createSandbox(deps: SandboxDeps): Sandbox {
@@ -164,14 +167,17 @@ export function createSandbox(deps: SandboxDeps): Sandbox {
             fix: `install ${name} or add its folder to PATH in the tool router's environment`,
           });
         }
-        const builtIn = createSecretScrubber(secrets);
-        const redact: Scrub = deps.redact ? (s) => (deps.redact as Scrub)(builtIn(s)) : builtIn;
+        // The injected secrets' values are masked as the output is split into lines (output-lines.ts),
+        // where a long line's cuts are placed around them; the detectors run on each line after that.
+        const redact: Scrub = deps.redact ? (s) => (deps.redact as Scrub)(defaultScrub(s)) : defaultScrub;
         return await spawnAndCollect({
           binary,
           argv,
           env,
           workDir,
           redact,
+          secrets,
+          maxLineBytes: deps.maxLineBytes,
           timeoutMs: call.timeoutMs ?? deps.defaultTimeoutMs ?? 120_000,
           maxOutputBytes: call.maxOutputBytes ?? deps.defaultMaxOutputBytes ?? 8 * 1024 * 1024,
           killGraceMs,
@@ -222,6 +228,8 @@ interface SpawnParams {
   env: Record<string, string>;
   workDir: string;
   redact: Scrub;
+  secrets: readonly string[];
+  maxLineBytes: number | undefined;
   timeoutMs: number;
   maxOutputBytes: number;
   killGraceMs: number;
@@ -319,9 +327,9 @@ function killGroup(pgid: number): void {
 }
 
 /**
- * Reads a stream to its end. Keeps and forwards complete lines until the cap,
- * then only counts bytes: the tool is never blocked on a full pipe and memory
- * stays bounded by the cap plus one line.
+ * Reads a stream to its end. Keeps and forwards complete lines (or pieces of an
+ * over-long line) until the cap, then only counts bytes: the tool is never
+ * blocked on a full pipe and memory stays bounded by the cap plus one piece.
  */
 function collect(
   stream: Readable,
@@ -337,50 +345,30 @@ function collect(
     let truncated = false;
     const lines: string[] = [];
     const hash = createHash("sha256");
-    let pending: Buffer[] = [];
-    let pendingBytes = 0;
 
-    const keepLine = (raw: Buffer) => {
-      if (truncated) return;
-      const size = raw.length + 1;
-      if (kept + size > p.maxOutputBytes) {
-        truncated = true;
-        return;
-      }
-      kept += size;
-      const line = redactLine(raw.toString("utf8").replace(/\r$/, ""));
-      hash.update(lines.length === 0 ? line : `\n${line}`);
-      lines.push(line);
-      emit(name, line);
-    };
+    const splitter = createLineSplitter({
+      secrets: p.secrets,
+      maxLineBytes: p.maxLineBytes,
+      onLine: (masked, size) => {
+        if (truncated) return;
+        if (kept + size + 1 > p.maxOutputBytes) {
+          truncated = true;
+          return;
+        }
+        kept += size + 1;
+        const line = redactLine(masked.replace(/\r$/, ""));
+        hash.update(lines.length === 0 ? line : `\n${line}`);
+        lines.push(line);
+        emit(name, line);
+      },
+    });
 
     stream.on("data", (chunk: Buffer) => {
       bytes += chunk.length;
-      if (truncated) return;
-      let start = 0;
-      for (;;) {
-        const nl = chunk.indexOf(10, start);
-        if (nl === -1) break;
-        const piece = chunk.subarray(start, nl);
-        keepLine(pending.length > 0 ? Buffer.concat([...pending, piece]) : piece);
-        pending = [];
-        pendingBytes = 0;
-        start = nl + 1;
-        if (truncated) return;
-      }
-      if (start < chunk.length) {
-        const rest = chunk.subarray(start);
-        pending.push(Buffer.from(rest));
-        pendingBytes += rest.length;
-        if (pendingBytes >= MAX_LINE_BYTES) {
-          keepLine(Buffer.concat(pending));
-          pending = [];
-          pendingBytes = 0;
-        }
-      }
+      if (!truncated) splitter.push(chunk);
     });
     stream.once("end", () => {
-      if (pendingBytes > 0) keepLine(Buffer.concat(pending));
+      if (!truncated) splitter.end();
       resolvePromise({ bytes, text: lines.join("\n"), sha256: hash.digest("hex"), truncated });
     });
     stream.once("error", rejectPromise);
