@@ -41,6 +41,25 @@ describe("lib/auth against a local OIDC issuer", () => {
     });
   });
 
+  it("identifies a person by sub alone, and refuses a token without one, naming the claim and the fix", async () => {
+    const auth = createAuthenticator({ config });
+    const both = await auth.verify(await idp.sign({ sub: "u-8f3a", email: "alice@example.com" }));
+    assert.equal(both.actor.id, "u-8f3a");
+    assert.equal(both.actor.display_name, "alice@example.com");
+    for (const claims of [
+      { email: "alice@example.com", name: "Alice" },
+      { sub: "", email: "alice@example.com" },
+    ]) {
+      await assert.rejects(auth.verify(await idp.sign(claims)), (e: unknown) => {
+        assert.ok(e instanceof UnauthenticatedError, String(e));
+        assert.match(e.message, /"sub" claim/);
+        assert.equal(e.field, "sub");
+        assert.match(e.fix ?? "", /identity provider must issue a sub claim/);
+        return true;
+      });
+    }
+  });
+
   it("refuses expired, not-yet-valid, wrong issuer, wrong audience", async () => {
     const auth = createAuthenticator({ config });
     const now = Math.floor(Date.now() / 1000);

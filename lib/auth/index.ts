@@ -222,14 +222,21 @@ export function createAuthenticator(deps: AuthenticatorDeps): Authenticator {
         },
       );
     }
-    const email = typeof claims.email === "string" ? claims.email : undefined;
-    const id = claims.sub ?? email;
-    if (!id) {
-      throw new UnauthenticatedError("the token names no subject", {
-        field: "sub",
-        fix: "configure the issuer to put sub or email in access tokens",
-      });
+    // A person is their `sub` and nothing else: an email can be changed, reassigned or unverified,
+    // so a token without `sub` is refused rather than identified by another claim.
+    const id = claims.sub;
+    if (typeof id !== "string" || id.trim() === "") {
+      throw new UnauthenticatedError(
+        id === undefined
+          ? 'the token has no "sub" claim, which is what identifies a person at Wheelhouse'
+          : 'the token\'s "sub" claim is not a non-empty string, and it is what identifies a person at Wheelhouse',
+        {
+          field: "sub",
+          fix: "the identity provider must issue a sub claim (the person's stable id) in the access tokens it mints for gateway.auth.audience; configure it to, then sign in again",
+        },
+      );
     }
+    const email = typeof claims.email === "string" ? claims.email : undefined;
     const name = typeof claims.name === "string" ? claims.name : email;
     const groups = groupsFromClaims(claims, config);
     const principal: Principal = {

@@ -43,6 +43,18 @@ describe("JWT verification at the gateway (local JWKS issuer over HTTP)", () => 
     ["garbage", async () => "abc.def.ghi"],
   ];
 
+  it("refuses a token without sub with 401 naming the claim, though it carries an email, and appends nothing", async () => {
+    const before = await gw.eventCount();
+    const res = await post(await gw.idp.sign({ email: "mallory@example.com", groups: ["wheelhouse-admins"] }));
+    assert.equal(res.status, 401, await res.clone().text());
+    const body = (await res.json()) as { code: string; detail?: string; field?: string; fix?: string };
+    assert.equal(body.code, "unauthenticated");
+    assert.equal(body.field, "sub");
+    assert.match(body.detail ?? "", /no "sub" claim/);
+    assert.match(body.fix ?? "", /identity provider must issue a sub claim/);
+    assert.equal(await gw.eventCount(), before);
+  });
+
   for (const [name, make] of cases) {
     it(`refuses ${name} with 401 and appends nothing`, async () => {
       const before = await gw.eventCount();
