@@ -289,8 +289,8 @@ export const changeScreen: ScreenFactory = (context, route) => {
     const requested = cancelRequested.get(executionId);
     if (requested !== undefined) {
       return html`<p class="banner cancel-requested" role="status">
-        Cancellation requested (${requested}): the execution stops before its next step. A verification already
-        measuring goes on to its verdict first.
+        Cancellation requested (${requested}): the execution stops before its next step or measurement, and what
+        has run stays as it is (no rollback).
       </p>`;
     }
     const id = `cancel-reason-${executionId}`;
