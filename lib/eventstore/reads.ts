@@ -19,7 +19,7 @@ import type { StreamNames } from "./streams.ts";
 /** What the store's module functions share. */
 export interface StoreContext {
   readonly nc: NatsConnection;
-  /** The JetStream manager, created on first use. */
+  /** The JetStream manager the reads use (its own short request timeout), created on first use. */
   readonly jsm: () => Promise<JetStreamManager>;
   readonly prefix: string;
   readonly names: StreamNames;

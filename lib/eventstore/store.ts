@@ -84,6 +84,9 @@ export interface EventStore {
   manager(): Promise<JetStreamManager>;
 }
 
+/** How long a read (direct get, message get) waits for an answer before it counts as not answered. */
+const READ_TIMEOUT_MS = 2_000;
+
 export function createEventStore(deps: EventStoreDeps): EventStore {
   const { nc, prefix, logger } = deps;
   if (!/^[a-z][a-z0-9_]*$/.test(prefix)) {
@@ -98,7 +101,15 @@ export function createEventStore(deps: EventStoreDeps): EventStore {
     jsmPromise ??= jetstreamManager(nc);
     return jsmPromise;
   };
-  const ctx: StoreContext = { nc, jsm, prefix, names, publishTimeoutMs: deps.publishTimeoutMs ?? 5000 };
+  // Reads get a manager of their own with a shorter timeout: a direct get sent to a node as it dies (or to
+  // a leader as it loses its election) is never answered, and a reader waiting out the default 5 s before
+  // it asks again held a consumer that long behind an election that took a second.
+  let readJsmPromise: Promise<JetStreamManager> | null = null;
+  const readJsm = () => {
+    readJsmPromise ??= jetstreamManager(nc, { timeout: READ_TIMEOUT_MS });
+    return readJsmPromise;
+  };
+  const ctx: StoreContext = { nc, jsm: readJsm, prefix, names, publishTimeoutMs: deps.publishTimeoutMs ?? 5000 };
   const consumers = async () => ({ nc, jsm: await jsm(), prefix, names, logger });
 
   return {
