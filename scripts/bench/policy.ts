@@ -21,6 +21,7 @@ import {
   createPolicyService,
   POLICY_ENTRYPOINT,
   type PolicyInput,
+  type PolicyInputContext,
   type PolicyService,
   withTimeZones,
 } from "../../lib/policy/index.ts";
@@ -45,6 +46,20 @@ const ZONED_WINDOWS = [
   { days: ["Sat"], start: "22:00", end: "04:00", tz: "America/New_York" },
 ];
 
+/** A Vault secret write (T3) of checkout in `environment`, decided at `context.now`. */
+const secretRotation = (environment: string, context: Omit<PolicyInputContext, "plan_id" | "source">) =>
+  buildPolicyInput(
+    {
+      step_id: "s1",
+      action_id: "vault.kv_put",
+      input: { mount: "kv", path: "shop/db", data_refs: { password: "env:X" } },
+      target: { environment, service: "checkout" },
+    },
+    catalog.get("vault.kv_put"),
+    { id: "alice", kind: "user", roles: ["operator"] },
+    { plan_id: "bench", source: "api", ...context },
+  );
+
 /** `zoned`: evaluated with data whose staging windows are ZONED_WINDOWS (the service adds the zones' offsets). */
 const scenarios: ReadonlyArray<{ name: string; input: PolicyInput; zoned?: boolean }> = [
   {
@@ -63,40 +78,18 @@ const scenarios: ReadonlyArray<{ name: string; input: PolicyInput; zoned?: boole
   },
   {
     name: "T3 secret rotation outside the window (deny)",
-    input: buildPolicyInput(
-      {
-        step_id: "s1",
-        action_id: "vault.kv_put",
-        input: { mount: "kv", path: "shop/db", data_refs: { password: "env:X" } },
-        target: { environment: "production", service: "checkout" },
-      },
-      catalog.get("vault.kv_put"),
-      { id: "alice", kind: "user", roles: ["operator"] },
-      {
-        plan_id: "bench",
-        source: "api",
-        approvals: [
-          { approver: "bob", at: "2026-03-13T16:00:00Z" },
-          { approver: "carol", at: "2026-03-13T16:01:00Z" },
-        ],
-        now: new Date("2026-03-13T17:00:00Z"),
-      },
-    ),
+    input: secretRotation("production", {
+      approvals: [
+        { approver: "bob", at: "2026-03-13T16:00:00Z" },
+        { approver: "carol", at: "2026-03-13T16:01:00Z" },
+      ],
+      now: new Date("2026-03-13T17:00:00Z"),
+    }),
   },
   {
     name: "T3 secret rotation outside a Berlin / New York window, across DST (deny)",
     zoned: true,
-    input: buildPolicyInput(
-      {
-        step_id: "s1",
-        action_id: "vault.kv_put",
-        input: { mount: "kv", path: "shop/db", data_refs: { password: "env:X" } },
-        target: { environment: "staging", service: "checkout" },
-      },
-      catalog.get("vault.kv_put"),
-      { id: "alice", kind: "user", roles: ["operator"] },
-      { plan_id: "bench", source: "api", now: new Date("2026-03-26T17:00:00Z") },
-    ),
+    input: secretRotation("staging", { now: new Date("2026-03-26T17:00:00Z") }),
   },
 ];
 

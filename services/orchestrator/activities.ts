@@ -24,6 +24,15 @@ import type { EventStore } from "../../lib/eventstore/index.ts";
 import type { EvidenceStore } from "../../lib/evidence/index.ts";
 import type { IntegrationClients } from "../../lib/integrations/index.ts";
 import type { Logger } from "../../lib/log/index.ts";
+import type {
+  ApprovalCheckInput,
+  CoreActivities as CoreActivityTypes,
+  PlannedStep,
+  PlanRevisionRef,
+  RecordEventInput,
+  RunToolInput,
+  ToolRunSummary,
+} from "../../lib/orchestration/activities.ts";
 import type { CapabilityMinter, Catalog } from "../../lib/tools/index.ts";
 import { checkApproval } from "./activities/approval.ts";
 import { createIntegrationActivities } from "./activities/integrations/index.ts";
@@ -33,18 +42,8 @@ import { recordEvent } from "./activities/record-event.ts";
 import { createTempoActivities, type TempoActivities } from "./activities/tempo.ts";
 import { createToolActivities, type ToolActivities } from "./activities/tool-activities.ts";
 import { runTool } from "./activities/tool-call.ts";
-import type {
-  ApprovalCheckInput,
-  CoreActivities as CoreActivityTypes,
-  PlannedStep,
-  PlanRevisionRef,
-  RecordEventInput,
-  RunToolInput,
-  ToolRunSummary,
-} from "./contract/activities.ts";
 import type { ToolClient } from "./tool-client.ts";
 
-export { ORCHESTRATOR_ACTOR } from "./activities/approval.ts";
 export type {
   ApprovalCheckInput,
   ExecutionEventDraft,
@@ -53,7 +52,8 @@ export type {
   RecordEventInput,
   RunToolInput,
   ToolRunSummary,
-} from "./contract/activities.ts";
+} from "../../lib/orchestration/activities.ts";
+export { ORCHESTRATOR_ACTOR } from "./activities/approval.ts";
 
 /** How much longer than the tool's timeout a capability lives (clock differences, a slow hop to the router). */
 const CAPABILITY_MARGIN_MS = 30_000;
@@ -119,7 +119,7 @@ export function notifies(deps: ActivityDeps): boolean {
 
 type CoreActivities = ReturnType<typeof coreActivities>;
 
-/** The plumbing and the named tool activities, as the workflows type them (contract/activities.ts). */
+/** The plumbing and the named tool activities, as the workflows type them (lib/orchestration/activities.ts). */
 function coreActivities(deps: ActivityDeps): CoreActivityTypes & ToolActivities {
   const resolved = {
     ...deps,

@@ -16,7 +16,7 @@ import type { AnyRecordedEvent } from "../../events/index.ts";
 import { UnavailableError } from "../../lib/errors/index.ts";
 import type { Consumption, EventStore } from "../../lib/eventstore/index.ts";
 import type { Logger } from "../../lib/log/index.ts";
-import { cancelSignal } from "./contract/workflow.ts";
+import { cancelSignal } from "../../lib/orchestration/workflow.ts";
 import { verdictSignal } from "./workflows/verify.ts";
 
 const FINAL = new Set(["execution.succeeded", "execution.failed", "execution.cancelled"]);

@@ -10,9 +10,9 @@ import { describe, it } from "node:test";
 import type { EventStore } from "../../lib/eventstore/index.ts";
 import type { EvidenceStore } from "../../lib/evidence/index.ts";
 import { createLogger } from "../../lib/log/index.ts";
+import { TOOL_ACTIVITY_ACTIONS } from "../../lib/orchestration/workflow.ts";
 import { createCapabilityMinter, generateCapabilityKeys, loadCatalog } from "../../lib/tools/index.ts";
 import { createActivities } from "./activities.ts";
-import { TOOL_ACTIVITY_ACTIONS } from "./contract/workflow.ts";
 import { createToolClient } from "./tool-client.ts";
 import { type ActivityPolicy, activityOptions, durationMs, RETRY_POLICIES } from "./workflows/retry-policies.ts";
 

@@ -22,7 +22,7 @@ import type { AnyRecordedEvent, WorkflowType } from "../../events/index.ts";
 import { workflowKindOf } from "../../lib/domain/index.ts";
 import type { Consumption, EventStore } from "../../lib/eventstore/index.ts";
 import type { Logger } from "../../lib/log/index.ts";
-import type { ExecutePlanInput } from "./contract/workflow.ts";
+import type { ExecutePlanInput } from "../../lib/orchestration/workflow.ts";
 
 export interface ExecutionStarterDeps {
   readonly store: EventStore;

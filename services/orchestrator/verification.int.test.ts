@@ -13,6 +13,7 @@ import { after, before, describe, it } from "node:test";
 import type { Client } from "@temporalio/client";
 import type { AnyRecordedEvent, PlanStep } from "../../events/index.ts";
 import { createLogger } from "../../lib/log/index.ts";
+import { cancelSignal, type ExecutePlanInput, type ExecutionOutcome } from "../../lib/orchestration/workflow.ts";
 import { loadCatalog } from "../../lib/tools/index.ts";
 import { startTempoFixture, type TempoFixture } from "../../test/fixtures/tempo/server.ts";
 import { connectTemporal, type TestTemporal, uniqueName, waitFor } from "../../test/support/index.ts";
@@ -26,7 +27,6 @@ import {
 } from "../../test/support/prometheus.ts";
 import { createPrometheusActivities } from "./activities/prometheus.ts";
 import { createTempoActivities } from "./activities/tempo.ts";
-import { cancelSignal, type ExecutePlanInput, type ExecutionOutcome } from "./contract/workflow.ts";
 import { routeTemporalLogs, workflowBundle } from "./worker.ts";
 import { verdictSignal } from "./workflows/verify.ts";
 

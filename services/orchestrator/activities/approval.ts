@@ -18,8 +18,8 @@ import {
 } from "../../../lib/domain/index.ts";
 import { ConflictError, WheelhouseError } from "../../../lib/errors/index.ts";
 import { aggregateStream, type EventStore, handleCommand } from "../../../lib/eventstore/index.ts";
+import type { ApprovalCheckInput, PlanRevisionRef, RunToolInput } from "../../../lib/orchestration/activities.ts";
 import { type CapabilityMinter, toolInputSha256 } from "../../../lib/tools/index.ts";
-import type { ApprovalCheckInput, PlanRevisionRef, RunToolInput } from "../contract/activities.ts";
 import { proposedRevision } from "./plan.ts";
 import { attempt, refusal, refused } from "./temporal.ts";
 

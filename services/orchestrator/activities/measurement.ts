@@ -1,7 +1,7 @@
 /**
  * What the verification query activities (prometheus.ts, tempo.ts) share:
  * the rule that every measurement is evidence (their input and result are
- * in the contract with the workflows, contract/activities.ts).
+ * in the contract with the workflows, lib/orchestration/activities.ts).
  * The answer as the provider sent it (or its error) is stored, redacted,
  * with its `evidence.stored` event on the execution, and the measurement
  * names it; the workflow records the judged measurement as
@@ -12,8 +12,8 @@
 import { v7 as uuidv7 } from "uuid";
 import type { EventStore } from "../../../lib/eventstore/index.ts";
 import { type EvidenceMeta, type EvidenceStore, evidenceStoredEvent } from "../../../lib/evidence/index.ts";
+import type { MeasureInput } from "../../../lib/orchestration/activities.ts";
 import { createRedactor } from "../../../lib/redact/index.ts";
-import type { MeasureInput } from "../contract/activities.ts";
 import { ORCHESTRATOR_ACTOR } from "./approval.ts";
 
 export interface MeasurementDeps {

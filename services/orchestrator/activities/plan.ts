@@ -1,7 +1,7 @@
 /** The plan revision an execution runs: read from the plan's stream, as the workflow runs it. */
 import type { AnyRecordedEvent } from "../../../events/index.ts";
+import type { PlannedStep, PlanRevisionRef } from "../../../lib/orchestration/activities.ts";
 import type { Catalog } from "../../../lib/tools/index.ts";
-import type { PlannedStep, PlanRevisionRef } from "../contract/activities.ts";
 import { planNotFound } from "./temporal.ts";
 
 type Proposed = Extract<AnyRecordedEvent, { type: "plan.proposed" }>;

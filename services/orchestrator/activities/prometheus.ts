@@ -9,7 +9,7 @@
  */
 import { WheelhouseError } from "../../../lib/errors/index.ts";
 import { createPrometheusClient, oneSample, type PrometheusClient } from "../../../lib/metrics/prometheus.ts";
-import type { MeasureInput, MeasurementResult, PrometheusActivities } from "../contract/activities.ts";
+import type { MeasureInput, MeasurementResult, PrometheusActivities } from "../../../lib/orchestration/activities.ts";
 import { answerOf, type MeasurementDeps, notConfigured, storeMeasurementEvidence } from "./measurement.ts";
 
 export interface PrometheusActivityDeps extends MeasurementDeps {
@@ -26,7 +26,7 @@ export function createPrometheusActivities(deps: PrometheusActivityDeps): Promet
   };
 }
 
-export type { PrometheusActivities } from "../contract/activities.ts";
+export type { PrometheusActivities } from "../../../lib/orchestration/activities.ts";
 
 async function queryPrometheus(
   deps: MeasurementDeps,

@@ -9,8 +9,8 @@ import { ApplicationFailure } from "@temporalio/activity";
 import { v5 as uuidv5 } from "uuid";
 import { type AnyEvent, newEvent } from "../../../events/index.ts";
 import type { EventStore } from "../../../lib/eventstore/index.ts";
+import type { RecordEventInput } from "../../../lib/orchestration/activities.ts";
 import { createRedactor } from "../../../lib/redact/index.ts";
-import type { RecordEventInput } from "../contract/activities.ts";
 import { ORCHESTRATOR_ACTOR } from "./approval.ts";
 import { attempt } from "./temporal.ts";
 

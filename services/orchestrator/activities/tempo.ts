@@ -9,7 +9,7 @@
  */
 import { WheelhouseError } from "../../../lib/errors/index.ts";
 import { createTempoClient, measureTraces, type TempoClient } from "../../../lib/metrics/tempo.ts";
-import type { MeasurementResult, TempoActivities, TempoMeasureInput } from "../contract/activities.ts";
+import type { MeasurementResult, TempoActivities, TempoMeasureInput } from "../../../lib/orchestration/activities.ts";
 import { answerOf, type MeasurementDeps, notConfigured, storeMeasurementEvidence } from "./measurement.ts";
 
 export interface TempoActivityDeps extends MeasurementDeps {
@@ -26,7 +26,7 @@ export function createTempoActivities(deps: TempoActivityDeps): TempoActivities 
   };
 }
 
-export type { TempoActivities } from "../contract/activities.ts";
+export type { TempoActivities } from "../../../lib/orchestration/activities.ts";
 
 async function queryTempo(
   deps: MeasurementDeps,

@@ -8,12 +8,16 @@
  * wrong name is a bug, not something to run.
  */
 
-import type { RunToolInput, ToolRunSummary } from "../contract/activities.ts";
-import { TOOL_ACTIVITY_ACTIONS, type ToolActivities, type ToolActivityType } from "../contract/workflow.ts";
+import type { RunToolInput, ToolRunSummary } from "../../../lib/orchestration/activities.ts";
+import {
+  TOOL_ACTIVITY_ACTIONS,
+  type ToolActivities,
+  type ToolActivityType,
+} from "../../../lib/orchestration/workflow.ts";
 import { refused } from "./temporal.ts";
 import { type RunToolDeps, runTool } from "./tool-call.ts";
 
-export type { ToolActivities } from "../contract/workflow.ts";
+export type { ToolActivities } from "../../../lib/orchestration/workflow.ts";
 
 export function createToolActivities(deps: RunToolDeps): ToolActivities {
   const named = (type: ToolActivityType) => {

@@ -3,8 +3,8 @@ import { describe, it } from "node:test";
 import { ApplicationFailure } from "@temporalio/activity";
 import type { EventStore } from "../../../lib/eventstore/index.ts";
 import { createLogger } from "../../../lib/log/index.ts";
+import { TOOL_ACTIVITY_ACTIONS, type ToolActivityType } from "../../../lib/orchestration/workflow.ts";
 import { createCapabilityMinter, generateCapabilityKeys, loadCatalog } from "../../../lib/tools/index.ts";
-import { TOOL_ACTIVITY_ACTIONS, type ToolActivityType } from "../contract/workflow.ts";
 import { createToolClient } from "../tool-client.ts";
 import { createToolActivities } from "./tool-activities.ts";
 

@@ -31,9 +31,9 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { DefaultLogger, Runtime, Worker } from "@temporalio/worker";
 import type { WorkflowType } from "../../../events/index.ts";
+import type { PlannedStep, RunToolInput, ToolRunSummary } from "../../../lib/orchestration/activities.ts";
+import type { ExecutePlanInput, ExecutionOutcome } from "../../../lib/orchestration/workflow.ts";
 import { connectTemporal } from "../../../lib/temporal/connect.ts";
-import type { PlannedStep, RunToolInput, ToolRunSummary } from "../contract/activities.ts";
-import type { ExecutePlanInput, ExecutionOutcome } from "../contract/workflow.ts";
 import { workflowBundle } from "../worker.ts";
 
 export const HISTORIES_DIR = fileURLToPath(new URL("./histories/", import.meta.url));

@@ -10,14 +10,14 @@
  */
 import { patched, setHandler, workflowInfo } from "@temporalio/workflow";
 import type { EventPayload, WorkflowType } from "../../../events/index.ts";
-import type { PlannedStep } from "../contract/activities.ts";
+import type { PlannedStep } from "../../../lib/orchestration/activities.ts";
 import {
   type CancelRequest,
   cancelSignal,
   type ExecutePlanInput,
   type ExecutionOutcome,
   statusQuery,
-} from "../contract/workflow.ts";
+} from "../../../lib/orchestration/workflow.ts";
 import { notifier } from "./notify.ts";
 import { rollback, withRollback } from "./rollback.ts";
 import { reasonOf, STARTED_BESIDE_PLAN_PATCH, startRun } from "./run.ts";

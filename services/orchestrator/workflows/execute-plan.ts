@@ -4,7 +4,7 @@
  * it): the shared engine, every tool call as `runTool`, no notifications.
  * New executions start as one of the types in kinds.ts.
  */
-import type { ExecutePlanInput, ExecutionOutcome } from "../contract/workflow.ts";
+import type { ExecutePlanInput, ExecutionOutcome } from "../../../lib/orchestration/workflow.ts";
 import { runExecution } from "./engine.ts";
 
 export {
@@ -16,7 +16,7 @@ export {
   type ExecutionStatus,
   NON_RETRYABLE_TYPES,
   statusQuery,
-} from "../contract/workflow.ts";
+} from "../../../lib/orchestration/workflow.ts";
 
 export function executePlan(input: ExecutePlanInput): Promise<ExecutionOutcome> {
   return runExecution(input, null);

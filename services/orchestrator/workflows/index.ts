@@ -14,7 +14,7 @@ export {
   NON_RETRYABLE_TYPES,
   statusQuery,
   TOOL_ACTIVITY_ACTIONS,
-} from "../contract/workflow.ts";
+} from "../../../lib/orchestration/workflow.ts";
 export { executePlan } from "./execute-plan.ts";
 export {
   type GitOpsDeployInput,

@@ -6,7 +6,7 @@
  * calls are scheduled as, and the notifications (an incident remediation
  * ends with a Linear follow-up). Workflow code: no Node built-ins.
  */
-import type { ExecutePlanInput, ExecutionOutcome } from "../contract/workflow.ts";
+import type { ExecutePlanInput, ExecutionOutcome } from "../../../lib/orchestration/workflow.ts";
 import { runExecution } from "./engine.ts";
 
 /** A deploy through Git and Argo CD (a sync, a rollback, a pull request). */

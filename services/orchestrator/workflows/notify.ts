@@ -11,8 +11,8 @@
  * activities (`input.integrations` unset). Workflow code: no Node built-ins.
  */
 import { log } from "@temporalio/workflow";
-import type { PlannedStep } from "../contract/activities.ts";
-import type { ExecutionOutcome } from "../contract/workflow.ts";
+import type { PlannedStep } from "../../../lib/orchestration/activities.ts";
+import type { ExecutionOutcome } from "../../../lib/orchestration/workflow.ts";
 import { type ExecutionRun, reasonOf } from "./run.ts";
 
 /** How an execution ended, as far as the notifications need it. */

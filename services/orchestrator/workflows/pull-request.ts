@@ -10,8 +10,8 @@
  * the activity also records the pull request as `execution.notified`
  * (channel github). Workflow code: no Node built-ins.
  */
-import type { PlannedStep, ToolRunSummary } from "../contract/activities.ts";
-import type { GitPullRequestInput } from "../contract/workflow.ts";
+import type { PlannedStep, ToolRunSummary } from "../../../lib/orchestration/activities.ts";
+import type { GitPullRequestInput } from "../../../lib/orchestration/workflow.ts";
 import type { ExecutionRun } from "./run.ts";
 
 /** The step's input as the catalog's schema has it (schemas/tools/git.json; checked when the plan was). */

@@ -18,7 +18,7 @@
  *   after which the engine records the failure and goes on.
  */
 import type { ActivityOptions } from "@temporalio/workflow";
-import { NON_RETRYABLE_TYPES } from "../contract/workflow.ts";
+import { NON_RETRYABLE_TYPES } from "../../../lib/orchestration/workflow.ts";
 
 /** A duration as the table writes it (and Temporal reads it). */
 export type Duration = `${number}${"ms" | "s" | "m"}`;

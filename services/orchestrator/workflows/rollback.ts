@@ -3,7 +3,7 @@
  * its step's rollback call, between `execution.rollback_started` and
  * `execution.rolled_back`. Workflow code: no Node built-ins.
  */
-import type { PlannedStep } from "../contract/activities.ts";
+import type { PlannedStep } from "../../../lib/orchestration/activities.ts";
 import { callTool, type ExecutionRun, reasonOf } from "./run.ts";
 
 export interface RollbackOutcome {

@@ -19,14 +19,14 @@ import type {
   RunToolInput,
   TempoActivities,
   ToolRunSummary,
-} from "../contract/activities.ts";
+} from "../../../lib/orchestration/activities.ts";
 import {
   type ExecutePlanInput,
   type ExecutionPhase,
   type IntegrationActivities,
   type ToolActivities,
   toolActivityFor,
-} from "../contract/workflow.ts";
+} from "../../../lib/orchestration/workflow.ts";
 import { activityOptions, RETRY_POLICIES } from "./retry-policies.ts";
 
 /**

@@ -5,8 +5,8 @@
  * `execution.step_started` and `execution.step_completed`. Workflow code: no
  * Node built-ins.
  */
-import type { PlannedStep, ToolRunSummary } from "../contract/activities.ts";
-import { GIT_PULL_REQUEST_ACTION } from "../contract/workflow.ts";
+import type { PlannedStep, ToolRunSummary } from "../../../lib/orchestration/activities.ts";
+import { GIT_PULL_REQUEST_ACTION } from "../../../lib/orchestration/workflow.ts";
 import { openPullRequest } from "./pull-request.ts";
 import { callTool, type ExecutionRun, reasonOf } from "./run.ts";
 

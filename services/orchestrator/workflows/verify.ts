@@ -26,6 +26,7 @@
  */
 import { type ActivityInterfaceFor, condition, defineSignal, patched, setHandler } from "@temporalio/workflow";
 import type { EventPayload } from "../../../events/index.ts";
+import type { PlannedStep, PrometheusActivities, TempoActivities } from "../../../lib/orchestration/activities.ts";
 import {
   type Check,
   checksOf,
@@ -36,7 +37,6 @@ import {
   verdict,
   verdictAtDeadline,
 } from "../../../lib/verification/index.ts";
-import type { PlannedStep, PrometheusActivities, TempoActivities } from "../contract/activities.ts";
 import { callTool, type ExecutionRun, reasonOf } from "./run.ts";
 
 /** A person's decision on an analysis paused as inconclusive (`on_inconclusive: "pause"`). */

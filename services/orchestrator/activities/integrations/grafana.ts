@@ -7,7 +7,7 @@
  * creating, so an attempt that died between creating and recording does not
  * leave a twin behind.
  */
-import type { GrafanaAnnotationInput } from "../../contract/workflow.ts";
+import type { GrafanaAnnotationInput } from "../../../../lib/orchestration/workflow.ts";
 import { calling, outgoing, type ResolvedDeps } from "./deps.ts";
 import { readNotices } from "./notices.ts";
 

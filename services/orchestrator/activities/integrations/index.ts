@@ -12,7 +12,7 @@
  * refusal (bad input, bad credentials) is a non-retryable `IntegrationRejected`
  * failure; an outage is retried by Temporal.
  */
-import type { IntegrationActivities } from "../../contract/workflow.ts";
+import type { IntegrationActivities } from "../../../../lib/orchestration/workflow.ts";
 import type { IntegrationActivityDeps } from "./deps.ts";
 import { createGrafanaAnnotation } from "./grafana.ts";
 import { createLinearIssue } from "./linear.ts";

@@ -4,7 +4,7 @@
  * from the execution, so a second attempt takes the issue the first opened.
  */
 import { linearId } from "../../../../lib/integrations/index.ts";
-import type { LinearIssueInput } from "../../contract/workflow.ts";
+import type { LinearIssueInput } from "../../../../lib/orchestration/workflow.ts";
 import { calling, outgoing, type ResolvedDeps } from "./deps.ts";
 import { readNotices } from "./notices.ts";
 

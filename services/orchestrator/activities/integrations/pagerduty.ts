@@ -4,7 +4,7 @@
  * execution (`wheelhouse/<execution id>`), so PagerDuty itself folds a second
  * trigger into the open alert; a recorded notice spares even that call.
  */
-import type { PagerDutyIncidentInput } from "../../contract/workflow.ts";
+import type { PagerDutyIncidentInput } from "../../../../lib/orchestration/workflow.ts";
 import { calling, outgoing, type ResolvedDeps } from "./deps.ts";
 import { readNotices } from "./notices.ts";
 

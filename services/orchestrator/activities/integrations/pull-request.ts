@@ -13,7 +13,7 @@
  */
 import { ValidationError } from "../../../../lib/errors/index.ts";
 import { type PullRequest, pushBranch } from "../../../../lib/integrations/index.ts";
-import { GIT_PULL_REQUEST_ACTION, type GitPullRequestInput } from "../../contract/workflow.ts";
+import { GIT_PULL_REQUEST_ACTION, type GitPullRequestInput } from "../../../../lib/orchestration/workflow.ts";
 import { authoriseOwnWrite } from "../approval.ts";
 import { calling, outgoing, type ResolvedDeps } from "./deps.ts";
 import { readNotices } from "./notices.ts";

@@ -5,8 +5,8 @@
  * import these as types only. It sits below both workflows/ and activities/
  * (contract/), so neither imports the other.
  */
-import type { EventPayload, PlanStep } from "../../../events/index.ts";
-import type { Selected } from "../../../lib/verification/index.ts";
+import type { EventPayload, PlanStep } from "../../events/index.ts";
+import type { Selected } from "../verification/index.ts";
 
 /** Execution events the workflow records through `recordEvent`. */
 export type ExecutionEventType =
